@@ -1,0 +1,30 @@
+# Builds the fdwire addon with node-gyp (used by `npm install` from source and by prebuildify).
+# Exception mode: C++ exceptions are OFF (NAPI_DISABLE_CPP_EXCEPTIONS, -fno-exceptions). The native core
+# reports failures as -errno / protocol codes; the binding checks napi status and returns errors to JS
+# as values. CMakeLists.txt builds the same sources with ASan+UBSan.
+{
+  "targets": [
+    {
+      "target_name": "fdwire",
+      "sources": [
+        "native/socket.cc",
+        "native/frame.cc",
+        "native/reader.cc",
+        "native/writer.cc",
+        "native/binding.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags": ["-Wall", "-Wextra", "-fvisibility=hidden"],
+      "cflags_cc": ["-std=c++17", "-fno-exceptions", "-fvisibility=hidden"],
+      "cflags!": ["-fno-exceptions"],
+      "xcode_settings": {
+        "GCC_SYMBOLS_PRIVATE_EXTERN": "YES",
+        "GCC_ENABLE_CPP_EXCEPTIONS": "NO",
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "MACOSX_DEPLOYMENT_TARGET": "11.0",
+        "WARNING_CFLAGS": ["-Wall", "-Wextra"]
+      }
+    }
+  ]
+}
