@@ -1,0 +1,9 @@
+/**
+ * fdwire: local IPC between a daemon and its clients over Unix domain sockets — framed messages,
+ * fds passed with the message they belong to, and peer credentials.
+ */
+export * from './transport/index.js'
+export { FdwireError, systemError, type SystemError, type FdwireErrorCode } from './errors.js'
+
+/** Most fds one message can carry (Linux SCM_MAX_FD). */
+export const MAX_FDS_PER_MESSAGE = 253

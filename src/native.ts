@@ -1,0 +1,127 @@
+/**
+ * The one typed declaration of the native addon (native/binding.cc). Everything here is mechanism
+ * shaped like syscalls: fds, buffers and integers in; fds, numbers and arrays out. Failures are
+ * returned as negative errno values, never thrown; `src/errors.ts` turns them into errors.
+ * Only `src/binding.ts` loads the `.node` file.
+ */
+
+/** Kinds of event a native connection reports through `onEvent`. */
+export const NativeEvent = {
+  /** The peer closed its side at a frame boundary. `value` is 0. */
+  end: 1,
+  /** A socket error; reading has stopped. `value` is the errno, `detail` the syscall. */
+  error: 2,
+  /** A protocol violation; every fd received on the connection is closed. `value` is the code. */
+  protocol: 3,
+  /** Everything queued was sent. */
+  drain: 4,
+} as const
+
+/** Words per frame record in the `meta` array: payload offset, length, id, type, fd count. */
+export const FRAME_RECORD_WORDS = 5
+
+/**
+ * Called once per batch of completed frames. Frame `i` is described by
+ * `meta[i*5 .. i*5+5)` = [payload offset in `buffer`, length, id, type, fd count]; its fds are the
+ * next `fd count` entries of `fdsOut`. The fds are the callee's from now on.
+ */
+export type FramesCallback = (buffer: Buffer, frames: number, fds: number) => void
+
+/** Called for connection events; see {@link NativeEvent}. */
+export type EventCallback = (kind: number, value: number, detail: string | undefined) => void
+
+/** A connected stream socket reading and writing frames (native/binding.cc `Connection`). */
+export interface NativeConnection {
+  /**
+   * Sends one frame: header and payload in one sendmsg, `fds` on its first byte. The payload is
+   * copied if it must be queued, so the caller may reuse it at once. `takeFds`: the connection owns
+   * `fds` from now on and closes them once the kernel has them (or on failure).
+   * @returns bytes still queued (0 = all sent), or -errno (-EINVAL: more than 253 fds).
+   */
+  send(payload: Uint8Array | null, id: number, type: number, fds: Int32Array | null, takeFds: boolean): number
+  /** Half-closes (SHUT_WR) once the queue is empty. Returns 0 or -errno. */
+  shutdown(): number
+  /** Stops reading; the kernel buffer fills and the peer sees backpressure. */
+  pause(): void
+  /** Starts reading again. */
+  resume(): void
+  /** Lets the handle keep the event loop alive (the default). */
+  ref(): void
+  /** Lets the event loop exit while the handle is open. */
+  unref(): void
+  /** Bytes queued and not yet accepted by the kernel. */
+  queuedBytes(): number
+  /** Closes the socket and every fd the connection still owns. Idempotent; no events after it. */
+  close(): void
+}
+
+export interface NativeConnectionConstructor {
+  new (
+    fd: number,
+    maxPayload: number,
+    maxFdsPerFrame: number,
+    bufferSize: number,
+    meta: Uint32Array,
+    fdsOut: Int32Array,
+    onFrames: FramesCallback,
+    onEvent: EventCallback,
+  ): NativeConnection
+}
+
+/** A listening socket that accepts connections (native/binding.cc `Listener`). */
+export interface NativeListener {
+  /** Stops accepting (connections wait in the backlog). */
+  pause(): void
+  resume(): void
+  ref(): void
+  unref(): void
+  /** Closes the listening fd. Does not unlink the socket file. Idempotent. */
+  close(): void
+}
+
+export interface NativeListenerConstructor {
+  /**
+   * @param onAccept called per accepted connection: its fd (close-on-exec, non-blocking, now the
+   *   callee's) and its peer's credentials (pid is -1 where the platform does not report it).
+   * @param onError called with an errno when accepting failed (EMFILE...); accepting is paused.
+   */
+  new (
+    fd: number,
+    onAccept: (fd: number, pid: number, uid: number, gid: number) => void,
+    onError: (errno: number) => void,
+  ): NativeListener
+}
+
+export interface NativeAddon {
+  Connection: NativeConnectionConstructor
+  Listener: NativeListenerConstructor
+  /**
+   * Binds and listens. The socket file is created under umask(~mode & 0o777) so it never exists
+   * with a wider mode. Never unlinks anything. Returns the fd or -errno.
+   */
+  listen(name: Uint8Array, abstract: boolean, backlog: number, mode: number): number
+  /** Connects without blocking. Returns the fd or -errno (-EAGAIN: backlog full, retry). */
+  connect(name: Uint8Array, abstract: boolean): number
+  /** A connected pair, close-on-exec and non-blocking, or -errno. */
+  socketPair(): [number, number] | number
+  /** A close-on-exec pipe [read, write], or -errno. */
+  pipe(): [number, number] | number
+  /** close(2). Returns 0 or -errno. */
+  close(fd: number): number
+  /** dup with close-on-exec. Returns the new fd or -errno. */
+  dup(fd: number): number
+  /** Prepares a socket fd obtained elsewhere: non-blocking (+ SO_NOSIGPIPE). 0 or -errno. */
+  prepareSocket(fd: number): number
+  /** [pid, uid, gid] of the peer, or -errno. */
+  peerCredentials(fd: number): [number, number, number] | number
+  /** One raw sendmsg without framing (tests, hostile-peer tools). Bytes sent or -errno. */
+  sendRaw(fd: number, bytes: Uint8Array, fds: Int32Array | null): number
+  /** Longest filesystem socket path in bytes (sun_path minus the NUL): 107 on Linux, 103 on macOS. */
+  readonly maxSocketPath: number
+  /** Frame header size in bytes (16). */
+  readonly headerSize: number
+  /** Most fds one frame can carry (253, Linux's SCM_MAX_FD). */
+  readonly maxFdsPerFrame: number
+  /** Whether Linux abstract socket names are available. */
+  readonly abstractNamespace: boolean
+}

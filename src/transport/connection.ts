@@ -1,0 +1,405 @@
+/**
+ * Connection: a Unix stream socket that carries frames, each with a payload and optional fds.
+ *
+ * Events: `'message'` (Message), `'drain'`, `'end'` (the peer ended its side), and one `'close'`
+ * carrying the reason (`undefined` for a clean close, otherwise the Error that ended it). There is
+ * no `'error'` event: every failure arrives as the reason of `'close'`, so an unhandled failure can
+ * never crash a daemon.
+ *
+ * Messages are also an async iterator (`for await (const m of connection)`). Without a consumer,
+ * received messages are buffered up to `maxQueuedMessages`, then reading pauses (the kernel buffer
+ * fills and the sender sees backpressure).
+ */
+import { EventEmitter } from 'node:events'
+import * as os from 'node:os'
+import { debuglog } from 'node:util'
+import { native } from '../binding.js'
+import { FdwireError, protocolError, systemError } from '../errors.js'
+import { FRAME_RECORD_WORDS, NativeEvent, type NativeConnection } from '../native.js'
+import { checkFd, checkObject, describe, optionalBoolean, optionalInteger } from '../validate.js'
+import { Message } from './message.js'
+import { resolveConnectionOptions, type ConnectionOptions, type ResolvedConnectionOptions } from './options.js'
+
+const debug = debuglog('fdwire')
+
+/** Credentials of the process at the other end, as the kernel reported them. */
+export interface PeerCredentials {
+  /** Process id (-1 where the platform does not report it). */
+  pid: number
+  uid: number
+  gid: number
+}
+
+export interface SendOptions {
+  /** fds to pass with this message (at most 253). They arrive bound to this message. */
+  fds?: readonly number[]
+  /** Close our copies of `fds` once the kernel has them (or if sending fails). Default false:
+   *  the fds stay yours and you may close them as soon as `send()` returns. */
+  closeFds?: boolean
+  /** Message id (u32) carried in the frame header. Default 0. */
+  id?: number
+  /** Message type (u16) carried in the frame header. Default 0. */
+  type?: number
+}
+
+// Frame records and fds are handed over through arrays shared by every connection of this thread:
+// the addon fills them right before calling us, and we copy out before returning.
+const META_FRAMES = 256
+const sharedMeta = new Uint32Array(META_FRAMES * FRAME_RECORD_WORDS)
+const sharedFds = new Int32Array(1024)
+const empty = Buffer.alloc(0)
+
+type Waiter = { resolve: (result: IteratorResult<Message>) => void; reject: (error: Error) => void }
+
+export interface Connection {
+  on(event: 'message', listener: (message: Message) => void): this
+  on(event: 'drain' | 'end', listener: () => void): this
+  on(event: 'close', listener: (reason: Error | undefined) => void): this
+  once(event: 'message', listener: (message: Message) => void): this
+  once(event: 'drain' | 'end', listener: () => void): this
+  once(event: 'close', listener: (reason: Error | undefined) => void): this
+}
+
+export class Connection extends EventEmitter {
+  /** The socket's fd (owned by the connection; do not close it). -1 once closed. */
+  #fd: number
+  #native: NativeConnection | null
+  #options: ResolvedConnectionOptions
+  #peer: PeerCredentials | undefined
+  #queue: Message[] = []
+  #waiters: Waiter[] = []
+  #userPaused = false
+  #nativePaused = false
+  #needDrain = false
+  #ending = false
+  #writeFinished = false
+  #peerEnded = false
+  #closed = false
+  #closeReason: Error | undefined
+
+  /**
+   * Wraps a connected Unix stream socket. The connection owns `fd` from now on (also if this
+   * throws). Prefer `connect()`, `Listener` or `socketPair()`; this is for sockets that arrived by
+   * other means, such as fd passing.
+   */
+  constructor(fd: number, options?: ConnectionOptions, peer?: PeerCredentials) {
+    super()
+    checkFd('fd', fd)
+    let resolved: ResolvedConnectionOptions
+    try {
+      resolved = resolveConnectionOptions(options)
+      const err = native.prepareSocket(fd)
+      if (err < 0) throw systemError(err, 'fcntl')
+    } catch (error) {
+      native.close(fd)
+      throw error
+    }
+    this.#fd = fd
+    this.#options = resolved
+    this.#peer = peer
+    this.#native = new native.Connection(
+      fd,
+      resolved.maxFrameSize,
+      resolved.maxFdsPerFrame,
+      resolved.readBufferSize,
+      sharedMeta,
+      sharedFds,
+      (buffer, frames, fds) => this.#onFrames(buffer, frames, fds),
+      (kind, value, detail) => this.#onEvent(kind, value, detail),
+    )
+    super.on('newListener', (event: string) => {
+      if (event === 'message' && this.#queue.length > 0) process.nextTick(() => this.#flush())
+    })
+  }
+
+  /** The socket's fd, or -1 once closed. The connection owns it. */
+  get fd(): number {
+    return this.#fd
+  }
+
+  /** Credentials of the peer process (pid, uid, gid), from the kernel. */
+  get peer(): PeerCredentials {
+    if (this.#peer === undefined) {
+      if (this.#closed) throw new FdwireError('ERR_FDWIRE_CLOSED', 'connection is closed')
+      const result = native.peerCredentials(this.#fd)
+      if (typeof result === 'number') throw systemError(result, 'getsockopt', undefined, 'SO_PEERCRED')
+      this.#peer = { pid: result[0], uid: result[1], gid: result[2] }
+    }
+    return this.#peer
+  }
+
+  /** Bytes queued for sending that the kernel has not taken yet. */
+  get writableLength(): number {
+    return this.#native?.queuedBytes() ?? 0
+  }
+
+  /** Whether `send()` last reported backpressure and `'drain'` has not come yet. */
+  get writableNeedDrain(): boolean {
+    return this.#needDrain
+  }
+
+  /** True once the connection is closed (after which `'close'` is or was emitted). */
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** Why the connection closed: undefined while open or after a clean close. */
+  get closeReason(): Error | undefined {
+    return this.#closeReason
+  }
+
+  /**
+   * Sends one message. The payload is sent or copied before this returns, so the buffer may be
+   * reused at once. Returns false when the queue reached `highWaterMark`: wait for `'drain'`.
+   * @throws FdwireError `ERR_FDWIRE_CLOSED` after the connection closed or `end()` was called.
+   */
+  send(payload: Uint8Array | string, options?: SendOptions): boolean {
+    const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload
+    if (!(bytes instanceof Uint8Array)) {
+      throw new TypeError(`payload must be a Uint8Array or a string, got ${describe(payload)}`)
+    }
+    const o = options === undefined ? undefined : checkObject('options', options)
+    const id = o ? optionalInteger('options.id', o['id'], 0, 0xffffffff, 0) : 0
+    const type = o ? optionalInteger('options.type', o['type'], 0, 0xffff, 0) : 0
+    const closeFds = o ? optionalBoolean('options.closeFds', o['closeFds'], false) : false
+    const fds = o?.['fds'] === undefined ? null : toFdArray(o['fds'])
+    if (bytes.byteLength > 0xffffffff) {
+      throw new RangeError(`payload is ${bytes.byteLength} bytes; a frame carries at most 4 GiB - 1`)
+    }
+    const handle = this.#native
+    if (handle === null || this.#ending) {
+      if (fds && closeFds) for (const fd of fds) native.close(fd)
+      throw new FdwireError('ERR_FDWIRE_CLOSED', this.#closed ? 'connection is closed' : 'connection was ended')
+    }
+    const queued = handle.send(bytes.byteLength > 0 ? bytes : null, id, type, fds, closeFds)
+    if (queued < 0) {
+      const error = systemError(queued, 'sendmsg')
+      process.nextTick(() => this.destroy(error))
+      return false
+    }
+    if (queued >= this.#options.highWaterMark && queued > 0) {
+      this.#needDrain = true
+      return false
+    }
+    return true
+  }
+
+  /**
+   * Finishes our side: sends `payload` if given, flushes everything queued, then half-closes.
+   * The connection closes once the peer has ended its side too.
+   */
+  end(payload?: Uint8Array | string, options?: SendOptions): void {
+    if (this.#closed || this.#ending) return
+    if (payload !== undefined) this.send(payload, options)
+    this.#ending = true
+    const handle = this.#native!
+    const err = handle.shutdown()
+    if (err < 0 && err !== -os.constants.errno.ENOTCONN /* the peer is already gone */) {
+      this.destroy(systemError(err, 'shutdown'))
+      return
+    }
+    if (handle.queuedBytes() === 0) {
+      this.#writeFinished = true
+      this.#maybeFinish()
+    }
+  }
+
+  /**
+   * Closes now: the socket, queued outgoing frames and their fds, and every received fd not taken.
+   * `'close'` follows with `reason`.
+   */
+  destroy(reason?: Error): void {
+    if (this.#closed) return
+    for (const message of this.#queue) message.release()
+    this.#queue.length = 0
+    this.#close(reason)
+  }
+
+  /** Stops reading. Messages already received are still delivered. */
+  pause(): void {
+    this.#userPaused = true
+    this.#updateReading()
+  }
+
+  /** Resumes reading after `pause()`. */
+  resume(): void {
+    this.#userPaused = false
+    this.#updateReading()
+  }
+
+  /** Keeps the event loop alive while open (default). */
+  ref(): this {
+    this.#native?.ref()
+    return this
+  }
+
+  /** Lets the process exit while this connection is open. */
+  unref(): this {
+    this.#native?.unref()
+    return this
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Message> {
+    let current: Message | undefined
+    const done = (): IteratorResult<Message> => ({ value: undefined, done: true })
+    const iterator: AsyncIterableIterator<Message> = {
+      next: () => {
+        current?.release()
+        current = undefined
+        const next = this.#queue.shift()
+        if (next !== undefined) {
+          current = next
+          this.#afterDequeue()
+          return Promise.resolve({ value: next, done: false })
+        }
+        if (this.#closed || this.#peerEnded) {
+          return this.#closeReason ? Promise.reject(this.#closeReason) : Promise.resolve(done())
+        }
+        return new Promise((resolve, reject) => {
+          this.#waiters.push({
+            resolve: (result) => {
+              if (!result.done) current = result.value
+              resolve(result)
+            },
+            reject,
+          })
+        })
+      },
+      return: () => {
+        current?.release()
+        current = undefined
+        return Promise.resolve(done())
+      },
+      [Symbol.asyncIterator]() {
+        return iterator
+      },
+    }
+    return iterator
+  }
+
+  #onFrames(buffer: Buffer, frames: number, fdTotal: number): void {
+    let fdIndex = 0
+    for (let i = 0; i < frames; i++) {
+      const base = i * FRAME_RECORD_WORDS
+      const offset = sharedMeta[base]!
+      const length = sharedMeta[base + 1]!
+      const fdCount = sharedMeta[base + 4]!
+      const fds: number[] = []
+      for (let k = 0; k < fdCount; k++) fds.push(sharedFds[fdIndex + k]!)
+      fdIndex += fdCount
+      const payload = length === 0 ? empty : buffer.subarray(offset, offset + length)
+      this.#queue.push(new Message(payload, sharedMeta[base + 2]!, sharedMeta[base + 3]!, fds))
+    }
+    debug('connection fd %d: %d frames, %d fds', this.#fd, frames, fdTotal)
+    this.#flush()
+  }
+
+  #flush(): void {
+    while (this.#queue.length > 0 && !this.#closed) {
+      const waiter = this.#waiters.shift()
+      if (waiter !== undefined) {
+        waiter.resolve({ value: this.#queue.shift()!, done: false })
+        continue
+      }
+      if (this.listenerCount('message') === 0) break
+      const message = this.#queue.shift()!
+      try {
+        this.emit('message', message)
+      } catch (error) {
+        // A throwing listener is the application's bug: surface it as Node does for 'data'
+        // listeners, after this batch is safely handled.
+        process.nextTick(() => {
+          throw error
+        })
+      } finally {
+        message.release()
+      }
+    }
+    this.#afterDequeue()
+  }
+
+  #afterDequeue(): void {
+    this.#updateReading()
+    if (this.#queue.length === 0 && this.#peerEnded) this.#onPeerEndConsumed()
+  }
+
+  #updateReading(): void {
+    const handle = this.#native
+    if (handle === null) return
+    const paused = this.#userPaused || this.#queue.length >= this.#options.maxQueuedMessages
+    if (paused === this.#nativePaused) return
+    this.#nativePaused = paused
+    if (paused) handle.pause()
+    else handle.resume()
+  }
+
+  #onEvent(kind: number, value: number, detail: string | undefined): void {
+    switch (kind) {
+      case NativeEvent.drain:
+        if (this.#ending && !this.#writeFinished) {
+          this.#writeFinished = true
+          this.#maybeFinish()
+        }
+        if (this.#needDrain) {
+          this.#needDrain = false
+          this.emit('drain')
+        }
+        return
+      case NativeEvent.end:
+        this.#peerEnded = true
+        if (this.#queue.length === 0) this.#onPeerEndConsumed()
+        return
+      case NativeEvent.error:
+        this.destroy(systemError(value, detail ?? 'recvmsg'))
+        return
+      case NativeEvent.protocol:
+        this.destroy(protocolError(value, detail ?? 'unknown'))
+        return
+    }
+  }
+
+  #endEmitted = false
+  #onPeerEndConsumed(): void {
+    if (this.#endEmitted) return
+    this.#endEmitted = true
+    for (const waiter of this.#waiters.splice(0)) waiter.resolve({ value: undefined, done: true })
+    this.emit('end')
+    if (!this.#options.allowHalfOpen) this.end()
+    this.#maybeFinish()
+  }
+
+  #maybeFinish(): void {
+    if (this.#endEmitted && this.#writeFinished && this.#queue.length === 0) this.#close(undefined)
+  }
+
+  #close(reason: Error | undefined): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#closeReason = reason
+    this.#native?.close()
+    this.#native = null
+    this.#fd = -1
+    const waiters = this.#waiters.splice(0)
+    for (const waiter of waiters) {
+      if (reason) waiter.reject(reason)
+      else waiter.resolve({ value: undefined, done: true })
+    }
+    if (reason) debug('connection closed: %s', reason.message)
+    process.nextTick(() => this.emit('close', reason))
+  }
+}
+
+function toFdArray(value: unknown): Int32Array {
+  if (!Array.isArray(value) && !(value instanceof Int32Array)) {
+    throw new TypeError(`options.fds must be an array of fds, got ${describe(value)}`)
+  }
+  if (value.length > native.maxFdsPerFrame) {
+    throw new RangeError(
+      `options.fds has ${value.length} fds; one message carries at most ${native.maxFdsPerFrame} ` +
+        '(Linux SCM_MAX_FD): split them over several messages',
+    )
+  }
+  const fds = new Int32Array(value.length)
+  for (let i = 0; i < value.length; i++) fds[i] = checkFd(`options.fds[${i}]`, value[i])
+  return fds
+}
