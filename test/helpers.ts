@@ -1,0 +1,133 @@
+/** Test helpers: fd-leak checks against /proc/self/fd, temp dirs, child processes, raw frames. */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import type { Test } from 'tap'
+
+export const root = fileURLToPath(new URL('..', import.meta.url))
+export const fixtures = path.join(root, 'test', 'fixtures')
+
+/** The fds this process has open, by number. */
+export function openFds(): number[] {
+  return fs
+    .readdirSync('/proc/self/fd')
+    .map(Number)
+    .sort((a, b) => a - b)
+}
+
+/** fd flags as /proc reports them (octal `flags:` line of fdinfo). */
+export function fdFlags(fd: number): number {
+  const info = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8')
+  const match = /^flags:\s+([0-7]+)/m.exec(info)
+  if (!match) throw new Error(`no flags in fdinfo of ${fd}`)
+  return parseInt(match[1]!, 8)
+}
+
+export const O_CLOEXEC = 0o2000000
+
+/** Inode of what an fd refers to (pipe, socket, file). */
+export function fdInode(fd: number): number {
+  return fs.fstatSync(fd).ino
+}
+
+// readdir of /proc/self/fd itself opens a directory fd; it is closed before the list returns,
+// but Node may lazily open its own fds (epoll, eventfd, signal pipes) the first time a feature is
+// used. Tests snapshot after a warm-up, and compare sets, so a leak names the fd that leaked.
+/**
+ * Runs `fn` as a subtest and then checks that the process has exactly the fds it had before.
+ */
+export function leakTest(t: Test, name: string, fn: (t: Test) => Promise<void> | void): Promise<unknown> {
+  return t.test(name, async (sub) => {
+    const before = openFds()
+    await fn(sub)
+    // Closing is synchronous, but 'close' events and child reaping happen on later ticks.
+    let after = openFds()
+    for (let i = 0; i < 50 && !sameSet(before, after); i++) {
+      await sleep(10)
+      after = openFds()
+    }
+    sub.same(describeFds(after, before), describeFds(before, before), 'no fd leaked (/proc/self/fd)')
+  })
+}
+
+function sameSet(a: number[], b: number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i])
+}
+
+function describeFds(fds: number[], reference: number[]): string[] {
+  return fds.map((fd) => {
+    if (reference.includes(fd)) return String(fd)
+    let target = '?'
+    try {
+      target = fs.readlinkSync(`/proc/self/fd/${fd}`)
+    } catch {}
+    return `${fd} -> ${target}`
+  })
+}
+
+/** A fresh private temp dir, removed at the end of the test. */
+export function tempDir(t: Test): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fdwire-test-'))
+  fs.chmodSync(dir, 0o700)
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** Spawns `node test/fixtures/<name>` with args; killed at teardown if still running. */
+export function spawnFixture(t: Test, name: string, args: string[], options: { stdio?: ('pipe' | 'inherit' | 'ignore' | number)[] } = {}): ChildProcess {
+  const child = spawn(process.execPath, [path.join(fixtures, name), ...args], {
+    stdio: options.stdio ?? ['ignore', 'pipe', 'inherit'],
+    env: process.env,
+  })
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  return child
+}
+
+/** Waits for a child to exit and returns its exit code. */
+export async function exitCode(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
+  const [code] = (await once(child, 'exit')) as [number | null]
+  return code
+}
+
+/** Collects a readable stream into a string. */
+export async function collect(stream: NodeJS.ReadableStream | null): Promise<string> {
+  if (stream === null) return ''
+  let text = ''
+  stream.setEncoding('utf8')
+  for await (const chunk of stream) text += chunk as string
+  return text
+}
+
+/**
+ * Encodes a frame header independently of the addon, from docs/protocol.md: a second
+ * implementation of the wire format, so tests check the addon against the document.
+ */
+export function frameHeader(fields: { length: number; fdCount?: number; id?: number; type?: number; magic?: number; version?: number; flags?: number }): Buffer {
+  const header = Buffer.alloc(16)
+  header.writeUInt16LE(fields.magic ?? 0x57fd, 0)
+  header.writeUInt8(fields.version ?? 1, 2)
+  header.writeUInt8(fields.fdCount ?? 0, 3)
+  header.writeUInt32LE(fields.length, 4)
+  header.writeUInt32LE(fields.id ?? 0, 8)
+  header.writeUInt16LE(fields.type ?? 0, 12)
+  header.writeUInt16LE(fields.flags ?? 0, 14)
+  return header
+}
+
+/** A complete frame (header + payload) as bytes. */
+export function frame(payload: Buffer | string, fields: { id?: number; type?: number; fdCount?: number } = {}): Buffer {
+  const body = typeof payload === 'string' ? Buffer.from(payload) : payload
+  return Buffer.concat([frameHeader({ length: body.length, ...fields }), body])
+}
+
+/** Resolves with the close reason of a connection-like emitter. */
+export function closed(emitter: NodeJS.EventEmitter): Promise<Error | undefined> {
+  return new Promise((resolve) => emitter.once('close', (reason?: Error) => resolve(reason)))
+}
