@@ -61,7 +61,7 @@ envLength():number {
 }
 
 /**
- * Always written by encoders (0 is a valid umask).
+ * The client's umask; absent means 0o022 (readers must apply the default, 0 is a valid umask).
  */
 umask():number {
   const offset = this.bb!.__offset(this.bb_pos, 10);

@@ -1,0 +1,65 @@
+/**
+ * Verifier descriptors for schemas/rush_*.fbs, written exactly as a daemon author writes them for
+ * their own messages. Keep in step with the schemas (append-only); `test/protocol/descriptors.test.ts`
+ * checks them against flatc.
+ */
+import { fb, type RootDescriptor, type TableDescriptor } from './descriptor.js'
+
+/** rush.ExecRequest */
+export const ExecRequestTable: TableDescriptor = {
+  name: 'ExecRequest',
+  fields: [
+    fb.field('argv', 0, fb.vector(fb.string)),
+    fb.field('cwd', 1, fb.string),
+    fb.field('env', 2, fb.vector(fb.string)),
+    fb.field('umask', 3, fb.scalar('uint')),
+    fb.field('stdin_mode', 4, fb.scalar('ubyte')),
+    fb.field('fd_roles', 5, fb.vector(fb.scalar('ubyte'))),
+  ],
+}
+
+/** rush.Signal */
+export const SignalTable: TableDescriptor = {
+  name: 'Signal',
+  fields: [fb.field('exec_id', 0, fb.scalar('uint')), fb.field('signo', 1, fb.scalar('int'))],
+}
+
+/** rush.Result */
+export const ResultTable: TableDescriptor = {
+  name: 'Result',
+  fields: [fb.field('status', 0, fb.scalar('int')), fb.field('signal', 1, fb.scalar('int'))],
+}
+
+/** rush.RunLocally */
+export const RunLocallyTable: TableDescriptor = {
+  name: 'RunLocally',
+  fields: [fb.field('reason', 0, fb.string)],
+}
+
+/** rush.StatusQuery */
+export const StatusQueryTable: TableDescriptor = {
+  name: 'StatusQuery',
+  fields: [fb.field('verbose', 0, fb.scalar('bool'))],
+}
+
+/** rush.DaemonStatus */
+export const DaemonStatusTable: TableDescriptor = {
+  name: 'DaemonStatus',
+  fields: [
+    fb.field('pid', 0, fb.scalar('int')),
+    fb.field('uptime_ms', 1, fb.scalar('ulong')),
+    fb.field('running', 2, fb.scalar('uint')),
+    fb.field('build_id', 3, fb.string),
+    fb.field('jobs', 4, fb.vector(fb.string)),
+  ],
+}
+
+/** Roots of the rush messages, each with its schema's file_identifier. */
+export const RushRoots = {
+  execRequest: { table: ExecRequestTable, fileIdentifier: 'RXEC' },
+  signal: { table: SignalTable, fileIdentifier: 'RSIG' },
+  result: { table: ResultTable, fileIdentifier: 'RRES' },
+  runLocally: { table: RunLocallyTable, fileIdentifier: 'RLOC' },
+  statusQuery: { table: StatusQueryTable, fileIdentifier: 'RSTQ' },
+  daemonStatus: { table: DaemonStatusTable, fileIdentifier: 'RSTA' },
+} as const satisfies Record<string, RootDescriptor>

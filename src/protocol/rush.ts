@@ -1,0 +1,238 @@
+/**
+ * Rush's messages (schemas/rush_*.fbs), encoded and read the way a daemon author handles their own
+ * messages: each is a root table with its own file_identifier, carried as the body of an fdwire
+ * Request ("rush.exec", "rush.signal", "rush.status") or Response.
+ *
+ * Encoders return a view into a shared builder, overwritten by the next rush encode: pass it
+ * straight to `Encoder.request`/`response` (which copy it) or copy it.
+ */
+import * as flatbuffers from 'flatbuffers'
+import { malformed } from '../errors.js'
+import { FdRole, StdinMode } from './generated/rush_common_generated.js'
+import { ExecRequest } from './generated/rush_exec_generated.js'
+import { Result } from './generated/rush_result_generated.js'
+import { RunLocally } from './generated/rush_run_locally_generated.js'
+import { Signal } from './generated/rush_signal_generated.js'
+import { DaemonStatus } from './generated/rush_status_generated.js'
+import { StatusQuery } from './generated/rush_status_query_generated.js'
+import { RushRoots } from './rush-descriptors.js'
+import { StringCache, utf8 } from './string-cache.js'
+import { asBuffer, bytesAt, field, i32, rootTable, stringAt, stringsAt, u32, u64, u8 } from './table-reader.js'
+import { verify } from './verify.js'
+
+export { FdRole, StdinMode }
+
+/** Rush's method names. */
+export const RushMethod = { exec: 'rush.exec', signal: 'rush.signal', status: 'rush.status' } as const
+
+/** What the thin client asks the daemon to run. */
+export interface ExecRequestInit {
+  readonly argv: readonly string[]
+  readonly cwd: string
+  /** `KEY=VALUE` entries, or an object (entries with `undefined` values are skipped). */
+  readonly env: readonly string[] | Readonly<Record<string, string | undefined>>
+  /** Defaults to 0o022. */
+  readonly umask?: number
+  readonly stdinMode?: StdinMode
+  /** One role per fd sent with the message, in order. */
+  readonly fdRoles?: readonly FdRole[]
+}
+
+const builder = new flatbuffers.Builder(4096)
+
+function start(): flatbuffers.Builder {
+  builder.clear()
+  return builder
+}
+
+function finish(root: flatbuffers.Offset, identifier: string): Uint8Array {
+  builder.finish(root, identifier)
+  return builder.asUint8Array()
+}
+
+function stringVector(b: flatbuffers.Builder, items: readonly string[], cache: StringCache | undefined): flatbuffers.Offset {
+  const offsets = new Array<flatbuffers.Offset>(items.length)
+  for (let i = 0; i < items.length; i++) {
+    const s = items[i]!
+    offsets[i] = b.createString(cache === undefined ? utf8(s) : cache.get(s))
+  }
+  b.startVector(4, offsets.length, 4)
+  for (let i = offsets.length - 1; i >= 0; i--) b.addOffset(offsets[i]!)
+  return b.endVector()
+}
+
+function envEntries(env: ExecRequestInit['env']): readonly string[] {
+  if (Array.isArray(env)) return env as readonly string[]
+  const out: string[] = []
+  for (const [k, v] of Object.entries(env as Readonly<Record<string, string | undefined>>)) {
+    if (v !== undefined) out.push(`${k}=${v}`)
+  }
+  return out
+}
+
+/**
+ * Encodes a rush ExecRequest body. Pass a `StringCache` kept for the session so repeated env
+ * entries (and cwd) are encoded once and copied afterwards.
+ */
+export function encodeExecRequest(init: ExecRequestInit, cache?: StringCache): Uint8Array {
+  if (!Array.isArray(init.argv) || init.argv.length === 0) throw new TypeError('argv must be a non-empty array of strings')
+  if (typeof init.cwd !== 'string') throw new TypeError('cwd must be a string')
+  const umask = init.umask ?? 0o022
+  if (!Number.isInteger(umask) || umask < 0 || umask > 0o7777) throw new RangeError('umask must be an integer in 0..0o7777')
+  const b = start()
+  const argv = stringVector(b, init.argv, undefined)
+  const cwd = b.createString(cache === undefined ? utf8(init.cwd) : cache.get(init.cwd))
+  const env = stringVector(b, envEntries(init.env), cache)
+  const roles = init.fdRoles === undefined ? 0 : b.createByteVector(Uint8Array.from(init.fdRoles))
+  ExecRequest.startExecRequest(b)
+  ExecRequest.addArgv(b, argv)
+  ExecRequest.addCwd(b, cwd)
+  ExecRequest.addEnv(b, env)
+  ExecRequest.addUmask(b, umask)
+  ExecRequest.addStdinMode(b, init.stdinMode ?? StdinMode.Inherit)
+  if (roles !== 0) ExecRequest.addFdRoles(b, roles)
+  return finish(ExecRequest.endExecRequest(b), RushRoots.execRequest.fileIdentifier)
+}
+
+/** A verified ExecRequest, read in place; each getter decodes on access. */
+export class ExecRequestView {
+  private readonly b: Buffer
+  private readonly t: number
+  /** Verifies `body` (throws `ERR_FDWIRE_MALFORMED`) and wraps it without copying. */
+  constructor(body: Uint8Array) {
+    verify(body, RushRoots.execRequest)
+    this.b = asBuffer(body)
+    this.t = rootTable(this.b)
+  }
+  get argv(): string[] {
+    const at = field(this.b, this.t, 0)
+    return at === 0 ? [] : stringsAt(this.b, at)
+  }
+  get cwd(): string {
+    const at = field(this.b, this.t, 1)
+    return at === 0 ? '' : stringAt(this.b, at)
+  }
+  /** `KEY=VALUE` entries. */
+  get env(): string[] {
+    const at = field(this.b, this.t, 2)
+    return at === 0 ? [] : stringsAt(this.b, at)
+  }
+  get umask(): number {
+    const at = field(this.b, this.t, 3)
+    return at === 0 ? 0o022 : u32(this.b, at)
+  }
+  get stdinMode(): StdinMode {
+    const at = field(this.b, this.t, 4)
+    return at === 0 ? StdinMode.Inherit : (u8(this.b, at) as StdinMode)
+  }
+  /** Roles of the fds sent with the message, as a view (values are `FdRole`s). */
+  get fdRoles(): Uint8Array {
+    const at = field(this.b, this.t, 5)
+    return at === 0 ? new Uint8Array(0) : bytesAt(this.b, at)
+  }
+}
+
+/** Verifies and wraps an ExecRequest body. */
+export function readExecRequest(body: Uint8Array): ExecRequestView {
+  return new ExecRequestView(body)
+}
+
+/** Encodes a Signal body: deliver `signo` to the command of exec request `execId`. */
+export function encodeSignal(execId: number, signo: number): Uint8Array {
+  const b = start()
+  return finish(Signal.createSignal(b, execId, signo), RushRoots.signal.fileIdentifier)
+}
+
+/** Verifies and reads a Signal body. */
+export function readSignal(body: Uint8Array): { execId: number; signo: number } {
+  verify(body, RushRoots.signal)
+  const t = rootTable(body)
+  const id = field(body, t, 0)
+  const signo = field(body, t, 1)
+  return { execId: id === 0 ? 0 : u32(body, id), signo: signo === 0 ? 0 : i32(body, signo) }
+}
+
+/** How the command ended, or the daemon's refusal to run it. */
+export type ExecReply =
+  | { readonly kind: 'result'; readonly status: number; readonly signal: number }
+  | { readonly kind: 'runLocally'; readonly reason: string }
+
+/** Encodes a Result body (exit status, or the number of the signal that killed the command). */
+export function encodeResult(status: number, signal = 0): Uint8Array {
+  const b = start()
+  return finish(Result.createResult(b, status, signal), RushRoots.result.fileIdentifier)
+}
+
+/** Encodes a RunLocally body: the client must run the command itself. */
+export function encodeRunLocally(reason = ''): Uint8Array {
+  const b = start()
+  const r = reason === '' ? 0 : b.createString(utf8(reason))
+  return finish(RunLocally.createRunLocally(b, r), RushRoots.runLocally.fileIdentifier)
+}
+
+/** Reads the body of the Response to "rush.exec": a Result or a RunLocally, told apart by file identifier. */
+export function readExecReply(body: Uint8Array): ExecReply {
+  const id = body.length >= 8 ? String.fromCharCode(body[4]!, body[5]!, body[6]!, body[7]!) : ''
+  if (id === RushRoots.result.fileIdentifier) {
+    verify(body, RushRoots.result)
+    const t = rootTable(body)
+    const s = field(body, t, 0)
+    const sig = field(body, t, 1)
+    return { kind: 'result', status: s === 0 ? 0 : i32(body, s), signal: sig === 0 ? 0 : i32(body, sig) }
+  }
+  if (id === RushRoots.runLocally.fileIdentifier) {
+    verify(body, RushRoots.runLocally)
+    const b = asBuffer(body)
+    const r = field(b, rootTable(b), 0)
+    return { kind: 'runLocally', reason: r === 0 ? '' : stringAt(b, r) }
+  }
+  throw malformed('rush exec reply is neither a Result nor a RunLocally')
+}
+
+/** Encodes a StatusQuery body. */
+export function encodeStatusQuery(verbose = false): Uint8Array {
+  const b = start()
+  return finish(StatusQuery.createStatusQuery(b, verbose), RushRoots.statusQuery.fileIdentifier)
+}
+
+/** Verifies and reads a StatusQuery body. */
+export function readStatusQuery(body: Uint8Array): { verbose: boolean } {
+  verify(body, RushRoots.statusQuery)
+  const at = field(body, rootTable(body), 0)
+  return { verbose: at !== 0 && u8(body, at) !== 0 }
+}
+
+/** The daemon's status. */
+export interface DaemonStatusInfo {
+  readonly pid: number
+  readonly uptimeMs: bigint
+  readonly running: number
+  readonly buildId: string
+  readonly jobs: readonly string[]
+}
+
+/** Encodes a DaemonStatus body. */
+export function encodeDaemonStatus(status: DaemonStatusInfo): Uint8Array {
+  const b = start()
+  const build = b.createString(utf8(status.buildId))
+  const jobs = stringVector(b, status.jobs, undefined)
+  return finish(
+    DaemonStatus.createDaemonStatus(b, status.pid, status.uptimeMs, status.running, build, jobs),
+    RushRoots.daemonStatus.fileIdentifier,
+  )
+}
+
+/** Verifies and reads a DaemonStatus body. */
+export function readDaemonStatus(body: Uint8Array): DaemonStatusInfo {
+  verify(body, RushRoots.daemonStatus)
+  const b = asBuffer(body)
+  const t = rootTable(b)
+  const [pid, up, running, build, jobs] = [0, 1, 2, 3, 4].map((id) => field(b, t, id)) as [number, number, number, number, number]
+  return {
+    pid: pid === 0 ? 0 : i32(b, pid),
+    uptimeMs: up === 0 ? 0n : u64(b, up),
+    running: running === 0 ? 0 : u32(b, running),
+    buildId: build === 0 ? '' : stringAt(b, build),
+    jobs: jobs === 0 ? [] : stringsAt(b, jobs),
+  }
+}
