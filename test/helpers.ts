@@ -43,7 +43,13 @@ export function fdInode(fd: number): number {
 export function leakTest(t: Test, name: string, fn: (t: Test) => Promise<void> | void): Promise<unknown> {
   return t.test(name, async (sub) => {
     const before = openFds()
-    await fn(sub)
+    const cleanups: (() => void)[] = []
+    pendingCleanups.set(sub, cleanups)
+    try {
+      await fn(sub)
+    } finally {
+      for (const cleanup of cleanups.reverse()) cleanup()
+    }
     // Closing is synchronous, but 'close' events and child reaping happen on later ticks.
     let after = openFds()
     for (let i = 0; i < 50 && !sameSet(before, after); i++) {
@@ -52,6 +58,16 @@ export function leakTest(t: Test, name: string, fn: (t: Test) => Promise<void> |
     }
     sub.same(describeFds(after, before), describeFds(before, before), 'no fd leaked (/proc/self/fd)')
   })
+}
+
+const pendingCleanups = new WeakMap<Test, (() => void)[]>()
+
+/** Registers a cleanup that runs when the test body ends, before the leak check (unlike
+ *  t.teardown, which runs after it). Outside leakTest it falls back to t.teardown. */
+export function cleanup(t: Test, fn: () => void): void {
+  const list = pendingCleanups.get(t)
+  if (list) list.push(fn)
+  else t.teardown(fn)
 }
 
 function sameSet(a: number[], b: number[]): boolean {
@@ -128,6 +144,7 @@ export function frame(payload: Buffer | string, fields: { id?: number; type?: nu
 }
 
 /** Resolves with the close reason of a connection-like emitter. */
-export function closed(emitter: NodeJS.EventEmitter): Promise<Error | undefined> {
-  return new Promise((resolve) => emitter.once('close', (reason?: Error) => resolve(reason)))
+export function closed(connection: { closed: boolean; closeReason: Error | undefined; once(event: 'close', listener: (reason: Error | undefined) => void): unknown }): Promise<Error | undefined> {
+  if (connection.closed) return Promise.resolve(connection.closeReason)
+  return new Promise((resolve) => connection.once('close', (reason) => resolve(reason)))
 }

@@ -6,7 +6,7 @@ import { FdwireError, systemError } from '../errors.js'
 import { checkObject, optionalBoolean, optionalInteger } from '../validate.js'
 import { resolveAddress } from './address.js'
 import { Connection } from './connection.js'
-import type { ConnectionOptions } from './options.js'
+import { resolveConnectionOptions, type ConnectionOptions } from './options.js'
 
 export interface ConnectOptions extends ConnectionOptions {
   /** Treat `path` as a Linux abstract socket name. Default false. */
@@ -51,6 +51,7 @@ export async function connect(path: string | Buffer, options?: ConnectOptions): 
 
 /** A connected pair of Connections in this process (e.g. to hand one end to a child). */
 export function socketPair(options?: ConnectionOptions): [Connection, Connection] {
+  resolveConnectionOptions(options) // usage errors before any fd exists
   const fds = socketPairFds()
   return [new Connection(fds[0], options), new Connection(fds[1], options)]
 }

@@ -1,0 +1,95 @@
+import t from 'tap'
+import { FdwireError } from '../../src/errors.js'
+import { Encoder, Status, encodeRequest, readEnvelope, rush, StringCache } from '../../src/protocol/index.js'
+import { asReceived, validMessages } from './fixtures.js'
+
+t.test('a request reads back from a view inside a larger buffer, body as a zero-copy view', async (t) => {
+  const body = Buffer.from([1, 2, 3, 4, 5])
+  const view = asReceived(new Encoder().request(0xfffffffe, 'files.read', body))
+  const m = readEnvelope(view)
+  t.equal(m.kind, 'request')
+  if (m.kind !== 'request') return
+  t.equal(m.id, 0xfffffffe)
+  t.equal(m.method, 'files.read')
+  t.same(Buffer.from(m.methodBytes).toString(), 'files.read')
+  const b = m.body!
+  t.same([...b], [1, 2, 3, 4, 5])
+  t.equal(b.buffer, view.buffer, 'body shares memory with the payload')
+  t.equal((b.byteOffset - view.byteOffset) % 8, 0, 'body is 8-aligned within the message')
+  view[b.byteOffset - view.byteOffset] = 99
+  t.equal(m.body![0], 99, 'body reads the payload in place')
+})
+
+t.test('every message kind reads back its fields', async (t) => {
+  const got = validMessages().map(({ bytes }) => readEnvelope(asReceived(bytes)))
+  const [hello, req, bare, ok, err, item, end, cancel] = got
+  t.ok(hello?.kind === 'hello' && hello.protocolVersion === 1 && hello.buildId === 'fdwire 0.1.0 (abc123)')
+  t.ok(req?.kind === 'request' && req.id === 42 && req.method === 'rush.exec' && req.body !== null)
+  t.ok(bare?.kind === 'request' && bare.body === null)
+  t.ok(ok?.kind === 'response' && ok.ok && ok.status === Status.Ok && ok.error === null)
+  if (ok?.kind === 'response') t.same(rush.readExecReply(ok.body!), { kind: 'result', status: 3, signal: 0 })
+  t.ok(err?.kind === 'response' && !err.ok && err.status === Status.Error)
+  if (err?.kind === 'response') t.same(err.error, { code: 'ENOENT', message: 'no such file: ünïcode' })
+  t.ok(item?.kind === 'streamItem' && item.id === 5 && item.seq === 9)
+  if (item?.kind === 'streamItem') t.equal(Buffer.from(item.body!).toString(), 'chunk of output\n')
+  t.ok(end?.kind === 'streamEnd' && end.status === Status.Error && end.error?.code === 'E')
+  t.ok(cancel?.kind === 'cancel' && cancel.id === 5 && cancel.reason === 'user pressed ^C')
+})
+
+t.test('the encoder reuses its builder: the previous view is overwritten', async (t) => {
+  const enc = new Encoder()
+  const first = enc.request(1, 'a.method')
+  const copy = Buffer.from(first)
+  enc.request(2, 'b.other')
+  t.notSame(Buffer.from(first), copy)
+  const m = readEnvelope(copy)
+  t.ok(m.kind === 'request' && m.id === 1 && m.method === 'a.method')
+})
+
+t.test('usage errors name the argument', async (t) => {
+  t.throws(() => encodeRequest(-1, 'x'), RangeError)
+  t.throws(() => encodeRequest(1.5, 'x'), /id must be/)
+  t.throws(() => encodeRequest(1, ''), /method/)
+  t.throws(() => encodeRequest(1, 'x', 'nope' as unknown as Uint8Array), /body must be a Uint8Array/)
+  t.throws(() => readEnvelope('x' as unknown as Uint8Array), TypeError)
+})
+
+t.test('garbage is ERR_FDWIRE_MALFORMED, not zeros', async (t) => {
+  for (const bad of [Buffer.alloc(0), Buffer.alloc(3), Buffer.alloc(64), Buffer.from('{"json":true}')]) {
+    t.throws(() => readEnvelope(bad), FdwireError, 'rejected: ' + bad.length + ' bytes')
+    t.throws(() => readEnvelope(bad), { code: 'ERR_FDWIRE_MALFORMED' })
+  }
+})
+
+t.test('rush exec request round-trips, with and without a string cache', async (t) => {
+  const cache = new StringCache()
+  const init = {
+    argv: ['cc', '-c', 'x.c'],
+    cwd: '/src',
+    env: ['PATH=/bin', 'HOME=/root', 'Ü=ÿ'],
+    umask: 0,
+    stdinMode: rush.StdinMode.Pipe,
+    fdRoles: [rush.FdRole.Stdin, rush.FdRole.Tty],
+  }
+  for (const c of [undefined, cache, cache]) {
+    const x = rush.readExecRequest(asReceived(rush.encodeExecRequest(init, c)))
+    t.same(x.argv, init.argv)
+    t.equal(x.cwd, '/src')
+    t.same(x.env, init.env)
+    t.equal(x.umask, 0, 'umask 0 is kept')
+    t.equal(x.stdinMode, rush.StdinMode.Pipe)
+    t.same([...x.fdRoles], [0, 3])
+  }
+  t.equal(cache.size, 4, 'env entries and cwd cached once')
+  t.equal(rush.readExecRequest(rush.encodeExecRequest({ argv: ['x'], cwd: '/', env: {} })).umask, 0o022)
+})
+
+t.test('other rush messages round-trip', async (t) => {
+  t.same(rush.readSignal(asReceived(rush.encodeSignal(7, 15))), { execId: 7, signo: 15 })
+  t.same(rush.readExecReply(asReceived(rush.encodeRunLocally('tty needed'))), { kind: 'runLocally', reason: 'tty needed' })
+  t.same(rush.readExecReply(rush.encodeResult(0, 9)), { kind: 'result', status: 0, signal: 9 })
+  t.same(rush.readStatusQuery(rush.encodeStatusQuery(true)), { verbose: true })
+  const st = { pid: 123, uptimeMs: 2n ** 40n, running: 2, buildId: 'b', jobs: ['make', 'cc'] }
+  t.same(rush.readDaemonStatus(asReceived(rush.encodeDaemonStatus(st))), st)
+  t.throws(() => rush.readExecReply(rush.encodeSignal(1, 2)), { code: 'ERR_FDWIRE_MALFORMED' })
+})

@@ -1,0 +1,216 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import t, { type Test } from 'tap'
+import { native } from '../../src/binding.js'
+import { Connection, closeFd, pipe, socketPair, socketPairFds, type Message } from '../../src/index.js'
+import { cleanup, closed, frame, frameHeader, leakTest } from '../helpers.js'
+
+/** A Connection on one end of a socketpair and the raw fd of the other end, for hand-made bytes. */
+function rawPeer(t: Test, options?: ConstructorParameters<typeof Connection>[1]) {
+  const [mine, theirs] = socketPairFds()
+  const connection = new Connection(mine, options)
+  let open = true
+  const send = (bytes: Buffer, fds: number[] = []) => {
+    const n = native.sendRaw(theirs, bytes, fds.length ? Int32Array.from(fds) : null)
+    t.equal(n, bytes.length, 'raw send went out whole')
+  }
+  const closeRaw = () => {
+    if (open) closeFd(theirs)
+    open = false
+  }
+  cleanup(t, () => {
+    closeRaw()
+    connection.destroy()
+  })
+  return { connection, send, closeRaw }
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve))
+
+t.before(() => {
+  const [a, b] = socketPair()
+  a.destroy()
+  b.destroy()
+})
+
+leakTest(t, '10,000 small frames both ways in one burst arrive whole and in order', async (t) => {
+  const [a, b] = socketPair()
+  const count = 10_000
+  const receive = (connection: Connection, from: string) =>
+    new Promise<string[]>((resolve) => {
+      const seen: string[] = []
+      connection.on('message', (m) => {
+        if (m.id !== seen.length) t.fail(`out of order: ${m.id} after ${seen.length} from ${from}`)
+        seen.push(m.payload.toString())
+        if (seen.length === count) resolve(seen)
+      })
+    })
+  const atB = receive(b, 'a')
+  const atA = receive(a, 'b')
+  for (let i = 0; i < count; i++) {
+    a.send(`a→b ${i}`, { id: i })
+    b.send(`b→a ${i}`, { id: i })
+  }
+  const [gotB, gotA] = await Promise.all([atB, atA])
+  t.equal(gotB.length, count)
+  t.equal(gotB[9999], 'a→b 9999')
+  t.equal(gotA[0], 'b→a 0')
+  t.ok(gotA.every((text, i) => text === `b→a ${i}`), 'every frame intact, in order')
+  a.destroy()
+  b.destroy()
+})
+
+leakTest(t, 'a 16 MiB frame arrives intact', async (t) => {
+  const [a, b] = socketPair()
+  const payload = randomBytes(16 * 1024 * 1024)
+  a.send(payload, { id: 42 })
+  const [message] = (await once(b, 'message')) as [Message]
+  t.equal(message.payload.length, payload.length)
+  t.equal(message.id, 42)
+  const digest = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
+  t.equal(digest(message.payload), digest(payload))
+  a.destroy()
+  b.destroy()
+})
+
+leakTest(t, 'a frame over the maximum is refused before anything is allocated for it', async (t) => {
+  const { connection, send } = rawPeer(t)
+  const before = process.memoryUsage().arrayBuffers
+  send(frameHeader({ length: 0xffffffff }))
+  const reason = await closed(connection)
+  t.match(reason, { code: 'ERR_FDWIRE_FRAME_TOO_LARGE' })
+  const grown = process.memoryUsage().arrayBuffers - before
+  t.ok(grown < 1024 * 1024, `no buffer for the declared 4 GiB (array buffers grew by ${grown} bytes)`)
+
+  const small = rawPeer(t, { maxFrameSize: 100 })
+  small.send(frame(Buffer.alloc(101)))
+  t.match(await closed(small.connection), { code: 'ERR_FDWIRE_FRAME_TOO_LARGE' }, 'the limit is per connection')
+  const exact = rawPeer(t, { maxFrameSize: 100 })
+  exact.send(frame(Buffer.alloc(100)))
+  const [m] = (await once(exact.connection, 'message')) as [Message]
+  t.equal(m.payload.length, 100, 'a frame of exactly the maximum passes')
+})
+
+leakTest(t, 'frames split at every byte boundary reassemble, fds included', async (t) => {
+  const [r, w] = pipe()
+  const bytes = Buffer.concat([frame('first', { id: 1 }), frame('second', { id: 2, fdCount: 1 }), frame('', { id: 3 }), frame('fourth', { id: 4 })])
+  const secondStart = frame('first').length
+  for (let cut = 1; cut < bytes.length; cut++) {
+    const { connection, send } = rawPeer(t)
+    const got: [number, string, number][] = []
+    connection.on('message', (m) => got.push([m.id, m.payload.toString(), m.fdCount]))
+    // The fd travels with whichever send holds the second frame's first byte.
+    send(bytes.subarray(0, cut), cut > secondStart ? [w] : [])
+    await tick()
+    await tick()
+    send(bytes.subarray(cut), cut > secondStart ? [] : [w])
+    while (got.length < 4 && !connection.closed) await tick()
+    t.same(got, [[1, 'first', 0], [2, 'second', 1], [3, '', 0], [4, 'fourth', 0]], `cut at byte ${cut}`)
+    connection.destroy()
+  }
+  closeFd(r)
+  closeFd(w)
+})
+
+leakTest(t, 'a peer closing mid-frame closes the connection with ERR_FDWIRE_TRUNCATED', async (t) => {
+  const { connection, send, closeRaw } = rawPeer(t)
+  const got: string[] = []
+  connection.on('message', (m) => got.push(m.payload.toString()))
+  const whole = frame('complete')
+  const partial = frame('never finished').subarray(0, 20)
+  send(Buffer.concat([whole, partial]))
+  await tick()
+  closeRaw()
+  const reason = await closed(connection)
+  t.match(reason, { code: 'ERR_FDWIRE_TRUNCATED', message: /middle of a frame/ })
+  t.same(got, ['complete'], 'the whole frame before it was delivered')
+})
+
+leakTest(t, 'a clean end at a frame boundary closes without a reason', async (t) => {
+  const { connection, send, closeRaw } = rawPeer(t)
+  send(frame('last words'))
+  closeRaw()
+  const messages: string[] = []
+  for await (const m of connection) messages.push(m.payload.toString())
+  t.same(messages, ['last words'])
+  t.equal(await closed(connection), undefined)
+})
+
+leakTest(t, 'bytes that are not frames close the connection with a reason', async (t) => {
+  const cases: [string, Buffer, string][] = [
+    ['bad magic', Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), 'ERR_FDWIRE_BAD_MAGIC'],
+    ['bad version', frameHeader({ length: 0, version: 2 }), 'ERR_FDWIRE_BAD_VERSION'],
+    ['reserved flags', frameHeader({ length: 0, flags: 1 }), 'ERR_FDWIRE_BAD_FLAGS'],
+    ['too many fds declared', frameHeader({ length: 0, fdCount: 254 }), 'ERR_FDWIRE_TOO_MANY_FDS'],
+  ]
+  for (const [name, bytes, code] of cases) {
+    const { connection, send } = rawPeer(t)
+    send(bytes)
+    t.match(await closed(connection), { code }, name)
+  }
+})
+
+leakTest(t, 'fds that do not match their frame close the connection and every received fd', async (t) => {
+  const [r, w] = pipe()
+  const cases: [string, Buffer, number[], string, object?][] = [
+    ['declared 2, got 1', frame('x', { fdCount: 2 }), [w], 'ERR_FDWIRE_FD_COUNT_MISMATCH'],
+    ['declared 1, got none', frame('x', { fdCount: 1 }), [], 'ERR_FDWIRE_FD_COUNT_MISMATCH'],
+    ['declared 0, got 3', frame('x'), [w, w, w], 'ERR_FDWIRE_UNEXPECTED_FDS'],
+    ['fds on a connection that takes none', frame('x', { fdCount: 1 }), [w], 'ERR_FDWIRE_UNEXPECTED_FDS', { maxFdsPerFrame: 0 }],
+    ['a header declaring fds on a connection that takes none', frame('x', { fdCount: 1 }), [], 'ERR_FDWIRE_TOO_MANY_FDS', { maxFdsPerFrame: 0 }],
+    ['stray fds with no frame', frame('x'), [w], 'ERR_FDWIRE_UNEXPECTED_FDS', { maxFdsPerFrame: 0 }],
+    ['more fds than the receiver allows (MSG_CTRUNC)', frame('x', { fdCount: 3 }), [w, w, w], 'ERR_FDWIRE_CONTROL_TRUNCATED', { maxFdsPerFrame: 2 }],
+  ]
+  for (const [name, bytes, fds, code, options] of cases) {
+    const { connection, send } = rawPeer(t, options)
+    send(bytes, fds)
+    t.match(await closed(connection), { code }, name)
+  }
+  // A frame carrying fds arrives, then a frame with the wrong count: the good frame's untaken fds
+  // and the bad one's are all closed (the leak check proves it).
+  const { connection, send } = rawPeer(t)
+  connection.pause()
+  send(frame('good', { fdCount: 1 }), [w])
+  send(frame('bad', { fdCount: 2 }), [w])
+  connection.resume()
+  t.match(await closed(connection), { code: 'ERR_FDWIRE_FD_COUNT_MISMATCH' })
+  closeFd(r)
+  closeFd(w)
+})
+
+leakTest(t, 'payloads are views of the receive buffer, not copies', async (t) => {
+  const [a, b] = socketPair()
+  a.send('one')
+  a.send('two')
+  const got: Buffer[] = []
+  for await (const m of b) {
+    got.push(m.payload)
+    if (got.length === 2) break
+  }
+  t.equal(got[0]!.buffer, got[1]!.buffer, 'both payloads share one receive buffer')
+  t.not(got[0]!.byteOffset, 0, 'and sit after their headers in it')
+  t.equal(got[0]!.buffer.byteLength >= 64 * 1024, true)
+  a.destroy()
+  b.destroy()
+})
+
+leakTest(t, 'send after end or destroy is ERR_FDWIRE_CLOSED, and fds given are still closed', async (t) => {
+  const [a, b] = socketPair()
+  a.end()
+  const [r, w] = pipe()
+  t.throws(() => a.send('late', { fds: [w], closeFds: true }), { code: 'ERR_FDWIRE_CLOSED' })
+  closeFd(r)
+  b.destroy()
+  await closed(a)
+  t.throws(() => a.send('later'), { code: 'ERR_FDWIRE_CLOSED' })
+})
+
+leakTest(t, 'usage errors name the argument', async (t) => {
+  const [a, b] = socketPair()
+  t.throws(() => a.send(42 as unknown as string), { name: 'TypeError', message: /payload/ })
+  t.throws(() => a.send('x', { id: -1 }), { name: 'RangeError', message: /options\.id/ })
+  t.throws(() => a.send('x', { type: 70000 }), { name: 'RangeError', message: /options\.type/ })
+  t.throws(() => socketPair({ maxFdsPerFrame: 300 }), { name: 'RangeError', message: /options\.maxFdsPerFrame/ })
+  a.destroy()
+  b.destroy()
+})
