@@ -1,0 +1,217 @@
+// Serialize/deserialize microbenchmark: FlatBuffers (our encoders and views) vs JSON vs msgpackr
+// vs protobufjs, in the same run. Median ns/op over rounds, ratio to JSON, encoded sizes.
+// Run `npx tsc -p tsconfig.json` first (imports the compiled protocol layer from dist/).
+// Writes bench/results/serialize.json.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Packr } from 'msgpackr'
+import protobuf from 'protobufjs'
+import { Encoder, StringCache, readEnvelope, rush } from '../dist/protocol/index.js'
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15)
+const ROUND_NS = Number(process.env.BENCH_ROUND_MS ?? 12) * 1e6
+
+// --- inputs ---------------------------------------------------------------------------------
+const env = []
+const typical = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/home/builder',
+  'LANG=C.UTF-8', 'SHELL=/bin/bash', 'USER=builder', 'TERM=xterm-256color', 'PWD=/home/builder/src/project',
+  'EDITOR=vim', 'LOGNAME=builder', 'MAKEFLAGS=-j2']
+for (let i = 0; i < 30; i++) env.push(typical[i] ?? `VAR_${i}=/opt/tool-${i}/share/value-${i}`)
+const exec = {
+  argv: ['make', '-C', 'build', '-j2', 'all'],
+  cwd: '/home/builder/src/project',
+  env,
+  umask: 0o022,
+  stdinMode: 0,
+  fdRoles: [1, 2],
+}
+const ID = 12345
+const errorInfo = { code: 'ENOENT', message: 'spawn make: no such file or directory' }
+
+// --- codecs -----------------------------------------------------------------------------------
+const encoder = new Encoder()
+const cache = new StringCache()
+const fbEncodeRequest = () => encoder.request(ID, 'rush.exec', rush.encodeExecRequest(exec, cache))
+const fbEncodeOk = () => encoder.response(ID, { body: rush.encodeResult(0, 0) })
+const fbEncodeErr = () => encoder.response(ID, { error: errorInfo })
+
+const jsonRequest = { id: ID, method: 'rush.exec', body: exec }
+const jsonOk = { id: ID, status: 0, body: { status: 0, signal: 0 } }
+const jsonErr = { id: ID, status: 1, error: errorInfo }
+// Received payloads are bytes, so JSON and the others decode from a Buffer (JSON via toString).
+const jsonEncode = (v) => Buffer.from(JSON.stringify(v))
+const jsonDecode = (b) => JSON.parse(b.toString())
+
+const packr = new Packr({ useRecords: false })
+
+const root = protobuf.parse(`
+syntax = "proto3";
+message Exec { repeated string argv = 1; string cwd = 2; repeated string env = 3; uint32 umask = 4; uint32 stdin_mode = 5; repeated uint32 fd_roles = 6; }
+message Result { int32 status = 1; int32 signal = 2; }
+message Error { string code = 1; string message = 2; }
+message Request { uint32 id = 1; string method = 2; Exec body = 3; }
+message Response { uint32 id = 1; uint32 status = 2; Error error = 3; Result body = 4; }
+`).root
+const PbRequest = root.lookupType('Request')
+const PbResponse = root.lookupType('Response')
+const pbReq = PbRequest.fromObject({ id: ID, method: 'rush.exec', body: { ...exec, stdin_mode: 0, fd_roles: exec.fdRoles } })
+const pbOk = PbResponse.fromObject({ id: ID, status: 0, body: { status: 0, signal: 0 } })
+const pbErr = PbResponse.fromObject({ id: ID, status: 1, error: errorInfo })
+
+// Decoding inputs: owned copies placed at an odd offset, like a transport receive buffer.
+function received(bytes) {
+  const big = Buffer.alloc(bytes.length + 16)
+  big.set(bytes, 5)
+  return big.subarray(5, 5 + bytes.length)
+}
+const wire = {
+  fb: { req: received(fbEncodeRequest()), ok: received(fbEncodeOk()), err: received(fbEncodeErr()) },
+  json: { req: received(jsonEncode(jsonRequest)), ok: received(jsonEncode(jsonOk)), err: received(jsonEncode(jsonErr)) },
+  msgpackr: { req: received(packr.pack(jsonRequest)), ok: received(packr.pack(jsonOk)), err: received(packr.pack(jsonErr)) },
+  protobufjs: { req: received(PbRequest.encode(pbReq).finish()), ok: received(PbResponse.encode(pbOk).finish()), err: received(PbResponse.encode(pbErr).finish()) },
+}
+
+let sink = 0
+const fbRoute = (b) => {
+  const m = readEnvelope(b)
+  sink += m.kind === 'request' ? m.id + m.method.length : 1
+}
+const fbRequestAll = (b) => {
+  const m = readEnvelope(b)
+  if (m.kind !== 'request') throw new Error('not a request')
+  const x = rush.readExecRequest(m.body)
+  sink += m.id + m.method.length + x.argv.length + x.cwd.length + x.env.length + x.umask + x.stdinMode + x.fdRoles.length
+}
+const fbResponseAll = (b) => {
+  const m = readEnvelope(b)
+  if (m.kind !== 'response') throw new Error('not a response')
+  if (m.ok) {
+    const r = rush.readExecReply(m.body)
+    sink += m.id + (r.kind === 'result' ? r.status + r.signal : 0)
+  } else {
+    const e = m.error
+    sink += m.id + e.code.length + e.message.length
+  }
+}
+
+// --- harness ----------------------------------------------------------------------------------
+function measure(fn) {
+  // Calibrate: iterations per round so a round takes ~ROUND_NS.
+  let n = 64
+  for (;;) {
+    const t0 = process.hrtime.bigint()
+    for (let i = 0; i < n; i++) fn()
+    const dt = Number(process.hrtime.bigint() - t0)
+    if (dt > ROUND_NS / 4) { n = Math.max(1, Math.round((n * ROUND_NS) / dt)); break }
+    n *= 4
+  }
+  const samples = []
+  for (let r = 0; r < ROUNDS; r++) {
+    const t0 = process.hrtime.bigint()
+    for (let i = 0; i < n; i++) fn()
+    samples.push(Number(process.hrtime.bigint() - t0) / n)
+  }
+  samples.sort((a, b) => a - b)
+  return samples[samples.length >> 1]
+}
+
+const groups = [
+  {
+    name: 'Request encode (rush exec, 30 env)',
+    size: (f) => wire[f].req.length,
+    cases: {
+      json: () => jsonEncode(jsonRequest),
+      fb: fbEncodeRequest,
+      msgpackr: () => packr.pack(jsonRequest),
+      protobufjs: () => PbRequest.encode(pbReq).finish(),
+    },
+  },
+  {
+    name: 'Request decode: routing fields (kind, id, method)',
+    size: (f) => wire[f].req.length,
+    cases: { json: () => jsonDecode(wire.json.req), fb: () => fbRoute(wire.fb.req) },
+  },
+  {
+    name: 'Request decode: every field',
+    size: (f) => wire[f].req.length,
+    cases: {
+      json: () => jsonDecode(wire.json.req),
+      fb: () => fbRequestAll(wire.fb.req),
+      msgpackr: () => packr.unpack(wire.msgpackr.req),
+      protobufjs: () => PbRequest.decode(wire.protobufjs.req),
+    },
+  },
+  ...['ok', 'err'].flatMap((k) => [
+    {
+      name: `Response (${k === 'ok' ? 'ok + Result' : 'error'}) encode`,
+      size: (f) => wire[f][k].length,
+      cases: {
+        json: () => jsonEncode(k === 'ok' ? jsonOk : jsonErr),
+        fb: k === 'ok' ? fbEncodeOk : fbEncodeErr,
+        msgpackr: () => packr.pack(k === 'ok' ? jsonOk : jsonErr),
+        protobufjs: () => PbResponse.encode(k === 'ok' ? pbOk : pbErr).finish(),
+      },
+    },
+    {
+      name: `Response (${k === 'ok' ? 'ok + Result' : 'error'}) decode, every field`,
+      size: (f) => wire[f][k].length,
+      cases: {
+        json: () => jsonDecode(wire.json[k]),
+        fb: () => fbResponseAll(wire.fb[k]),
+        msgpackr: () => packr.unpack(wire.msgpackr[k]),
+        protobufjs: () => PbResponse.decode(wire.protobufjs[k]),
+      },
+    },
+  ]),
+]
+
+// Byte payload decode should be O(1) in the payload size: the body is a view, never copied.
+const small = received(encoder.streamItem(1, 0, Buffer.alloc(64, 1)))
+const large = received(encoder.streamItem(1, 0, Buffer.alloc(1 << 20, 1)))
+const bodyLen = (b) => { const m = readEnvelope(b); sink += m.kind === 'streamItem' ? m.body.length : 0 }
+
+const t0 = Date.now()
+for (const g of groups) for (const fn of Object.values(g.cases)) for (let i = 0; i < 2000; i++) fn() // warm up
+const results = []
+for (const g of groups) {
+  const row = { name: g.name, cases: {} }
+  const json = measure(g.cases.json)
+  for (const [format, fn] of Object.entries(g.cases)) {
+    const ns = format === 'json' ? json : measure(fn)
+    row.cases[format] = { ns: Math.round(ns), ratio: +(ns / json).toFixed(3), bytes: g.size(format) }
+  }
+  results.push(row)
+}
+for (let i = 0; i < 2000; i++) { bodyLen(small); bodyLen(large) }
+const bytes = { small: Math.round(measure(() => bodyLen(small))), large: Math.round(measure(() => bodyLen(large))) }
+
+// --- report -----------------------------------------------------------------------------------
+const formats = ['json', 'fb', 'msgpackr', 'protobufjs']
+const lines = [
+  `| case | ${formats.map((f) => `${f} ns/op (×JSON)`).join(' | ')} | sizes B (${formats.join('/')}) |`,
+  `|---|${formats.map(() => '---:').join('|')}|---|`,
+]
+for (const r of results) {
+  const cells = formats.map((f) => (r.cases[f] ? `${r.cases[f].ns} (${r.cases[f].ratio.toFixed(2)}×)` : '—'))
+  lines.push(`| ${r.name} | ${cells.join(' | ')} | ${formats.map((f) => (r.cases[f] ? r.cases[f].bytes : '—')).join('/')} |`)
+}
+lines.push('', `StreamItem body decode (verify + view): 64 B body ${bytes.small} ns/op, 1 MiB body ${bytes.large} ns/op (ratio ${(bytes.large / bytes.small).toFixed(2)}).`)
+
+const ratio = (g, f = 'fb') => results.find((r) => r.name.startsWith(g)).cases[f].ratio
+const goals = [
+  ['routing fields ≤ 0.1× JSON', ratio('Request decode: routing'), 0.1],
+  ['Request encode ≤ 1.5× JSON', ratio('Request encode'), 1.5],
+  ['Response ok encode ≤ 1.0× JSON', ratio('Response (ok + Result) encode'), 1.0],
+  ['Response ok decode ≤ 1.0× JSON', ratio('Response (ok + Result) decode'), 1.0],
+  ['Response error encode ≤ 1.0× JSON', ratio('Response (error) encode'), 1.0],
+  ['Response error decode ≤ 1.0× JSON', ratio('Response (error) decode'), 1.0],
+  ['byte payload decode O(1) (1 MiB / 64 B ≤ 2)', +(bytes.large / bytes.small).toFixed(2), 2],
+].map(([goal, value, limit]) => ({ goal, value, met: value <= limit }))
+lines.push('', '| goal | measured | met |', '|---|---:|---|', ...goals.map((g) => `| ${g.goal} | ${g.value} | ${g.met ? 'yes' : 'NO'} |`))
+console.log(lines.join('\n'))
+console.log(`\n(${ROUNDS} rounds of ~${ROUND_NS / 1e6} ms per case, median; node ${process.version}; ${((Date.now() - t0) / 1000).toFixed(1)} s; sink ${sink % 7})`)
+
+const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'serialize.json')
+mkdirSync(dirname(out), { recursive: true })
+writeFileSync(out, JSON.stringify({ node: process.version, date: new Date().toISOString(), rounds: ROUNDS, results, byteBody: bytes, goals }, null, 2) + '\n')
