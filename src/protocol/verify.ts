@@ -26,6 +26,12 @@ export interface VerifyOptions {
 
 const SIZE_MAX = 0x7fffffff
 
+/** What is being checked; its name is only formatted into a message on failure (hot path). */
+interface Named {
+  readonly name: string
+}
+const ROOT: Named = { name: 'root table' }
+
 /** Verification state for one buffer. */
 class Verifier {
   private tables = 0
@@ -46,18 +52,18 @@ class Verifier {
   }
 
   /** Checks that `size` bytes at `at` are inside the buffer and `align`-aligned. */
-  private check(at: number, size: number, align: number, what: string): void {
-    if (at < 0 || at + size > this.buf.length) throw malformed(`${what} out of bounds at ${at}`)
-    if (at % align !== 0) throw malformed(`${what} misaligned at ${at}`)
+  private check(at: number, size: number, align: number, what: Named): void {
+    if (at < 0 || at + size > this.buf.length) throw malformed(`${what.name} out of bounds at ${at}`)
+    if (at % align !== 0) throw malformed(`${what.name} misaligned at ${at}`)
   }
 
   /** Follows the uoffset stored at `at`; returns the absolute position it points to. */
-  private follow(at: number, what: string): number {
-    this.check(at, 4, 4, `offset to ${what}`)
+  private follow(at: number, what: Named): number {
+    this.check(at, 4, 4, what)
     const o = this.u32(at)
-    if (o === 0 || o > SIZE_MAX) throw malformed(`bad offset ${o} to ${what} at ${at}`)
+    if (o === 0 || o > SIZE_MAX) throw malformed(`bad offset ${o} to ${what.name} at ${at}`)
     const target = at + o
-    if (target >= this.buf.length) throw malformed(`offset to ${what} at ${at} points past the end`)
+    if (target >= this.buf.length) throw malformed(`offset to ${what.name} at ${at} points past the end`)
     return target
   }
 
@@ -73,34 +79,35 @@ class Verifier {
     } else if (buf.length < 4) {
       throw malformed(`buffer too short (${buf.length} bytes)`)
     }
-    this.table(this.follow(0, 'root table'), tableOf(root.table), 1)
+    this.table(this.follow(0, ROOT), tableOf(root.table), 1)
   }
 
   private table(t: number, desc: TableDescriptor, depth: number): void {
     if (depth > this.maxDepth) throw malformed(`nesting deeper than ${this.maxDepth}`)
     if (++this.tables > this.maxTables) throw malformed(`more than ${this.maxTables} tables`)
     const name = desc.name
-    this.check(t, 4, 4, `table ${name}`)
+    this.check(t, 4, 4, desc)
     const vt = t - (this.u32(t) | 0)
-    this.check(vt, 4, 2, `vtable of ${name}`)
+    this.check(vt, 4, 2, desc)
     const vtSize = this.u16(vt)
     const tableSize = this.u16(vt + 2)
     if (vtSize < 4 || vtSize % 2 !== 0) throw malformed(`bad vtable size ${vtSize} in ${name}`)
-    this.check(vt, vtSize, 2, `vtable of ${name}`)
+    this.check(vt, vtSize, 2, desc)
     if (tableSize < 4) throw malformed(`bad table size ${tableSize} in ${name}`)
-    this.check(t, tableSize, 4, `table ${name}`)
-    for (const field of desc.fields) this.field(t, vt, vtSize, tableSize, desc, field, depth)
+    this.check(t, tableSize, 4, desc)
+    const fields = desc.fields
+    for (let i = 0; i < fields.length; i++) this.field(t, vt, vtSize, tableSize, desc, fields[i]!, depth)
   }
 
   /** Position of field `id` in table `t`, or 0 when absent. */
-  private slot(t: number, vt: number, vtSize: number, tableSize: number, id: number, size: number, what: string): number {
+  private slot(t: number, vt: number, vtSize: number, tableSize: number, id: number, size: number, what: Named): number {
     const entry = 4 + 2 * id
     if (entry + 2 > vtSize) return 0
     const off = this.u16(vt + entry)
     if (off === 0) return 0
-    if (off < 4 || off + size > tableSize) throw malformed(`${what} outside its table`)
+    if (off < 4 || off + size > tableSize) throw malformed(`${what.name} outside its table`)
     const at = t + off
-    if (at % Math.min(size, 8) !== 0) throw malformed(`${what} misaligned at ${at}`)
+    if (at % Math.min(size, 8) !== 0) throw malformed(`${what.name} misaligned at ${at}`)
     return at
   }
 
@@ -113,7 +120,8 @@ class Verifier {
     field: FieldDescriptor,
     depth: number,
   ): void {
-    const what = `${desc.name}.${field.name}`
+    const what: Named = field
+    void desc
     const type = field.type
     let size: number
     switch (type.kind) {
@@ -131,29 +139,29 @@ class Verifier {
       const entry = 4 + 2 * field.id
       const off = entry + 2 <= vtSize ? this.u16(vt + entry) : 0
       if (off === 0) {
-        if (field.required) throw malformed(`${what} is required`)
+        if (field.required) throw malformed(`${what.name} is required`)
         return
       }
-      if (off < 4 || off + size > tableSize) throw malformed(`${what} outside its table`)
+      if (off < 4 || off + size > tableSize) throw malformed(`${what.name} outside its table`)
       this.check(t + off, size, type.struct.align, what)
       return
     }
     const at = this.slot(t, vt, vtSize, tableSize, field.id, size, what)
     if (type.kind === 'union') {
-      const typeAt = this.slot(t, vt, vtSize, tableSize, field.id - 1, 1, `${what}_type`)
+      const typeAt = this.slot(t, vt, vtSize, tableSize, field.id - 1, 1, what)
       const tag = typeAt === 0 ? 0 : this.buf[typeAt]!
       if (tag === 0) {
-        if (field.required) throw malformed(`${what} is required`)
+        if (field.required) throw malformed(`${what.name} is required`)
         return
       }
       const member = type.union.members[tag]
-      if (member === undefined) throw malformed(`${what} has unknown type ${tag}`)
-      if (at === 0) throw malformed(`${what} of type ${tag} has no value`)
+      if (member === undefined) throw malformed(`${what.name} has unknown type ${tag}`)
+      if (at === 0) throw malformed(`${what.name} of type ${tag} has no value`)
       this.table(this.follow(at, what), member, depth + 1)
       return
     }
     if (at === 0) {
-      if (field.required) throw malformed(`${what} is required`)
+      if (field.required) throw malformed(`${what.name} is required`)
       return
     }
     switch (type.kind) {
@@ -174,22 +182,22 @@ class Verifier {
   }
 
   /** Verifies the offset-typed value (string or table) stored at `at`. */
-  private element(at: number, type: ElementDescriptor, what: string, depth: number): void {
+  private element(at: number, type: ElementDescriptor, what: Named, depth: number): void {
     if (type.kind === 'string') this.string(this.follow(at, what), what)
     else if (type.kind === 'table') this.table(this.follow(at, what), tableOf(type.table), depth + 1)
   }
 
-  private string(s: number, what: string): void {
-    this.check(s, 4, 4, `length of ${what}`)
+  private string(s: number, what: Named): void {
+    this.check(s, 4, 4, what)
     const len = this.u32(s)
     const end = s + 4 + len
-    if (end + 1 > this.buf.length) throw malformed(`${what} runs past the end`)
-    if (this.buf[end] !== 0) throw malformed(`${what} is not NUL-terminated`)
+    if (end + 1 > this.buf.length) throw malformed(`${what.name} runs past the end`)
+    if (this.buf[end] !== 0) throw malformed(`${what.name} is not NUL-terminated`)
   }
 
   /** Verifies a vector at `v`; returns where its elements start and how many bytes they take. */
-  private vector(v: number, element: ElementDescriptor, what: string, depth: number): { start: number; length: number } {
-    this.check(v, 4, 4, `length of ${what}`)
+  private vector(v: number, element: ElementDescriptor, what: Named, depth: number): { start: number; length: number } {
+    this.check(v, 4, 4, what)
     const n = this.u32(v)
     let elemSize: number
     switch (element.kind) {
@@ -204,9 +212,9 @@ class Verifier {
     }
     const start = v + 4
     const length = n * elemSize
-    if (start + length > this.buf.length) throw malformed(`${what} (${n} elements) runs past the end`)
+    if (start + length > this.buf.length) throw malformed(`${what.name} (${n} elements) runs past the end`)
     if (element.kind === 'string' || element.kind === 'table') {
-      for (let i = 0; i < n; i++) this.element(start + 4 * i, element, `${what}[${i}]`, depth)
+      for (let i = 0; i < n; i++) this.element(start + 4 * i, element, what, depth)
     }
     return { start, length }
   }
