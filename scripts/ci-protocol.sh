@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# CI step for the protocol layer (called from .ci/run before npm test):
+# installs flatc and Debian's python3-flatbuffers when missing (the independent-decoder tests
+# need them and FAIL under CI without them), regenerates the TypeScript from schemas/ and fails
+# if it differs from what is committed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v flatc >/dev/null || missing+=(flatbuffers-compiler)
+/usr/bin/python3 -c 'import flatbuffers' 2>/dev/null || missing+=(python3-flatbuffers)
+if ((${#missing[@]})); then
+  echo "ci-protocol: installing ${missing[*]}"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if ! $sudo apt-get install -y "${missing[@]}"; then
+    $sudo apt-get update
+    $sudo apt-get install -y "${missing[@]}"
+  fi
+fi
+
+bash scripts/schemas.sh
+if ! git diff --exit-code -- src/protocol/generated; then
+  echo "ci-protocol: FAIL: src/protocol/generated differs from schemas/*.fbs." >&2
+  echo "ci-protocol: run 'npm run schemas' (flatc 2.0.8) and commit the result." >&2
+  exit 1
+fi
+if [ -n "$(git status --porcelain -- src/protocol/generated)" ]; then
+  echo "ci-protocol: FAIL: untracked generated files:" >&2
+  git status --porcelain -- src/protocol/generated >&2
+  exit 1
+fi
+echo "ci-protocol: generated code is up to date"
