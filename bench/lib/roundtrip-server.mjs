@@ -1,0 +1,38 @@
+// Server half of bench/roundtrip.mjs, in its own process so that client and server really cross a
+// socket and do not share an event loop. argv: <net socket path> <fdwire socket path>.
+import * as net from 'node:net'
+import { listen } from '../../dist/index.js'
+import { serveUntilParentExits } from './common.mjs'
+import { MESSAGE_JSON, MESSAGE_RAW, RAW_REPLY } from './roundtrip-protocol.mjs'
+
+const [netPath, fdwirePath] = process.argv.slice(2)
+
+function serveJsonLines(socket) {
+  socket.setEncoding('utf8')
+  let pending = ''
+  socket.on('data', (chunk) => {
+    pending += chunk
+    let start = 0
+    for (let end; (end = pending.indexOf('\n', start)) !== -1; start = end + 1) {
+      const request = JSON.parse(pending.slice(start, end))
+      socket.write(`${JSON.stringify({ id: request.id, status: 0 })}\n`)
+    }
+    pending = pending.slice(start)
+  })
+}
+
+function serveFdwire(connection) {
+  connection.on('message', (m) => {
+    if (m.type === MESSAGE_RAW) {
+      connection.send(RAW_REPLY, { id: m.id, type: MESSAGE_RAW })
+      return
+    }
+    const request = JSON.parse(m.payload.toString('utf8'))
+    connection.send(JSON.stringify({ id: request.id, status: 0 }), { id: request.id, type: MESSAGE_JSON })
+  })
+}
+
+net.createServer(serveJsonLines).listen(netPath, () => {
+  listen(fdwirePath).on('connection', serveFdwire)
+  serveUntilParentExits()
+})

@@ -1,0 +1,165 @@
+// Round-trip latency (one request in flight) and pipelined throughput of a ~1.4 KB request and a
+// small reply: fdwire against Node `net` with JSON lines, server in a child process.
+import * as net from 'node:net'
+import * as path from 'node:path'
+import { connect } from '../dist/index.js'
+import { environment, fmt, median, printHeader, printTable, quantile, startServer, tempDir, writeResults } from './lib/common.mjs'
+import { makeRequest } from './lib/request.mjs'
+import { MESSAGE_JSON, MESSAGE_RAW } from './lib/roundtrip-protocol.mjs'
+
+// The machine is shared and noisy: each system runs in several rounds, interleaved with the
+// others, and the table shows the median over rounds.
+const ROUNDS = 5
+const WARMUP = 2_000
+const ROUND_TRIPS = 20_000
+const PIPELINE_MESSAGES = 50_000
+const IN_FLIGHT = 64
+
+const now = process.hrtime.bigint
+
+/** Each system: send(id) sends one request; replies go to onReply(id). */
+async function netJsonLines(socketPath) {
+  const socket = net.connect(socketPath)
+  await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject))
+  socket.setEncoding('utf8')
+  const system = {
+    name: 'net + JSON lines',
+    onReply: null,
+    send: (id) => socket.write(`${JSON.stringify(makeRequest(id))}\n`),
+    close: () => socket.destroy(),
+  }
+  let pending = ''
+  socket.on('data', (chunk) => {
+    pending += chunk
+    let start = 0
+    for (let end; (end = pending.indexOf('\n', start)) !== -1; start = end + 1) {
+      system.onReply(JSON.parse(pending.slice(start, end)).id)
+    }
+    pending = pending.slice(start)
+  })
+  return system
+}
+
+async function fdwireJson(socketPath) {
+  const connection = await connect(socketPath)
+  const system = {
+    name: 'fdwire + JSON',
+    onReply: null,
+    send: (id) => connection.send(Buffer.from(JSON.stringify(makeRequest(id))), { id, type: MESSAGE_JSON }),
+    close: () => connection.destroy(),
+  }
+  connection.on('message', (m) => system.onReply(JSON.parse(m.payload.toString('utf8')).id))
+  return system
+}
+
+async function fdwireRaw(socketPath) {
+  const connection = await connect(socketPath)
+  const request = Buffer.from(JSON.stringify(makeRequest(0)))
+  const system = {
+    name: 'fdwire, raw bytes (no JSON)',
+    onReply: null,
+    send: (id) => connection.send(request, { id, type: MESSAGE_RAW }),
+    close: () => connection.destroy(),
+  }
+  connection.on('message', (m) => system.onReply(m.id))
+  return system
+}
+
+/** Nanoseconds of each of `count` round trips, one request in flight. */
+function roundTrips(system, count) {
+  const samples = new Float64Array(count)
+  return new Promise((resolve) => {
+    let done = 0
+    let start = now()
+    system.onReply = () => {
+      const end = now()
+      samples[done++] = Number(end - start)
+      if (done === count) return resolve(samples.sort())
+      start = now()
+      system.send(done)
+    }
+    system.send(0)
+  })
+}
+
+/** Messages per second with `IN_FLIGHT` requests outstanding. */
+function pipelined(system, count) {
+  return new Promise((resolve) => {
+    let sent = 0
+    let received = 0
+    const start = now()
+    system.onReply = () => {
+      if (++received === count) return resolve(count / (Number(now() - start) / 1e9))
+      if (sent < count) system.send(sent++)
+    }
+    while (sent < IN_FLIGHT) system.send(sent++)
+  })
+}
+
+async function measure(systems) {
+  const rounds = systems.map(() => [])
+  for (let round = 0; round < ROUNDS; round++) {
+    // Rotate the order so that no system always runs first (or right after another's GC debt).
+    for (let k = 0; k < systems.length; k++) {
+      const i = (k + round) % systems.length
+      await roundTrips(systems[i], WARMUP)
+      const latency = await roundTrips(systems[i], ROUND_TRIPS)
+      const throughput = await pipelined(systems[i], PIPELINE_MESSAGES)
+      rounds[i].push({
+        p50: quantile(latency, 0.5),
+        p90: quantile(latency, 0.9),
+        p99: quantile(latency, 0.99),
+        throughput,
+      })
+    }
+  }
+  return systems.map((system, i) => ({
+    system: system.name,
+    p50: median(rounds[i].map((r) => r.p50)),
+    p90: median(rounds[i].map((r) => r.p90)),
+    p99: median(rounds[i].map((r) => r.p99)),
+    throughput: median(rounds[i].map((r) => r.throughput)),
+    rounds: rounds[i],
+  }))
+}
+
+function report(env, results) {
+  const requestBytes = Buffer.byteLength(JSON.stringify(makeRequest(ROUND_TRIPS)))
+  printHeader(`Round trip: ${requestBytes} B JSON request, small JSON reply, server in a child process`, env)
+  console.log(
+    `Latency: one request in flight, ${ROUND_TRIPS.toLocaleString('en-US')} round trips after ${WARMUP.toLocaleString('en-US')} warm-up. ` +
+      `Throughput: ${PIPELINE_MESSAGES.toLocaleString('en-US')} requests, ${IN_FLIGHT} in flight. ` +
+      `Median of ${ROUNDS} interleaved rounds. Both JSON rows encode and parse the same JSON at both ends, ` +
+      'so they differ only in transport; the raw row sends the same bytes without any JSON.\n',
+  )
+  const [base] = results
+  printTable(
+    ['system', 'p50 µs', 'p90 µs', 'p99 µs', 'p50 vs net+JSON', 'throughput msg/s', 'throughput vs net+JSON'],
+    results.map((r) => [
+      r.system,
+      fmt.us(r.p50),
+      fmt.us(r.p90),
+      fmt.us(r.p99),
+      fmt.ratio(r.p50 / base.p50),
+      fmt.int(r.throughput),
+      fmt.ratio(r.throughput / base.throughput),
+    ]),
+  )
+  writeResults('roundtrip', {
+    env,
+    config: { rounds: ROUNDS, warmup: WARMUP, roundTrips: ROUND_TRIPS, pipelineMessages: PIPELINE_MESSAGES, inFlight: IN_FLIGHT, requestBytes },
+    unit: { latency: 'ns', throughput: 'messages/s' },
+    results,
+  })
+}
+
+const env = environment()
+const dir = tempDir()
+const netPath = path.join(dir, 'net.sock')
+const fdwirePath = path.join(dir, 'fdwire.sock')
+const server = await startServer('roundtrip-server.mjs', [netPath, fdwirePath])
+const systems = [await netJsonLines(netPath), await fdwireJson(fdwirePath), await fdwireRaw(fdwirePath)]
+const results = await measure(systems)
+for (const system of systems) system.close()
+await server.stop()
+report(env, results)
