@@ -348,7 +348,7 @@ class Connection : public Napi::ObjectWrap<Connection>, public Handle {
         m[2] = frame.id;
         m[3] = frame.type;
         m[4] = frame.fd_count;
-        memcpy(fds_out_ + fd_count, fds.data() + fd_index + fd_count, frame.fd_count * sizeof(int));
+        for (size_t k = 0; k < frame.fd_count; k++) fds_out_[fd_count + k] = fds[fd_index + fd_count + k];
         fd_count += frame.fd_count;
         count++;
       }

@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// Runs every native-touching test against the ASan+UBSan build of the addon (CMakeLists.txt via
+// cmake-js). Node itself is not instrumented, so the ASan runtime is preloaded; leak detection is
+// off because Node does not free everything at exit (we check fds, not heap, for leaks).
+import { execFileSync, spawnSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+
+const root = path.resolve(import.meta.dirname, '..')
+const run = (cmd, args, env = process.env) => {
+  const result = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env })
+  if (result.status !== 0) {
+    console.error(`asan-test: ${cmd} ${args.join(' ')} failed (${result.status ?? result.signal})`)
+    process.exit(1)
+  }
+}
+
+run('npx', ['cmake-js', 'compile', '--out', 'build-asan', '--CDFDWIRE_SANITIZE=ON'])
+const addon = path.join(root, 'build-asan', 'Release', 'fdwire.node')
+const libasan = execFileSync('gcc', ['-print-file-name=libasan.so'], { encoding: 'utf8' }).trim()
+if (!fs.existsSync(libasan)) {
+  console.error(`asan-test: libasan not found (${libasan}); install gcc's libasan`)
+  process.exit(1)
+}
+const tests = process.argv.slice(2)
+const env = {
+  ...process.env,
+  FDWIRE_ADDON: addon,
+  LD_PRELOAD: libasan,
+  ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=1:halt_on_error=1',
+  UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
+}
+console.log(`asan-test: ${addon} with ${libasan}`)
+run('npx', ['tap', '--timeout=300', ...(tests.length ? tests : ['test/transport'])], env)
