@@ -6,18 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-missing=()
-command -v flatc >/dev/null || missing+=(flatbuffers-compiler)
-/usr/bin/python3 -c 'import flatbuffers' 2>/dev/null || missing+=(python3-flatbuffers)
-if ((${#missing[@]})); then
-  echo "ci-protocol: installing ${missing[*]}"
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  if ! $sudo apt-get install -y "${missing[@]}"; then
-    $sudo apt-get update
-    $sudo apt-get install -y "${missing[@]}"
-  fi
-fi
-
+bash scripts/test-deps.sh
 bash scripts/schemas.sh
 if ! git diff --exit-code -- src/protocol/generated; then
   echo "ci-protocol: FAIL: src/protocol/generated differs from schemas/*.fbs." >&2
