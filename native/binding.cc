@@ -672,6 +672,21 @@ Napi::Value PrepareSocket(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, prepare_socket(info[0].As<Napi::Number>().Int32Value()));
 }
 
+// flock(fd, exclusive, unlock) -> 0 | -errno (-EAGAIN: held by another open file description)
+Napi::Value Flock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !is_int(info[0])) return type_error(env, "flock(fd, exclusive, unlock)");
+  return Napi::Number::New(env, lock_file(info[0].As<Napi::Number>().Int32Value(),
+                                          info[1].ToBoolean().Value(), info[2].ToBoolean().Value()));
+}
+
+// isCloexec(fd) -> 1 | 0 | -errno
+Napi::Value IsCloexec(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !is_int(info[0])) return type_error(env, "isCloexec(fd)");
+  return Napi::Number::New(env, is_cloexec(info[0].As<Napi::Number>().Int32Value()));
+}
+
 // peerCredentials(fd) -> [pid, uid, gid] | -errno
 Napi::Value PeerCreds(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -722,6 +737,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dup", Napi::Function::New<Dup>(env, "dup"));
   exports.Set("prepareSocket", Napi::Function::New<PrepareSocket>(env, "prepareSocket"));
   exports.Set("peerCredentials", Napi::Function::New<PeerCreds>(env, "peerCredentials"));
+  exports.Set("flock", Napi::Function::New<Flock>(env, "flock"));
+  exports.Set("isCloexec", Napi::Function::New<IsCloexec>(env, "isCloexec"));
   exports.Set("sendRaw", Napi::Function::New<SendRaw>(env, "sendRaw"));
   exports.Set("maxSocketPath", Napi::Number::New(env, static_cast<double>(max_socket_path())));
   exports.Set("headerSize", Napi::Number::New(env, static_cast<double>(kHeaderSize)));

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -264,6 +265,22 @@ int dup_cloexec(int fd) {
   int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (copy < 0) return -errno;
   return copy;
+}
+
+int lock_file(int fd, bool exclusive, bool unlock) {
+  int op = unlock ? LOCK_UN : ((exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB);
+  int rc;
+  do {
+    rc = flock(fd, op);
+  } while (rc < 0 && errno == EINTR);
+  if (rc < 0) return (errno == EWOULDBLOCK) ? -EAGAIN : -errno;
+  return 0;
+}
+
+int is_cloexec(int fd) {
+  int flags = fcntl(fd, F_GETFD);
+  if (flags < 0) return -errno;
+  return (flags & FD_CLOEXEC) ? 1 : 0;
 }
 
 }  // namespace fdwire

@@ -52,4 +52,11 @@ int set_cloexec(int fd);
 // dup with close-on-exec: the new fd or -errno.
 int dup_cloexec(int fd);
 
+// flock(2): `exclusive` LOCK_EX else LOCK_SH, never blocking (-EWOULDBLOCK -> -EAGAIN when held
+// elsewhere); `unlock` releases. Returns 0 or -errno.
+int lock_file(int fd, bool exclusive, bool unlock);
+
+// Whether fd is close-on-exec: 1 or 0, or -errno (-EBADF when not open).
+int is_cloexec(int fd);
+
 }  // namespace fdwire

@@ -112,6 +112,11 @@ export interface NativeAddon {
   dup(fd: number): number
   /** Prepares a socket fd obtained elsewhere: non-blocking (+ SO_NOSIGPIPE). 0 or -errno. */
   prepareSocket(fd: number): number
+  /** flock(2) without blocking: LOCK_EX (`exclusive`) or LOCK_SH, or LOCK_UN (`unlock`).
+   *  Returns 0 or -errno (-EAGAIN: another open file description holds it). */
+  flock(fd: number, exclusive: boolean, unlock: boolean): number
+  /** 1 if fd is close-on-exec, 0 if not, or -errno (-EBADF: not open). */
+  isCloexec(fd: number): number
   /** [pid, uid, gid] of the peer, or -errno. */
   peerCredentials(fd: number): [number, number, number] | number
   /** One raw sendmsg without framing (tests, hostile-peer tools). Bytes sent or -errno. */
