@@ -1,7 +1,8 @@
 /**
  * A pid file held under an exclusive flock(2) for the daemon's whole life. The kernel drops the
  * lock when the process dies, even by SIGKILL, so "is a daemon running?" is answered by the lock,
- * never by guessing from a pid that may have been reused.
+ * never by guessing from a pid that may have been reused. (Node opens every file close-on-exec,
+ * so the daemon's children never inherit the lock.)
  */
 import * as fs from 'node:fs'
 import * as os from 'node:os'
@@ -30,7 +31,7 @@ export class PidFile {
    * Takes the lock and writes our pid. Returns the pid file, or the state of the one holding it.
    */
   static acquire(filePath: string): PidFile | PidFileState {
-    const fd = fs.openSync(filePath, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_CLOEXEC, 0o600)
+    const fd = fs.openSync(filePath, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600)
     const err = native.flock(fd, true, false)
     if (err === EAGAIN) {
       fs.closeSync(fd)
@@ -62,7 +63,7 @@ export class PidFile {
 export function readPidFile(filePath: string): PidFileState {
   let fd: number
   try {
-    fd = fs.openSync(filePath, fs.constants.O_RDONLY | fs.constants.O_CLOEXEC)
+    fd = fs.openSync(filePath, fs.constants.O_RDONLY)
   } catch {
     return { pid: undefined, locked: false }
   }
