@@ -1,26 +1,15 @@
 /**
- * Encoding fdwire envelopes with one reused `Builder`.
+ * Encoding fdwire envelopes into one reused buffer, front to back (see writer.ts).
  *
- * **The returned bytes are a view into the encoder's builder and are overwritten by the next
+ * **The returned bytes are a view into the encoder's buffer and are overwritten by the next
  * encode on the same encoder.** Hand them to something that copies synchronously (a socket write
  * that copies into its own buffer) or copy them (`Buffer.from(bytes)`) before any `await`.
  */
-import * as flatbuffers from 'flatbuffers'
-import {
-  Cancel,
-  Envelope as EnvelopeTable,
-  ErrorInfo as ErrorInfoTable,
-  Hello,
-  Message,
-  Request,
-  Response,
-  Status,
-  StreamEnd,
-  StreamItem,
-} from './generated/fdwire_generated.js'
-import { checkId, createAlignedBytes } from './builder-util.js'
+import { Message, Status } from './generated/fdwire_generated.js'
+import { checkId } from './builder-util.js'
 import type { ErrorInfo } from './envelope.js'
-import { StringCache, utf8 } from './string-cache.js'
+import { StringCache } from './string-cache.js'
+import { Out, alignedBytes, header, pad, stringBound, stringBytes, vtable2, vtable4, w32, w8 } from './writer.js'
 
 /** Current protocol version, sent in Hello. Bumped only for incompatible changes. */
 export const PROTOCOL_VERSION = 1
@@ -40,118 +29,209 @@ export interface ReplyOptions {
 /** A string field's value: a JS string, or its UTF-8 bytes (cheaper when you have them cached). */
 export type StringValue = string | Uint8Array
 
+// Layout shared by every envelope (see writer.ts): root offset and "FDWR" at 0, the Envelope's
+// vtable at 8 (message_type at table offset 8, message at 4), its table at 16, the message's
+// vtable at 28 and the message table right after.
+const ENVELOPE = 16
+const MESSAGE_VT = 28
+/** Room for the fixed part: envelope, message vtable + table, ErrorInfo vtable + table, padding. */
+const FIXED = 28 + 12 + 20 + 20 + 8
+
 /**
- * Encodes fdwire envelopes. Keeps one `Builder` (grown to the largest message seen) and a cache of
- * encoded method names. Each method returns a view valid until the next call on this encoder.
+ * Encodes fdwire envelopes into one reused buffer (grown to the largest message seen), with a
+ * cache of encoded method names. Each method returns a view valid until the next call on this
+ * encoder.
  */
 export class Encoder {
-  private readonly builder: flatbuffers.Builder
+  private readonly out: Out
   private readonly methods = new StringCache(256)
 
-  /** @param initialSize Starting size of the builder's buffer, in bytes. */
+  /** @param initialSize Starting size of the output buffer, in bytes. */
   constructor(initialSize = 1024) {
-    this.builder = new flatbuffers.Builder(initialSize)
+    this.out = new Out(initialSize)
+  }
+
+  /** `x`, or a copy of it when it is a view of our own output (an earlier result). */
+  private own<T extends StringValue>(x: T): T {
+    return typeof x !== 'string' && x.buffer === this.out.bytes.buffer ? (x.slice() as T) : x
   }
 
   /** Encodes a Hello. */
   hello(protocolVersion: number = PROTOCOL_VERSION, buildId: StringValue = ''): Uint8Array {
     checkId(protocolVersion, 'protocolVersion')
-    const b = this.start()
-    const build = b.createString(utf8(buildId))
-    Hello.startHello(b)
-    Hello.addProtocolVersion(b, protocolVersion)
-    Hello.addBuildId(b, build)
-    return this.finish(Message.Hello, Hello.endHello(b))
+    buildId = this.own(checkString(buildId, 'buildId'))
+    const b = this.out.reserve(FIXED + stringBound(buildId))
+    const t = envelope(b, Message.Hello, vtable2, 12, 4, 8)
+    w32(b, t + 4, protocolVersion)
+    const s = t + 12
+    w32(b, t + 8, s - (t + 8))
+    return b.subarray(0, stringBytes(b, s, buildId))
   }
 
-  /**
-   * Encodes a Request. `method` names are cached encoded; `body` is copied in with one `set()`.
-   */
+  /** Encodes a Request. `method` names are cached encoded; `body` is copied in with one `set()`. */
   request(id: number, method: string, body?: Uint8Array): Uint8Array {
     checkId(id)
     if (typeof method !== 'string' || method.length === 0) throw new TypeError('method must be a non-empty string')
-    const b = this.start()
-    const bodyOffset = body === undefined ? 0 : createAlignedBytes(b, checkBytes(body, 'body'))
-    const methodOffset = b.createString(this.methods.get(method))
-    Request.startRequest(b)
-    Request.addId(b, id)
-    Request.addMethod(b, methodOffset)
-    if (bodyOffset !== 0) Request.addBody(b, bodyOffset)
-    return this.finish(Message.Request, Request.endRequest(b))
+    if (body !== undefined) body = this.own(checkBytes(body, 'body'))
+    const name = method.length <= 64 ? this.methods.get(method) : method
+    const b = this.out.reserve(FIXED + stringBound(name) + (body === undefined ? 0 : body.length + 12))
+    // Request: id@4, method@8, body@12.
+    const t = envelope4(b, Message.Request, body === undefined ? 12 : 16, 4, 8, body === undefined ? 0 : 12, 0)
+    w32(b, t + 4, id)
+    const s = t + (body === undefined ? 12 : 16)
+    w32(b, t + 8, s - (t + 8))
+    let end = stringBytes(b, s, name)
+    if (body !== undefined) {
+      const v = alignedBytes(b, end, body)
+      w32(b, t + 12, v - (t + 12))
+      end = v + 4 + body.length
+    }
+    return b.subarray(0, end)
   }
 
   /** Encodes a Response to request `id`. */
   response(id: number, reply: ReplyOptions = {}): Uint8Array {
     checkId(id)
-    const b = this.start()
-    const bodyOffset = reply.body === undefined ? 0 : createAlignedBytes(b, checkBytes(reply.body, 'reply.body'))
-    const errorOffset = this.errorInfo(reply.error)
-    Response.startResponse(b)
-    Response.addId(b, id)
-    Response.addStatus(b, replyStatus(reply))
-    if (errorOffset !== 0) Response.addError(b, errorOffset)
-    if (bodyOffset !== 0) Response.addBody(b, bodyOffset)
-    return this.finish(Message.Response, Response.endResponse(b))
+    let body = reply.body
+    if (body !== undefined) body = this.own(checkBytes(body, 'reply.body'))
+    const error = reply.error
+    if (error !== undefined) checkError(error)
+    const status = replyStatus(reply)
+    const b = this.out.reserve(
+      FIXED + (error === undefined ? 0 : stringBound(error.code) + stringBound(error.message)) + (body === undefined ? 0 : body.length + 12),
+    )
+    // Response: id@4, then error, body (offsets), then status (1 byte, omitted when Ok).
+    let o = 8
+    const errorOff = error === undefined ? 0 : ((o += 4), o - 4)
+    const bodyOff = body === undefined ? 0 : ((o += 4), o - 4)
+    const statusOff = status === Status.Ok ? 0 : o++
+    const size = (o + 3) & ~3
+    const t = envelope4(b, Message.Response, size, 4, statusOff, errorOff, bodyOff)
+    w32(b, t + 4, id)
+    if (statusOff !== 0) {
+      w8(b, t + statusOff, status)
+      pad(b, t + statusOff + 1, t + size)
+    }
+    let end = t + size
+    if (error !== undefined) end = errorInfo(b, t + errorOff, end, error)
+    if (body !== undefined) {
+      const v = alignedBytes(b, end, body)
+      w32(b, t + bodyOff, v - (t + bodyOff))
+      end = v + 4 + body.length
+    }
+    return b.subarray(0, end)
   }
 
   /** Encodes item `seq` of the streamed reply to request `id`. */
   streamItem(id: number, seq: number, body?: Uint8Array): Uint8Array {
     checkId(id)
     checkId(seq, 'seq')
-    const b = this.start()
-    const bodyOffset = body === undefined ? 0 : createAlignedBytes(b, checkBytes(body, 'body'))
-    StreamItem.startStreamItem(b)
-    StreamItem.addId(b, id)
-    StreamItem.addSeq(b, seq)
-    if (bodyOffset !== 0) StreamItem.addBody(b, bodyOffset)
-    return this.finish(Message.StreamItem, StreamItem.endStreamItem(b))
+    if (body !== undefined) body = this.own(checkBytes(body, 'body'))
+    const b = this.out.reserve(FIXED + (body === undefined ? 0 : body.length + 12))
+    // StreamItem: id@4, seq@8, body@12.
+    const size = body === undefined ? 12 : 16
+    const t = envelope4(b, Message.StreamItem, size, 4, 8, body === undefined ? 0 : 12, 0)
+    w32(b, t + 4, id)
+    w32(b, t + 8, seq)
+    let end = t + size
+    if (body !== undefined) {
+      const v = alignedBytes(b, end, body)
+      w32(b, t + 12, v - (t + 12))
+      end = v + 4 + body.length
+    }
+    return b.subarray(0, end)
   }
 
   /** Encodes the end of the streamed reply to request `id`. */
   streamEnd(id: number, reply: Omit<ReplyOptions, 'body'> = {}): Uint8Array {
     checkId(id)
-    const b = this.start()
-    const errorOffset = this.errorInfo(reply.error)
-    StreamEnd.startStreamEnd(b)
-    StreamEnd.addId(b, id)
-    StreamEnd.addStatus(b, replyStatus(reply))
-    if (errorOffset !== 0) StreamEnd.addError(b, errorOffset)
-    return this.finish(Message.StreamEnd, StreamEnd.endStreamEnd(b))
+    const error = reply.error
+    if (error !== undefined) checkError(error)
+    const status = replyStatus(reply)
+    const b = this.out.reserve(FIXED + (error === undefined ? 0 : stringBound(error.code) + stringBound(error.message)))
+    // StreamEnd: id@4, error, then status (1 byte, omitted when Ok).
+    let o = 8
+    const errorOff = error === undefined ? 0 : ((o += 4), o - 4)
+    const statusOff = status === Status.Ok ? 0 : o++
+    const size = (o + 3) & ~3
+    const t = envelope4(b, Message.StreamEnd, size, 4, statusOff, errorOff, 0)
+    w32(b, t + 4, id)
+    if (statusOff !== 0) {
+      w8(b, t + statusOff, status)
+      pad(b, t + statusOff + 1, t + size)
+    }
+    let end = t + size
+    if (error !== undefined) end = errorInfo(b, t + errorOff, end, error)
+    return b.subarray(0, end)
   }
 
   /** Encodes a Cancel of request `id`. */
   cancel(id: number, reason: StringValue = ''): Uint8Array {
     checkId(id)
-    const b = this.start()
-    const reasonOffset = reason.length === 0 ? 0 : b.createString(utf8(reason))
-    Cancel.startCancel(b)
-    Cancel.addId(b, id)
-    if (reasonOffset !== 0) Cancel.addReason(b, reasonOffset)
-    return this.finish(Message.Cancel, Cancel.endCancel(b))
-  }
-
-  private start(): flatbuffers.Builder {
-    this.builder.clear()
-    return this.builder
-  }
-
-  private errorInfo(error: ErrorInfo | undefined): flatbuffers.Offset {
-    if (error === undefined) return 0
-    if (typeof error.code !== 'string' || typeof error.message !== 'string') {
-      throw new TypeError('error must be { code: string, message: string }')
+    reason = this.own(checkString(reason, 'reason'))
+    const b = this.out.reserve(FIXED + stringBound(reason))
+    if (reason.length === 0) {
+      const t = envelope(b, Message.Cancel, vtable2, 8, 4, 0)
+      w32(b, t + 4, id)
+      return b.subarray(0, t + 8)
     }
-    const b = this.builder
-    const code = b.createString(utf8(error.code))
-    const message = b.createString(utf8(error.message))
-    return ErrorInfoTable.createErrorInfo(b, code, message)
+    const t = envelope(b, Message.Cancel, vtable2, 12, 4, 8)
+    w32(b, t + 4, id)
+    w32(b, t + 8, 12 - 8)
+    return b.subarray(0, stringBytes(b, t + 12, reason))
   }
+}
 
-  private finish(type: Message, message: flatbuffers.Offset): Uint8Array {
-    const b = this.builder
-    const root = EnvelopeTable.createEnvelope(b, type, message)
-    b.finish(root, ENVELOPE_IDENTIFIER)
-    return b.asUint8Array()
+/** Writes the envelope and the message's 2-field vtable; returns the message table's position. */
+function envelope(b: Buffer, type: Message, vt: typeof vtable2, size: number, o0: number, o1: number): number {
+  envelopeHead(b, type)
+  const t = vt(b, MESSAGE_VT, size, o0, o1)
+  w32(b, ENVELOPE + 4, t - (ENVELOPE + 4))
+  return t
+}
+
+/** Writes the envelope and the message's 4-field vtable; returns the message table's position. */
+function envelope4(b: Buffer, type: Message, size: number, o0: number, o1: number, o2: number, o3: number): number {
+  envelopeHead(b, type)
+  const t = vtable4(b, MESSAGE_VT, size, o0, o1, o2, o3)
+  w32(b, ENVELOPE + 4, t - (ENVELOPE + 4))
+  return t
+}
+
+function envelopeHead(b: Buffer, type: Message): void {
+  header(b, ENVELOPE, ENVELOPE_IDENTIFIER)
+  // Envelope vtable at 8: size 8, table size 12, message_type at 8, message at 4.
+  vtable2(b, 8, 12, 8, 4)
+  // The message uoffset at 20 is written once the message table's position is known.
+  b[ENVELOPE + 8] = type
+  b[ENVELOPE + 9] = 0
+  b[ENVELOPE + 10] = 0
+  b[ENVELOPE + 11] = 0
+}
+
+/**
+ * Writes an ErrorInfo table at `at` (after its vtable) and its two strings, and points the uoffset
+ * at `slot` to it; returns the end.
+ */
+function errorInfo(b: Buffer, slot: number, at: number, error: ErrorInfo): number {
+  const et = vtable2(b, at, 12, 4, 8)
+  w32(b, slot, et - slot)
+  const code = et + 12
+  w32(b, et + 4, code - (et + 4))
+  const message = stringBytes(b, code, error.code)
+  w32(b, et + 8, message - (et + 8))
+  return stringBytes(b, message, error.message)
+}
+
+function checkError(error: ErrorInfo): void {
+  if (typeof error !== 'object' || error === null || typeof error.code !== 'string' || typeof error.message !== 'string') {
+    throw new TypeError('error must be { code: string, message: string }')
   }
+}
+
+function checkString<T extends StringValue>(s: T, name: string): T {
+  if (typeof s !== 'string' && !(s instanceof Uint8Array)) throw new TypeError(`${name} must be a string or a Uint8Array`)
+  return s
 }
 
 function replyStatus(reply: Omit<ReplyOptions, 'body'>): Status {
