@@ -6,8 +6,10 @@
 import { malformed } from '../errors.js'
 import { EnvelopeRoot } from './descriptors.js'
 import { Message, Status } from './generated/fdwire_generated.js'
-import { asBuffer, bytesAt, deref, field, rootTable, stringAt, stringBytesAt, u32, u8 } from './table-reader.js'
-import { verify, type VerifyOptions } from './verify.js'
+import { asBuffer, bytesAt, deref, field, internedStringAt, rootTable, stringAt, stringBytesAt, u32, u8 } from './table-reader.js'
+import { compileRoot, verifyCompiled, type VerifyOptions } from './verify.js'
+
+const ENVELOPE = compileRoot(EnvelopeRoot)
 
 export { Message, Status }
 
@@ -40,6 +42,12 @@ abstract class View {
     return at === 0 ? null : stringAt(this.payload, at)
   }
 
+  /** As readString, through the cache of short repeated strings (method names, error codes). */
+  protected readName(id: number): string | null {
+    const at = this.at(id)
+    return at === 0 ? null : internedStringAt(this.payload, at)
+  }
+
   protected readBytes(id: number): Uint8Array | null {
     const at = this.at(id)
     return at === 0 ? null : bytesAt(this.payload, at)
@@ -57,7 +65,7 @@ abstract class View {
     const code = field(this.payload, t, 0)
     const message = field(this.payload, t, 1)
     return {
-      code: code === 0 ? '' : stringAt(this.payload, code),
+      code: code === 0 ? '' : internedStringAt(this.payload, code),
       message: message === 0 ? '' : stringAt(this.payload, message),
     }
   }
@@ -87,7 +95,7 @@ export class RequestView extends View {
   }
   /** Decoded on each access; `''` when absent. Use `methodBytes` to compare without decoding. */
   get method(): string {
-    return this.readString(1) ?? ''
+    return this.readName(1) ?? ''
   }
   /** The method name's UTF-8 bytes, as a view into the payload. */
   get methodBytes(): Uint8Array {
@@ -189,7 +197,7 @@ export type MessageKind = Envelope['kind']
  *   fdwire envelope (bad bounds, offsets, identifier, unknown message type...).
  */
 export function readEnvelope(payload: Uint8Array, options?: VerifyOptions): Envelope {
-  verify(payload, EnvelopeRoot, options)
+  verifyCompiled(payload, ENVELOPE, options)
   const b = asBuffer(payload)
   const t = rootTable(b)
   const typeAt = field(b, t, 0)

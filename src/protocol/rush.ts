@@ -10,7 +10,6 @@ import * as flatbuffers from 'flatbuffers'
 import { malformed } from '../errors.js'
 import { FdRole, StdinMode } from './generated/rush_common_generated.js'
 import { ExecRequest } from './generated/rush_exec_generated.js'
-import { Result } from './generated/rush_result_generated.js'
 import { RunLocally } from './generated/rush_run_locally_generated.js'
 import { Signal } from './generated/rush_signal_generated.js'
 import { DaemonStatus } from './generated/rush_status_generated.js'
@@ -18,7 +17,8 @@ import { StatusQuery } from './generated/rush_status_query_generated.js'
 import { RushRoots } from './rush-descriptors.js'
 import { StringCache, utf8 } from './string-cache.js'
 import { asBuffer, bytesAt, field, i32, rootTable, stringAt, stringsAt, u32, u64, u8 } from './table-reader.js'
-import { verify } from './verify.js'
+import { compileRoot, verify, verifyCompiled } from './verify.js'
+import { Out, header, vtable2, w32 } from './writer.js'
 
 export { FdRole, StdinMode }
 
@@ -157,10 +157,21 @@ export type ExecReply =
   | { readonly kind: 'result'; readonly status: number; readonly signal: number }
   | { readonly kind: 'runLocally'; readonly reason: string }
 
+// Fixed-size bodies are written directly (see writer.ts): cheaper than a Builder round.
+const fixed = new Out(64)
+const RESULT = compileRoot(RushRoots.result)
+const RUN_LOCALLY = compileRoot(RushRoots.runLocally)
+
 /** Encodes a Result body (exit status, or the number of the signal that killed the command). */
 export function encodeResult(status: number, signal = 0): Uint8Array {
-  const b = start()
-  return finish(Result.createResult(b, status, signal), RushRoots.result.fileIdentifier)
+  if (!Number.isInteger(status) || !Number.isInteger(signal)) throw new TypeError('status and signal must be integers')
+  const b = fixed.bytes
+  // root -> table at 16; vtable at 8: size 8, table size 12, status at 4, signal at 8.
+  header(b, 16, 'RRES')
+  const t = vtable2(b, 8, 12, 4, 8)
+  w32(b, t + 4, status)
+  w32(b, t + 8, signal)
+  return b.subarray(0, t + 12)
 }
 
 /** Encodes a RunLocally body: the client must run the command itself. */
@@ -172,16 +183,17 @@ export function encodeRunLocally(reason = ''): Uint8Array {
 
 /** Reads the body of the Response to "rush.exec": a Result or a RunLocally, told apart by file identifier. */
 export function readExecReply(body: Uint8Array): ExecReply {
-  const id = body.length >= 8 ? String.fromCharCode(body[4]!, body[5]!, body[6]!, body[7]!) : ''
-  if (id === RushRoots.result.fileIdentifier) {
-    verify(body, RushRoots.result)
+  // Told apart by the identifier's second byte ("RRES" / "RLOC"); verify then checks all four.
+  const tag = body.length >= 8 ? body[5] : 0
+  if (tag === 0x52) {
+    verifyCompiled(body, RESULT)
     const t = rootTable(body)
     const s = field(body, t, 0)
     const sig = field(body, t, 1)
     return { kind: 'result', status: s === 0 ? 0 : i32(body, s), signal: sig === 0 ? 0 : i32(body, sig) }
   }
-  if (id === RushRoots.runLocally.fileIdentifier) {
-    verify(body, RushRoots.runLocally)
+  if (tag === 0x4c) {
+    verifyCompiled(body, RUN_LOCALLY)
     const b = asBuffer(body)
     const r = field(b, rootTable(b), 0)
     return { kind: 'runLocally', reason: r === 0 ? '' : stringAt(b, r) }

@@ -330,6 +330,15 @@ function verifyRoot(b: Uint8Array, root: CompiledRoot, depth: number, maxDepth: 
  * @throws FdwireError `ERR_FDWIRE_MALFORMED` with the reason, on the first problem found.
  */
 export function verify(buffer: Uint8Array, root: RootDescriptor, options?: VerifyOptions): void {
+  verifyCompiled(buffer, compileRoot(root), options)
+}
+
+/** A descriptor compiled for the verifier (internal: lets hot paths skip the cache lookup). */
+export type { CompiledRoot }
+export { compileRoot }
+
+/** `verify` with a root compiled beforehand by `compileRoot`. */
+export function verifyCompiled(buffer: Uint8Array, root: CompiledRoot, options?: VerifyOptions): void {
   if (!(buffer instanceof Uint8Array)) throw new TypeError('buffer must be a Uint8Array')
   let maxDepth = DEFAULT_MAX_DEPTH
   let maxTables = DEFAULT_MAX_TABLES
@@ -339,8 +348,7 @@ export function verify(buffer: Uint8Array, root: RootDescriptor, options?: Verif
     if (!Number.isInteger(maxDepth) || maxDepth < 1) throw new RangeError('options.maxDepth must be a positive integer')
     if (!Number.isInteger(maxTables) || maxTables < 1) throw new RangeError('options.maxTables must be a positive integer')
   }
-  const compiled = compileRoot(root)
   tableBudget = maxTables
   tablesLeft = maxTables
-  verifyRoot(buffer, compiled, 1, maxDepth)
+  verifyRoot(buffer, root, 1, maxDepth)
 }
