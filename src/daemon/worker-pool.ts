@@ -1,0 +1,395 @@
+/**
+ * WorkerPool: pre-spawned worker processes, each linked to us by a socketpair (fd 3 in the worker)
+ * so requests and replies can carry fds — accepted client connections included. See
+ * docs/worker-pool.md. The worker side is `serveWorker()` (worker.ts).
+ *
+ * Dispatch is O(1): idle workers sit on a stack (the most recently used one is warmest), waiting
+ * requests in a FIFO. A worker that dies is replaced at once; its request rejects with
+ * `ERR_FDWIRE_WORKER_DIED`. One that overruns the request timeout is presumed stuck (say
+ * SIGSTOPped), killed and replaced.
+ */
+import { spawn } from 'node:child_process'
+import { EventEmitter } from 'node:events'
+import { debuglog } from 'node:util'
+import { native } from '../binding.js'
+import { FdwireError, systemError } from '../errors.js'
+import { Connection } from '../transport/connection.js'
+import { socketPairFds } from '../transport/connect.js'
+import { checkFd, checkObject, optionalInteger } from '../validate.js'
+import { resolvePoolOptions, resolveRunOptions, type ResolvedPoolOptions, type RunOptions, type WorkerPoolOptions } from './pool-options.js'
+import { Fifo } from './pool-queue.js'
+import { PoolReply, PoolWorker, type Job, type PoolHost, type WorkerExitInfo } from './pool-worker.js'
+
+export { PoolReply, type WorkerExitInfo } from './pool-worker.js'
+
+export type { RunOptions, WorkerPoolOptions } from './pool-options.js'
+
+const debug = debuglog('fdwire')
+
+export interface PoolStats {
+  /** Configured size (in spawn mode: most requests running at once). */
+  size: number
+  /** Workers that said Hello and are not dying. */
+  alive: number
+  /** Workers waiting for a request. */
+  idle: number
+  /** Workers handling a request. */
+  busy: number
+  /** Requests waiting for a worker. */
+  queued: number
+  /** Workers spawned since the pool was created. */
+  spawned: number
+  /** Workers spawned to replace one that died or was killed. */
+  restarts: number
+  /** Requests answered (successfully or with a handler error). */
+  completed: number
+  /** Requests that failed otherwise (worker died, timeout, busy, cancelled, pool closed). */
+  failed: number
+  mode: 'pool' | 'spawn'
+}
+
+export interface WorkerPool {
+  on(event: 'workerSpawn', listener: (info: { pid: number }) => void): this
+  on(event: 'workerExit', listener: (info: WorkerExitInfo) => void): this
+  once(event: 'workerSpawn', listener: (info: { pid: number }) => void): this
+  once(event: 'workerExit', listener: (info: WorkerExitInfo) => void): this
+}
+
+/**
+ * Events: `'workerSpawn'` ({pid}) when a worker said Hello and is ready; `'workerExit'`
+ * ({pid, code, signal}) when one is gone (reaped).
+ */
+export class WorkerPool extends EventEmitter implements PoolHost {
+  readonly #o: ResolvedPoolOptions
+  readonly #workers = new Set<PoolWorker>()
+  readonly #idle: PoolWorker[] = []
+  readonly #queue = new Fifo<Job>()
+  #queued = 0
+  #nextId = 1
+  #spawned = 0
+  #restarts = 0
+  #completed = 0
+  #failed = 0
+  #started = false
+  #closing = false
+  #deaths: number[] = []
+  #backoff = 0
+  #respawnTimer: NodeJS.Timeout | undefined
+  #startWaiter: { resolve: () => void; reject: (e: Error) => void } | undefined
+  #allGone: (() => void) | undefined
+
+  constructor(options: WorkerPoolOptions) {
+    super()
+    this.#o = resolvePoolOptions(options)
+  }
+
+  /** Spawns the workers; resolves once every one said Hello. In spawn-per-request mode, at once.
+   *  @throws FdwireError `ERR_FDWIRE_WORKER_DIED` if a worker dies before its Hello (the pool is
+   *  then closed). */
+  async start(): Promise<void> {
+    if (this.#started) throw new FdwireError('ERR_FDWIRE_STARTED', 'worker pool already started')
+    if (this.#closing) throw new FdwireError('ERR_FDWIRE_CLOSED', 'worker pool is closed')
+    this.#started = true
+    if (this.#o.spawnPerRequest) return
+    const ready = new Promise<void>((resolve, reject) => (this.#startWaiter = { resolve, reject }))
+    for (let i = 0; i < this.#o.size; i++) this.#spawn()
+    try {
+      await ready
+    } catch (error) {
+      await this.close({ timeout: 0 })
+      throw error
+    }
+  }
+
+  /**
+   * Runs `method` on a worker. Resolves with its reply; rejects with the handler's error (its code
+   * and message), `ERR_FDWIRE_BUSY` when `maxQueue` requests already wait, `ERR_FDWIRE_WORKER_DIED`,
+   * `ERR_FDWIRE_TIMEOUT`, `ERR_FDWIRE_CLOSED`, or the signal's reason.
+   */
+  run(method: string, body?: Uint8Array, options?: RunOptions): Promise<PoolReply> {
+    if (typeof method !== 'string' || method.length === 0) throw new TypeError('method must be a non-empty string')
+    if (body !== undefined && !(body instanceof Uint8Array)) throw new TypeError('body must be a Uint8Array')
+    const o = resolveRunOptions(options, this.#o.requestTimeout)
+    const fds = ownFds(o.fds, o.closeFds)
+    const fail = (error: Error): Promise<PoolReply> => {
+      for (const fd of fds) native.close(fd)
+      this.#failed++
+      return Promise.reject(error)
+    }
+    if (!this.#started || this.#closing) {
+      return fail(new FdwireError('ERR_FDWIRE_CLOSED', this.#closing ? 'worker pool is closed' : 'worker pool not started: call start() first'))
+    }
+    if (o.signal?.aborted) return fail(o.signal.reason as Error)
+    return new Promise<PoolReply>((resolve, reject) => {
+      const job: Job = {
+        id: this.#nextId,
+        method,
+        body,
+        fds,
+        timeout: o.timeout,
+        signal: o.signal,
+        onAbort: undefined,
+        settled: false,
+        resolve,
+        reject,
+      }
+      this.#nextId = this.#nextId >= 0xffffffff ? 1 : this.#nextId + 1
+      const worker = this.#takeWorker()
+      if (worker) {
+        worker.assign(job)
+      } else if (this.#queued >= this.#o.maxQueue) {
+        this.#settle(job, new FdwireError('ERR_FDWIRE_BUSY', `worker pool busy: ${this.#queued} requests queued (limit ${this.#o.maxQueue})`))
+        return
+      } else {
+        this.#queue.push(job)
+        this.#queued++
+      }
+      if (job.signal) {
+        job.onAbort = () => this.#abort(job)
+        job.signal.addEventListener('abort', job.onAbort, { once: true })
+      }
+    })
+  }
+
+  stats(): PoolStats {
+    let alive = 0
+    let busy = 0
+    for (const w of this.#workers) {
+      if (w.ready && !w.dying) alive++
+      if (w.job) busy++
+    }
+    return {
+      size: this.#o.size,
+      alive,
+      idle: this.#idle.length,
+      busy,
+      queued: this.#queued,
+      spawned: this.#spawned,
+      restarts: this.#restarts,
+      completed: this.#completed,
+      failed: this.#failed,
+      mode: this.#o.spawnPerRequest ? 'spawn' : 'pool',
+    }
+  }
+
+  /** pids of the live worker processes. */
+  get pids(): number[] {
+    return [...this.#workers].filter((w) => !w.exited).map((w) => w.pid)
+  }
+
+  /**
+   * Stops dispatching: queued requests reject with `ERR_FDWIRE_CLOSED`; requests on workers may
+   * finish within `timeout` ms (default 5000); then workers get SIGTERM, and SIGKILL 1 s later.
+   * Resolves once every worker has exited and been reaped.
+   */
+  async close(options?: { timeout?: number }): Promise<void> {
+    const timeout = optionalInteger('options.timeout', checkObject('options', options)['timeout'], 0, 0x7fffffff, 5000)
+    if (!this.#closing) {
+      this.#closing = true
+      clearTimeout(this.#respawnTimer)
+      this.#startWaiter?.reject(new FdwireError('ERR_FDWIRE_CLOSED', 'worker pool closed while starting'))
+      this.#startWaiter = undefined
+      for (const job of this.#queue.drain()) {
+        if (!job.settled) this.#settle(job, new FdwireError('ERR_FDWIRE_CLOSED', `worker pool closed before ${job.method} was dispatched`))
+      }
+      this.#queued = 0
+      for (const w of this.#idle.splice(0)) w.retire()
+      for (const w of this.#workers) if (!w.job) w.retire()
+    }
+    if (this.#workers.size === 0) return
+    const gone = new Promise<void>((resolve) => (this.#allGone = resolve))
+    const term = setTimeout(() => {
+      for (const w of this.#workers) w.kill('SIGTERM', 'the worker pool closed')
+    }, timeout)
+    const kill = setTimeout(() => {
+      for (const w of this.#workers) w.kill('SIGKILL', 'the worker pool closed')
+    }, timeout + 1000)
+    try {
+      await gone
+    } finally {
+      clearTimeout(term)
+      clearTimeout(kill)
+    }
+  }
+
+  // ---- internal, called by PoolWorker ------------------------------------------------------
+
+  /** @internal */
+  get closing(): boolean {
+    return this.#closing
+  }
+
+  /** @internal Settles a job (once); `answered`: the worker replied (ok or handler error). */
+  settle(job: Job, result: PoolReply | Error, answered = false): void {
+    if (answered) this.#completed++
+    this.#settle(job, result, answered)
+  }
+
+  /** @internal A worker takes no more requests. */
+  onDying(w: PoolWorker): void {
+    const i = this.#idle.indexOf(w) // rare (deaths only), and the stack is at most `size` long
+    if (i >= 0) this.#idle.splice(i, 1)
+  }
+
+  /** @internal A worker said Hello. */
+  onReady(w: PoolWorker): void {
+    this.emit('workerSpawn', { pid: w.pid })
+    if (this.#startWaiter && [...this.#workers].every((x) => x.ready)) {
+      this.#startWaiter.resolve()
+      this.#startWaiter = undefined
+    }
+    this.#backoff = 0
+    if (!w.job) this.onIdle(w)
+  }
+
+  /** @internal A worker finished its request and can take another. */
+  onIdle(w: PoolWorker): void {
+    if (this.#closing || this.#o.spawnPerRequest) {
+      w.retire()
+      return
+    }
+    const job = this.#nextJob()
+    if (job) w.assign(job)
+    else this.#idle.push(w)
+  }
+
+  /** @internal A worker is gone: exited and its connection closed. */
+  onGone(w: PoolWorker, info: WorkerExitInfo, wasReady: boolean): void {
+    this.#workers.delete(w)
+    this.emit('workerExit', info)
+    if (!wasReady && this.#startWaiter) {
+      const how = info.signal ? `signal ${info.signal}` : `exit code ${info.code}`
+      this.#startWaiter.reject(new FdwireError('ERR_FDWIRE_WORKER_DIED', `worker pid ${info.pid} died before saying Hello (${how})`))
+      this.#startWaiter = undefined
+    }
+    if (this.#closing) {
+      if (this.#workers.size === 0) this.#allGone?.()
+      return
+    }
+    if (this.#o.spawnPerRequest) {
+      // A worker that handled its one request leaves a slot for the next queued request.
+      const job = this.#queued > 0 ? this.#nextJob() : undefined
+      if (job) this.#spawn(job)
+      return
+    }
+    if (w.retired) return
+    this.#scheduleRespawn()
+  }
+
+  // ---- private -------------------------------------------------------------------------------
+
+  #takeWorker(): PoolWorker | undefined {
+    if (this.#o.spawnPerRequest) {
+      if (this.#workers.size >= this.#o.size) return undefined
+      return this.#spawn()
+    }
+    return this.#idle.pop()
+  }
+
+  #nextJob(): Job | undefined {
+    for (;;) {
+      const job = this.#queue.shift()
+      if (job === undefined) return undefined
+      if (job.settled) continue // cancelled while queued (already uncounted)
+      this.#queued--
+      return job
+    }
+  }
+
+  #spawn(job?: Job): PoolWorker {
+    const o = this.#o
+    const [mine, theirs] = socketPairFds()
+    let child
+    try {
+      child = spawn(process.execPath, [o.script, ...o.args], {
+        stdio: ['ignore', 'inherit', 'inherit', theirs],
+        env: o.env ?? process.env,
+      })
+    } catch (error) {
+      native.close(mine)
+      throw error
+    } finally {
+      // The child has its copy (as fd 3); ours would keep the socket open after it dies.
+      native.close(theirs)
+    }
+    this.#spawned++
+    const w = new PoolWorker(this, child, new Connection(mine, o.connection), o.startTimeout)
+    this.#workers.add(w)
+    debug('worker pool: spawned pid %d', w.pid)
+    if (job) w.assign(job)
+    return w
+  }
+
+  #scheduleRespawn(): void {
+    // Crash loop guard: more than 5 deaths within a second backs off (100 ms doubling to 5 s).
+    const now = Date.now()
+    this.#deaths.push(now)
+    while (this.#deaths.length > 0 && this.#deaths[0]! < now - 1000) this.#deaths.shift()
+    this.#backoff = this.#deaths.length > 5 ? Math.min(Math.max(this.#backoff * 2, 100), 5000) : 0
+    const respawn = () => {
+      this.#respawnTimer = undefined
+      if (this.#closing) return
+      while (this.#workers.size < this.#o.size) {
+        this.#restarts++
+        this.#spawn()
+      }
+    }
+    if (this.#backoff === 0) respawn()
+    else if (this.#respawnTimer === undefined) {
+      debug('worker pool: workers keep dying; respawning in %d ms', this.#backoff)
+      this.#respawnTimer = setTimeout(respawn, this.#backoff)
+    }
+  }
+
+  #abort(job: Job): void {
+    if (job.settled) return
+    const reason = (job.signal?.reason as Error | undefined) ?? new FdwireError('ERR_FDWIRE_CANCELLED', 'request cancelled')
+    for (const w of this.#workers) {
+      if (w.job === job) {
+        // The worker keeps running the handler until it notices; its late reply is dropped.
+        w.cancel(job)
+        break
+      }
+    }
+    if (!this.#isOnWorker(job)) this.#queued--
+    this.#settle(job, reason)
+  }
+
+  #isOnWorker(job: Job): boolean {
+    for (const w of this.#workers) if (w.job === job) return true
+    return false
+  }
+
+  #settle(job: Job, result: PoolReply | Error, answered = false): void {
+    if (job.settled) return
+    job.settled = true
+    if (job.onAbort) job.signal?.removeEventListener('abort', job.onAbort)
+    for (const fd of job.fds.splice(0)) native.close(fd)
+    if (result instanceof PoolReply) job.resolve(result)
+    else {
+      if (!answered) this.#failed++
+      job.reject(result)
+    }
+  }
+}
+
+/** Our own copies of the request's fds: the caller's if they gave them up, else duplicates. */
+function ownFds(fds: readonly number[] | undefined, closeFds: boolean): number[] {
+  if (fds === undefined) return []
+  if (fds.length > native.maxFdsPerFrame) {
+    throw new RangeError(`options.fds has ${fds.length} fds; one message carries at most ${native.maxFdsPerFrame}`)
+  }
+  fds.forEach((fd, i) => checkFd(`options.fds[${i}]`, fd))
+  if (closeFds) return [...fds]
+  const own: number[] = []
+  for (const fd of fds) {
+    const dup = native.dup(fd)
+    if (dup < 0) {
+      for (const d of own) native.close(d)
+      throw systemError(dup, 'dup')
+    }
+    own.push(dup)
+  }
+  return own
+}
+

@@ -1,0 +1,187 @@
+/**
+ * The worker side of a WorkerPool: `serveWorker(handler)` runs in each worker process. It wraps the
+ * socket the pool handed over as fd 3, says Hello, then answers each Request with one Response.
+ * Between requests it puts back the process state a handler may have changed (cwd, environment,
+ * umask), so one request cannot leak state into the next.
+ */
+import { debuglog } from 'node:util'
+import { native } from '../binding.js'
+import { FdwireError } from '../errors.js'
+import { encodeHello, encodeResponse, PROTOCOL_VERSION, readEnvelope } from '../protocol/index.js'
+import { Connection } from '../transport/connection.js'
+import type { ConnectionOptions } from '../transport/options.js'
+import { checkFd, checkFunction, checkObject, optionalBoolean } from '../validate.js'
+
+const debug = debuglog('fdwire')
+
+/** What a handler gets for one request. */
+export interface WorkerContext {
+  /** The request's method name. */
+  readonly method: string
+  /** The request body (a view into the received bytes; empty when the caller sent none). */
+  readonly body: Buffer
+  /** The request's fds not taken yet. Those still here when the handler settles are closed. */
+  readonly fds: readonly number[]
+  /** Takes the fd at `index` (in the order sent): it is yours to close from then on. */
+  takeFd(index?: number): number
+  /** Takes every fd not taken yet: they are yours to close. */
+  takeFds(): number[]
+  /** Aborted when the caller cancels the request (its AbortSignal fired). */
+  readonly signal: AbortSignal
+}
+
+/** A handler's reply when it carries more than a body. */
+export interface WorkerResult {
+  /** Reply body. Default: empty. */
+  body?: Uint8Array
+  /** fds to hand back to the caller with the reply. Default: none. */
+  fds?: readonly number[]
+  /** Close our copies of `fds` once sent. Default false (as `Connection.send`). */
+  closeFds?: boolean
+}
+
+/**
+ * Handles one request. Return the reply body, a `WorkerResult`, or nothing (empty reply). A thrown
+ * error becomes an error Response: its `code` (when a string, else `'ERR_FDWIRE_WORKER_HANDLER'`)
+ * and `message` reach the caller; the worker keeps serving.
+ */
+export type WorkerHandler = (ctx: WorkerContext) => Promise<Uint8Array | WorkerResult | void> | Uint8Array | WorkerResult | void
+
+export interface ServeWorkerOptions extends ConnectionOptions {
+  /** The fd of the socket linking this worker to its pool. Default 3 (where WorkerPool puts it). */
+  fd?: number
+  /** Restore cwd, environment and umask after every request. Default true. */
+  restoreState?: boolean
+  /** Exit the process once the pool's connection closes. Default true. */
+  exitOnClose?: boolean
+}
+
+/**
+ * Serves requests from the pool on fd 3 (or `options.fd`) until the pool closes the connection;
+ * then, by default, the process exits (code 0, or 1 if the connection failed). Requests are
+ * handled one at a time, in order. Returns the connection.
+ */
+export function serveWorker(handler: WorkerHandler, options?: ServeWorkerOptions): Connection {
+  checkFunction('handler', handler)
+  const o = checkObject('options', options)
+  const fd = o['fd'] === undefined ? 3 : checkFd('options.fd', o['fd'])
+  const restore = optionalBoolean('options.restoreState', o['restoreState'], true)
+  const exitOnClose = optionalBoolean('options.exitOnClose', o['exitOnClose'], true)
+  const { fd: _fd, restoreState: _r, exitOnClose: _e, ...connectionOptions } = o
+  const conn = new Connection(fd, connectionOptions as ConnectionOptions)
+  const state = restore ? snapshotState() : undefined
+  const cancels = new Map<number, AbortController>()
+  let chain: Promise<void> = Promise.resolve()
+
+  conn.on('message', (message) => {
+    let request
+    try {
+      const envelope = readEnvelope(message.payload)
+      if (envelope.kind === 'cancel') {
+        cancels.get(envelope.id)?.abort(new FdwireError('ERR_FDWIRE_CANCELLED', envelope.reason || 'request cancelled'))
+        return
+      }
+      if (envelope.kind !== 'request') return
+      request = { id: envelope.id, method: envelope.method, body: toBuffer(envelope.body) }
+    } catch (error) {
+      conn.destroy(error as Error)
+      return
+    }
+    // Take the fds now: the message closes whatever is left once this listener returns.
+    const fds = message.takeFds()
+    const controller = new AbortController()
+    cancels.set(request.id, controller)
+    chain = chain.then(() => handle(conn, handler, request, fds, controller.signal)).finally(() => {
+      cancels.delete(request.id)
+      if (state) restoreState(state)
+    })
+  })
+  conn.on('close', (reason) => {
+    for (const controller of cancels.values()) controller.abort(new FdwireError('ERR_FDWIRE_CLOSED', 'worker pool connection closed'))
+    if (reason) debug('worker %d: pool connection closed: %s', process.pid, reason.message)
+    if (exitOnClose) process.exit(reason ? 1 : (process.exitCode ?? 0))
+  })
+  conn.send(encodeHello(PROTOCOL_VERSION, `pid:${process.pid}`))
+  return conn
+}
+
+async function handle(
+  conn: Connection,
+  handler: WorkerHandler,
+  request: { id: number; method: string; body: Buffer },
+  fds: number[],
+  signal: AbortSignal,
+): Promise<void> {
+  const ctx: WorkerContext = {
+    method: request.method,
+    body: request.body,
+    get fds() {
+      return fds.filter((fd) => fd >= 0)
+    },
+    takeFd(index = 0) {
+      const fd = fds[index]
+      if (fd === undefined || fd < 0) throw new RangeError(`index ${index}: the request has no fd there (it carried ${fds.length}, or it was taken)`)
+      fds[index] = -1
+      return fd
+    },
+    takeFds() {
+      const taken = fds.filter((fd) => fd >= 0)
+      fds.fill(-1)
+      return taken
+    },
+    signal,
+  }
+  try {
+    const result = await handler(ctx)
+    if (conn.closed) return
+    if (result === undefined || result instanceof Uint8Array) {
+      conn.send(encodeResponse(request.id, result === undefined ? {} : { body: result }))
+    } else {
+      const r = checkObject('handler result', result)
+      const body = r['body'] as Uint8Array | undefined
+      conn.send(encodeResponse(request.id, body === undefined ? {} : { body }), {
+        fds: (r['fds'] as number[] | undefined) ?? [],
+        closeFds: r['closeFds'] === true,
+      })
+    }
+  } catch (error) {
+    if (conn.closed) return
+    const e = error as { code?: unknown; message?: unknown }
+    const code = typeof e?.code === 'string' ? e.code : 'ERR_FDWIRE_WORKER_HANDLER'
+    const message = typeof e?.message === 'string' ? e.message : String(error)
+    conn.send(encodeResponse(request.id, { error: { code, message } }))
+  } finally {
+    // fds the handler left untaken are ours to close, like a Message's.
+    for (const fd of fds) if (fd >= 0) native.close(fd)
+  }
+}
+
+function toBuffer(bytes: Uint8Array | null): Buffer {
+  return bytes === null ? Buffer.alloc(0) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
+interface ProcessState {
+  cwd: string
+  env: Record<string, string | undefined>
+  umask: number
+}
+
+function snapshotState(): ProcessState {
+  // process.umask() without an argument is deprecated (DEP0139): set and put back instead.
+  const umask = process.umask(0o022)
+  process.umask(umask)
+  return { cwd: process.cwd(), env: { ...process.env }, umask }
+}
+
+function restoreState(state: ProcessState): void {
+  let cwd: string | undefined
+  try {
+    cwd = process.cwd()
+  } catch {
+    // The handler removed the directory it moved to: process.cwd() throws; go back regardless.
+  }
+  if (cwd !== state.cwd) process.chdir(state.cwd)
+  for (const key of Object.keys(process.env)) if (!(key in state.env)) delete process.env[key]
+  for (const [key, value] of Object.entries(state.env)) if (process.env[key] !== value) process.env[key] = value
+  process.umask(state.umask)
+}
