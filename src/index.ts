@@ -1,8 +1,11 @@
 /**
  * fdwire: local IPC between a daemon and its clients over Unix domain sockets — framed messages,
- * fds passed with the message they belong to, and peer credentials.
+ * fds passed with the message they belong to, peer credentials, FlatBuffers messages, and the
+ * daemon primitives built on them.
  */
 export * from './transport/index.js'
+export * from './daemon/index.js'
+export * as protocol from './protocol/index.js'
 export { FdwireError, systemError, type SystemError, type FdwireErrorCode } from './errors.js'
 
 /** Most fds one message can carry (Linux SCM_MAX_FD). */

@@ -1,0 +1,121 @@
+/**
+ * ensureDaemon(): connect to the daemon, starting it when none answers — race-free, bounded, and
+ * replacing a daemon whose build id differs from ours.
+ *
+ * Races: many clients may find no daemon at once. Each takes `start.lock` (flock) before starting
+ * one and checks again under the lock, so one starts it and the rest connect to it. A second
+ * daemon could not run anyway: the Server's own pid-file lock refuses it.
+ */
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { native } from '../binding.js'
+import { FdwireError } from '../errors.js'
+import { Client, type ClientOptions } from './client.js'
+import { paths, startDetached, tailLog, waitForExit, type StartOptions } from './lifecycle.js'
+import { BuiltinMethod } from './rpc.js'
+import { ensureRuntimeDir } from './runtime-dir.js'
+
+export interface EnsureDaemonOptions extends StartOptions, Omit<ClientOptions, 'timeout'> {
+  /** How long to wait for a started daemon to answer, in ms. Default 10000. */
+  startTimeout?: number
+  /** Connect timeout for each attempt, in ms. Default 2000. */
+  connectTimeout?: number
+}
+
+const EAGAIN = -os.constants.errno.EAGAIN
+
+/** Connects to the daemon of `runtimeDir`, starting (or replacing) it as needed. */
+export async function ensureDaemon(options: EnsureDaemonOptions): Promise<Client> {
+  ensureRuntimeDir(options.runtimeDir)
+  const { socket, pidFile, log } = paths(options)
+  const startTimeout = options.startTimeout ?? 10_000
+  const deadline = Date.now() + startTimeout
+
+  let client = await tryConnect(socket, options)
+  if (client && isCurrent(client, options)) return client
+  const lock = await takeLock(path.join(options.runtimeDir, 'start.lock'), deadline)
+  try {
+    client ??= await tryConnect(socket, options)
+    if (client && !isCurrent(client, options)) {
+      await replace(client, pidFile, deadline)
+      client = undefined
+    }
+    if (client) return client
+    const logFile = options.logFile ?? log
+    const logStart = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0
+    const child = startDetached(options)
+    let exited: string | undefined
+    child.once('exit', (code, signal) => (exited = signal ? `killed by ${signal}` : `exited with status ${code}`))
+    child.once('error', (error) => (exited = `could not be started: ${error.message}`))
+    for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+      client = await tryConnect(socket, options)
+      if (client) return client
+      if (exited !== undefined) throw startFailure(`the daemon ${exited} before answering`, logFile, logStart)
+      if (Date.now() >= deadline) {
+        throw startFailure(`the daemon did not answer on ${socket} within ${startTimeout} ms`, logFile, logStart, 'ERR_FDWIRE_TIMEOUT')
+      }
+      await sleep(delay)
+    }
+  } finally {
+    native.flock(lock, true, true)
+    fs.closeSync(lock)
+  }
+}
+
+function isCurrent(client: Client, options: EnsureDaemonOptions): boolean {
+  return options.buildId === undefined || client.daemon.buildId === options.buildId
+}
+
+async function tryConnect(socket: string, options: EnsureDaemonOptions): Promise<Client | undefined> {
+  try {
+    return await Client.connect(socket, { ...options, timeout: options.connectTimeout ?? 2000 })
+  } catch (error) {
+    const code = (error as { code?: string }).code
+    if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ERR_FDWIRE_CLOSED') return undefined
+    throw error
+  }
+}
+
+/** Asks an outdated daemon to stop and waits until it has. */
+async function replace(client: Client, pidFile: string, deadline: number): Promise<void> {
+  const pid = client.daemon.peer.pid
+  try {
+    await client.request(BuiltinMethod.stop, undefined, { timeout: 2000 })
+  } catch {
+    // It may close before answering; the lock below tells whether it is gone.
+  }
+  client.destroy()
+  if (!(await waitForExit(pidFile, Math.max(0, deadline - Date.now())))) {
+    try {
+      process.kill(pid, 'SIGTERM')
+    } catch {}
+    if (!(await waitForExit(pidFile, 5000))) {
+      throw new FdwireError('ERR_FDWIRE_TIMEOUT', `the outdated daemon (pid ${pid}) did not stop`)
+    }
+  }
+}
+
+async function takeLock(file: string, deadline: number): Promise<number> {
+  const fd = fs.openSync(file, 'a', 0o600)
+  for (let delay = 1; ; delay = Math.min(delay * 2, 25)) {
+    const err = native.flock(fd, true, false)
+    if (err === 0) return fd
+    if (err !== EAGAIN || Date.now() >= deadline) {
+      fs.closeSync(fd)
+      throw new FdwireError('ERR_FDWIRE_TIMEOUT', `could not take ${file}: another client kept starting the daemon`)
+    }
+    await sleep(delay)
+  }
+}
+
+function startFailure(what: string, logFile: string, logStart: number, code = 'ERR_FDWIRE_DAEMON_EXITED'): FdwireError {
+  let tail = ''
+  try {
+    tail = tailLog(logFile, 20)
+    const size = fs.statSync(logFile).size
+    if (size <= logStart) tail = ''
+  } catch {}
+  return new FdwireError(code, `${what}${tail ? `; last lines of ${logFile}:\n${tail}` : ` (nothing in ${logFile})`}`)
+}

@@ -1,0 +1,23 @@
+export { Server, type ServerOptions } from './server.js'
+export type { Handler, StreamHandler, HandlerResult, RequestContext } from './session.js'
+export { Client, type ClientOptions, type RequestOptions, type DaemonInfo } from './client.js'
+export { Reply, RemoteError, BuiltinMethod } from './rpc.js'
+export { ensureDaemon, type EnsureDaemonOptions } from './ensure.js'
+export {
+  startDetached,
+  stopDaemon,
+  daemonStatus,
+  waitForExit,
+  tailLog,
+  followLog,
+  systemdUnit,
+  launchdPlist,
+  paths as daemonPaths,
+  type DaemonPaths,
+  type StartOptions,
+  type DaemonStatus,
+  type ServiceOptions,
+} from './lifecycle.js'
+export { ensureRuntimeDir, checkRuntimeDir, defaultRuntimeDir } from './runtime-dir.js'
+export { PidFile, readPidFile, type PidFileState } from './pid-file.js'
+export { closeInheritedFds } from './inherited-fds.js'

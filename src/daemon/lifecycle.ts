@@ -1,0 +1,220 @@
+/**
+ * Daemon lifecycle, as a well-kept Unix daemon has it: start detached (own session, stdio to a log
+ * file, inherited fds closed by the daemon itself), stop (SIGTERM, wait, SIGKILL after a timeout),
+ * status (from the locked pid file, then from the daemon itself), logs (last N lines, follow), and
+ * service definitions for systemd (user unit) and launchd.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { FdwireError } from '../errors.js'
+import { Client } from './client.js'
+import { DETACHED_ENV } from './inherited-fds.js'
+import { readPidFile } from './pid-file.js'
+import { BuiltinMethod } from './rpc.js'
+
+export interface DaemonPaths {
+  /** The daemon's runtime directory (see `Server`). */
+  runtimeDir: string
+  /** Socket file name. Default `'daemon.sock'`. */
+  socketName?: string
+}
+
+export interface StartOptions extends DaemonPaths {
+  /** The daemon's argv: `[executable, ...args]`, e.g. `[process.execPath, 'daemon.js']`. */
+  command: readonly string[]
+  /** Environment of the daemon. Default `process.env`. */
+  env?: NodeJS.ProcessEnv
+  /** Working directory of the daemon. Default `/` (a daemon must not pin a mount). */
+  cwd?: string
+  /** Log file for the daemon's stdout and stderr. Default `<runtimeDir>/daemon.log`. */
+  logFile?: string
+}
+
+export const paths = (options: DaemonPaths) => ({
+  socket: path.join(options.runtimeDir, options.socketName ?? 'daemon.sock'),
+  pidFile: path.join(options.runtimeDir, 'daemon.pid'),
+  log: path.join(options.runtimeDir, 'daemon.log'),
+})
+
+/**
+ * Starts the daemon detached: a new session (no controlling terminal), stdin from /dev/null,
+ * stdout/stderr appended to the log file. Returns at once with the child; use `ensureDaemon` to
+ * wait until it answers.
+ */
+export function startDetached(options: StartOptions): ChildProcess {
+  const [executable, ...args] = options.command
+  if (executable === undefined) throw new TypeError('options.command must name an executable')
+  const logFile = options.logFile ?? paths(options).log
+  const log = fs.openSync(logFile, 'a', 0o600)
+  try {
+    const child = spawn(executable, args, {
+      detached: true,
+      stdio: ['ignore', log, log],
+      cwd: options.cwd ?? '/',
+      env: { ...(options.env ?? process.env), [DETACHED_ENV]: '1' },
+    })
+    child.unref()
+    return child
+  } finally {
+    fs.closeSync(log)
+  }
+}
+
+export interface DaemonStatus {
+  running: boolean
+  pid?: number
+  /** What the daemon reports about itself (`fdwire.status`), when it answered. */
+  details?: Record<string, unknown>
+  /** Why details are missing although it runs (e.g. it did not answer in time). */
+  error?: string
+}
+
+/** Whether the daemon runs (its pid-file lock is held) and, if it answers, its own figures. */
+export async function daemonStatus(options: DaemonPaths & { timeout?: number }): Promise<DaemonStatus> {
+  const { socket, pidFile } = paths(options)
+  const state = readPidFile(pidFile)
+  if (!state.locked) return { running: false }
+  try {
+    const client = await Client.connect(socket, { timeout: options.timeout ?? 2000 })
+    try {
+      const reply = await client.request(BuiltinMethod.status, undefined, { timeout: options.timeout ?? 2000 })
+      return { running: true, ...(state.pid ? { pid: state.pid } : {}), details: reply.json() }
+    } finally {
+      client.destroy()
+    }
+  } catch (error) {
+    return { running: true, ...(state.pid ? { pid: state.pid } : {}), error: (error as Error).message }
+  }
+}
+
+/**
+ * Stops the daemon: SIGTERM, wait up to `timeout` ms (default 10000) for it to let go of its
+ * pid-file lock, then SIGKILL. Resolves with how it ended; `'not-running'` if it was not.
+ */
+export async function stopDaemon(options: DaemonPaths & { timeout?: number }): Promise<'stopped' | 'killed' | 'not-running'> {
+  const { pidFile } = paths(options)
+  const state = readPidFile(pidFile)
+  if (!state.locked || state.pid === undefined) return 'not-running'
+  const pid = state.pid
+  signal(pid, 'SIGTERM')
+  if (await waitForExit(pidFile, options.timeout ?? 10_000)) return 'stopped'
+  signal(pid, 'SIGKILL')
+  if (await waitForExit(pidFile, 5000)) return 'killed'
+  throw new FdwireError('ERR_FDWIRE_TIMEOUT', `daemon pid ${pid} survived SIGKILL for 5 s`)
+}
+
+/** Waits until nobody holds the pid-file lock. */
+export async function waitForExit(pidFile: string, timeout: number): Promise<boolean> {
+  const deadline = Date.now() + timeout
+  for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+    if (!readPidFile(pidFile).locked) return true
+    if (Date.now() >= deadline) return false
+    await sleep(delay)
+  }
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error
+  }
+}
+
+/** The last `lines` lines of a log file ('' if it does not exist). Reads only the file's tail. */
+export function tailLog(logFile: string, lines = 20): string {
+  let fd: number
+  try {
+    fd = fs.openSync(logFile, 'r')
+  } catch {
+    return ''
+  }
+  try {
+    const size = fs.fstatSync(fd).size
+    let start = size
+    let text = ''
+    while (start > 0) {
+      const chunk = Math.min(64 * 1024, start)
+      start -= chunk
+      const buffer = Buffer.alloc(chunk)
+      fs.readSync(fd, buffer, 0, chunk, start)
+      text = buffer.toString('utf8') + text
+      if (text.split('\n').length > lines + 1) break
+    }
+    const all = text.endsWith('\n') ? text.slice(0, -1).split('\n') : text.split('\n')
+    return all.slice(-lines).join('\n') + (all.length && text ? '\n' : '')
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/**
+ * Follows a log file like `tail -f`: calls `onData` with what is appended, until `signal` aborts.
+ * Starts at the current end. Survives truncation (rotation) by starting over at 0.
+ */
+export async function followLog(logFile: string, onData: (text: string) => void, signal: AbortSignal): Promise<void> {
+  let position = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0
+  while (!signal.aborted) {
+    let size = 0
+    try {
+      size = fs.statSync(logFile).size
+    } catch {
+      size = 0
+    }
+    if (size < position) position = 0
+    if (size > position) {
+      const fd = fs.openSync(logFile, 'r')
+      try {
+        const buffer = Buffer.alloc(size - position)
+        fs.readSync(fd, buffer, 0, buffer.length, position)
+        position = size
+        onData(buffer.toString('utf8'))
+      } finally {
+        fs.closeSync(fd)
+      }
+    }
+    await sleep(200, undefined, { signal }).catch(() => undefined)
+  }
+}
+
+export interface ServiceOptions {
+  /** Service name, e.g. `'rushd'`. */
+  name: string
+  description: string
+  /** argv of the daemon in the foreground (the service manager supervises it). */
+  command: readonly string[]
+  env?: Record<string, string>
+}
+
+/** A systemd user unit (`~/.config/systemd/user/<name>.service`). */
+export function systemdUnit(options: ServiceOptions): string {
+  const quote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `"${arg.replace(/(["\\])/g, '\\$1')}"`)
+  const env = Object.entries(options.env ?? {}).map(([key, value]) => `Environment=${quote(`${key}=${value}`)}\n`).join('')
+  return (
+    `[Unit]\nDescription=${options.description}\n\n` +
+    `[Service]\nType=simple\nExecStart=${options.command.map(quote).join(' ')}\n${env}` +
+    `Restart=on-failure\nRestartSec=1\nKillSignal=SIGTERM\nTimeoutStopSec=15\n\n` +
+    `[Install]\nWantedBy=default.target\n`
+  )
+}
+
+/** A launchd agent plist (`~/Library/LaunchAgents/<label>.plist`). */
+export function launchdPlist(options: ServiceOptions & { label?: string }): string {
+  const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+  const args = options.command.map((arg) => `    <string>${xml(arg)}</string>\n`).join('')
+  const env = Object.entries(options.env ?? {})
+    .map(([key, value]) => `    <key>${xml(key)}</key>\n    <string>${xml(value)}</string>\n`)
+    .join('')
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?>\n` +
+    `<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">\n` +
+    `<plist version="1.0">\n<dict>\n` +
+    `  <key>Label</key>\n  <string>${xml(options.label ?? options.name)}</string>\n` +
+    `  <key>ProgramArguments</key>\n  <array>\n${args}  </array>\n` +
+    (env ? `  <key>EnvironmentVariables</key>\n  <dict>\n${env}  </dict>\n` : '') +
+    `  <key>RunAtLoad</key>\n  <true/>\n  <key>KeepAlive</key>\n  <dict>\n    <key>SuccessfulExit</key>\n    <false/>\n  </dict>\n` +
+    `</dict>\n</plist>\n`
+  )
+}

@@ -1,0 +1,389 @@
+/**
+ * Server: a daemon's listening side, safe by default.
+ *
+ * - Lives in a runtime directory it creates 0700 and checks (ours, private, not a symlink).
+ * - Holds `daemon.pid` under an exclusive flock for its whole life: a second daemon fails with the
+ *   first one's pid, and a crashed daemon's lock is gone with it, so staleness is never guessed.
+ * - Replaces a stale socket (nobody answers) and never touches a live one (its pid is named).
+ * - Checks every peer's uid (default: our own), caps concurrent connections, answers the hello
+ *   handshake, routes requests to handlers, streams, honours cancellation.
+ * - Shuts down gracefully on SIGTERM/SIGINT, reloads on SIGHUP, may stop when idle, and notices
+ *   when its socket file was deleted (rebinds) or replaced (exits).
+ */
+import { EventEmitter } from 'node:events'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { debuglog } from 'node:util'
+import { native } from '../binding.js'
+import { FdwireError } from '../errors.js'
+import { PROTOCOL_VERSION } from '../protocol/index.js'
+import { resolveAddress } from '../transport/address.js'
+import type { Connection, PeerCredentials } from '../transport/connection.js'
+import { Listener } from '../transport/listener.js'
+import type { ConnectionOptions } from '../transport/options.js'
+import { checkObject, optionalBoolean, optionalInteger } from '../validate.js'
+import { closeInheritedFds, DETACHED_ENV } from './inherited-fds.js'
+import { PidFile } from './pid-file.js'
+import { BuiltinMethod } from './rpc.js'
+import { ensureRuntimeDir } from './runtime-dir.js'
+import { refuseConnection, Session, type Handler, type SessionHost, type StreamHandler } from './session.js'
+
+const debug = debuglog('fdwire')
+
+export interface ServerOptions extends ConnectionOptions {
+  /** Directory for the socket and pid file; created 0700 if missing, refused if insecure. */
+  runtimeDir: string
+  /** Socket file name inside `runtimeDir`. Default `'daemon.sock'`. */
+  socketName?: string
+  /** Keep a locked `daemon.pid` in `runtimeDir`. Default true. */
+  pidFile?: boolean
+  /** Identifies this daemon's code; clients compare it to replace an outdated daemon. Default `''`. */
+  buildId?: string
+  /** uids allowed to connect. Default: only our own uid. */
+  allowUids?: readonly number[]
+  /** Concurrent connections; the next one is refused with `ERR_FDWIRE_BUSY`. Default 100. */
+  maxConnections?: number
+  /** How long `close()` waits for running handlers before aborting them, in ms. Default 10000. */
+  shutdownTimeout?: number
+  /** Close after this many ms without connections. Default 0 (never). */
+  idleTimeout?: number
+  /** SIGTERM/SIGINT close gracefully then exit the process; SIGHUP calls `onReload`. Default true. */
+  handleSignals?: boolean
+  /** Called on SIGHUP (and emits `'reload'`). */
+  onReload?: () => void | Promise<void>
+  /** How often to check that the socket file is still ours, in ms; 0 turns it off. Default 2000. */
+  socketCheckInterval?: number
+  /** Extra figures for `fdwire.status` (e.g. a worker pool's). */
+  status?: () => Record<string, unknown>
+  /** Close fds above 2 inherited without close-on-exec (callers' locks, pipes). Default: true
+   *  when started by `startDaemon`/`ensureDaemon`, else false. */
+  closeInheritedFds?: boolean
+}
+
+export interface Server {
+  on(event: 'listening' | 'close' | 'reload', listener: () => void): this
+  on(event: 'connection', listener: (connection: Connection) => void): this
+  on(event: 'refused', listener: (info: { peer: PeerCredentials; code: string; reason: string }) => void): this
+  on(event: 'socketLost', listener: (what: 'deleted' | 'replaced') => void): this
+}
+
+export class Server extends EventEmitter implements SessionHost {
+  readonly runtimeDir: string
+  readonly socketPath: string
+  readonly pidFilePath: string | undefined
+  readonly buildId: string
+  readonly #options: ServerOptions
+  readonly #allowUids: readonly number[]
+  readonly #maxConnections: number
+  readonly #shutdownTimeout: number
+  readonly #idleTimeout: number
+  readonly #handlers = new Map<string, { handler: Handler; stream: false } | { handler: StreamHandler; stream: true }>()
+  readonly #sessions = new Set<Session>()
+  #listener: Listener | undefined
+  #socketInode = 0
+  #pidFile: PidFile | undefined
+  #inFlight = 0
+  #startedAt = 0
+  #draining = false
+  #closing: Promise<void> | undefined
+  #idleTimer: NodeJS.Timeout | undefined
+  #watchTimer: NodeJS.Timeout | undefined
+  #signalHandlers: [NodeJS.Signals, () => void][] = []
+  #requestsDone: (() => void) | undefined
+
+  constructor(options: ServerOptions) {
+    super()
+    const o = checkObject('options', options)
+    if (typeof o['runtimeDir'] !== 'string' || o['runtimeDir'].length === 0) {
+      throw new TypeError('options.runtimeDir must be a non-empty string')
+    }
+    const socketName = o['socketName'] ?? 'daemon.sock'
+    if (typeof socketName !== 'string' || socketName.length === 0 || socketName.includes('/')) {
+      throw new TypeError('options.socketName must be a file name')
+    }
+    const buildId = o['buildId'] ?? ''
+    if (typeof buildId !== 'string') throw new TypeError('options.buildId must be a string')
+    const allowUids = o['allowUids'] ?? [process.getuid?.() ?? 0]
+    if (!Array.isArray(allowUids) || !allowUids.every((uid) => Number.isInteger(uid) && uid >= 0)) {
+      throw new TypeError('options.allowUids must be an array of uids')
+    }
+    this.#options = options
+    this.runtimeDir = path.resolve(o['runtimeDir'])
+    this.socketPath = path.join(this.runtimeDir, socketName)
+    resolveAddress(this.socketPath, false, 'bind') // a path too long for sun_path fails here, clearly
+    this.pidFilePath = optionalBoolean('options.pidFile', o['pidFile'], true) ? path.join(this.runtimeDir, 'daemon.pid') : undefined
+    this.buildId = buildId
+    this.#allowUids = allowUids as number[]
+    this.#maxConnections = optionalInteger('options.maxConnections', o['maxConnections'], 1, 1 << 20, 100)
+    this.#shutdownTimeout = optionalInteger('options.shutdownTimeout', o['shutdownTimeout'], 0, 0x7fffffff, 10_000)
+    this.#idleTimeout = optionalInteger('options.idleTimeout', o['idleTimeout'], 0, 0x7fffffff, 0)
+    optionalInteger('options.socketCheckInterval', o['socketCheckInterval'], 0, 0x7fffffff, 2000)
+    optionalBoolean('options.handleSignals', o['handleSignals'], true)
+    if (o['onReload'] !== undefined && typeof o['onReload'] !== 'function') throw new TypeError('options.onReload must be a function')
+    if (o['status'] !== undefined && typeof o['status'] !== 'function') throw new TypeError('options.status must be a function')
+    this.handle(BuiltinMethod.status, () => JSON.stringify(this.status()))
+    this.handle(BuiltinMethod.stop, () => {
+      setImmediate(() => void this.close())
+      return 'stopping'
+    })
+  }
+
+  /** Routes `method` to `handler`; its result is the reply. */
+  handle(method: string, handler: Handler): this {
+    this.#route(method, { handler, stream: false })
+    return this
+  }
+
+  /** Routes `method` to a streaming handler: each item it yields is one stream item. */
+  handleStream(method: string, handler: StreamHandler): this {
+    this.#route(method, { handler, stream: true })
+    return this
+  }
+
+  /** @internal */
+  handlerFor(method: string) {
+    return this.#handlers.get(method)
+  }
+
+  /** @internal */
+  get draining(): boolean {
+    return this.#draining
+  }
+
+  /** @internal */
+  requestStarted(): void {
+    this.#inFlight++
+  }
+
+  /** @internal */
+  requestFinished(): void {
+    this.#inFlight--
+    if (this.#inFlight === 0) this.#requestsDone?.()
+  }
+
+  /** Live figures, as served by `fdwire.status`. */
+  status(): Record<string, unknown> {
+    return {
+      pid: process.pid,
+      uptimeMs: this.#startedAt ? Date.now() - this.#startedAt : 0,
+      buildId: this.buildId,
+      protocolVersion: PROTOCOL_VERSION,
+      socketPath: this.socketPath,
+      connections: this.#sessions.size,
+      inFlight: this.#inFlight,
+      ...(this.#options.status?.() ?? {}),
+    }
+  }
+
+  /** Number of open client connections. */
+  get connections(): number {
+    return this.#sessions.size
+  }
+
+  /**
+   * Creates/checks the runtime dir, takes the pid-file lock, replaces a stale socket and listens.
+   * @throws FdwireError `ERR_FDWIRE_DAEMON_RUNNING` (naming its pid) when a daemon already serves
+   *   this socket; `ERR_FDWIRE_INSECURE_DIR` for an unsafe runtime dir.
+   */
+  async listen(): Promise<this> {
+    if (this.#listener || this.#closing) throw new FdwireError('ERR_FDWIRE_STATE', 'listen() was already called')
+    ensureRuntimeDir(this.runtimeDir)
+    const inherited = this.#options.closeInheritedFds ?? process.env[DETACHED_ENV] === '1'
+    if (inherited) closeInheritedFds()
+    if (this.pidFilePath) {
+      const acquired = PidFile.acquire(this.pidFilePath)
+      if (!(acquired instanceof PidFile)) throw alreadyRunning(this.socketPath, acquired.pid)
+      this.#pidFile = acquired
+    }
+    try {
+      removeStaleSocket(this.socketPath)
+      this.#bind()
+    } catch (error) {
+      this.#pidFile?.release()
+      this.#pidFile = undefined
+      throw error
+    }
+    this.#startedAt = Date.now()
+    this.#installSignals()
+    this.#armIdle()
+    const interval = this.#options.socketCheckInterval ?? 2000
+    if (interval > 0) {
+      this.#watchTimer = setInterval(() => this.#checkSocket(), interval)
+      this.#watchTimer.unref()
+    }
+    debug('server listening on %s (pid %d)', this.socketPath, process.pid)
+    this.emit('listening')
+    return this
+  }
+
+  /**
+   * Graceful shutdown: stops accepting, refuses new requests, waits for running handlers up to
+   * `shutdownTimeout` (then aborts them), ends every connection, removes the socket and pid file.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown()
+    return this.#closing
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#draining = true
+    clearTimeout(this.#idleTimer)
+    clearInterval(this.#watchTimer)
+    this.#listener?.close()
+    this.#listener = undefined
+    for (const [signal, handler] of this.#signalHandlers) process.off(signal, handler)
+    this.#signalHandlers = []
+    if (this.#inFlight > 0) {
+      const done = new Promise<void>((resolve) => (this.#requestsDone = resolve))
+      const timer = setTimeout(() => {
+        const reason = new FdwireError('ERR_FDWIRE_SHUTTING_DOWN', 'the daemon is shutting down')
+        for (const session of this.#sessions) session.abortAll(reason)
+      }, this.#shutdownTimeout)
+      await done
+      clearTimeout(timer)
+    }
+    await Promise.all(
+      [...this.#sessions].map((session) => {
+        const connection = session.connection
+        if (connection.closed) return undefined
+        connection.end()
+        return new Promise<void>((resolve) => {
+          const force = setTimeout(() => connection.destroy(), 1000)
+          connection.once('close', () => {
+            clearTimeout(force)
+            resolve()
+          })
+        })
+      }),
+    )
+    this.#pidFile?.release()
+    this.#pidFile = undefined
+    debug('server on %s closed', this.socketPath)
+    this.emit('close')
+  }
+
+  #route(method: string, route: { handler: Handler; stream: false } | { handler: StreamHandler; stream: true }): void {
+    if (typeof method !== 'string' || method.length === 0) throw new TypeError('method must be a non-empty string')
+    if (typeof route.handler !== 'function') throw new TypeError('handler must be a function')
+    this.#handlers.set(method, route)
+  }
+
+  #bind(): void {
+    const listener = new Listener(this.socketPath, { ...this.#options, mode: 0o600 })
+    listener.on('connection', (connection) => this.#onConnection(connection))
+    listener.on('acceptError', (error) => debug('accept: %s', error.message))
+    this.#listener = listener
+    this.#socketInode = fs.statSync(this.socketPath).ino
+  }
+
+  #onConnection(connection: Connection): void {
+    const peer = connection.peer
+    const refuse = (code: string, reason: string) => {
+      refuseConnection(connection, code, reason)
+      this.emit('refused', { peer, code, reason })
+    }
+    if (!this.#allowUids.includes(peer.uid)) {
+      refuse('ERR_FDWIRE_PERMISSION', `uid ${peer.uid} may not use this daemon (it serves uid ${this.#allowUids.join(', ')})`)
+      return
+    }
+    if (this.#sessions.size >= this.#maxConnections) {
+      refuse('ERR_FDWIRE_BUSY', `the daemon is busy: ${this.#sessions.size} connections (limit ${this.#maxConnections})`)
+      return
+    }
+    const session = new Session(connection, this)
+    this.#sessions.add(session)
+    clearTimeout(this.#idleTimer)
+    connection.on('close', () => {
+      this.#sessions.delete(session)
+      this.#armIdle()
+    })
+    this.emit('connection', connection)
+  }
+
+  #armIdle(): void {
+    if (this.#idleTimeout === 0 || this.#sessions.size > 0 || this.#draining) return
+    clearTimeout(this.#idleTimer)
+    this.#idleTimer = setTimeout(() => {
+      debug('idle for %d ms: closing', this.#idleTimeout)
+      void this.close()
+    }, this.#idleTimeout)
+  }
+
+  #installSignals(): void {
+    if (this.#options.handleSignals === false) return
+    const stop = (signal: NodeJS.Signals) => () => {
+      debug('%s: shutting down', signal)
+      void this.close().then(() => process.exit(0))
+    }
+    const reload = () => {
+      this.emit('reload')
+      void Promise.resolve(this.#options.onReload?.()).catch((error: unknown) => debug('reload failed: %s', String(error)))
+    }
+    this.#signalHandlers = [['SIGTERM', stop('SIGTERM')], ['SIGINT', stop('SIGINT')], ['SIGHUP', reload]]
+    for (const [signal, handler] of this.#signalHandlers) process.on(signal, handler)
+  }
+
+  // tmp cleaners delete sockets; another daemon may take the path over. Deleted: bind again.
+  // Replaced by someone else's socket: that daemon owns the path now, so this one leaves.
+  #checkSocket(): void {
+    if (this.#draining) return
+    let inode: number | undefined
+    try {
+      inode = fs.lstatSync(this.socketPath).ino
+    } catch {
+      inode = undefined
+    }
+    if (inode === this.#socketInode) return
+    if (inode === undefined) {
+      debug('socket %s was deleted: binding again', this.socketPath)
+      this.emit('socketLost', 'deleted')
+      this.#listener?.close()
+      try {
+        ensureRuntimeDir(this.runtimeDir)
+        this.#bind()
+      } catch (error) {
+        debug('rebind failed (%s): closing', (error as Error).message)
+        void this.close()
+      }
+      return
+    }
+    debug('socket %s was replaced by another: closing', this.socketPath)
+    this.emit('socketLost', 'replaced')
+    this.#socketInode = inode // the listener must not unlink the new owner's socket
+    void this.close()
+  }
+}
+
+function alreadyRunning(socketPath: string, pid: number | undefined): FdwireError {
+  return new FdwireError(
+    'ERR_FDWIRE_DAEMON_RUNNING',
+    `a daemon is already running${pid ? ` (pid ${pid})` : ''} on ${socketPath}; stop it first`,
+  )
+}
+
+/**
+ * Removes the socket file if nobody answers on it. A live listener is never touched: the error
+ * names its pid (from the kernel's peer credentials).
+ */
+function removeStaleSocket(socketPath: string): void {
+  let stat: fs.Stats
+  try {
+    stat = fs.lstatSync(socketPath)
+  } catch {
+    return
+  }
+  if (!stat.isSocket()) {
+    throw new FdwireError('ERR_FDWIRE_INSECURE_DIR', `${socketPath} exists and is not a socket; remove it`)
+  }
+  const address = resolveAddress(socketPath, false, 'connect')
+  const fd = native.connect(address.name, false)
+  if (fd >= 0) {
+    const credentials = native.peerCredentials(fd)
+    native.close(fd)
+    throw alreadyRunning(socketPath, typeof credentials === 'number' ? undefined : credentials[0])
+  }
+  if (fd === -os.constants.errno.EAGAIN) throw alreadyRunning(socketPath, undefined) // backlog full: very much alive
+  debug('removing stale socket %s', socketPath)
+  fs.unlinkSync(socketPath)
+}

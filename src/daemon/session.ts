@@ -1,0 +1,264 @@
+/**
+ * One client connection on a Server: sends the Hello, verifies every envelope before reading it,
+ * runs handlers, streams replies with backpressure, and honours Cancel. A malformed message gets
+ * one error reply (id 0) and the connection is ended; the server keeps serving everyone else.
+ */
+import { once } from 'node:events'
+import { debuglog } from 'node:util'
+import { FdwireError } from '../errors.js'
+import {
+  encodeHello,
+  encodeResponse,
+  encodeStreamEnd,
+  encodeStreamItem,
+  PROTOCOL_VERSION,
+  readEnvelope,
+  type RequestView,
+} from '../protocol/index.js'
+import type { Connection, PeerCredentials } from '../transport/connection.js'
+import type { Message } from '../transport/message.js'
+import { native } from '../binding.js'
+import { ENVELOPE_FRAME_TYPE, toBody, toErrorInfo } from './rpc.js'
+
+const debug = debuglog('fdwire')
+
+/** What a handler gets for one request. */
+export interface RequestContext {
+  readonly id: number
+  readonly method: string
+  /** The request body: a view of the received bytes. */
+  readonly body: Buffer
+  /** The request's fds not yet taken; untaken ones are closed when the handler settles. */
+  readonly fds: readonly number[]
+  /** Takes the fd at `index`: yours to close. */
+  takeFd(index?: number): number
+  /** Takes all fds not yet taken: yours to close. */
+  takeFds(): number[]
+  /** The client's kernel credentials. */
+  readonly peer: PeerCredentials
+  /** Aborted when the client cancels, disconnects, or the server stops waiting for handlers. */
+  readonly signal: AbortSignal
+  /** The client's connection. */
+  readonly connection: Connection
+}
+
+/** A body, or a body with fds to send back. */
+export type HandlerResult =
+  | Uint8Array
+  | string
+  | void
+  | undefined
+  | { body?: Uint8Array | string; fds?: readonly number[]; closeFds?: boolean }
+
+export type Handler = (request: RequestContext) => HandlerResult | Promise<HandlerResult>
+export type StreamHandler = (request: RequestContext) => AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>
+
+/** What a session needs from its server. */
+export interface SessionHost {
+  readonly buildId: string
+  handlerFor(method: string): { handler: Handler; stream: false } | { handler: StreamHandler; stream: true } | undefined
+  /** Whether new requests are refused (the server is shutting down). */
+  readonly draining: boolean
+  requestStarted(): void
+  requestFinished(): void
+}
+
+const emptyBody = Buffer.alloc(0)
+
+export class Session {
+  readonly connection: Connection
+  readonly #host: SessionHost
+  readonly #inFlight = new Map<number, AbortController>()
+
+  constructor(connection: Connection, host: SessionHost) {
+    this.connection = connection
+    this.#host = host
+    connection.send(encodeHello(PROTOCOL_VERSION, host.buildId), { type: ENVELOPE_FRAME_TYPE })
+    connection.on('message', (message) => this.#onMessage(message))
+    connection.on('close', () => {
+      for (const controller of this.#inFlight.values()) {
+        controller.abort(new FdwireError('ERR_FDWIRE_CLOSED', 'the client disconnected'))
+      }
+    })
+  }
+
+  /** Requests being handled right now on this connection. */
+  get inFlight(): number {
+    return this.#inFlight.size
+  }
+
+  /** Aborts every handler still running (shutdown timeout). */
+  abortAll(reason: Error): void {
+    for (const controller of this.#inFlight.values()) controller.abort(reason)
+  }
+
+  #onMessage(message: Message): void {
+    if (message.type !== ENVELOPE_FRAME_TYPE) {
+      this.#protocolFailure(`frame type ${message.type} is not an fdwire envelope`)
+      return
+    }
+    let envelope
+    try {
+      envelope = readEnvelope(message.payload)
+    } catch (error) {
+      this.#protocolFailure((error as Error).message)
+      return
+    }
+    switch (envelope.kind) {
+      case 'hello':
+        if (envelope.protocolVersion !== PROTOCOL_VERSION) {
+          this.#refuse('ERR_FDWIRE_PROTOCOL_VERSION',
+            `client speaks protocol version ${envelope.protocolVersion}, this daemon speaks ${PROTOCOL_VERSION}`)
+        }
+        return
+      case 'request':
+        this.#onRequest(envelope, message)
+        return
+      case 'cancel':
+        this.#inFlight.get(envelope.id)?.abort(new FdwireError('ERR_FDWIRE_CANCELLED', envelope.reason || 'cancelled by the client'))
+        return
+      default:
+        this.#protocolFailure(`a client may not send ${envelope.kind} messages`)
+    }
+  }
+
+  #onRequest(request: RequestView, message: Message): void {
+    const id = request.id
+    const method = request.method
+    if (this.#inFlight.has(id)) {
+      this.#protocolFailure(`request id ${id} is already in flight`)
+      return
+    }
+    if (this.#host.draining) {
+      this.#reply(id, { error: { code: 'ERR_FDWIRE_SHUTTING_DOWN', message: 'the daemon is shutting down' } })
+      return
+    }
+    const route = this.#host.handlerFor(method)
+    if (route === undefined) {
+      this.#reply(id, { error: { code: 'ERR_FDWIRE_UNKNOWN_METHOD', message: `unknown method ${JSON.stringify(method)}` } })
+      return
+    }
+    const controller = new AbortController()
+    const fds = message.takeFds()
+    const body = request.body
+    const context = new Context(id, method, body === null ? emptyBody : Buffer.from(body.buffer, body.byteOffset, body.byteLength), fds, this.connection, controller.signal)
+    this.#inFlight.set(id, controller)
+    this.#host.requestStarted()
+    const run = route.stream ? this.#runStream(route.handler, context) : this.#runHandler(route.handler, context)
+    void run.finally(() => {
+      context.release()
+      this.#inFlight.delete(id)
+      this.#host.requestFinished()
+    })
+  }
+
+  async #runHandler(handler: Handler, context: Context): Promise<void> {
+    let result: HandlerResult
+    try {
+      result = await handler(context)
+    } catch (error) {
+      this.#reply(context.id, { error: toErrorInfo(error) })
+      return
+    }
+    if (result === undefined || result instanceof Uint8Array || typeof result === 'string') {
+      this.#reply(context.id, { body: toBody(result as Uint8Array | string | undefined) })
+      return
+    }
+    const fds = result.fds ? [...result.fds] : undefined
+    this.#reply(context.id, { body: toBody(result.body, 'result.body') }, fds, result.closeFds === true)
+  }
+
+  async #runStream(handler: StreamHandler, context: Context): Promise<void> {
+    const connection = this.connection
+    let seq = 0
+    try {
+      for await (const item of handler(context)) {
+        if (connection.closed || context.signal.aborted) break
+        const ok = connection.send(encodeStreamItem(context.id, seq++, toBody(item, 'stream item')), { id: context.id })
+        if (!ok) await Promise.race([once(connection, 'drain'), once(connection, 'close')])
+      }
+      if (context.signal.aborted) throw context.signal.reason
+      this.#send(encodeStreamEnd(context.id), context.id)
+    } catch (error) {
+      this.#send(encodeStreamEnd(context.id, { error: toErrorInfo(error) }), context.id)
+    }
+  }
+
+  #reply(id: number, reply: { body?: Uint8Array; error?: { code: string; message: string } }, fds?: number[], closeFds = false): void {
+    if (this.connection.closed) {
+      if (fds && closeFds) for (const fd of fds) native.close(fd)
+      return
+    }
+    this.#send(encodeResponse(id, reply), id, fds, closeFds)
+  }
+
+  #send(payload: Uint8Array, id: number, fds?: number[], closeFds = false): void {
+    try {
+      this.connection.send(payload, { id, type: ENVELOPE_FRAME_TYPE, ...(fds ? { fds, closeFds } : {}) })
+    } catch (error) {
+      // The connection ended meanwhile; nothing left to tell the client.
+      debug('reply to request %d dropped: %s', id, (error as Error).message)
+    }
+  }
+
+  /** Tells the client why, then ends the connection. */
+  #refuse(code: string, message: string): void {
+    debug('closing session: %s %s', code, message)
+    if (this.connection.closed) return
+    this.#send(encodeResponse(0, { error: { code, message } }), 0)
+    this.connection.end()
+  }
+
+  #protocolFailure(reason: string): void {
+    this.#refuse('ERR_FDWIRE_MALFORMED', `malformed message from client: ${reason}`)
+  }
+}
+
+/** Sends a refusal (id 0 error response) on a connection that gets no session, then ends it. */
+export function refuseConnection(connection: Connection, code: string, message: string): void {
+  connection.send(encodeResponse(0, { error: { code, message } }), { type: ENVELOPE_FRAME_TYPE })
+  connection.end()
+}
+
+class Context implements RequestContext {
+  readonly id: number
+  readonly method: string
+  readonly body: Buffer
+  readonly connection: Connection
+  readonly signal: AbortSignal
+  #fds: number[]
+
+  constructor(id: number, method: string, body: Buffer, fds: number[], connection: Connection, signal: AbortSignal) {
+    this.id = id
+    this.method = method
+    this.body = body
+    this.#fds = fds
+    this.connection = connection
+    this.signal = signal
+  }
+
+  get peer(): PeerCredentials {
+    return this.connection.peer
+  }
+
+  get fds(): readonly number[] {
+    return this.#fds.filter((fd) => fd >= 0)
+  }
+
+  takeFd(index = 0): number {
+    const fd = this.#fds[index]
+    if (fd === undefined || fd < 0) throw new RangeError(`index ${index}: the request has no fd there (or it was taken)`)
+    this.#fds[index] = -1
+    return fd
+  }
+
+  takeFds(): number[] {
+    const taken = this.#fds.filter((fd) => fd >= 0)
+    this.#fds.fill(-1)
+    return taken
+  }
+
+  release(): void {
+    for (const fd of this.takeFds()) native.close(fd)
+  }
+}
