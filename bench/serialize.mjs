@@ -1,5 +1,8 @@
 // Serialize/deserialize microbenchmark: FlatBuffers (our encoders and views) vs JSON vs msgpackr
-// vs protobufjs, in the same run. Median ns/op over rounds, ratio to JSON, encoded sizes.
+// vs protobufjs, in the same run. The machine is shared and noisy, so the systems of a case are
+// interleaved: each round runs every system once (in a rotating order) for ~BENCH_ROUND_MS, and
+// we report the median ns/op across rounds and the median across rounds of the per-round ratio to
+// JSON (a slow patch of the machine hits both sides of a ratio). Encoded sizes too.
 // Run `npx tsc -p tsconfig.json` first (imports the compiled protocol layer from dist/).
 // Writes bench/results/serialize.json.
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -9,8 +12,8 @@ import { Packr } from 'msgpackr'
 import protobuf from 'protobufjs'
 import { Encoder, StringCache, readEnvelope, rush } from '../dist/protocol/index.js'
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15)
-const ROUND_NS = Number(process.env.BENCH_ROUND_MS ?? 12) * 1e6
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 31)
+const ROUND_NS = Number(process.env.BENCH_ROUND_MS ?? 4) * 1e6
 
 // --- inputs ---------------------------------------------------------------------------------
 const env = []
@@ -96,24 +99,45 @@ const fbResponseAll = (b) => {
 }
 
 // --- harness ----------------------------------------------------------------------------------
-function measure(fn) {
-  // Calibrate: iterations per round so a round takes ~ROUND_NS.
-  let n = 64
+/** Iterations of `fn` that take about ROUND_NS. */
+function calibrate(fn) {
+  let n = 16
   for (;;) {
     const t0 = process.hrtime.bigint()
     for (let i = 0; i < n; i++) fn()
     const dt = Number(process.hrtime.bigint() - t0)
-    if (dt > ROUND_NS / 4) { n = Math.max(1, Math.round((n * ROUND_NS) / dt)); break }
+    if (dt > ROUND_NS / 4) return Math.max(1, Math.round((n * ROUND_NS) / dt))
     n *= 4
   }
-  const samples = []
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+}
+
+/**
+ * Measures the cases of one group interleaved: `ROUNDS` rounds, each running every case once in a
+ * rotating order. Returns per case the median ns/op and the median of its per-round ratio to
+ * `base` (the first case unless named).
+ */
+function measureGroup(cases, base = Object.keys(cases)[0]) {
+  const names = Object.keys(cases)
+  const iters = Object.fromEntries(names.map((k) => [k, calibrate(cases[k])]))
+  const samples = Object.fromEntries(names.map((k) => [k, []]))
   for (let r = 0; r < ROUNDS; r++) {
-    const t0 = process.hrtime.bigint()
-    for (let i = 0; i < n; i++) fn()
-    samples.push(Number(process.hrtime.bigint() - t0) / n)
+    for (let j = 0; j < names.length; j++) {
+      const k = names[(r + j) % names.length]
+      const fn = cases[k]
+      const n = iters[k]
+      const t0 = process.hrtime.bigint()
+      for (let i = 0; i < n; i++) fn()
+      samples[k].push(Number(process.hrtime.bigint() - t0) / n)
+    }
   }
-  samples.sort((a, b) => a - b)
-  return samples[samples.length >> 1]
+  return Object.fromEntries(
+    names.map((k) => [k, { ns: median(samples[k]), ratio: median(samples[k].map((x, r) => x / samples[base][r])) }]),
+  )
 }
 
 const groups = [
@@ -176,15 +200,15 @@ for (const g of groups) for (const fn of Object.values(g.cases)) for (let i = 0;
 const results = []
 for (const g of groups) {
   const row = { name: g.name, cases: {} }
-  const json = measure(g.cases.json)
-  for (const [format, fn] of Object.entries(g.cases)) {
-    const ns = format === 'json' ? json : measure(fn)
-    row.cases[format] = { ns: Math.round(ns), ratio: +(ns / json).toFixed(3), bytes: g.size(format) }
+  const m = measureGroup(g.cases, 'json')
+  for (const format of Object.keys(g.cases)) {
+    row.cases[format] = { ns: Math.round(m[format].ns), ratio: +m[format].ratio.toFixed(3), bytes: g.size(format) }
   }
   results.push(row)
 }
 for (let i = 0; i < 2000; i++) { bodyLen(small); bodyLen(large) }
-const bytes = { small: Math.round(measure(() => bodyLen(small))), large: Math.round(measure(() => bodyLen(large))) }
+const mb = measureGroup({ small: () => bodyLen(small), large: () => bodyLen(large) })
+const bytes = { small: Math.round(mb.small.ns), large: Math.round(mb.large.ns), ratio: +mb.large.ratio.toFixed(3) }
 
 // --- report -----------------------------------------------------------------------------------
 const formats = ['json', 'fb', 'msgpackr', 'protobufjs']
@@ -196,7 +220,7 @@ for (const r of results) {
   const cells = formats.map((f) => (r.cases[f] ? `${r.cases[f].ns} (${r.cases[f].ratio.toFixed(2)}×)` : '—'))
   lines.push(`| ${r.name} | ${cells.join(' | ')} | ${formats.map((f) => (r.cases[f] ? r.cases[f].bytes : '—')).join('/')} |`)
 }
-lines.push('', `StreamItem body decode (verify + view): 64 B body ${bytes.small} ns/op, 1 MiB body ${bytes.large} ns/op (ratio ${(bytes.large / bytes.small).toFixed(2)}).`)
+lines.push('', `StreamItem body decode (verify + view): 64 B body ${bytes.small} ns/op, 1 MiB body ${bytes.large} ns/op (median per-round ratio ${bytes.ratio.toFixed(2)}).`)
 
 const ratio = (g, f = 'fb') => results.find((r) => r.name.startsWith(g)).cases[f].ratio
 const goals = [
@@ -206,12 +230,12 @@ const goals = [
   ['Response ok decode ≤ 1.0× JSON', ratio('Response (ok + Result) decode'), 1.0],
   ['Response error encode ≤ 1.0× JSON', ratio('Response (error) encode'), 1.0],
   ['Response error decode ≤ 1.0× JSON', ratio('Response (error) decode'), 1.0],
-  ['byte payload decode O(1) (1 MiB / 64 B ≤ 2)', +(bytes.large / bytes.small).toFixed(2), 2],
+  ['byte payload decode O(1) (1 MiB / 64 B ≤ 2)', bytes.ratio, 2],
 ].map(([goal, value, limit]) => ({ goal, value, met: value <= limit }))
 lines.push('', '| goal | measured | met |', '|---|---:|---|', ...goals.map((g) => `| ${g.goal} | ${g.value} | ${g.met ? 'yes' : 'NO'} |`))
 console.log(lines.join('\n'))
-console.log(`\n(${ROUNDS} rounds of ~${ROUND_NS / 1e6} ms per case, median; node ${process.version}; ${((Date.now() - t0) / 1000).toFixed(1)} s; sink ${sink % 7})`)
+console.log(`\n(${ROUNDS} interleaved rounds of ~${ROUND_NS / 1e6} ms per case; medians; ratios are medians of per-round ratios; node ${process.version}; ${((Date.now() - t0) / 1000).toFixed(1)} s; sink ${sink % 7})`)
 
 const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'serialize.json')
 mkdirSync(dirname(out), { recursive: true })
-writeFileSync(out, JSON.stringify({ node: process.version, date: new Date().toISOString(), rounds: ROUNDS, results, byteBody: bytes, goals }, null, 2) + '\n')
+writeFileSync(out, JSON.stringify({ node: process.version, date: new Date().toISOString(), rounds: ROUNDS, roundMs: ROUND_NS / 1e6, method: 'interleaved rounds; median ns/op; median of per-round ratio to JSON', results, byteBody: bytes, goals }, null, 2) + '\n')

@@ -72,9 +72,10 @@ export function stringAt(b: Buffer, at: number): string {
   return utf8Slice.call(b, s + 4, s + 4 + u32(b, s))
 }
 
-// A small cache of decoded short strings that repeat (method names, error codes): hashing and
-// comparing 10 bytes in JS costs less than creating a string through the native call. Bounded
-// (256 entries of at most 32 bytes); a collision only evicts.
+// A small cache of decoded short strings that repeat (method names, error codes): comparing 10
+// bytes in JS costs less than creating a string through the native call. Slots are picked from
+// the length and the first and last two bytes; bounded (256 entries of at most 32 bytes); a
+// collision only evicts.
 const INTERN_MAX = 32
 const internKeys: (Uint8Array | null)[] = new Array<Uint8Array | null>(256).fill(null)
 const internValues: string[] = new Array<string>(256).fill('')
@@ -84,10 +85,11 @@ export function internedStringAt(b: Buffer, at: number): string {
   const s = deref(b, at)
   const start = s + 4
   const n = u32(b, s)
-  if (n > INTERN_MAX) return utf8Slice.call(b, start, start + n)
-  let h = n
-  for (let i = 0; i < n; i++) h = Math.imul(h ^ b[start + i]!, 0x01000193)
-  const slot = (h ^ (h >>> 8) ^ (h >>> 16)) & 255
+  if (n < 2 || n > INTERN_MAX) return utf8Slice.call(b, start, start + n)
+  const end = start + n
+  // 2 <= n: every byte read is one of the string's own (verified) bytes.
+  const h = Math.imul(n ^ (b[start]! << 3) ^ (b[start + 1]! << 7) ^ (b[end - 1]! << 11) ^ (b[end - 2]! << 15), 0x9e3779b1)
+  const slot = h >>> 24
   const key = internKeys[slot]!
   if (key !== null && key.length === n) {
     let i = 0

@@ -46,7 +46,8 @@ class CompiledTable {
   kinds = new Uint8Array(0)
   /** Inline size of the field in the table (4 for offsets). */
   sizes = new Int32Array(0)
-  aligns = new Int32Array(0)
+  /** Alignment - 1 (alignments are powers of two). */
+  alignMasks = new Int32Array(0)
   /** Element size, for vectors. */
   elems = new Int32Array(0)
   required = new Uint8Array(0)
@@ -115,11 +116,16 @@ function compileTable(desc: TableDescriptor): CompiledTable {
         sizes[i] = scalarSize[type.scalar]
         aligns[i] = Math.min(sizes[i]!, 8)
         break
-      case 'struct':
+      case 'struct': {
+        const align = type.struct.align
+        if (!(align >= 1 && align <= 16 && (align & (align - 1)) === 0)) {
+          throw new RangeError(`descriptor ${desc.name}.${f.name}: struct alignment must be a power of two, got ${String(align)}`)
+        }
         kinds[i] = STRUCT
         sizes[i] = type.struct.size
-        aligns[i] = type.struct.align
+        aligns[i] = align
         break
+      }
       case 'string':
         kinds[i] = STRING
         break
@@ -155,7 +161,7 @@ function compileTable(desc: TableDescriptor): CompiledTable {
   c.ids = ids
   c.kinds = kinds
   c.sizes = sizes
-  c.aligns = aligns
+  c.alignMasks = aligns.map((a) => a - 1)
   c.elems = elems
   c.required = required
   c.names = names
@@ -241,7 +247,7 @@ function verifyTable(b: Uint8Array, t: number, c: CompiledTable, depth: number, 
     const off = entry + 2 <= vtSize ? u16(b, vt + entry) : 0
     if (off !== 0) {
       if (off < 4 || off + c.sizes[i]! > tableSize) throw malformed(`${c.names[i]} outside its table`)
-      if ((t + off) % c.aligns[i]! !== 0) throw malformed(`${c.names[i]} misaligned at ${t + off}`)
+      if (((t + off) & c.alignMasks[i]!) !== 0) throw malformed(`${c.names[i]} misaligned at ${t + off}`)
     }
     if (kind === UNION) {
       // The hidden type byte is the field before the value.
