@@ -1,0 +1,150 @@
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { spawn } from 'node:child_process'
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import { ensureDaemon, readPidFile, Server, socketPair, type Client, type EnsureDaemonOptions } from '../../src/index.js'
+import { cleanup, collect, exitCode, fixtures, leakTest, tempDir } from '../helpers.js'
+
+type Test = Parameters<Parameters<typeof leakTest>[2]>[0]
+const daemonScript = path.join(fixtures, 'daemon-server.mjs')
+
+t.before(() => {
+  const [a, b] = socketPair()
+  a.destroy()
+  b.destroy()
+})
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Polls until `check` holds, for at most `ms` (a hang guard, not a timing assertion). */
+async function until(check: () => boolean, ms = 10_000): Promise<boolean> {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) return false
+    await sleep(10)
+  }
+  return true
+}
+
+/** Every daemon a test starts is SIGKILLed at teardown if it is still there. */
+function reapDaemons(t: Test, runtimeDir: string): void {
+  t.teardown(() => {
+    const log = path.join(runtimeDir, 'daemon.log')
+    const pids = fs.existsSync(log) ? [...fs.readFileSync(log, 'utf8').matchAll(/^listening (\d+)$/gm)].map((m) => Number(m[1])) : []
+    for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL')
+  })
+}
+
+/** ensureDaemon for the fixture daemon with `config`, closed before the leak check. */
+async function ensure(t: Test, runtimeDir: string, config: Record<string, unknown> = {}, extra: Partial<EnsureDaemonOptions> = {}): Promise<Client> {
+  const client = await ensureDaemon({ runtimeDir, command: [process.execPath, daemonScript, runtimeDir, JSON.stringify(config)], ...extra })
+  cleanup(t, () => client.destroy())
+  return client
+}
+
+const daemonPid = async (client: Client) => (await client.request('pid')).json<{ pid: number }>().pid
+const logLines = (runtimeDir: string, what: 'starting' | 'listening') =>
+  fs.readFileSync(path.join(runtimeDir, 'daemon.log'), 'utf8').match(new RegExp(`^${what} \\d+$`, 'gm')) ?? []
+
+leakTest(t, 'starts the daemon when none runs, then connects to it without starting another', async (t) => {
+  const dir = path.join(tempDir(t), 'run')
+  reapDaemons(t, dir)
+  const first = await ensure(t, dir)
+  const pid = await daemonPid(first)
+  t.not(pid, process.pid)
+  t.equal(first.daemon.peer.pid, pid, "the hello's kernel credentials name the daemon")
+  t.equal(fs.statSync(dir).mode & 0o777, 0o700, 'the runtime dir is created private')
+  t.equal(readPidFile(path.join(dir, 'daemon.pid')).pid, pid, 'the pid file holds its pid')
+  const second = await ensure(t, dir)
+  t.equal(await daemonPid(second), pid, 'the second call connects to the same daemon')
+  t.equal(logLines(dir, 'starting').length, 1, 'one daemon was started')
+  process.kill(pid, 'SIGTERM')
+  await until(() => !alive(pid))
+})
+
+t.test('20 clients auto-starting at once: exactly one daemon, and all of them reach it', async (t) => {
+  const dir = path.join(tempDir(t), 'run')
+  reapDaemons(t, dir)
+  const config = JSON.stringify({ startDelay: 200 }) // a slow start: everyone finds no daemon at first
+  const clients = Array.from({ length: 20 }, () =>
+    spawn(process.execPath, [path.join(fixtures, 'daemon-client.mjs'), dir, config], { stdio: ['ignore', 'pipe', 'inherit'] }),
+  )
+  const outputs = await Promise.all(clients.map(async (child) => {
+    const [text, code] = await Promise.all([collect(child.stdout), exitCode(child)])
+    t.equal(code, 0)
+    return JSON.parse(text) as { ok: boolean; pid: number; helloPid: number; message?: string }
+  }))
+  const failed = outputs.filter((o) => !o.ok)
+  t.same(failed, [], 'every client succeeded')
+  const pids = new Set(outputs.map((o) => o.pid))
+  t.equal(pids.size, 1, 'all 20 report the same daemon pid')
+  t.same(new Set(outputs.map((o) => o.helloPid)), pids, 'and so do the kernel credentials')
+  t.equal(logLines(dir, 'starting').length, 1, 'exactly one daemon process was ever started (one "starting" line in its log)')
+  t.equal(logLines(dir, 'listening').length, 1)
+  for (const pid of pids) process.kill(pid, 'SIGTERM')
+})
+
+leakTest(t, 'after kill -9 of the daemon the next ensureDaemon() starts a new one over the stale socket', async (t) => {
+  const dir = path.join(tempDir(t), 'run')
+  reapDaemons(t, dir)
+  const first = await ensure(t, dir)
+  const pid = await daemonPid(first)
+  process.kill(pid, 'SIGKILL')
+  await until(() => !alive(pid))
+  first.destroy()
+  t.ok(fs.lstatSync(path.join(dir, 'daemon.sock')).isSocket(), 'the dead daemon left its socket file behind')
+  const second = await ensure(t, dir)
+  const newPid = await daemonPid(second)
+  t.not(newPid, pid, 'a new daemon serves')
+  t.equal(readPidFile(path.join(dir, 'daemon.pid')).pid, newPid)
+  t.equal(logLines(dir, 'starting').length, 2)
+  process.kill(newPid, 'SIGTERM')
+  await until(() => !alive(newPid))
+})
+
+leakTest(t, 'a daemon with another build id is replaced; one with ours is kept', async (t) => {
+  const dir = path.join(tempDir(t), 'run')
+  reapDaemons(t, dir)
+  const old = await ensure(t, dir, { buildId: 'v1' }, { buildId: 'v1' })
+  const oldPid = await daemonPid(old)
+  t.equal(old.daemon.buildId, 'v1')
+  const same = await ensure(t, dir, { buildId: 'v1' }, { buildId: 'v1' })
+  t.equal(await daemonPid(same), oldPid, 'the same build id: the running daemon is used')
+  const updated = await ensure(t, dir, { buildId: 'v2' }, { buildId: 'v2' })
+  const newPid = await daemonPid(updated)
+  t.not(newPid, oldPid, 'a new daemon serves')
+  t.equal(updated.daemon.buildId, 'v2')
+  t.notOk(alive(oldPid), 'the outdated daemon is gone')
+  process.kill(newPid, 'SIGTERM')
+  await until(() => !alive(newPid))
+})
+
+leakTest(t, 'a daemon that exits before answering is reported with the tail of its log', async (t) => {
+  const dir = path.join(tempDir(t), 'run')
+  fs.mkdirSync(dir, { mode: 0o700 })
+  fs.writeFileSync(path.join(dir, 'daemon.log'), 'an old line from a previous run\n')
+  const error = await ensure(t, dir, { exitEarly: 3 }).then(() => undefined, (e: unknown) => e as Error & { code: string })
+  t.ok(error, 'ensureDaemon rejects')
+  t.equal(error?.code, 'ERR_FDWIRE_DAEMON_EXITED')
+  t.match(error?.message, /exited with status 3/)
+  t.match(error?.message, /daemon-server: starting/, 'the message has its stdout lines')
+  t.match(error?.message, /cannot open the database: it is on fire/, 'and its stderr lines')
+})
+
+leakTest(t, 'a socket path over the platform limit is a clear ENAMETOOLONG, never a hang', async (t) => {
+  const dir = path.join(tempDir(t), 'x'.repeat(100))
+  t.throws(() => new Server({ runtimeDir: dir }), { code: 'ENAMETOOLONG', message: /at most 107/ })
+  const guard = new AbortController()
+  const hung = sleep(20_000, 'hung', { signal: guard.signal }).catch(() => 'guard')
+  const result = await Promise.race([ensure(t, dir).then(() => 'connected', (e: unknown) => e), hung])
+  guard.abort()
+  t.match(result, { code: 'ENAMETOOLONG', message: /at most 107/ })
+})
