@@ -1,5 +1,5 @@
 // Known-bad buffers are rejected with a specific reason (the fuzz test only checks the error code).
-import t from 'tap'
+import t, { type Test } from 'tap'
 import {
   EnvelopeRoot,
   RushRoots,
@@ -24,10 +24,9 @@ function requestTable(b: Buffer): number {
 }
 const offsetIn = (b: Buffer, view: Uint8Array): number => view.byteOffset - b.byteOffset
 
-function rejects(t: Tap, b: Uint8Array, reason: RegExp, what: string): void {
+function rejects(t: Test, b: Uint8Array, reason: RegExp, what: string): void {
   t.throws(() => readEnvelope(asReceived(b)), { code: 'ERR_FDWIRE_MALFORMED', message: reason }, what)
 }
-type Tap = typeof t
 
 t.test('envelope corruptions name what is wrong', async (t) => {
   let b = request()
