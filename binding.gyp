@@ -11,6 +11,7 @@
         "native/frame.cc",
         "native/reader.cc",
         "native/writer.cc",
+        "native/spawn.cc",
         "native/binding.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

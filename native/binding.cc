@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include <memory>
+#include <string>
 #include <unordered_set>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include "platform.h"
 #include "reader.h"
 #include "socket.h"
+#include "spawn.h"
 #include "writer.h"
 
 namespace fdwire {
@@ -597,6 +599,145 @@ class Listener : public Napi::ObjectWrap<Listener>, public Handle {
 };
 
 // ---------------------------------------------------------------------------------------------
+// ProcessWatch: reports when a spawned process exits, through its pidfd on the env's loop.
+
+class ProcessWatch : public Napi::ObjectWrap<ProcessWatch>, public Handle {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "ProcessWatch",
+                       {
+                           InstanceMethod<&ProcessWatch::Close>("close"),
+                           InstanceMethod<&ProcessWatch::JsUnref>("unref"),
+                       });
+  }
+
+  // new ProcessWatch(pid, pidfd, onExit(status, signal))
+  explicit ProcessWatch(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<ProcessWatch>(info), context_(info.Env(), "fdwire.ProcessWatch") {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !is_int(info[0]) || !is_int(info[1]) || !info[2].IsFunction()) {
+      type_error(env, "ProcessWatch(pid, pidfd, onExit)");
+      return;
+    }
+    pid_ = info[0].As<Napi::Number>().Int32Value();
+    fd_ = info[1].As<Napi::Number>().Int32Value();
+    on_exit_ = Napi::Persistent(info[2].As<Napi::Function>());
+    if (open_poll(env, env_state(env), fd_) < 0) {
+      closed_ = true;
+      Napi::Error::New(env, "uv_poll_init failed").ThrowAsJavaScriptException();
+      return;
+    }
+    Napi::ObjectWrap<ProcessWatch>::Ref();
+    set_events(UV_READABLE);
+  }
+
+  ~ProcessWatch() override { release(); }
+
+  void release() override {
+    if (closed_) return;
+    closed_ = true;
+    close_poll();
+    close_fd(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  void on_poll(int, int) override {
+    int status = 0;
+    int signal_number = 0;
+    int done = reap_process(pid_, &status, &signal_number);
+    if (done == 0) return;  // woken early: keep waiting
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    release();
+    Napi::ObjectWrap<ProcessWatch>::Unref();
+    if (done < 0) {
+      status = -1;  // someone else reaped it (-ECHILD): the status is lost
+      signal_number = 0;
+    }
+    call_js(env, on_exit_, context_, {Napi::Number::New(env, status), Napi::Number::New(env, signal_number)});
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (!closed_) {
+      release();
+      Napi::ObjectWrap<ProcessWatch>::Unref();
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value JsUnref(const Napi::CallbackInfo& info) {
+    set_ref(false);
+    return info.Env().Undefined();
+  }
+
+  Napi::AsyncContext context_;
+  int pid_ = -1;
+  int fd_ = -1;
+  bool closed_ = false;
+  Napi::FunctionReference on_exit_;
+};
+
+bool get_strings(const Napi::Value& value, std::vector<std::string>* out) {
+  if (!value.IsArray()) return false;
+  Napi::Array array = value.As<Napi::Array>();
+  for (uint32_t i = 0; i < array.Length(); i++) {
+    Napi::Value item = array.Get(i);
+    if (!item.IsString()) return false;
+    out->push_back(item.As<Napi::String>().Utf8Value());
+  }
+  return true;
+}
+
+std::vector<char*> pointers(std::vector<std::string>& strings) {
+  std::vector<char*> result;
+  for (std::string& s : strings) result.push_back(&s[0]);
+  result.push_back(nullptr);
+  return result;
+}
+
+// spawn(path, argv: string[], env: string[], cwd: string | null, umask: number, stdio: Int32Array(3),
+//       newProcessGroup: boolean) -> pid | -errno
+Napi::Value Spawn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<std::string> argv, envp;
+  if (info.Length() < 7 || !info[0].IsString() || !get_strings(info[1], &argv) || !get_strings(info[2], &envp) ||
+      !is_int(info[4]) || !info[5].IsTypedArray()) {
+    return type_error(env, "spawn(path, argv, env, cwd, umask, stdio, newProcessGroup)");
+  }
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::string cwd = info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : std::string();
+  Napi::Int32Array stdio = info[5].As<Napi::Int32Array>();
+  if (stdio.ElementLength() != 3) return type_error(env, "stdio must hold 3 fds");
+  std::vector<char*> argv_ptrs = pointers(argv);
+  std::vector<char*> envp_ptrs = pointers(envp);
+  SpawnRequest request{path.c_str(), argv_ptrs.data(), envp_ptrs.data(),
+                       info[3].IsString() ? cwd.c_str() : nullptr, info[4].As<Napi::Number>().Int32Value(),
+                       {stdio[0], stdio[1], stdio[2]}, info[6].ToBoolean().Value()};
+  return Napi::Number::New(env, spawn_process(request));
+}
+
+// pidfd(pid) -> fd | -errno (-ENOSYS where pidfds do not exist)
+Napi::Value Pidfd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !is_int(info[0])) return type_error(env, "pidfd(pid)");
+  return Napi::Number::New(env, open_process_fd(info[0].As<Napi::Number>().Int32Value()));
+}
+
+// reap(pid) -> [status, signal] when it ended | 0 while running | -errno
+Napi::Value Reap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !is_int(info[0])) return type_error(env, "reap(pid)");
+  int status = 0, signal_number = 0;
+  int done = reap_process(info[0].As<Napi::Number>().Int32Value(), &status, &signal_number);
+  if (done <= 0) return Napi::Number::New(env, done);
+  Napi::Array result = Napi::Array::New(env, 2);
+  result.Set(0u, Napi::Number::New(env, status));
+  result.Set(1u, Napi::Number::New(env, signal_number));
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Plain functions.
 
 bool get_name(const Napi::Value& value, const char** data, size_t* len) {
@@ -729,6 +870,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
   exports.Set("Connection", Connection::Define(env));
   exports.Set("Listener", Listener::Define(env));
+  exports.Set("ProcessWatch", ProcessWatch::Define(env));
+  exports.Set("spawn", Napi::Function::New<Spawn>(env, "spawn"));
+  exports.Set("pidfd", Napi::Function::New<Pidfd>(env, "pidfd"));
+  exports.Set("reap", Napi::Function::New<Reap>(env, "reap"));
   exports.Set("listen", Napi::Function::New<Listen>(env, "listen"));
   exports.Set("connect", Napi::Function::New<Connect>(env, "connect"));
   exports.Set("socketPair", Napi::Function::New<SocketPair>(env, "socketPair"));

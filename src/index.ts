@@ -10,3 +10,4 @@ export { FdwireError, systemError, type SystemError, type FdwireErrorCode } from
 
 /** Most fds one message can carry (Linux SCM_MAX_FD). */
 export const MAX_FDS_PER_MESSAGE = 253
+export { spawnProcess, type SpawnOptions, type SpawnedProcess, type ProcessExit } from './process.js'

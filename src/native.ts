@@ -92,9 +92,35 @@ export interface NativeListenerConstructor {
   ): NativeListener
 }
 
+/** Watches a process through its pidfd (native/binding.cc `ProcessWatch`). */
+export interface NativeProcessWatch {
+  /** Stops watching (the process is not reaped). Idempotent. */
+  close(): void
+  /** Lets the event loop exit while watching. */
+  unref(): void
+}
+
+export interface NativeProcessWatchConstructor {
+  /** Takes ownership of `pidfd`; calls `onExit` once with the exit status and the signal number
+   *  that ended the process (0 if none); status -1 if someone else reaped it. */
+  new (pid: number, pidfd: number, onExit: (status: number, signal: number) => void): NativeProcessWatch
+}
+
 export interface NativeAddon {
   Connection: NativeConnectionConstructor
   Listener: NativeListenerConstructor
+  ProcessWatch: NativeProcessWatchConstructor
+  /**
+   * vfork+execve of `path` (not searched in PATH) with exactly `stdio` on fds 0..2 (-1: closed),
+   * every other fd closed, `umask` (< 0: inherit), `cwd` (null: inherit), default signal
+   * dispositions, and optionally its own process group. Returns the pid or -errno (exec failures
+   * included).
+   */
+  spawn(path: string, argv: string[], env: string[], cwd: string | null, umask: number, stdio: Int32Array, newProcessGroup: boolean): number
+  /** A pidfd for `pid` (readable once it exits), or -errno (-ENOSYS without pidfds). */
+  pidfd(pid: number): number
+  /** Reaps `pid` without blocking: [status, signal] once ended, 0 while it runs, or -errno. */
+  reap(pid: number): [number, number] | number
   /**
    * Binds and listens. The socket file is created under umask(~mode & 0o777) so it never exists
    * with a wider mode. Never unlinks anything. Returns the fd or -errno.
