@@ -77,6 +77,7 @@ export class WorkerPool extends EventEmitter implements PoolHost {
   #respawnTimer: NodeJS.Timeout | undefined
   #startWaiter: { resolve: () => void; reject: (e: Error) => void } | undefined
   #allGone: (() => void) | undefined
+  #closed: Promise<void> | undefined
 
   constructor(options: WorkerPoolOptions) {
     super()
@@ -92,8 +93,9 @@ export class WorkerPool extends EventEmitter implements PoolHost {
     this.#started = true
     if (this.#o.spawnPerRequest) return
     const ready = new Promise<void>((resolve, reject) => (this.#startWaiter = { resolve, reject }))
-    for (let i = 0; i < this.#o.size; i++) this.#spawn()
+    ready.catch(() => {}) // awaited below, unless a spawn throws first
     try {
+      for (let i = 0; i < this.#o.size; i++) this.#spawn()
       await ready
     } catch (error) {
       await this.close({ timeout: 0 })
@@ -134,7 +136,13 @@ export class WorkerPool extends EventEmitter implements PoolHost {
         reject,
       }
       this.#nextId = this.#nextId >= 0xffffffff ? 1 : this.#nextId + 1
-      const worker = this.#takeWorker()
+      let worker
+      try {
+        worker = this.#takeWorker()
+      } catch (error) {
+        this.#settle(job, error as Error) // spawn failed (EMFILE, EAGAIN...)
+        return
+      }
       if (worker) {
         worker.assign(job)
       } else if (this.#queued >= this.#o.maxQueue) {
@@ -182,20 +190,22 @@ export class WorkerPool extends EventEmitter implements PoolHost {
    * finish within `timeout` ms (default 5000); then workers get SIGTERM, and SIGKILL 1 s later.
    * Resolves once every worker has exited and been reaped.
    */
-  async close(options?: { timeout?: number }): Promise<void> {
+  close(options?: { timeout?: number }): Promise<void> {
     const timeout = optionalInteger('options.timeout', checkObject('options', options)['timeout'], 0, 0x7fffffff, 5000)
-    if (!this.#closing) {
-      this.#closing = true
-      clearTimeout(this.#respawnTimer)
-      this.#startWaiter?.reject(new FdwireError('ERR_FDWIRE_CLOSED', 'worker pool closed while starting'))
-      this.#startWaiter = undefined
-      for (const job of this.#queue.drain()) {
-        if (!job.settled) this.#settle(job, new FdwireError('ERR_FDWIRE_CLOSED', `worker pool closed before ${job.method} was dispatched`))
-      }
-      this.#queued = 0
-      for (const w of this.#idle.splice(0)) w.retire()
-      for (const w of this.#workers) if (!w.job) w.retire()
+    this.#closed ??= this.#close(timeout)
+    return this.#closed
+  }
+
+  async #close(timeout: number): Promise<void> {
+    this.#closing = true
+    clearTimeout(this.#respawnTimer)
+    this.#startWaiter?.reject(new FdwireError('ERR_FDWIRE_CLOSED', 'worker pool closed while starting'))
+    this.#startWaiter = undefined
+    for (const job of this.#queue.drain()) {
+      if (!job.settled) this.#settle(job, new FdwireError('ERR_FDWIRE_CLOSED', `worker pool closed before ${job.method} was dispatched`))
     }
+    this.#queued = 0
+    for (const w of [...this.#workers]) if (!w.job) w.retire()
     if (this.#workers.size === 0) return
     const gone = new Promise<void>((resolve) => (this.#allGone = resolve))
     const term = setTimeout(() => {
@@ -269,7 +279,13 @@ export class WorkerPool extends EventEmitter implements PoolHost {
     if (this.#o.spawnPerRequest) {
       // A worker that handled its one request leaves a slot for the next queued request.
       const job = this.#queued > 0 ? this.#nextJob() : undefined
-      if (job) this.#spawn(job)
+      if (job) {
+        try {
+          this.#spawn(job)
+        } catch (error) {
+          this.#settle(job, error as Error)
+        }
+      }
       return
     }
     if (w.retired) return
@@ -330,8 +346,15 @@ export class WorkerPool extends EventEmitter implements PoolHost {
       this.#respawnTimer = undefined
       if (this.#closing) return
       while (this.#workers.size < this.#o.size) {
+        try {
+          this.#spawn()
+        } catch (error) {
+          // Out of fds or processes: try again later, as for a crash loop.
+          debug('worker pool: respawn failed: %s', (error as Error).message)
+          this.#scheduleRespawn()
+          return
+        }
         this.#restarts++
-        this.#spawn()
       }
     }
     if (this.#backoff === 0) respawn()

@@ -223,3 +223,24 @@ t.test('usage errors name the option', async (t) => {
   await t.rejects(pool.run('pid'), { code: 'ERR_FDWIRE_CLOSED', message: /not started/ })
   t.throws(() => pool.run('pid', undefined, { timeout: 0 }), { name: 'RangeError', message: /options\.timeout/ })
 })
+
+poolTest('a worker that exits mid-request is reported with its exit code and replaced', { size: 2 }, async (t, pool) => {
+  const exits: unknown[] = []
+  pool.on('workerExit', (info) => exits.push(info))
+  const err = await pool.run('exit', json({ code: 3 })).catch((e: unknown) => e)
+  t.match(err, { code: 'ERR_FDWIRE_WORKER_DIED', message: /worker pid \d+ died \(exit code 3\) while handling exit/ })
+  t.match(exits, [{ code: 3, signal: null }])
+  t.ok(await until(() => pool.stats().alive === 2), 'the pool is back to 2 workers')
+  // Workers dying over and over are still replaced (with a backoff past 5 deaths a second).
+  const many = await Promise.allSettled([0, 1, 2, 3, 4, 5, 6, 7].map(() => pool.run('exit', json({ code: 4 }))))
+  t.ok(many.every((r) => r.status === 'rejected' && (r.reason as { code?: string }).code === 'ERR_FDWIRE_WORKER_DIED'), 'each one failed clearly')
+  t.ok(await until(() => pool.stats().alive === 2, 10_000), 'and the pool recovers')
+  t.equal(parse(await pool.run('echo', json({ text: 'still here' })))['text'], 'still here')
+})
+
+leakTest(t, 'a worker that cannot start: start() rejects and the pool is closed', async (t) => {
+  const pool = new WorkerPool({ script, args: ['crash'], size: 2 })
+  await t.rejects(pool.start(), { code: 'ERR_FDWIRE_WORKER_DIED', message: /died before saying Hello \(exit code 7\)/ })
+  t.same(pool.pids, [], 'no worker left behind')
+  await t.rejects(pool.run('pid'), { code: 'ERR_FDWIRE_CLOSED' })
+})
