@@ -1,6 +1,6 @@
 /**
  * Verifier descriptors for schemas/fdwire.fbs. Keep in step with the schema (append-only); the
- * test `test/protocol/descriptors.test.ts` checks them against flatc.
+ * test `test/protocol/independent-decoders.test.ts` checks them against flatc.
  */
 import { fb, type RootDescriptor, type TableDescriptor, type UnionDescriptor } from './descriptor.js'
 
