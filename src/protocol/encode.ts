@@ -53,7 +53,8 @@ export class Encoder {
 
   /** `x`, or a copy of it when it is a view of our own output (an earlier result). */
   private own<T extends StringValue>(x: T): T {
-    return typeof x !== 'string' && x.buffer === this.out.bytes.buffer ? (x.slice() as T) : x
+    // Uint8Array#slice copies; Buffer#slice would return a view.
+    return typeof x !== 'string' && x.buffer === this.out.bytes.buffer ? (Uint8Array.prototype.slice.call(x) as T) : x
   }
 
   /** Encodes a Hello. */

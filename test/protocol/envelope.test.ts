@@ -93,3 +93,43 @@ t.test('other rush messages round-trip', async (t) => {
   t.same(rush.readDaemonStatus(asReceived(rush.encodeDaemonStatus(st))), st)
   t.throws(() => rush.readExecReply(rush.encodeSignal(1, 2)), { code: 'ERR_FDWIRE_MALFORMED' })
 })
+
+t.test('a reused encoder writes the same bytes as a fresh one (padding never leaks old bytes)', async (t) => {
+  const enc = new Encoder(64)
+  const long = { code: 'E'.repeat(41), message: 'x'.repeat(300) }
+  const cases: [string, (e: Encoder) => Uint8Array][] = [
+    ['response', (e) => e.response(9, { error: { code: 'EIO', message: 'ü' }, body: Buffer.from('abc') })],
+    ['streamEnd', (e) => e.streamEnd(9, { status: Status.Cancelled })],
+    ['request', (e) => e.request(3, 'a.b', Buffer.alloc(5, 7))],
+    ['hello', (e) => e.hello(1, 'b')],
+    ['cancel', (e) => e.cancel(2, 'r')],
+    ['streamItem', (e) => e.streamItem(1, 2, Buffer.alloc(0))],
+  ]
+  for (const [name, encode] of cases) {
+    enc.response(1, { error: long, body: Buffer.alloc(999, 0xff) }) // dirty the buffer
+    t.same(Buffer.from(encode(enc)), Buffer.from(encode(new Encoder())), name)
+  }
+})
+
+t.test("an encoder's own earlier result can be passed back as a body", async (t) => {
+  const enc = new Encoder()
+  const inner = enc.request(1, 'inner')
+  const outer = readEnvelope(Buffer.from(enc.streamItem(2, 0, inner)))
+  t.ok(outer.kind === 'streamItem')
+  if (outer.kind !== 'streamItem') return
+  const m = readEnvelope(Buffer.from(outer.body!))
+  t.ok(m.kind === 'request' && m.id === 1 && m.method === 'inner')
+})
+
+t.test('status and errors encode as given', async (t) => {
+  const enc = new Encoder()
+  const m = readEnvelope(Buffer.from(enc.response(7, { status: Status.Cancelled })))
+  t.ok(m.kind === 'response' && m.status === Status.Cancelled && m.error === null && m.body === null)
+  const e = readEnvelope(Buffer.from(enc.streamEnd(7, { error: { code: 'ERR_X', message: 'naïve ☃ 𝄞' } })))
+  t.ok(e.kind === 'streamEnd' && e.status === Status.Error)
+  if (e.kind === 'streamEnd') t.same(e.error, { code: 'ERR_X', message: 'naïve ☃ 𝄞' })
+  t.throws(() => enc.response(1, { status: 7 as Status }), RangeError)
+  t.throws(() => enc.response(1, { error: { code: 1 } as unknown as { code: string; message: string } }), TypeError)
+  const c = readEnvelope(Buffer.from(enc.cancel(4)))
+  t.ok(c.kind === 'cancel' && c.id === 4 && c.reason === '')
+})
