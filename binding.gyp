@@ -26,6 +26,27 @@
         "MACOSX_DEPLOYMENT_TARGET": "11.0",
         "WARNING_CFLAGS": ["-Wall", "-Wextra"]
       }
+    },
+    {
+      "target_name": "rush",
+      "type": "executable",
+      "sources": [
+        "native/rush/main.c",
+        "native/rush/wire.c",
+        "native/rush/conn.c",
+        "native/rush/runtime.c",
+        "native/rush/signals.c",
+        "native/rush/util.c"
+      ],
+      "defines": ["_GNU_SOURCE", "RUSH_VERSION=\"<!(node -p \"require('./package.json').version\")\""],
+      "cflags": ["-std=c11", "-O2", "-Wall", "-Wextra"],
+      "conditions": [
+        ["OS=='linux'", { "ldflags": ["-static"] }]
+      ],
+      "xcode_settings": {
+        "GCC_C_LANGUAGE_STANDARD": "c11",
+        "WARNING_CFLAGS": ["-Wall", "-Wextra"]
+      }
     }
   ]
 }

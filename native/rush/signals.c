@@ -1,0 +1,74 @@
+/*
+ * signals.c — the self-pipe trick: a handler may only call async-signal-safe functions, so it
+ * writes the signal number into a pipe that the main loop poll(2)s together with the socket; the
+ * loop then sends rush.signal frames with ordinary code.
+ *
+ * Man pages: sigaction(2), signal-safety(7), pipe2(2), raise(3), signal(7) (job control stops).
+ */
+#include "signals.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+static int pipe_r = -1, pipe_w = -1;
+
+static const int caught[] = {SIGINT, SIGHUP, SIGTERM, SIGQUIT, SIGTSTP};
+
+static void on_signal(int signo) {
+    int saved = errno;
+    unsigned char b = (unsigned char)signo;
+    /* Non-blocking: if 64 KiB of unread signals piled up, dropping one is fine. */
+    (void)!write(pipe_w, &b, 1);
+    errno = saved;
+}
+
+static void handle(int signo) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    /* SA_RESTART: our own syscalls need not see EINTR; poll(2) still wakes up on the pipe. */
+    sa.sa_flags = SA_RESTART;
+    sigaction(signo, &sa, NULL);
+}
+
+static int make_pipe(int fds[2]) {
+#ifdef __linux__
+    return pipe2(fds, O_CLOEXEC | O_NONBLOCK);
+#else
+    if (pipe(fds) < 0) return -1;
+    for (int i = 0; i < 2; i++) {
+        fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+        fcntl(fds[i], F_SETFL, O_NONBLOCK);
+    }
+    return 0;
+#endif
+}
+
+int signals_install(void) {
+    int fds[2];
+    if (make_pipe(fds) < 0) return -1;
+    pipe_r = fds[0];
+    pipe_w = fds[1];
+    for (size_t i = 0; i < sizeof caught / sizeof caught[0]; i++) handle(caught[i]);
+    return pipe_r;
+}
+
+int signals_take(int *signos, int max) {
+    unsigned char buf[64];
+    if (max > (int)sizeof buf) max = (int)sizeof buf;
+    ssize_t n = read(pipe_r, buf, (size_t)max);
+    for (ssize_t i = 0; i < n; i++) signos[i] = buf[i];
+    return n > 0 ? (int)n : 0;
+}
+
+void signals_stop_self(void) {
+    /* SIGTSTP is not blocked here (its handler has returned), so raise() stops us right away;
+     * it returns when SIGCONT continues us. */
+    signal(SIGTSTP, SIG_DFL);
+    raise(SIGTSTP);
+    handle(SIGTSTP);
+}

@@ -1,0 +1,74 @@
+/*
+ * wire.h — fdwire frames and the few FlatBuffers messages the rush client sends and reads,
+ * hand-encoded and hand-decoded (no FlatBuffers runtime: the client is plain static C).
+ *
+ * Layouts follow docs/protocol.md and schemas/{fdwire,rush_exec,rush_result,rush_run_locally,
+ * rush_signal}.fbs. Decoding never trusts the peer: every offset and length is checked against
+ * the received bytes before it is followed.
+ */
+#ifndef RUSH_WIRE_H
+#define RUSH_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WIRE_HEADER_SIZE 16
+/* The client refuses larger frames: its replies are a few hundred bytes. */
+#define WIRE_MAX_FRAME (1u << 20)
+
+/* FdRole values of schemas/rush_common.fbs. */
+enum { ROLE_STDIN = 0, ROLE_STDOUT = 1, ROLE_STDERR = 2, ROLE_TTY = 3 };
+
+/* What the client asks rushd to run. */
+struct exec_request {
+    char *const *argv; /* argv[0..argc): SCRIPT, NAME?, ARG... */
+    size_t argc;
+    const char *cwd;
+    char *const *env; /* NULL-terminated, "KEY=VALUE" */
+    uint32_t umask;
+    const uint8_t *roles; /* one per fd sent */
+    size_t nroles;
+};
+
+/* Upper bound of the frame (header included) that wire_encode_exec writes for `r`. */
+size_t wire_exec_size(const struct exec_request *r);
+
+/* Writes the 16-byte frame header and the Envelope{Request{id, "rush.exec", ExecRequest}} payload
+ * into `out` (wire_exec_size bytes); returns the frame's length (header + payload). */
+size_t wire_encode_exec(uint8_t *out, uint32_t id, unsigned fd_count, const struct exec_request *r);
+
+/* Room for a rush.signal frame. */
+#define WIRE_SIGNAL_FRAME_MAX 128
+/* Writes a complete Envelope{Request{id, "rush.signal", Signal{exec_id, signo}}} frame; returns its length. */
+size_t wire_encode_signal(uint8_t *out, uint32_t id, uint32_t exec_id, int32_t signo);
+
+/* A byte range inside a verified frame. */
+struct span {
+    const uint8_t *p;
+    uint32_t n;
+};
+
+enum msg_kind { MSG_HELLO = 1, MSG_RESPONSE = 3, MSG_OTHER = 99 };
+
+/* A decoded Response (only the fields the client uses). */
+struct response {
+    uint32_t id;
+    unsigned status; /* 0 Ok, 1 Error, 2 Cancelled */
+    struct span code, message; /* ErrorInfo; empty when absent */
+    struct span body; /* empty when absent */
+};
+
+/* Checks a frame header (16 bytes). Returns 0 and the payload length, or -1 with *why set. */
+int wire_check_header(const uint8_t *h, uint32_t *length, const char **why);
+
+/* Decodes an Envelope payload. Returns its kind (filling *out for MSG_RESPONSE) or -1 with *why
+ * when the payload is malformed. */
+int wire_decode_envelope(const uint8_t *p, uint32_t n, struct response *out, const char **why);
+
+enum reply_kind { REPLY_RESULT = 1, REPLY_RUN_LOCALLY = 2 };
+
+/* Decodes the body of the Response to rush.exec: a Result ("RRES": *status, *signal) or a
+ * RunLocally ("RLOC": *reason). Returns the kind, or -1 with *why. */
+int wire_decode_exec_reply(struct span body, int32_t *status, int32_t *signal, struct span *reason, const char **why);
+
+#endif
