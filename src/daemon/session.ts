@@ -216,6 +216,12 @@ export class Session {
 
 /** Sends a refusal (id 0 error response) on a connection that gets no session, then ends it. */
 export function refuseConnection(connection: Connection, code: string, message: string): void {
+  // Discard what the peer sent (its hello): a frame nobody reads keeps the peer's end unseen, and
+  // the connection (and its fd) open for good. A peer that never ends its side is cut off.
+  connection.on('message', () => {})
+  const force = setTimeout(() => connection.destroy(), 1000)
+  force.unref()
+  connection.once('close', () => clearTimeout(force))
   connection.send(encodeResponse(0, { error: { code, message } }), { type: ENVELOPE_FRAME_TYPE })
   connection.end()
 }
