@@ -1,6 +1,8 @@
 /** WorkerPool options, their defaults and checks. */
+import { native } from '../binding.js'
+import { systemError } from '../errors.js'
 import { resolveConnectionOptions, type ConnectionOptions } from '../transport/options.js'
-import { checkObject, describe, optionalBoolean, optionalInteger } from '../validate.js'
+import { checkFd, checkObject, describe, optionalBoolean, optionalInteger } from '../validate.js'
 
 export interface WorkerPoolOptions extends ConnectionOptions {
   /** Path of the worker script (run with `process.execPath`); it must call `serveWorker()`.
@@ -102,3 +104,24 @@ export function resolveRunOptions(value: unknown, fallbackTimeout: number | unde
     timeout: o['timeout'] === undefined ? fallbackTimeout : optionalInteger('options.timeout', o['timeout'], 1, MAX_TIMER, 0),
   }
 }
+
+/** Our own copies of the request's fds: the caller's if they gave them up, else duplicates. */
+export function ownFds(fds: readonly number[] | undefined, closeFds: boolean): number[] {
+  if (fds === undefined) return []
+  if (fds.length > native.maxFdsPerFrame) {
+    throw new RangeError(`options.fds has ${fds.length} fds; one message carries at most ${native.maxFdsPerFrame}`)
+  }
+  fds.forEach((fd, i) => checkFd(`options.fds[${i}]`, fd))
+  if (closeFds) return [...fds]
+  const own: number[] = []
+  for (const fd of fds) {
+    const dup = native.dup(fd)
+    if (dup < 0) {
+      for (const d of own) native.close(d)
+      throw systemError(dup, 'dup')
+    }
+    own.push(dup)
+  }
+  return own
+}
+

@@ -12,11 +12,11 @@ import { spawn } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
 import { native } from '../binding.js'
-import { FdwireError, systemError } from '../errors.js'
+import { FdwireError } from '../errors.js'
 import { Connection } from '../transport/connection.js'
 import { socketPairFds } from '../transport/connect.js'
-import { checkFd, checkObject, optionalInteger } from '../validate.js'
-import { resolvePoolOptions, resolveRunOptions, type ResolvedPoolOptions, type RunOptions, type WorkerPoolOptions } from './pool-options.js'
+import { checkObject, optionalInteger } from '../validate.js'
+import { ownFds, resolvePoolOptions, resolveRunOptions, type ResolvedPoolOptions, type RunOptions, type WorkerPoolOptions } from './pool-options.js'
 import { Fifo } from './pool-queue.js'
 import { PoolReply, PoolWorker, type Job, type PoolHost, type WorkerExitInfo } from './pool-worker.js'
 
@@ -395,24 +395,3 @@ export class WorkerPool extends EventEmitter implements PoolHost {
     }
   }
 }
-
-/** Our own copies of the request's fds: the caller's if they gave them up, else duplicates. */
-function ownFds(fds: readonly number[] | undefined, closeFds: boolean): number[] {
-  if (fds === undefined) return []
-  if (fds.length > native.maxFdsPerFrame) {
-    throw new RangeError(`options.fds has ${fds.length} fds; one message carries at most ${native.maxFdsPerFrame}`)
-  }
-  fds.forEach((fd, i) => checkFd(`options.fds[${i}]`, fd))
-  if (closeFds) return [...fds]
-  const own: number[] = []
-  for (const fd of fds) {
-    const dup = native.dup(fd)
-    if (dup < 0) {
-      for (const d of own) native.close(d)
-      throw systemError(dup, 'dup')
-    }
-    own.push(dup)
-  }
-  return own
-}
-

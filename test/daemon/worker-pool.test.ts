@@ -82,6 +82,7 @@ poolTest('a worker killed with SIGKILL mid-request: that request fails clearly, 
   const slow = [0, 1, 2].map(() => pool.run('sleep', json({ ms: 300 })))
   await sleep(50)
   const victim = pool.pids[0]!
+  const killedAt = Date.now()
   process.kill(victim, 'SIGKILL')
   const results = await Promise.allSettled(slow)
   const failed = results.filter((r) => r.status === 'rejected')
@@ -92,6 +93,7 @@ poolTest('a worker killed with SIGKILL mid-request: that request fails clearly, 
   })
   for (const r of results) if (r.status === 'fulfilled') t.not(parse(r.value).pid, victim, 'the others ran elsewhere')
   t.ok(await until(() => pool.stats().alive === 3), 'the pool is back to 3 workers')
+  t.comment(`back to 3 workers ${Date.now() - killedAt} ms after the kill`)
   t.match(pool.stats(), { alive: 3, restarts: 1, spawned: 4, failed: 1, completed: 2 })
   t.notOk(pool.pids.includes(victim), 'the dead worker is not in the pool')
   t.match(exits, [{ pid: victim, code: null, signal: 'SIGKILL' }], "one 'workerExit'")
