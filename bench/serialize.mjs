@@ -1,6 +1,7 @@
 // Serialize/deserialize microbenchmark: FlatBuffers (our encoders and views) vs JSON vs msgpackr
 // vs protobufjs, in the same run. The machine is shared and noisy, so the systems of a case are
-// interleaved: each round runs every system once (in a rotating order) for ~BENCH_ROUND_MS, and
+// interleaved: each round runs every system once (in a rotating order) for ~BENCH_ROUND_MS; the
+// rounds of a case are spread over BENCH_PASSES passes over all cases; and
 // we report the median ns/op across rounds and the median across rounds of the per-round ratio to
 // JSON (a slow patch of the machine hits both sides of a ratio). Encoded sizes too.
 // Run `npx tsc -p tsconfig.json` first (imports the compiled protocol layer from dist/).
@@ -12,8 +13,9 @@ import { Packr } from 'msgpackr'
 import protobuf from 'protobufjs'
 import { Encoder, StringCache, readEnvelope, rush } from '../dist/protocol/index.js'
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 31)
-const ROUND_NS = Number(process.env.BENCH_ROUND_MS ?? 4) * 1e6
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 45)
+const PASSES = Number(process.env.BENCH_PASSES ?? 5)
+const ROUND_NS = Number(process.env.BENCH_ROUND_MS ?? 2) * 1e6
 
 // --- inputs ---------------------------------------------------------------------------------
 const env = []
@@ -117,26 +119,33 @@ const median = (xs) => {
 }
 
 /**
- * Measures the cases of one group interleaved: `ROUNDS` rounds, each running every case once in a
- * rotating order. Returns per case the median ns/op and the median of its per-round ratio to
- * `base` (the first case unless named).
+ * Measures the cases of one group interleaved: each call runs `rounds` rounds, each running every
+ * case once in a rotating order, and appends to `state` (created on the first call: iterations
+ * per case, samples). Calling it again later spreads a group's rounds over the whole run, so a
+ * burst of load from other processes hits only some of them.
  */
-function measureGroup(cases, base = Object.keys(cases)[0]) {
+function measureRounds(cases, rounds, state) {
   const names = Object.keys(cases)
-  const iters = Object.fromEntries(names.map((k) => [k, calibrate(cases[k])]))
-  const samples = Object.fromEntries(names.map((k) => [k, []]))
-  for (let r = 0; r < ROUNDS; r++) {
+  state ??= { iters: Object.fromEntries(names.map((k) => [k, calibrate(cases[k])])), samples: Object.fromEntries(names.map((k) => [k, []])) }
+  for (let r = 0; r < rounds; r++) {
+    const first = state.samples[names[0]].length
     for (let j = 0; j < names.length; j++) {
-      const k = names[(r + j) % names.length]
+      const k = names[(first + j) % names.length]
       const fn = cases[k]
-      const n = iters[k]
+      const n = state.iters[k]
       const t0 = process.hrtime.bigint()
       for (let i = 0; i < n; i++) fn()
-      samples[k].push(Number(process.hrtime.bigint() - t0) / n)
+      state.samples[k].push(Number(process.hrtime.bigint() - t0) / n)
     }
   }
+  return state
+}
+
+/** Per case: the median ns/op and the median of its per-round ratio to case `base`. */
+function summarize(state, base) {
+  const s = state.samples
   return Object.fromEntries(
-    names.map((k) => [k, { ns: median(samples[k]), ratio: median(samples[k].map((x, r) => x / samples[base][r])) }]),
+    Object.keys(s).map((k) => [k, { ns: median(s[k]), ratio: median(s[k].map((x, r) => x / s[base][r])) }]),
   )
 }
 
@@ -197,17 +206,25 @@ const bodyLen = (b) => { const m = readEnvelope(b); sink += m.kind === 'streamIt
 
 const t0 = Date.now()
 for (const g of groups) for (const fn of Object.values(g.cases)) for (let i = 0; i < 2000; i++) fn() // warm up
+const bodyCases = { small: () => bodyLen(small), large: () => bodyLen(large) }
+for (let i = 0; i < 2000; i++) { bodyLen(small); bodyLen(large) }
+// PASSES passes over every group, ROUNDS / PASSES rounds each time.
+const states = new Map()
+const perPass = Math.max(1, Math.round(ROUNDS / PASSES))
+for (let p = 0; p < PASSES; p++) {
+  for (const g of groups) states.set(g, measureRounds(g.cases, perPass, states.get(g)))
+  states.set(bodyCases, measureRounds(bodyCases, perPass, states.get(bodyCases)))
+}
 const results = []
 for (const g of groups) {
   const row = { name: g.name, cases: {} }
-  const m = measureGroup(g.cases, 'json')
+  const m = summarize(states.get(g), 'json')
   for (const format of Object.keys(g.cases)) {
     row.cases[format] = { ns: Math.round(m[format].ns), ratio: +m[format].ratio.toFixed(3), bytes: g.size(format) }
   }
   results.push(row)
 }
-for (let i = 0; i < 2000; i++) { bodyLen(small); bodyLen(large) }
-const mb = measureGroup({ small: () => bodyLen(small), large: () => bodyLen(large) })
+const mb = summarize(states.get(bodyCases), 'small')
 const bytes = { small: Math.round(mb.small.ns), large: Math.round(mb.large.ns), ratio: +mb.large.ratio.toFixed(3) }
 
 // --- report -----------------------------------------------------------------------------------
@@ -234,8 +251,8 @@ const goals = [
 ].map(([goal, value, limit]) => ({ goal, value, met: value <= limit }))
 lines.push('', '| goal | measured | met |', '|---|---:|---|', ...goals.map((g) => `| ${g.goal} | ${g.value} | ${g.met ? 'yes' : 'NO'} |`))
 console.log(lines.join('\n'))
-console.log(`\n(${ROUNDS} interleaved rounds of ~${ROUND_NS / 1e6} ms per case; medians; ratios are medians of per-round ratios; node ${process.version}; ${((Date.now() - t0) / 1000).toFixed(1)} s; sink ${sink % 7})`)
+console.log(`\n(${perPass * PASSES} interleaved rounds of ~${ROUND_NS / 1e6} ms per case in ${PASSES} passes; medians; ratios are medians of per-round ratios; node ${process.version}; ${((Date.now() - t0) / 1000).toFixed(1)} s; sink ${sink % 7})`)
 
 const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'serialize.json')
 mkdirSync(dirname(out), { recursive: true })
-writeFileSync(out, JSON.stringify({ node: process.version, date: new Date().toISOString(), rounds: ROUNDS, roundMs: ROUND_NS / 1e6, method: 'interleaved rounds; median ns/op; median of per-round ratio to JSON', results, byteBody: bytes, goals }, null, 2) + '\n')
+writeFileSync(out, JSON.stringify({ node: process.version, date: new Date().toISOString(), rounds: perPass * PASSES, passes: PASSES, roundMs: ROUND_NS / 1e6, method: 'interleaved rounds spread over passes; median ns/op; median of per-round ratio to JSON', results, byteBody: bytes, goals }, null, 2) + '\n')
