@@ -1,0 +1,131 @@
+/**
+ * Running one `rush -c` request: in-process when the recogniser understands the whole script,
+ * else `/bin/sh -c SCRIPT [NAME [ARG...]]` with the client's fds on 0/1/2, the session's cwd, env
+ * and umask, in its own process group. Either way the output and status are what `sh -c` gives.
+ *
+ * The client's fds are closed the moment the command ends: a reader downstream of the client's
+ * stdout must see EOF when the command is done, not when the daemon gets around to it.
+ */
+import * as fs from 'node:fs'
+import * as tty from 'node:tty'
+import { promisify } from 'node:util'
+import { native } from '../binding.js'
+import { rush } from '../protocol/index.js'
+import { spawnProcess, type SpawnedProcess } from '../process.js'
+import { evaluate } from './builtins.js'
+import { parseScript } from './script.js'
+import { ShellState } from './shell-state.js'
+
+const write = promisify(fs.write)
+
+/** Programs that need a controlling terminal (they open /dev/tty or do job control). */
+const NEEDS_TERMINAL = new Set([
+  'less', 'more', 'most', 'vi', 'vim', 'nvim', 'view', 'nano', 'emacs', 'pico', 'ed', 'ex',
+  'ssh', 'scp', 'sftp', 'sudo', 'su', 'doas', 'passwd', 'top', 'htop', 'btop', 'watch', 'man',
+  'tmux', 'screen', 'mc', 'fzf', 'tig', 'git', 'gdb', 'ftp', 'telnet', 'crontab', 'visudo',
+])
+
+/** Interpreters that are interactive (and need the terminal) only when started without arguments. */
+const REPLS = new Set(['sh', 'bash', 'dash', 'zsh', 'fish', 'python', 'python3', 'node', 'irb', 'mysql', 'psql', 'sqlite3'])
+
+export type ExecOutcome =
+  | { kind: 'result'; status: number; signal: number; exited: boolean }
+  | { kind: 'runLocally'; reason: string }
+
+/** A client connection's session: its shell state and its running commands. */
+export class RushSession {
+  state: ShellState | undefined
+  readonly running = new Map<number, SpawnedProcess>()
+}
+
+/**
+ * Runs the exec request `id`. Takes ownership of `fds` (closed before this resolves).
+ */
+export async function runExec(session: RushSession, id: number, request: rush.ExecRequestView, fds: number[]): Promise<ExecOutcome> {
+  try {
+    const argv = request.argv
+    const script = argv[0]
+    if (script === undefined) return { kind: 'result', status: 0, signal: 0, exited: false }
+    session.state ??= new ShellState(request.cwd || '/', request.env, request.umask)
+    const state = session.state
+    const stdio = [-1, -1, -1]
+    const roles = request.fdRoles
+    for (let i = 0; i < roles.length && i < fds.length; i++) {
+      const role = roles[i]!
+      if (role <= rush.FdRole.Stderr && stdio[role] === -1) stdio[role] = fds[i]!
+    }
+    if (needsTerminal(script) && (isTerminal(stdio[0]!) || isTerminal(stdio[1]!))) {
+      return { kind: 'runLocally', reason: 'the command needs a controlling terminal' }
+    }
+    const inProcess = runBuiltins(script, state, stdio[1]!)
+    const outcome = inProcess === undefined ? undefined : await inProcess
+    if (outcome !== undefined) return outcome
+    const child = spawnProcess('/bin/sh', {
+      argv: ['sh', '-c', ...argv],
+      env: state.envList(),
+      cwd: state.cwd,
+      umask: state.umask,
+      stdio,
+    })
+    session.running.set(id, child)
+    try {
+      const { status, signal } = await child.exited
+      state.status = signal ? 128 + signal : status
+      return { kind: 'result', status, signal, exited: false }
+    } finally {
+      session.running.delete(id)
+    }
+  } finally {
+    for (const fd of fds) native.close(fd)
+  }
+}
+
+/** Runs the script in-process if it can; undefined when it needs a real shell. */
+function runBuiltins(script: string, state: ShellState, stdout: number): Promise<ExecOutcome> | undefined {
+  const commands = parseScript(script)
+  if (commands === undefined) return undefined
+  const evaluation = evaluate(commands, state)
+  if (evaluation === undefined) return undefined
+  if (evaluation.stdout.length > 0 && stdout < 0) return undefined // sh reports the closed fd itself
+  const commit = (signal: number): ExecOutcome => {
+    Object.assign(state, { cwd: evaluation.state.cwd, umask: evaluation.state.umask })
+    state.env.clear()
+    for (const [k, v] of evaluation.state.env) state.env.set(k, v)
+    state.vars.clear()
+    for (const [k, v] of evaluation.state.vars) state.vars.set(k, v)
+    state.status = signal ? 128 + signal : evaluation.status
+    return { kind: 'result', status: signal ? 0 : evaluation.status, signal, exited: evaluation.exited }
+  }
+  if (evaluation.stdout.length === 0) return Promise.resolve(commit(0))
+  return writeAll(stdout, Buffer.from(evaluation.stdout)).then(
+    () => commit(0),
+    // A shell writing into a pipe nobody reads dies of SIGPIPE; so does our emulation.
+    (error: NodeJS.ErrnoException) => (error.code === 'EPIPE' ? commit(13) : commit(0)),
+  )
+}
+
+// On the libuv threadpool, so a slow reader of the client's stdout never blocks the daemon.
+async function writeAll(fd: number, bytes: Buffer): Promise<void> {
+  let offset = 0
+  while (offset < bytes.length) {
+    try {
+      offset += (await write(fd, bytes, offset, bytes.length - offset)).bytesWritten
+    } catch (error) {
+      // The fd's file description is shared with the user's terminal or pipe; if someone else set
+      // O_NONBLOCK on it we must not clear it (DESIGN.md §3), only wait and retry.
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error
+      await new Promise((resolve) => setTimeout(resolve, 1))
+    }
+  }
+}
+
+function needsTerminal(script: string): boolean {
+  const match = /^\s*(?:exec\s+|command\s+|env\s+(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*)?([^\s;|&<>()]+)(.*)$/s.exec(script)
+  if (match === null) return false
+  const name = match[1]!.slice(match[1]!.lastIndexOf('/') + 1)
+  return NEEDS_TERMINAL.has(name) || (REPLS.has(name) && match[2]!.trim() === '')
+}
+
+function isTerminal(fd: number): boolean {
+  return fd >= 0 && tty.isatty(fd)
+}
