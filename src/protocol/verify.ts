@@ -241,13 +241,15 @@ function verifyTable(b: Uint8Array, t: number, c: CompiledTable, depth: number, 
   const n = c.n
   const ids = c.ids
   const kinds = c.kinds
+  const sizes = c.sizes
+  const alignMasks = c.alignMasks
   for (let i = 0; i < n; i++) {
     const kind = kinds[i]!
     const entry = 4 + 2 * ids[i]!
     const off = entry + 2 <= vtSize ? u16(b, vt + entry) : 0
     if (off !== 0) {
-      if (off < 4 || off + c.sizes[i]! > tableSize) throw malformed(`${c.names[i]} outside its table`)
-      if (((t + off) & c.alignMasks[i]!) !== 0) throw malformed(`${c.names[i]} misaligned at ${t + off}`)
+      if (off < 4 || off + sizes[i]! > tableSize) throw malformed(`${c.names[i]} outside its table`)
+      if (((t + off) & alignMasks[i]!) !== 0) throw malformed(`${c.names[i]} misaligned at ${t + off}`)
     }
     if (kind === UNION) {
       // The hidden type byte is the field before the value.
