@@ -1,0 +1,389 @@
+/**
+ * The rush C client (build/Release/rush) against stand-in daemons: the fdwire Server based
+ * fixtures/rush-fake-daemon.mjs (records requests, replies as told) and the net based
+ * fixtures/rush-client-raw-daemon.mjs (refusals, garbage, odd framing). Real processes throughout:
+ * what is checked is what a user sees (output, exit status, messages) and what the daemon receives.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import { protocol } from '../../src/index.js'
+import { collect, fixtures, root, tempDir } from '../helpers.js'
+
+type Test = Parameters<Parameters<typeof t.test>[1]>[0]
+
+const rush = path.join(root, 'build', 'Release', 'rush')
+const fakeDaemon = path.join(fixtures, 'rush-fake-daemon.mjs')
+const rawDaemon = path.join(fixtures, 'rush-client-raw-daemon.mjs')
+const fakeRushd = path.join(fixtures, 'rush-client-rushd.mjs')
+
+if (!fs.existsSync(rush)) {
+  t.fail(`${rush} is missing: run \`npx node-gyp build\``)
+  t.end()
+}
+
+interface Run {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+/** Starts a fixture daemon serving `dir`; resolves once it listens. Killed at teardown. */
+async function startDaemon(t: Test, script: string, args: string[]): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  await new Promise<void>((resolve, reject) => {
+    let out = ''
+    child.stdout!.setEncoding('utf8')
+    child.stdout!.on('data', (chunk: string) => {
+      out += chunk
+      if (out.includes('listening')) resolve()
+    })
+    child.once('exit', (code) => reject(new Error(`daemon fixture exited (${code}) before listening`)))
+  })
+  return child
+}
+
+const fake = (t: Test, dir: string, config: Record<string, unknown> = {}) => startDaemon(t, fakeDaemon, [dir, JSON.stringify(config)])
+const raw = (t: Test, dir: string, mode: string) => startDaemon(t, rawDaemon, [dir, mode])
+
+/** Runs a command line (argv[0] = the program) with RUSH_RUNTIME_DIR=dir; never autostarts unless env says so. */
+async function run(argv: string[], dir: string, env: Record<string, string | undefined> = {}, options: { timeout?: number; onSpawn?: (c: ChildProcess) => void } = {}): Promise<Run> {
+  const child = spawn(argv[0]!, argv.slice(1), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, RUSH_RUNTIME_DIR: dir, RUSH_NO_AUTOSTART: '1', RUSHD: fakeRushd, ...env },
+  })
+  options.onSpawn?.(child)
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeout ?? 10_000)
+  const [stdout, stderr, [code, signal]] = await Promise.all([
+    collect(child.stdout),
+    collect(child.stderr),
+    new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s]))),
+  ])
+  clearTimeout(timer)
+  return { code, signal, stdout, stderr }
+}
+
+const rushC = (dir: string, args: string[], env?: Record<string, string | undefined>) => run([rush, '-c', ...args], dir, env)
+
+function log(dir: string): Record<string, any>[] {
+  const file = path.join(dir, 'log.jsonl')
+  if (!fs.existsSync(file)) return []
+  return fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>)
+}
+
+async function until(check: () => boolean, ms = 5000): Promise<boolean> {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) return false
+    await sleep(10)
+  }
+  return true
+}
+
+t.test('the binary is static', async (t) => {
+  const r = spawnSync('ldd', [rush], { encoding: 'utf8' })
+  t.match(r.stdout + r.stderr, /not a dynamic executable/)
+})
+
+t.test('--version, --help, usage errors', async (t) => {
+  const dir = tempDir(t)
+  const v = await run([rush, '--version'], dir)
+  t.equal(v.code, 0)
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }
+  t.equal(v.stdout, `rush ${pkg.version}\n`)
+  const h = await run([rush, '--help'], dir)
+  t.equal(h.code, 0)
+  t.match(h.stdout, /rush -c SCRIPT \[NAME \[ARG\.\.\.\]\]/)
+  for (const name of ['RUSH_RUNTIME_DIR', 'RUSH_NO_AUTOSTART', 'RUSHD']) t.match(h.stdout, name)
+  const bad = await run([rush, '-x'], dir)
+  t.equal(bad.code, 2)
+  t.match(bad.stderr, /rush: unknown option -x/)
+  const noArg = await run([rush, '-c'], dir)
+  t.equal(noArg.code, 2)
+  t.match(noArg.stderr, /-c: option requires an argument/)
+})
+
+t.test('the request decodes with our reader, our verifier and flatc', async (t) => {
+  const dir = tempDir(t)
+  await fake(t, dir)
+  const r = await rushC(dir, ['echo "$1"', 'name', 'arg 1', 'ünïcödé'], { RUSH_TEST_VAR: 'a=b=c' })
+  t.equal(r.code, 0)
+  const payload = fs.readFileSync(path.join(dir, 'payload-1.bin'))
+  const envelope = protocol.readEnvelope(payload)
+  t.equal(envelope.kind, 'request')
+  if (envelope.kind !== 'request') return
+  t.equal(envelope.id, 1)
+  t.equal(envelope.method, 'rush.exec')
+  const body = envelope.body!
+  t.equal((body.byteOffset - payload.byteOffset) % 8, 0, 'body is 8-aligned in the payload (force_align)')
+  const exec = protocol.rush.readExecRequest(body)
+  t.same(exec.argv, ['echo "$1"', 'name', 'arg 1', 'ünïcödé'])
+  t.equal(exec.cwd, process.cwd())
+  t.ok(exec.env.includes('RUSH_TEST_VAR=a=b=c'))
+  t.ok(exec.env.includes(`RUSH_RUNTIME_DIR=${dir}`))
+  t.equal(exec.umask, process.umask())
+  t.equal(exec.stdinMode, protocol.rush.StdinMode.Inherit)
+  t.same([...exec.fdRoles], [0, 1, 2])
+  t.equal(log(dir)[0]!.fdCount, 3, 'three fds arrived')
+
+  // flatc, an independent decoder: the envelope, then the nested body.
+  const flatc = spawnSync('flatc', ['--version'])
+  if (flatc.error) {
+    t.skip('flatc is not installed')
+    return
+  }
+  const out = path.join(dir, 'json')
+  fs.writeFileSync(path.join(dir, 'body.bin'), body)
+  for (const [schema, rootType, file] of [
+    ['fdwire.fbs', 'fdwire.Envelope', 'payload-1.bin'],
+    ['rush_exec.fbs', 'rush.ExecRequest', 'body.bin'],
+  ] as const) {
+    const res = spawnSync('flatc', ['--json', '--strict-json', '--raw-binary', '--root-type', rootType, '-o', out, path.join(root, 'schemas', schema), '--', path.join(dir, file)], { encoding: 'utf8' })
+    t.equal(res.status, 0, `flatc decodes ${file}: ${res.stderr}`)
+  }
+  const env = JSON.parse(fs.readFileSync(path.join(out, 'payload-1.json'), 'utf8'))
+  t.equal(env.message_type, 'Request')
+  t.equal(env.message.method, 'rush.exec')
+  const req = JSON.parse(fs.readFileSync(path.join(out, 'body.json'), 'utf8'))
+  t.same(req.argv, ['echo "$1"', 'name', 'arg 1', 'ünïcödé'])
+  t.equal(req.cwd, process.cwd())
+  t.equal(req.umask, process.umask())
+  t.same(req.fd_roles, ['Stdin', 'Stdout', 'Stderr'])
+  t.ok(req.env.includes('RUSH_TEST_VAR=a=b=c'))
+})
+
+t.test('$0, $1, $@ mean what they mean for sh -c', async (t) => {
+  const dir = tempDir(t)
+  await fake(t, dir, { reply: { kind: 'run' } })
+  const script = 'printf "[%s]" "$0" "$#" "$@"; echo'
+  for (const args of [[], ['name'], ['name', 'a b', ''], ['n', '*', '-c']]) {
+    const r = await rushC(dir, [script, ...args])
+    const expected = spawnSync('/bin/sh', ['-c', script, ...args], { encoding: 'utf8' })
+    t.equal(r.stdout, expected.stdout, JSON.stringify(args))
+    t.equal(r.code, 0)
+  }
+  const status = await rushC(dir, ['echo to-stderr >&2; exit 7'])
+  t.equal(status.stderr, 'to-stderr\n', 'the command writes straight to our stderr')
+  t.equal(status.code, 7)
+})
+
+t.test('exit status pass-through, 128+N for a signal', async (t) => {
+  const dir = tempDir(t)
+  for (const [reply, code] of [
+    [{ status: 0 }, 0],
+    [{ status: 1 }, 1],
+    [{ status: 255 }, 255],
+    [{ status: 256 + 3 }, 3],
+    [{ status: 0, signal: 2 }, 130],
+    [{ status: 0, signal: 9 }, 137],
+    [{ status: 0, signal: 15 }, 143],
+  ] as const) {
+    const sub = path.join(dir, `d${code}`)
+    fs.mkdirSync(sub, { mode: 0o700 })
+    const d = await fake(t, sub, { reply: { kind: 'result', ...reply } })
+    const r = await rushC(sub, ['exit'])
+    t.equal(r.code, code, JSON.stringify(reply))
+    t.equal(r.signal, null)
+    t.equal(r.stderr, '')
+    d.kill('SIGKILL')
+  }
+})
+
+t.test('a closed stdout is not sent: the daemon sees fds 0 and 2 with their roles', async (t) => {
+  const dir = tempDir(t)
+  await fake(t, dir, { reply: { kind: 'run' } })
+  const r = await run(['/bin/sh', '-c', `exec "$0" -c 'echo out; echo "err $?" >&2' >&-`, rush], dir)
+  const entry = log(dir)[0]!
+  t.same(entry.fdRoles, [0, 2])
+  t.equal(entry.fdCount, 2)
+  t.equal(r.stdout, '')
+  // (The fake daemon's child gets /dev/null for a missing role, so the output is not compared here;
+  // see the local-run test below.)
+})
+
+t.test('a closed stdout stays closed for a local run (the /dev/null placeholder is close-on-exec)', async (t) => {
+  const dir = tempDir(t)
+  const script = `exec "$0" -c 'echo out; echo "err $?" >&2; ls -l /proc/self/fd/1 2>&1 | grep -c null' >&-`
+  const r = await run(['/bin/sh', '-c', script, rush], dir)
+  const expected = spawnSync('/bin/sh', ['-c', script, 'sh'], { encoding: 'utf8' }) // exec "sh": argv[0] as rush passes it
+  t.equal(r.stderr, expected.stderr)
+  t.match(r.stderr, /err 1/, 'echo to the closed stdout failed, as under sh')
+  t.equal(r.code, expected.status)
+})
+
+t.test('closed stdin and stderr: only stdout is sent', async (t) => {
+  const dir = tempDir(t)
+  await fake(t, dir, { reply: { kind: 'result', status: 4 } })
+  const r = await run(['/bin/sh', '-c', `exec "$0" -c 'exit' <&- 2>&-`, rush], dir)
+  t.equal(r.code, 4)
+  const entry = log(dir)[0]!
+  t.same(entry.fdRoles, [1])
+  t.equal(entry.fdCount, 1)
+})
+
+t.test('no daemon: runs locally with the same output and status; autostart as configured', async (t) => {
+  const dir = tempDir(t)
+  const script = 'echo "$0:$1"; echo e >&2; exit 5'
+  const expected = spawnSync('/bin/sh', ['-c', script, 'zero', 'one'], { encoding: 'utf8' })
+  const r = await rushC(dir, [script, 'zero', 'one'])
+  t.equal(r.stdout, expected.stdout)
+  t.equal(r.stderr, expected.stderr)
+  t.equal(r.code, 5)
+  await sleep(300)
+  t.notOk(fs.existsSync(path.join(dir, 'rushd-ran')), 'RUSH_NO_AUTOSTART=1: rushd was not started')
+
+  const started = await rushC(dir, [script, 'zero', 'one'], { RUSH_NO_AUTOSTART: undefined })
+  t.equal(started.code, 5)
+  t.equal(started.stdout, expected.stdout)
+  t.ok(await until(() => fs.existsSync(path.join(dir, 'rushd-ran'))), 'rushd was started')
+  t.equal(fs.readFileSync(path.join(dir, 'rushd-ran'), 'utf8'), '["start"]\n')
+})
+
+t.test('autostart does not hold the caller\'s pipes open', async (t) => {
+  const dir = tempDir(t)
+  // A rushd that lingers: if it inherited our stdout pipe, collecting stdout would wait for it.
+  const slow = path.join(dir, 'slow-rushd')
+  fs.writeFileSync(slow, '#!/bin/sh\nsleep 5\n', { mode: 0o755 })
+  const startedAt = Date.now()
+  const r = await rushC(dir, ['echo hi'], { RUSH_NO_AUTOSTART: undefined, RUSHD: slow })
+  t.equal(r.stdout, 'hi\n')
+  t.ok(Date.now() - startedAt < 3000, 'output ended without waiting for rushd')
+})
+
+t.test('a socket path too long for sun_path: clear message, runs locally', async (t) => {
+  const dir = path.join(tempDir(t), 'x'.repeat(120))
+  const r = await rushC(dir, ['echo local'])
+  t.equal(r.code, 0)
+  t.equal(r.stdout, 'local\n')
+  t.match(r.stderr, /rush: socket path too long/)
+})
+
+t.test('RunLocally: the client runs the command itself', async (t) => {
+  const dir = tempDir(t)
+  await fake(t, dir, { reply: { kind: 'runLocally', reason: 'needs a tty' } })
+  const r = await rushC(dir, ['echo "local $0 $1"; exit 6', 'a', 'b'])
+  t.equal(r.stdout, 'local a b\n')
+  t.equal(r.code, 6)
+  t.equal(log(dir).length, 1, 'the daemon was asked first')
+})
+
+t.test('error replies: unknown method runs locally, others print the message and exit 127', async (t) => {
+  const dir = tempDir(t)
+  const a = path.join(dir, 'a')
+  fs.mkdirSync(a, { mode: 0o700 })
+  await fake(t, a, { reply: { kind: 'error', code: 'ERR_FDWIRE_UNKNOWN_METHOD', message: 'unknown method "rush.exec"' } })
+  const local = await rushC(a, ['echo here'])
+  t.equal(local.stdout, 'here\n')
+  t.equal(local.code, 0)
+  const b = path.join(dir, 'b')
+  fs.mkdirSync(b, { mode: 0o700 })
+  await fake(t, b, { reply: { kind: 'error', code: 'ENOENT', message: 'no such worker' } })
+  const failed = await rushC(b, ['echo here'])
+  t.equal(failed.stdout, '')
+  t.equal(failed.code, 127)
+  t.equal(failed.stderr, 'rush: no such worker\n')
+})
+
+t.test('a refused connection (id 0 error): message, then runs locally', async (t) => {
+  const dir = tempDir(t)
+  await raw(t, dir, 'refuse')
+  const r = await rushC(dir, ['echo ran; exit 3'])
+  t.equal(r.stdout, 'ran\n')
+  t.equal(r.code, 3)
+  t.match(r.stderr, /^rush: too many sessions \(limit 1\)/)
+})
+
+t.test('fds sent with the reply are closed, not leaked', async (t) => {
+  const dir = tempDir(t)
+  await fake(t, dir, { reply: { kind: 'result', status: 9 }, replyFds: true })
+  const r = await rushC(dir, ['exit'])
+  t.equal(r.code, 9)
+})
+
+t.test('SIGINT to the client is forwarded as rush.signal', async (t) => {
+  const dir = tempDir(t)
+  await fake(t, dir, { reply: { kind: 'waitSignal' } })
+  const r = await run([rush, '-c', 'sleep 10'], dir, {}, {
+    onSpawn: (child) => {
+      void until(() => log(dir).length > 0).then(() => child.kill('SIGINT'))
+    },
+  })
+  t.equal(r.code, 130)
+  t.equal(r.signal, null)
+  const signal = log(dir).find((e) => e.method === 'signal')
+  t.same(signal && { execId: signal.execId, signo: signal.signo, id: signal.id }, { execId: 1, signo: 2, id: 2 })
+})
+
+t.test('SIGTERM, SIGHUP and SIGQUIT are forwarded too', async (t) => {
+  for (const [name, signo] of [['SIGTERM', 15], ['SIGHUP', 1], ['SIGQUIT', 3]] as const) {
+    const dir = tempDir(t)
+    await fake(t, dir, { reply: { kind: 'waitSignal' } })
+    const r = await run([rush, '-c', 'sleep 10'], dir, {}, {
+      onSpawn: (child) => void until(() => log(dir).length > 0).then(() => child.kill(name)),
+    })
+    t.equal(r.code, 128 + signo, name)
+  }
+})
+
+t.test('Ctrl-Z: forwards SIGTSTP, stops, and forwards SIGCONT when continued', async (t) => {
+  const dir = tempDir(t)
+  await fake(t, dir, { reply: { kind: 'waitSignal', until: 18 } })
+  let stopped = false
+  const r = await run([rush, '-c', 'sleep 10'], dir, {}, {
+    onSpawn: (child) => {
+      void (async () => {
+        await until(() => log(dir).length > 0)
+        child.kill('SIGTSTP')
+        stopped = await until(() => /^\d+ \(.*\) T/.test(fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8')))
+        child.kill('SIGCONT')
+      })()
+    },
+  })
+  t.ok(stopped, 'the client stopped itself')
+  t.equal(r.code, 128 + 18)
+  t.same(log(dir).filter((e) => e.method === 'signal').map((e) => e.signo), [20, 18])
+})
+
+t.test('the daemon dies mid-command: message and non-zero status', async (t) => {
+  const dir = tempDir(t)
+  await fake(t, dir, { reply: { kind: 'die' } })
+  const r = await rushC(dir, ['sleep 1'])
+  t.equal(r.signal, null)
+  t.equal(r.code, 1)
+  t.equal(r.stderr, 'rush: lost connection to rushd while the command ran\n')
+})
+
+t.test('frames split across reads and several frames per read', async (t) => {
+  for (const mode of ['split', 'coalesced', 'extraFields']) {
+    const dir = tempDir(t)
+    await raw(t, dir, mode)
+    const r = await rushC(dir, ['exit'])
+    t.equal(r.code, 42, mode)
+    t.equal(r.stderr, '', mode)
+  }
+})
+
+t.test('garbage from the daemon: never a crash, a message and a non-zero status', async (t) => {
+  for (const [mode, message] of [
+    ['random', /rush: malformed frame from rushd: bad frame magic/],
+    ['huge', /rush: malformed frame from rushd: frame larger than 1 MiB/],
+    ['badRoot', /rush: malformed message from rushd/],
+    ['badBody', /rush: malformed message from rushd/],
+    ['badVtable', /rush: malformed message from rushd/],
+    ['badResult', /rush: malformed reply from rushd/],
+    ['truncated', /rush: lost connection to rushd/],
+  ] as const) {
+    const dir = tempDir(t)
+    await raw(t, dir, mode)
+    const r = await run([rush, '-c', 'exit'], dir, {}, { timeout: 5000 })
+    t.equal(r.signal, null, `${mode}: no signal death`)
+    t.not(r.code, 0, `${mode}: non-zero status`)
+    t.match(r.stderr, message, mode)
+  }
+})
