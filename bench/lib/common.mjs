@@ -11,6 +11,8 @@ const benchDir = path.dirname(path.dirname(fileURLToPath(import.meta.url)))
 export function tempDir() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fdwire-bench-'))
   process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
+  // A signal would skip 'exit' handlers; exiting explicitly runs them.
+  for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(128 + os.constants.signals[signal]))
   return dir
 }
 
