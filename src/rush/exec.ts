@@ -7,13 +7,14 @@
  * stdout must see EOF when the command is done, not when the daemon gets around to it.
  */
 import * as fs from 'node:fs'
+import * as path from 'node:path'
 import * as tty from 'node:tty'
 import { promisify } from 'node:util'
 import { native } from '../binding.js'
 import { rush } from '../protocol/index.js'
 import { spawnProcess, type SpawnedProcess } from '../process.js'
 import { evaluate } from './builtins.js'
-import { parseScript } from './script.js'
+import { parseScript, type SimpleCommand } from './script.js'
 import { ShellState } from './shell-state.js'
 
 const write = promisify(fs.write)
@@ -57,11 +58,15 @@ export async function runExec(session: RushSession, id: number, request: rush.Ex
     if (needsTerminal(script) && (isTerminal(stdio[0]!) || isTerminal(stdio[1]!))) {
       return { kind: 'runLocally', reason: 'the command needs a controlling terminal' }
     }
-    const inProcess = runBuiltins(script, state, stdio[1]!)
+    const commands = parseScript(script)
+    const inProcess = commands === undefined ? undefined : runBuiltins(commands, state, stdio[1]!)
     const outcome = inProcess === undefined ? undefined : await inProcess
     if (outcome !== undefined) return outcome
-    const child = spawnProcess('/bin/sh', {
-      argv: ['sh', '-c', ...argv],
+    // A lone simple command is exec'ed the way sh would (PATH search, same argv and environment),
+    // without sh in between. Anything unusual (not found, not executable) goes to sh for its message.
+    const direct = commands === undefined ? undefined : simpleCommand(commands, state)
+    const child = spawnProcess(direct?.file ?? '/bin/sh', {
+      argv: direct?.argv ?? ['sh', '-c', ...argv],
       env: state.envList(),
       cwd: state.cwd,
       umask: state.umask,
@@ -81,9 +86,7 @@ export async function runExec(session: RushSession, id: number, request: rush.Ex
 }
 
 /** Runs the script in-process if it can; undefined when it needs a real shell. */
-function runBuiltins(script: string, state: ShellState, stdout: number): Promise<ExecOutcome> | undefined {
-  const commands = parseScript(script)
-  if (commands === undefined) return undefined
+function runBuiltins(commands: SimpleCommand[], state: ShellState, stdout: number): Promise<ExecOutcome> | undefined {
   const evaluation = evaluate(commands, state)
   if (evaluation === undefined) return undefined
   if (evaluation.stdout.length > 0 && stdout < 0) return undefined // sh reports the closed fd itself
@@ -116,6 +119,45 @@ async function writeAll(fd: number, bytes: Buffer): Promise<void> {
       if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error
       await new Promise((resolve) => setTimeout(resolve, 1))
     }
+  }
+}
+
+// dash's builtins and reserved words: a command by one of these names is not a program to exec.
+const SHELL_WORDS = new Set([
+  '.', ':', '[', 'alias', 'bg', 'break', 'cd', 'chdir', 'command', 'continue', 'echo', 'eval', 'exec',
+  'exit', 'export', 'false', 'fg', 'getopts', 'hash', 'jobs', 'kill', 'local', 'printf', 'pwd', 'read',
+  'readonly', 'return', 'set', 'shift', 'test', 'times', 'trap', 'true', 'type', 'ulimit', 'umask',
+  'unalias', 'unset', 'wait', 'if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'case', 'esac',
+  'while', 'until', 'for', 'in', 'function', 'select',
+])
+
+/** The program and argv for a script that is one simple command naming an executable file. */
+function simpleCommand(commands: SimpleCommand[], state: ShellState): { file: string; argv: string[] } | undefined {
+  if (commands.length !== 1) return undefined
+  const words = commands[0]!.words
+  const name = words[0]
+  if (name === undefined || name === '' || SHELL_WORDS.has(name) || /^[A-Za-z_][A-Za-z0-9_]*=/.test(name)) return undefined
+  const file = name.includes('/') ? path.resolve(state.cwd, name) : searchPath(name, state)
+  if (file === undefined || !isExecutableFile(file)) return undefined
+  return { file, argv: words }
+}
+
+function searchPath(name: string, state: ShellState): string | undefined {
+  const searchList = state.env.get('PATH') ?? state.vars.get('PATH')
+  if (searchList === undefined) return undefined // dash's built-in default path: leave it to sh
+  for (const dir of searchList.split(':')) {
+    const candidate = path.resolve(state.cwd, dir === '' ? '.' : dir, name)
+    if (isExecutableFile(candidate)) return candidate
+  }
+  return undefined
+}
+
+function isExecutableFile(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK)
+    return fs.statSync(file).isFile()
+  } catch {
+    return false
   }
 }
 
