@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -145,6 +146,10 @@ static void on_signals(struct session *s, uint32_t exec_id) {
         int signo = signos[i];
         if (!s->sent) {
             /* Nothing runs remotely yet: take the signal's default action ourselves. */
+            if (signo == SIGTSTP) {
+                signals_stop_self();
+                continue;
+            }
             signal(signo, SIG_DFL);
             raise(signo);
             continue;
@@ -258,9 +263,10 @@ static _Noreturn void run_command(int argc, char **argv) {
     if (s.sock < 0) runtime_exec_sh(argv);
     s.sigfd = signals_install();
     rx_init(&s.rx);
-    int e = send_exec(s.sock, EXEC_ID, argv + 2, (size_t)argc - 2);
-    s.sent = e == 0;
-    /* Even when sending failed (EPIPE), the daemon may have left a refusal to read. */
+    s.sent = send_exec(s.sock, EXEC_ID, argv + 2, (size_t)argc - 2) == 0;
+    /* When sending failed (EPIPE: the daemon already refused us), the refusal may still be there
+     * to read; ending our side makes sure the daemon ends its side too, so the read cannot hang. */
+    if (!s.sent) shutdown(s.sock, SHUT_WR);
     int status = await_exec(&s, EXEC_ID);
     if (status == RUN_LOCALLY) {
         rx_free(&s.rx);
@@ -329,8 +335,15 @@ static _Noreturn void interactive(char **argv) {
             uint32_t id = s.next_id++;
             char *args[] = {line, NULL};
             s.sent = send_exec(s.sock, id, args, 1) == 0;
+            if (!s.sent) shutdown(s.sock, SHUT_WR);
             int st = await_exec(&s, id);
-            if (st == RUN_LOCALLY) st = run_line_locally(line);
+            if (st == RUN_LOCALLY) {
+                st = run_line_locally(line);
+                /* Keys like Ctrl-C went to the local command too (same process group): forget our copy. */
+                int drop[64];
+                while (signals_take(drop, 64) > 0) {
+                }
+            }
             status = st;
             need_prompt = 1;
             /* After `exit N` the daemon ends the session: leave before showing a prompt if its
