@@ -1,0 +1,234 @@
+import { spawn, spawnSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import { Client, closeFd, ensureDaemon, pipe, protocol, Server, socketPair, type EnsureDaemonOptions } from '../../src/index.js'
+import { cleanup, collect, exitCode, fixtures, leakTest, tempDir } from '../helpers.js'
+
+type Test = Parameters<Parameters<typeof leakTest>[2]>[0]
+const daemonScript = path.join(fixtures, 'daemon-server.mjs')
+
+t.before(() => {
+  const [a, b] = socketPair()
+  a.destroy()
+  b.destroy()
+})
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Polls until `check` holds, for at most `ms` (a hang guard, not a timing assertion). */
+async function until(check: () => boolean, ms = 10_000): Promise<boolean> {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) return false
+    await sleep(10)
+  }
+  return true
+}
+
+/** Every daemon a test starts is SIGKILLed at teardown if it is still there. */
+function reapDaemons(t: Test, runtimeDir: string): void {
+  t.teardown(() => {
+    const log = path.join(runtimeDir, 'daemon.log')
+    const pids = fs.existsSync(log) ? [...fs.readFileSync(log, 'utf8').matchAll(/^starting (\d+)$/gm)].map((m) => Number(m[1])) : []
+    for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL')
+  })
+}
+
+/** A daemon process (the fixture, started by ensureDaemon) and a client of it. */
+async function startDaemon(t: Test, config: Record<string, unknown> = {}, extra: Partial<EnsureDaemonOptions> = {}) {
+  const runtimeDir = path.join(tempDir(t), 'run')
+  reapDaemons(t, runtimeDir)
+  const client = await ensureDaemon({ runtimeDir, command: [process.execPath, daemonScript, runtimeDir, JSON.stringify(config)], ...extra })
+  cleanup(t, () => client.destroy())
+  const pid = client.daemon.peer.pid
+  return { runtimeDir, client, pid, socket: client.socketPath, pidFile: path.join(runtimeDir, 'daemon.pid'), log: path.join(runtimeDir, 'daemon.log') }
+}
+
+/** The daemon's open fds, by number → what they refer to. */
+function daemonFds(pid: number): string[] {
+  return fs
+    .readdirSync(`/proc/${pid}/fd`)
+    .map((fd) => {
+      try {
+        return `${fd} -> ${fs.readlinkSync(`/proc/${pid}/fd/${fd}`)}`
+      } catch {
+        return `${fd} -> (gone)`
+      }
+    })
+    .sort()
+}
+
+leakTest(t, 'SIGTERM drains: the running request gets its reply, new work is refused, then socket and pid file go', async (t) => {
+  const { client, pid, socket, pidFile, log } = await startDaemon(t)
+  const other = await Client.connect(socket)
+  cleanup(t, () => other.destroy())
+  const slow = client.request('slow', JSON.stringify({ ms: 1500 }))
+  let running = false
+  for (let i = 0; i < 500 && !running; i++) {
+    // The slow request and this status request itself.
+    running = (await other.request('fdwire.status')).json<{ inFlight: number }>().inFlight === 2
+    if (!running) await sleep(10)
+  }
+  t.ok(running, 'the slow request is running in the daemon')
+  process.kill(pid, 'SIGTERM')
+  t.ok(await until(() => !fs.existsSync(socket)), 'the daemon stopped listening at once')
+  await t.rejects(Client.connect(socket), { code: 'ENOENT' }, 'a new connection is refused')
+  await t.rejects(other.request('echo', 'x'), { code: 'ERR_FDWIRE_SHUTTING_DOWN' }, 'a new request on an open connection is refused')
+  t.ok(alive(pid), 'the daemon is still there, draining')
+  t.equal((await slow).text(), 'slow done', 'the in-flight request completed with its reply')
+  t.ok(await until(() => !alive(pid)), 'then the daemon exited')
+  t.notOk(fs.existsSync(socket), 'its socket is removed')
+  t.notOk(fs.existsSync(pidFile), 'its pid file is removed')
+  t.match(fs.readFileSync(log, 'utf8'), new RegExp(`^closed ${pid}$`, 'm'))
+})
+
+leakTest(t, 'SIGHUP calls the reload hook and the daemon keeps serving', async (t) => {
+  const { client, pid, log } = await startDaemon(t)
+  t.equal((await client.request('reloads')).text(), '0')
+  process.kill(pid, 'SIGHUP')
+  t.ok(await until(() => /^reloaded 1$/m.test(fs.readFileSync(log, 'utf8'))), 'onReload ran')
+  process.kill(pid, 'SIGHUP')
+  t.ok(await until(() => /^reloaded 2$/m.test(fs.readFileSync(log, 'utf8'))), 'and runs on every SIGHUP')
+  t.equal((await client.request('reloads')).text(), '2', 'the daemon is still up and the same one')
+  t.equal(client.daemon.peer.pid, pid)
+  process.kill(pid, 'SIGTERM')
+  await until(() => !alive(pid))
+})
+
+leakTest(t, 'no fd growth in the daemon over 1,000 connections, each passing an fd', async (t) => {
+  const { client, pid, socket } = await startDaemon(t)
+  const cycle = async (i: number) => {
+    const c = await Client.connect(socket)
+    const [r, w] = pipe()
+    const reply = await c.request('echo', `n${i}`, { fds: [w] })
+    closeFd(r)
+    closeFd(w)
+    await c.close()
+    return reply.text() === `n${i}`
+  }
+  await cycle(-1) // warm-up: fds the daemon's runtime creates lazily on first use
+  client.destroy()
+  const settle = async (reference: string[]) => {
+    await until(() => daemonFds(pid).join() === reference.join(), 5000)
+    return daemonFds(pid)
+  }
+  let before = daemonFds(pid)
+  for (let same = 0; same < 5; ) {
+    // The warm-up connection's close reaches the daemon asynchronously: wait for a steady state.
+    await sleep(20)
+    const now = daemonFds(pid)
+    same = now.join() === before.join() ? same + 1 : 0
+    before = now
+  }
+  let wrong = 0
+  for (let i = 0; i < 1000; i++) if (!(await cycle(i))) wrong++
+  t.equal(wrong, 0, 'all 1,000 requests got their reply')
+  t.same(await settle(before), before, "the daemon's /proc/<pid>/fd is exactly what it was before")
+  process.kill(pid, 'SIGTERM')
+  await until(() => !alive(pid))
+})
+
+leakTest(t, 'startDetached: the daemon does not hold an fd its starter inherited without close-on-exec', async (t) => {
+  const runtimeDir = path.join(tempDir(t), 'run')
+  reapDaemons(t, runtimeDir)
+  // fd 3 of the starter is our end of a pipe, given without close-on-exec (as a shell or a build
+  // tool hands out extra fds); the starter runs ensureDaemon(), hence startDetached().
+  const starter = spawn(process.execPath, [path.join(fixtures, 'daemon-starter.mjs'), runtimeDir], { stdio: ['ignore', 'pipe', 'inherit', 'pipe'] })
+  const [text, code] = await Promise.all([collect(starter.stdout), exitCode(starter)])
+  t.equal(code, 0)
+  const report = JSON.parse(text) as { daemonPid: number; fd3: string; daemonFds: string[] }
+  t.match(report.fd3, /^(socket|pipe):\[\d+\]$/, 'the starter held the extra fd while it started the daemon')
+  t.notOk(report.daemonFds.includes(report.fd3), `the daemon does not hold it (${report.fd3})`)
+  process.kill(report.daemonPid, 'SIGTERM')
+  await until(() => !alive(report.daemonPid))
+})
+
+// Node marks every fd it finds at startup close-on-exec (strace: fcntl(n, F_SETFD, FD_CLOEXEC)
+// for each), so in a Node daemon "above 2 and not close-on-exec" matches nothing by the time the
+// Server runs closeInheritedFds(): a daemon started by a non-Node program keeps what it inherited.
+t.test('a daemon started by a non-Node program with FDWIRE_DETACHED=1 closes the fd it inherited', { todo: 'closeInheritedFds() cannot tell inherited fds from Node\'s own once Node marked them all close-on-exec' }, async (t) => {
+  const runtimeDir = path.join(tempDir(t), 'run')
+  fs.mkdirSync(runtimeDir, { mode: 0o700 })
+  reapDaemons(t, runtimeDir)
+  const log = fs.openSync(path.join(runtimeDir, 'daemon.log'), 'a')
+  const daemon = spawn('/bin/sh', ['-c', 'exec "$@"', 'sh', process.execPath, daemonScript, runtimeDir], {
+    stdio: ['ignore', log, log, 'pipe'],
+    env: { ...process.env, FDWIRE_DETACHED: '1' },
+  })
+  fs.closeSync(log)
+  t.ok(await until(() => /^listening \d+$/m.test(fs.readFileSync(path.join(runtimeDir, 'daemon.log'), 'utf8'))), 'the daemon listens')
+  const fds = daemonFds(daemon.pid!)
+  t.notOk(fds.some((entry) => entry.startsWith('3 -> ')), `the daemon closed its inherited fd 3 (it has ${fds.join(', ')})`)
+  daemon.kill('SIGKILL')
+  await exitCode(daemon)
+})
+
+/** Runs `script` with node as uid/gid 65534 (nobody) via setpriv; undefined if that is impossible here. */
+function asNobody(t: Test, args: string[]): ReturnType<typeof spawn> | undefined {
+  const why =
+    process.getuid?.() !== 0
+      ? 'not root: cannot switch to another uid'
+      : spawnSync('setpriv', ['--version']).error
+        ? 'setpriv is not installed'
+        : spawnSync('id', ['-u', 'nobody']).stdout?.toString().trim() !== '65534'
+          ? 'no user nobody with uid 65534'
+          : undefined
+  if (why !== undefined) {
+    if (process.env['CI']) t.fail(`cannot run the cross-uid test: ${why} (CI must provide it; see scripts/test-user.sh)`)
+    else t.pass(`cross-uid test skipped: ${why}`, { skip: why })
+    return undefined
+  }
+  return spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+}
+
+// The raw client as nobody: plain `net`, so it needs nothing from this checkout (which CI may keep
+// in a directory nobody can read). It prints what the daemon sent, in hex, and how it ended.
+const rawClient = `
+const net = require('net')
+const chunks = []
+const s = net.connect(process.argv[1])
+s.on('connect', () => { process.stderr.write(''); s.end() })
+s.on('data', (d) => chunks.push(d))
+s.on('error', (e) => { console.log(JSON.stringify({ error: e.code })); process.exit(0) })
+s.on('close', () => console.log(JSON.stringify({ uid: process.getuid(), bytes: Buffer.concat(chunks).toString('hex') })))
+`
+
+leakTest(t, 'refuses another uid even when the socket is opened up to 0777', async (t) => {
+  const base = tempDir(t)
+  const runtimeDir = path.join(base, 'run')
+  const server = new Server({ runtimeDir, handleSignals: false })
+  await server.listen()
+  cleanup(t, () => void server.close())
+  const refused: { uid: number; code: string }[] = []
+  server.on('refused', ({ peer, code }) => refused.push({ uid: peer.uid, code }))
+  // The misconfiguration: every directory on the way and the socket itself opened up.
+  fs.chmodSync(base, 0o711)
+  fs.chmodSync(runtimeDir, 0o711)
+  fs.chmodSync(server.socketPath, 0o777)
+  const child = asNobody(t, ['-e', rawClient, server.socketPath])
+  if (child === undefined) return
+  const [text, code] = await Promise.all([collect(child.stdout), exitCode(child)])
+  t.equal(code, 0)
+  const result = JSON.parse(text) as { uid?: number; bytes?: string; error?: string }
+  t.equal(result.error, undefined, 'nobody reached the socket (the kernel let it connect)')
+  t.equal(result.uid, 65534)
+  const bytes = Buffer.from(result.bytes ?? '', 'hex')
+  t.ok(bytes.length > 16, 'the daemon answered')
+  const envelope = protocol.readEnvelope(bytes.subarray(16, 16 + bytes.readUInt32LE(4)))
+  t.match(envelope, { kind: 'response', id: 0, ok: false }, 'with a refusal, not a hello')
+  t.match(envelope.kind === 'response' ? envelope.error : undefined, { code: 'ERR_FDWIRE_PERMISSION', message: /uid 65534 may not use this daemon/ })
+  t.same(refused, [{ uid: 65534, code: 'ERR_FDWIRE_PERMISSION' }], 'the server refused uid 65534 by its kernel credentials')
+  t.equal(server.connections, 0)
+  const own = await Client.connect(server.socketPath)
+  t.equal((await own.request('fdwire.status')).json<{ pid: number }>().pid, process.pid, 'our own uid is still served')
+  own.destroy()
+})
