@@ -179,6 +179,7 @@ class Connection : public Napi::ObjectWrap<Connection>, public Handle {
                            InstanceMethod<&Connection::JsRef>("ref"),
                            InstanceMethod<&Connection::JsUnref>("unref"),
                            InstanceMethod<&Connection::Close>("close"),
+                           InstanceMethod<&Connection::Detach>("detach"),
                            InstanceMethod<&Connection::QueuedBytes>("queuedBytes"),
                        });
   }
@@ -460,6 +461,23 @@ class Connection : public Napi::ObjectWrap<Connection>, public Handle {
       Napi::ObjectWrap<Connection>::Unref();
     }
     return info.Env().Undefined();
+  }
+
+  // detach() -> fd | -errno: stops watching the socket and gives its fd back, open, untouched.
+  // -EBUSY when bytes were already read or are still queued: they would be lost with the handover.
+  Napi::Value Detach(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (closed_) return Napi::Number::New(env, -EBADF);
+    if (reader_->holds_data() || writer_->queued_frames() > 0) return Napi::Number::New(env, -EBUSY);
+    int fd = fd_;
+    fd_ = -1;
+    closed_ = true;
+    close_poll();
+    reader_.reset();
+    writer_.reset();
+    buffer_ref_.Reset();
+    Napi::ObjectWrap<Connection>::Unref();
+    return Napi::Number::New(env, fd);
   }
 
   Napi::AsyncContext context_;

@@ -68,6 +68,8 @@ class FrameReader {
   void clear_frames();
 
   bool failed() const { return failed_; }
+  // Whether any byte or fd was received and not yet handed over (detaching would lose it).
+  bool holds_data() const { return end_ != start_ || have_header_ || !batches_.empty() || !frames_.empty(); }
   const Limits& limits() const { return limits_; }
 
  private:

@@ -53,6 +53,9 @@ export interface NativeConnection {
   queuedBytes(): number
   /** Closes the socket and every fd the connection still owns. Idempotent; no events after it. */
   close(): void
+  /** Stops watching the socket and returns its fd, open and untouched; -EBUSY if bytes were
+   *  already read or are queued (they would be lost), -EBADF when closed. */
+  detach(): number
 }
 
 export interface NativeConnectionConstructor {

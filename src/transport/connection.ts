@@ -215,6 +215,24 @@ export class Connection extends EventEmitter {
     this.#close(reason)
   }
 
+  /**
+   * Hands the socket over: stops using it and returns its fd, open and untouched, for you to pass
+   * on (e.g. to a worker process with `send(..., { fds: [fd], closeFds: true })`). Only possible
+   * before anything was read or while nothing is queued — typically right in the listener's
+   * `'connection'` event. `'close'` follows (no reason).
+   * @throws FdwireError `ERR_FDWIRE_STATE` when bytes were already received or are queued.
+   */
+  detach(): number {
+    const handle = this.#native
+    if (handle === null) throw new FdwireError('ERR_FDWIRE_CLOSED', 'connection is closed')
+    if (this.#queue.length > 0) throw new FdwireError('ERR_FDWIRE_STATE', 'cannot detach: messages were already received')
+    const fd = handle.detach()
+    if (fd < 0) throw new FdwireError('ERR_FDWIRE_STATE', 'cannot detach: bytes were already read or are queued')
+    this.#native = null
+    this.#close(undefined)
+    return fd
+  }
+
   /** Stops reading. Messages already received are still delivered. */
   pause(): void {
     this.#userPaused = true
@@ -376,7 +394,7 @@ export class Connection extends EventEmitter {
     if (this.#closed) return
     this.#closed = true
     this.#closeReason = reason
-    this.#native?.close()
+    this.#native?.close() // null after detach(): the fd lives on elsewhere
     this.#native = null
     this.#fd = -1
     const waiters = this.#waiters.splice(0)

@@ -2,8 +2,9 @@ import { once } from 'node:events'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import t from 'tap'
-import { connect, listen, MAX_SOCKET_PATH, socketPair, type Connection, type Message } from '../../src/index.js'
-import { closed, exitCode, leakTest, spawnFixture, tempDir } from '../helpers.js'
+import { closeFd, connect, Connection, listen, MAX_SOCKET_PATH, socketPair, socketPairFds, type Message } from '../../src/index.js'
+import { closed, exitCode, frame, leakTest, spawnFixture, tempDir } from '../helpers.js'
+import { native } from '../../src/binding.js'
 
 t.before(() => {
   const [a, b] = socketPair()
@@ -131,4 +132,23 @@ leakTest(t, 'a malformed peer loses its connection while other clients keep bein
   t.ok(reasons.includes('ERR_FDWIRE_BAD_MAGIC'), 'the bad peer was closed with a reason')
   good.destroy()
   listener.close()
+})
+
+leakTest(t, 'a connection can be detached and handed on before anything was read', async (t) => {
+  const [a, b] = socketPair()
+  const fd = b.detach()
+  t.equal(b.closed, true)
+  t.equal(b.fd, -1)
+  const adopted = new Connection(fd)
+  a.send('to the new owner')
+  const [m] = (await once(adopted, 'message')) as [Message]
+  t.equal(m.payload.toString(), 'to the new owner')
+  // Half a frame sits in d's reader: handing d over would lose it.
+  const [raw, theirs] = socketPairFds()
+  const d = new Connection(theirs)
+  native.sendRaw(raw, frame('never whole').subarray(0, 10), null)
+  await new Promise((resolve) => setTimeout(resolve, 50)) // an idle loop polls well within this
+  t.throws(() => d.detach(), { code: 'ERR_FDWIRE_STATE' }, 'refused while bytes are buffered')
+  closeFd(raw)
+  for (const x of [a, adopted, d]) x.destroy()
 })
