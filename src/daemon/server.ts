@@ -59,6 +59,12 @@ export interface ServerOptions extends ConnectionOptions {
   /** Close fds above 2 inherited without close-on-exec (callers' locks, pipes). Default: true
    *  when started by `startDaemon`/`ensureDaemon`, else false. */
   closeInheritedFds?: boolean
+  /**
+   * Serve connections elsewhere: after the peer and limit checks, each connection is passed here
+   * instead of being served by this process (typically `connection.detach()` and handing the fd to
+   * a worker). The connection counts against `maxConnections` until the returned promise settles.
+   */
+  handoff?: (connection: Connection) => Promise<unknown> | void
 }
 
 export interface Server {
@@ -80,6 +86,7 @@ export class Server extends EventEmitter implements SessionHost {
   readonly #idleTimeout: number
   readonly #handlers = new Map<string, { handler: Handler; stream: false } | { handler: StreamHandler; stream: true }>()
   readonly #sessions = new Set<Session>()
+  #handedOff = 0
   #listener: Listener | undefined
   #socketInode = 0
   #pidFile: PidFile | undefined
@@ -170,15 +177,15 @@ export class Server extends EventEmitter implements SessionHost {
       buildId: this.buildId,
       protocolVersion: PROTOCOL_VERSION,
       socketPath: this.socketPath,
-      connections: this.#sessions.size,
+      connections: this.#sessions.size + this.#handedOff,
       inFlight: this.#inFlight,
       ...(this.#options.status?.() ?? {}),
     }
   }
 
-  /** Number of open client connections. */
+  /** Number of open client connections (served here or handed off). */
   get connections(): number {
-    return this.#sessions.size
+    return this.#sessions.size + this.#handedOff
   }
 
   /**
@@ -287,8 +294,27 @@ export class Server extends EventEmitter implements SessionHost {
       refuse('ERR_FDWIRE_PERMISSION', `uid ${peer.uid} may not use this daemon (it serves uid ${this.#allowUids.join(', ')})`)
       return
     }
-    if (this.#sessions.size >= this.#maxConnections) {
-      refuse('ERR_FDWIRE_BUSY', `the daemon is busy: ${this.#sessions.size} connections (limit ${this.#maxConnections})`)
+    const active = this.#sessions.size + this.#handedOff
+    if (active >= this.#maxConnections) {
+      refuse('ERR_FDWIRE_BUSY', `the daemon is busy: ${active} connections (limit ${this.#maxConnections})`)
+      return
+    }
+    const handoff = this.#options.handoff
+    if (handoff !== undefined) {
+      this.#handedOff++
+      clearTimeout(this.#idleTimer)
+      this.emit('connection', connection)
+      const done = () => {
+        this.#handedOff--
+        this.#armIdle()
+      }
+      Promise.resolve()
+        .then(() => handoff(connection))
+        .then(done, (error: unknown) => {
+          debug('handoff failed: %s', String(error))
+          if (!connection.closed) refuseConnection(connection, 'ERR_FDWIRE_UNAVAILABLE', 'the daemon could not serve this connection')
+          done()
+        })
       return
     }
     const session = new Session(connection, this)
@@ -302,7 +328,7 @@ export class Server extends EventEmitter implements SessionHost {
   }
 
   #armIdle(): void {
-    if (this.#idleTimeout === 0 || this.#sessions.size > 0 || this.#draining) return
+    if (this.#idleTimeout === 0 || this.connections > 0 || this.#draining) return
     clearTimeout(this.#idleTimer)
     this.#idleTimer = setTimeout(() => {
       debug('idle for %d ms: closing', this.#idleTimeout)
