@@ -102,12 +102,17 @@ const fbResponseAll = (b) => {
 }
 
 // --- harness ----------------------------------------------------------------------------------
+// One timing loop per case, compiled from its own source text so that V8 keeps separate feedback
+// for each: a shared `for (...) fn()` loop sees every case's function, and which of them its
+// optimized code inlines then depends on timing, making a whole process 2-5x slow on some case.
+const loopFor = () => new Function('fn', 'n', 'for (let i = 0; i < n; i++) fn()')
+
 /** Iterations of `fn` that take about ROUND_NS. */
-function calibrate(fn) {
+function calibrate(fn, loop) {
   let n = 16
   for (;;) {
     const t0 = process.hrtime.bigint()
-    for (let i = 0; i < n; i++) fn()
+    loop(fn, n)
     const dt = Number(process.hrtime.bigint() - t0)
     if (dt > ROUND_NS / 4) return Math.max(1, Math.round((n * ROUND_NS) / dt))
     n *= 4
@@ -127,15 +132,19 @@ const median = (xs) => {
  */
 function measureRounds(cases, rounds, state) {
   const names = Object.keys(cases)
-  state ??= { iters: Object.fromEntries(names.map((k) => [k, calibrate(cases[k])])), samples: Object.fromEntries(names.map((k) => [k, []])) }
+  if (state === undefined) {
+    const loops = Object.fromEntries(names.map((k) => [k, loopFor()]))
+    state = { loops, iters: Object.fromEntries(names.map((k) => [k, calibrate(cases[k], loops[k])])), samples: Object.fromEntries(names.map((k) => [k, []])) }
+  }
   for (let r = 0; r < rounds; r++) {
     const first = state.samples[names[0]].length
     for (let j = 0; j < names.length; j++) {
       const k = names[(first + j) % names.length]
       const fn = cases[k]
       const n = state.iters[k]
+      const loop = state.loops[k]
       const t0 = process.hrtime.bigint()
-      for (let i = 0; i < n; i++) fn()
+      loop(fn, n)
       state.samples[k].push(Number(process.hrtime.bigint() - t0) / n)
     }
   }

@@ -58,18 +58,25 @@ export function stringBytesAt(b: Uint8Array, at: number): Uint8Array {
 // `Buffer#utf8Slice(start, end)` is what `toString('utf8', start, end)` calls after argument
 // normalisation that costs ~30% on short strings. Present in every Node version we support; the
 // fallback keeps us correct if it ever goes away.
-type Utf8Slice = (this: Buffer, start: number, end: number) => string
-const utf8Slice: Utf8Slice =
-  typeof (Buffer.prototype as unknown as { utf8Slice?: Utf8Slice }).utf8Slice === 'function'
-    ? (Buffer.prototype as unknown as { utf8Slice: Utf8Slice }).utf8Slice
-    : function (this: Buffer, start: number, end: number) {
-        return this.toString('utf8', start, end)
-      }
+interface Utf8Sliceable {
+  utf8Slice(start: number, end: number): string
+}
+if (typeof (Buffer.prototype as unknown as Partial<Utf8Sliceable>).utf8Slice !== 'function') {
+  Object.defineProperty(Buffer.prototype, 'utf8Slice', {
+    value(this: Buffer, start: number, end: number): string {
+      return this.toString('utf8', start, end)
+    },
+  })
+}
+/** `b.toString('utf8', start, end)` without its argument normalisation (a method call, not `.call`). */
+function utf8(b: Buffer, start: number, end: number): string {
+  return (b as unknown as Utf8Sliceable).utf8Slice(start, end)
+}
 
 /** Decodes the string whose offset is stored at `at`. */
 export function stringAt(b: Buffer, at: number): string {
   const s = deref(b, at)
-  return utf8Slice.call(b, s + 4, s + 4 + u32(b, s))
+  return utf8(b, s + 4, s + 4 + u32(b, s))
 }
 
 // A small cache of decoded short strings that repeat (method names, error codes): comparing 10
@@ -85,7 +92,7 @@ export function internedStringAt(b: Buffer, at: number): string {
   const s = deref(b, at)
   const start = s + 4
   const n = u32(b, s)
-  if (n < 2 || n > INTERN_MAX) return utf8Slice.call(b, start, start + n)
+  if (n < 2 || n > INTERN_MAX) return utf8(b, start, start + n)
   const end = start + n
   // 2 <= n: every byte read is one of the string's own (verified) bytes.
   const h = Math.imul(n ^ (b[start]! << 3) ^ (b[start + 1]! << 7) ^ (b[end - 1]! << 11) ^ (b[end - 2]! << 15), 0x9e3779b1)
@@ -96,7 +103,7 @@ export function internedStringAt(b: Buffer, at: number): string {
     while (i < n && key[i] === b[start + i]) i++
     if (i === n) return internValues[slot]!
   }
-  const str = utf8Slice.call(b, start, start + n)
+  const str = utf8(b, start, start + n)
   internKeys[slot] = Uint8Array.prototype.slice.call(b, start, start + n)
   internValues[slot] = str
   return str
