@@ -64,12 +64,14 @@ export function environment() {
     cpu: os.cpus()[0]?.model ?? 'unknown',
     cpus: os.cpus().length,
     platform: `${os.platform()} ${os.release()}`,
+    // On a shared machine, the other load explains much of the spread between runs.
+    loadAverage: os.loadavg()[0],
   }
 }
 
 export function printHeader(title, env) {
   console.log(`\n### ${title}\n`)
-  console.log(`node ${env.node}, ${env.date}, ${env.cpu} (${env.cpus} cpus), ${env.platform}\n`)
+  console.log(`node ${env.node}, ${env.date}, ${env.cpu} (${env.cpus} cpus), ${env.platform}, load average ${env.loadAverage.toFixed(1)} at start\n`)
 }
 
 /** Prints rows (arrays of cells) as a markdown table, numbers right-aligned. */
