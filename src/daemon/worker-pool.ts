@@ -149,6 +149,8 @@ export class WorkerPool extends EventEmitter implements PoolHost {
         this.#settle(job, new FdwireError('ERR_FDWIRE_BUSY', `worker pool busy: ${this.#queued} requests queued (limit ${this.#o.maxQueue})`))
         return
       } else {
+        // The caller may reuse its buffer once run() returns: keep our own copy while queued.
+        if (body !== undefined) job.body = Buffer.from(body)
         this.#queue.push(job)
         this.#queued++
       }

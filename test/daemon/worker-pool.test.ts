@@ -3,7 +3,7 @@ import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { WorkerPool, type PoolReply } from '../../src/daemon/worker-pool.js'
-import { Connection, closeFd, pipe, socketPair, socketPairFds } from '../../src/index.js'
+import { Connection, closeFd, pipe, socketPair, socketPairFds } from '../../src/transport/index.js'
 import { cleanup, fixtures, leakTest } from '../helpers.js'
 
 const script = path.join(fixtures, 'pool-worker.mjs')
@@ -245,4 +245,13 @@ leakTest(t, 'a worker that cannot start: start() rejects and the pool is closed'
   await t.rejects(pool.start(), { code: 'ERR_FDWIRE_WORKER_DIED', message: /died before saying Hello \(exit code 7\)/ })
   t.same(pool.pids, [], 'no worker left behind')
   await t.rejects(pool.run('pid'), { code: 'ERR_FDWIRE_CLOSED' })
+})
+
+poolTest('a queued request keeps its body even if the caller reuses the buffer', { size: 1 }, async (t, pool) => {
+  const busy = pool.run('sleep', json({ ms: 100 }))
+  const buffer = json({ text: 'original' })
+  const queued = pool.run('echo', buffer)
+  buffer.fill(0x20)
+  await busy
+  t.equal(parse(await queued)['text'], 'original')
 })
