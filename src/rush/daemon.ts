@@ -39,7 +39,7 @@ export async function startRushd(options: RushdOptions): Promise<Server> {
   const sessionOf = (connection: Connection): RushSession => {
     let session = sessions.get(connection)
     if (session === undefined) {
-      session = new RushSession()
+      session = new RushSession(server.runtimeDir)
       sessions.set(connection, session)
     }
     return session

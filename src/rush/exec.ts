@@ -16,6 +16,7 @@ import { spawnProcess, type SpawnedProcess } from '../process.js'
 import { evaluate } from './builtins.js'
 import { parseScript, type SimpleCommand } from './script.js'
 import { ShellState } from './shell-state.js'
+import { adoptCapturedState, capturingScript } from './state-capture.js'
 
 const write = promisify(fs.write)
 
@@ -37,7 +38,13 @@ export type ExecOutcome =
 export class RushSession {
   state: ShellState | undefined
   readonly running = new Map<number, SpawnedProcess>()
+  /** Exec requests seen: from the second on, the session is interactive and keeps sh's state. */
+  requests = 0
+  /** A private directory (the runtime dir) for state captured from sh. */
+  constructor(readonly stateDir: string) {}
 }
+
+let captures = 0
 
 /**
  * Runs the exec request `id`. Takes ownership of `fds` (closed before this resolves).
@@ -49,6 +56,7 @@ export async function runExec(session: RushSession, id: number, request: rush.Ex
     if (script === undefined) return { kind: 'result', status: 0, signal: 0, exited: false }
     session.state ??= new ShellState(request.cwd || '/', request.env, request.umask)
     const state = session.state
+    const interactive = ++session.requests > 1
     const stdio = [-1, -1, -1]
     const roles = request.fdRoles
     for (let i = 0; i < roles.length && i < fds.length; i++) {
@@ -64,9 +72,11 @@ export async function runExec(session: RushSession, id: number, request: rush.Ex
     if (outcome !== undefined) return outcome
     // A lone simple command is exec'ed the way sh would (PATH search, same argv and environment),
     // without sh in between. Anything unusual (not found, not executable) goes to sh for its message.
-    const direct = commands === undefined ? undefined : simpleCommand(commands, state)
+    const direct = commands === undefined || interactive ? undefined : simpleCommand(commands, state)
+    const stateFile = interactive ? path.join(session.stateDir, `state-${process.pid}-${++captures}`) : undefined
+    const shellArgv = stateFile ? ['sh', '-c', capturingScript(script, state, stateFile), ...argv.slice(1)] : ['sh', '-c', ...argv]
     const child = spawnProcess(direct?.file ?? '/bin/sh', {
-      argv: direct?.argv ?? ['sh', '-c', ...argv],
+      argv: direct?.argv ?? shellArgv,
       env: state.envList(),
       cwd: state.cwd,
       umask: state.umask,
@@ -75,6 +85,7 @@ export async function runExec(session: RushSession, id: number, request: rush.Ex
     session.running.set(id, child)
     try {
       const { status, signal } = await child.exited
+      if (stateFile) adoptCapturedState(stateFile, state)
       state.status = signal ? 128 + signal : status
       return { kind: 'result', status, signal, exited: false }
     } finally {
