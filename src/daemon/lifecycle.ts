@@ -190,11 +190,14 @@ export interface ServiceOptions {
 
 /** A systemd user unit (`~/.config/systemd/user/<name>.service`). */
 export function systemdUnit(options: ServiceOptions): string {
+  // systemd expands %-specifiers in these settings, and $VAR in ExecStart=: both escaped by doubling.
+  const specifiers = (text: string) => text.replace(/%/g, '%%')
   const quote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `"${arg.replace(/(["\\])/g, '\\$1')}"`)
-  const env = Object.entries(options.env ?? {}).map(([key, value]) => `Environment=${quote(`${key}=${value}`)}\n`).join('')
+  const execArg = (arg: string) => quote(specifiers(arg).replace(/\$/g, '$$$$'))
+  const env = Object.entries(options.env ?? {}).map(([key, value]) => `Environment=${quote(specifiers(`${key}=${value}`))}\n`).join('')
   return (
-    `[Unit]\nDescription=${options.description}\n\n` +
-    `[Service]\nType=simple\nExecStart=${options.command.map(quote).join(' ')}\n${env}` +
+    `[Unit]\nDescription=${specifiers(options.description)}\n\n` +
+    `[Service]\nType=simple\nExecStart=${options.command.map(execArg).join(' ')}\n${env}` +
     `Restart=on-failure\nRestartSec=1\nKillSignal=SIGTERM\nTimeoutStopSec=15\n\n` +
     `[Install]\nWantedBy=default.target\n`
   )
