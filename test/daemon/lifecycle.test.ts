@@ -1,0 +1,198 @@
+import { spawnSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import {
+  daemonPaths,
+  daemonStatus,
+  ensureDaemon,
+  followLog,
+  launchdPlist,
+  readPidFile,
+  socketPair,
+  stopDaemon,
+  systemdUnit,
+  tailLog,
+  waitForExit,
+} from '../../src/index.js'
+import { cleanup, fixtures, leakTest, tempDir } from '../helpers.js'
+
+type Test = Parameters<Parameters<typeof leakTest>[2]>[0]
+const daemonScript = path.join(fixtures, 'daemon-server.mjs')
+
+t.before(() => {
+  const [a, b] = socketPair()
+  a.destroy()
+  b.destroy()
+})
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Polls until `check` holds, for at most `ms` (a hang guard, not a timing assertion). */
+async function until(check: () => boolean, ms = 10_000): Promise<boolean> {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) return false
+    await sleep(10)
+  }
+  return true
+}
+
+/** Starts the fixture daemon with `config` (via ensureDaemon) and returns its pid. */
+async function startDaemon(t: Test, config: Record<string, unknown> = {}) {
+  const runtimeDir = path.join(tempDir(t), 'run')
+  const client = await ensureDaemon({ runtimeDir, command: [process.execPath, daemonScript, runtimeDir, JSON.stringify(config)] })
+  const pid = client.daemon.peer.pid
+  client.destroy()
+  t.teardown(() => {
+    if (alive(pid)) process.kill(pid, 'SIGKILL')
+  })
+  return { runtimeDir, pid, ...daemonPaths({ runtimeDir }) }
+}
+
+leakTest(t, 'stopDaemon: SIGTERM stops a daemon gracefully, removing its socket and pid file', async (t) => {
+  const { runtimeDir, pid, socket, pidFile, log } = await startDaemon(t)
+  t.same(readPidFile(pidFile), { pid, locked: true }, 'the pid file holds its pid, locked')
+  t.equal(await stopDaemon({ runtimeDir }), 'stopped')
+  t.ok(await until(() => !alive(pid)), 'the daemon exits (stopDaemon returns once its pid-file lock is released)')
+  t.notOk(fs.existsSync(socket), 'its socket is removed')
+  t.notOk(fs.existsSync(pidFile), 'its pid file is removed')
+  t.match(fs.readFileSync(log, 'utf8'), new RegExp(`^closed ${pid}$`, 'm'), 'it closed its server (graceful)')
+  t.equal(await stopDaemon({ runtimeDir }), 'not-running', 'stopping again: not running')
+})
+
+leakTest(t, 'stopDaemon: a daemon that ignores SIGTERM is killed after the timeout', async (t) => {
+  const { runtimeDir, pid, log, pidFile } = await startDaemon(t, { ignoreTerm: true })
+  t.equal(await stopDaemon({ runtimeDir, timeout: 300 }), 'killed')
+  t.ok(await until(() => !alive(pid)), 'the daemon is gone')
+  t.match(fs.readFileSync(log, 'utf8'), /^SIGTERM ignored$/m, 'it got SIGTERM first')
+  t.notOk(readPidFile(pidFile).locked, 'its pid-file lock died with it')
+})
+
+leakTest(t, 'daemonStatus: running with pid and its own figures; not running after it stopped', async (t) => {
+  const { runtimeDir, pid, socket } = await startDaemon(t, { buildId: 'b-42' })
+  const status = await daemonStatus({ runtimeDir })
+  t.match(status, { running: true, pid, details: { pid, buildId: 'b-42', socketPath: socket, connections: 1, inFlight: 1 } })
+  t.type(status.details?.['uptimeMs'], 'number')
+  t.type(status.details?.['protocolVersion'], 'number')
+  process.kill(pid, 'SIGSTOP') // running (lock held) but not answering
+  const stuck = await daemonStatus({ runtimeDir, timeout: 200 })
+  process.kill(pid, 'SIGCONT')
+  t.match(stuck, { running: true, pid, error: /ERR_FDWIRE_TIMEOUT|no hello|no reply|within 200 ms/ }, 'a daemon that does not answer: running, with the reason')
+  t.notOk('details' in stuck)
+  t.equal(await stopDaemon({ runtimeDir }), 'stopped')
+  t.same(await daemonStatus({ runtimeDir }), { running: false })
+  t.same(await daemonStatus({ runtimeDir: path.join(runtimeDir, 'never') }), { running: false }, 'a runtime dir without a daemon')
+})
+
+leakTest(t, 'waitForExit: false while the lock is held, true once the holder is gone', async (t) => {
+  const { runtimeDir, pid, pidFile } = await startDaemon(t)
+  t.equal(await waitForExit(pidFile, 50), false)
+  process.kill(pid, 'SIGKILL')
+  t.equal(await waitForExit(pidFile, 10_000), true)
+  t.equal(await stopDaemon({ runtimeDir }), 'not-running', 'a killed daemon is not running: its lock is gone, its pid file stale')
+})
+
+leakTest(t, 'tailLog returns the last lines, reading only the end of a large file', async (t) => {
+  const dir = tempDir(t)
+  const log = path.join(dir, 'daemon.log')
+  t.equal(tailLog(log), '', 'a missing log is empty')
+  fs.writeFileSync(log, Array.from({ length: 100 }, (_, i) => `line ${i}`).join('\n') + '\n')
+  t.equal(tailLog(log, 3), 'line 97\nline 98\nline 99\n')
+  t.equal(tailLog(log).split('\n').length, 21, 'default: 20 lines')
+  fs.appendFileSync(log, 'no newline at the end')
+  t.equal(tailLog(log, 2), 'line 99\nno newline at the end\n')
+  const long = 'x'.repeat(100_000)
+  fs.writeFileSync(log, `first\n${long}\n${long}\nlast\n`)
+  t.equal(tailLog(log, 2), `${long}\nlast\n`, 'lines longer than the 64 KiB read chunk')
+  t.equal(tailLog(log, 10), `first\n${long}\n${long}\nlast\n`, 'asking for more lines than there are')
+  fs.writeFileSync(log, '')
+  t.equal(tailLog(log), '')
+})
+
+leakTest(t, "followLog delivers what is appended, survives truncation, and stops on abort", async (t) => {
+  const dir = tempDir(t)
+  const log = path.join(dir, 'daemon.log')
+  fs.writeFileSync(log, 'old line, not delivered\n')
+  let seen = ''
+  const controller = new AbortController()
+  cleanup(t, () => controller.abort())
+  const following = followLog(log, (text) => (seen += text), controller.signal)
+  fs.appendFileSync(log, 'one\n')
+  t.ok(await until(() => seen === 'one\n'), 'appended text arrives')
+  fs.appendFileSync(log, 'two\n')
+  t.ok(await until(() => seen === 'one\ntwo\n'))
+  fs.writeFileSync(log, 'x\n') // rotated: shorter than before
+  t.ok(await until(() => seen === 'one\ntwo\nx\n'), 'after truncation it starts over at 0')
+  controller.abort()
+  await following
+  fs.appendFileSync(log, 'after abort\n')
+  await sleep(300)
+  t.equal(seen, 'one\ntwo\nx\n', 'nothing more after abort')
+})
+
+/** Splits an ExecStart= line as systemd does: whitespace-separated, "double quotes", \-escapes,
+ *  then %% and $$ stand for a literal % and $. */
+function splitSystemd(line: string): string[] {
+  const words: string[] = []
+  for (const match of line.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)) words.push(match[1] !== undefined ? match[1].replace(/\\(.)/g, '$1') : match[2]!)
+  return words.map((word) => word.replace(/%%/g, '%').replace(/\$\$/g, '$'))
+}
+
+leakTest(t, 'systemdUnit: a valid user unit that runs the command in the foreground', async (t) => {
+  const dir = tempDir(t)
+  // Spaces and quotes, %-specifiers (%i, %z) and $VARIABLES must all reach the daemon literally.
+  const command = [process.execPath, path.join(dir, 'my daemon.mjs'), '--name', 'say "hi"', 'at-100%z', '/tmp/a%i', '$HOME']
+  const unit = systemdUnit({ name: 'fdwire-test', description: 'fdwire test daemon, 100%', command, env: { NODE_ENV: 'production', GREETING: 'hello world %h' } })
+  const sections = Object.fromEntries(
+    unit.split(/^\[(\w+)\]$/m).slice(1).reduce<[string, string][]>((acc, part, i, all) => (i % 2 === 0 ? [...acc, [part, all[i + 1]!]] : acc), []),
+  )
+  t.same(Object.keys(sections), ['Unit', 'Service', 'Install'])
+  const service = sections['Service'] as string
+  const execStart = /^ExecStart=(.*)$/m.exec(service)?.[1] ?? ''
+  t.same(splitSystemd(execStart), command, 'ExecStart= quotes each argument so systemd splits it back')
+  t.match(service, /^Type=simple$/m)
+  t.match(service, /^Restart=on-failure$/m)
+  t.match(service, /^KillSignal=SIGTERM$/m)
+  t.same([...service.matchAll(/^Environment=(.*)$/gm)].map((m) => splitSystemd(m[1]!)[0]), ['NODE_ENV=production', 'GREETING=hello world %h'])
+  t.match(sections['Unit'], /^Description=fdwire test daemon, 100%%$/m)
+  t.match(sections['Install'], /^WantedBy=default.target$/m)
+  const analyze = spawnSync('systemd-analyze', ['--version'])
+  if (analyze.error) {
+    t.pass('systemd-analyze is not installed: the structure above is all that is checked', { skip: 'no systemd-analyze' })
+    return
+  }
+  const file = path.join(dir, 'fdwire-test.service')
+  fs.writeFileSync(file, unit)
+  const verify = spawnSync('systemd-analyze', ['verify', file], { encoding: 'utf8' })
+  t.equal(verify.status, 0, `systemd-analyze verify accepts it${verify.stderr ? `: ${verify.stderr}` : ''}`)
+  t.equal(verify.stderr.trim(), '', 'without warnings')
+})
+
+leakTest(t, 'launchdPlist: a property list launchd reads, with arguments and environment escaped', async (t) => {
+  const command = ['/usr/local/bin/node', '/opt/a & b/<daemon>.mjs']
+  const plist = launchdPlist({ name: 'fdwire-test', label: 'org.example.fdwire', description: 'unused by launchd', command, env: { A: 'x<y&z' } })
+  const python = spawnSync('python3', ['-c', 'import json, plistlib, sys; print(json.dumps(plistlib.loads(sys.stdin.buffer.read())))'], { input: plist, encoding: 'utf8' })
+  if (python.error || python.status !== 0) {
+    t.fail(`python3 plistlib could not parse it: ${python.stderr ?? python.error?.message}`)
+    return
+  }
+  t.same(JSON.parse(python.stdout), {
+    Label: 'org.example.fdwire',
+    ProgramArguments: command,
+    EnvironmentVariables: { A: 'x<y&z' },
+    RunAtLoad: true,
+    KeepAlive: { SuccessfulExit: false },
+  }, 'an independent parser (python3 plistlib) reads back exactly what was asked for')
+  const noLabel = spawnSync('python3', ['-c', 'import json, plistlib, sys; print(json.dumps(plistlib.loads(sys.stdin.buffer.read())))'], { input: launchdPlist({ name: 'svc', description: '', command: ['/bin/true'] }), encoding: 'utf8' })
+  t.match(JSON.parse(noLabel.stdout), { Label: 'svc', ProgramArguments: ['/bin/true'] }, 'the label defaults to the name; no environment key without env')
+  t.notOk('EnvironmentVariables' in JSON.parse(noLabel.stdout))
+})
