@@ -1,5 +1,5 @@
 export { Server, type ServerOptions } from './server.js'
-export type { Handler, StreamHandler, HandlerResult, RequestContext } from './session.js'
+export { serveConnection, type Handler, type StreamHandler, type HandlerResult, type RequestContext, type ServeConnectionOptions } from './session.js'
 export { Client, type ClientOptions, type RequestOptions, type DaemonInfo } from './client.js'
 export { Reply, RemoteError, BuiltinMethod } from './rpc.js'
 export { ensureDaemon, type EnsureDaemonOptions } from './ensure.js'

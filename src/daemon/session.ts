@@ -214,6 +214,41 @@ export class Session {
   }
 }
 
+export interface ServeConnectionOptions {
+  /** Sent in the hello. Default `''`. */
+  buildId?: string
+  /** Request handlers by method. */
+  handlers?: Readonly<Record<string, Handler>>
+  /** Streaming handlers by method. */
+  streamHandlers?: Readonly<Record<string, StreamHandler>>
+}
+
+/**
+ * Serves one connection as a Server would (hello, verified envelopes, handlers, streams,
+ * cancellation), for connections that arrived by other means — typically a client connection a
+ * Server handed to a worker process (`ServerOptions.handoff`). Resolves when the connection closed.
+ */
+export function serveConnection(connection: Connection, options: ServeConnectionOptions = {}): Promise<void> {
+  let inFlight = 0
+  const host: SessionHost = {
+    buildId: options.buildId ?? '',
+    draining: false,
+    handlerFor(method) {
+      const handler = options.handlers?.[method]
+      if (handler !== undefined) return { handler, stream: false }
+      const stream = options.streamHandlers?.[method]
+      return stream === undefined ? undefined : { handler: stream, stream: true }
+    },
+    requestStarted: () => void inFlight++,
+    requestFinished: () => void inFlight--,
+  }
+  new Session(connection, host)
+  return new Promise((resolve) => {
+    if (connection.closed) resolve()
+    else connection.once('close', () => resolve())
+  })
+}
+
 /** Sends a refusal (id 0 error response) on a connection that gets no session, then ends it. */
 export function refuseConnection(connection: Connection, code: string, message: string): void {
   // Discard what the peer sent (its hello): a frame nobody reads keeps the peer's end unseen, and

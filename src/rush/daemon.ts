@@ -6,11 +6,14 @@
 import * as crypto from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { Server } from '../daemon/server.js'
-import { rush } from '../protocol/index.js'
-import type { Connection } from '../transport/connection.js'
-import { runExec, RushSession } from './exec.js'
+import { WorkerPool } from '../daemon/worker-pool.js'
+import { socketPairFds } from '../transport/connect.js'
+import { Connection } from '../transport/connection.js'
+import { rushHandlers } from './handlers.js'
 import { packageRoot } from './paths.js'
+import { ADOPT } from './worker-constants.js'
 
 export interface RushdOptions {
   runtimeDir: string
@@ -18,6 +21,11 @@ export interface RushdOptions {
   maxSessions?: number
   /** SIGTERM/SIGINT shut down gracefully and exit; SIGHUP reloads. Default true. */
   handleSignals?: boolean
+  /** Worker processes serving sessions; 0 serves them in the daemon process itself.
+   *  Default `RUSH_POOL_SIZE` or 4. */
+  poolSize?: number
+  /** One fresh worker process per session instead of a pool. Default `RUSH_DISABLE_POOL=1`. */
+  disablePool?: boolean
 }
 
 export const RUSH_VERSION: string = (JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version
@@ -30,48 +38,79 @@ export function rushBuildId(): string {
   return `${RUSH_VERSION}+${hash.digest('hex').slice(0, 12)}`
 }
 
+export type RushdMode = 'pool' | 'spawn' | 'in-process'
+
+/** Reads the mode from options, then the environment. */
+export function rushdMode(options: Pick<RushdOptions, 'poolSize' | 'disablePool'>): { mode: RushdMode; poolSize: number } {
+  const disable = options.disablePool ?? process.env['RUSH_DISABLE_POOL'] === '1'
+  const fromEnv = process.env['RUSH_POOL_SIZE']
+  const poolSize = options.poolSize ?? (fromEnv !== undefined && /^\d+$/.test(fromEnv) ? Number(fromEnv) : 4)
+  if (disable) return { mode: 'spawn', poolSize }
+  return { mode: poolSize === 0 ? 'in-process' : 'pool', poolSize }
+}
+
 /** Starts rushd in this process. Resolves once it listens. */
 export async function startRushd(options: RushdOptions): Promise<Server> {
-  const sessions = new WeakMap<Connection, RushSession>()
-  let liveSessions = 0
-  let commands = 0
+  const { mode, poolSize } = rushdMode(options)
+  const maxSessions = options.maxSessions ?? 100
+  const buildId = rushBuildId()
   const startedAt = Date.now()
-  const sessionOf = (connection: Connection): RushSession => {
-    let session = sessions.get(connection)
-    if (session === undefined) {
-      session = new RushSession(server.runtimeDir)
-      sessions.set(connection, session)
-    }
-    return session
+  const counters = { sessions: 0, commands: 0 }
+  let pool: WorkerPool | undefined
+  if (mode !== 'in-process') {
+    pool = new WorkerPool({
+      script: fileURLToPath(new URL('./worker.js', import.meta.url)),
+      size: mode === 'spawn' ? maxSessions : poolSize,
+      spawnPerRequest: mode === 'spawn',
+      maxQueue: maxSessions,
+      env: { ...process.env, RUSH_BUILD_ID: buildId, RUSH_STATE_DIR: options.runtimeDir, RUSH_WORKER_MODE: mode },
+    })
+    await pool.start()
   }
-  const server = new Server({
+  const status = () => ({
+    version: RUSH_VERSION,
+    mode,
+    sessions: pool ? server.connections : counters.sessions,
+    ...(pool ? { workers: pool.stats().alive, queued: pool.stats().queued, workerRestarts: pool.stats().restarts } : { commandsRun: counters.commands }),
+  })
+  const server: Server = new Server({
     runtimeDir: options.runtimeDir,
-    buildId: rushBuildId(),
-    maxConnections: options.maxSessions ?? 100,
+    buildId,
+    maxConnections: maxSessions,
     handleSignals: options.handleSignals ?? true,
     maxFdsPerFrame: 8,
     maxFrameSize: 4 * 1024 * 1024,
-    status: () => ({ version: RUSH_VERSION, sessions: liveSessions, commandsRun: commands, mode: 'in-process' }),
+    status,
+    ...(pool ? { handoff: (connection: Connection) => handOff(pool!, connection, () => JSON.stringify({ ...server.status(), uptimeMs: Date.now() - startedAt })) } : {}),
   })
-  server.on('connection', (connection) => {
-    liveSessions++
-    connection.once('close', () => liveSessions--)
-  })
-  server.handle(rush.RushMethod.exec, async (request) => {
-    const exec = rush.readExecRequest(request.body)
-    commands++
-    const outcome = await runExec(sessionOf(request.connection), request.id, exec, request.takeFds())
-    if (outcome.kind === 'runLocally') return Buffer.from(rush.encodeRunLocally(outcome.reason))
-    if (outcome.exited) setImmediate(() => request.connection.end())
-    // Copied: the encoder's buffer is reused by the next encode, possibly before this is sent.
-    return Buffer.from(rush.encodeResult(outcome.status, outcome.signal))
-  })
-  server.handle(rush.RushMethod.signal, (request) => {
-    const { execId, signo } = rush.readSignal(request.body)
-    sessions.get(request.connection)?.running.get(execId)?.kill(signo)
-  })
-  server.handle(rush.RushMethod.status, () =>
-    Buffer.from(rush.encodeDaemonStatus({ pid: process.pid, uptimeMs: BigInt(Date.now() - startedAt), running: commands, buildId: server.buildId, jobs: [] })),
-  )
-  return server.listen()
+  if (pool) {
+    server.on('close', () => void pool!.close())
+  } else {
+    for (const [method, handler] of Object.entries(rushHandlers(options.runtimeDir, buildId, counters))) server.handle(method, handler)
+    server.on('connection', (connection) => {
+      counters.sessions++
+      connection.once('close', () => counters.sessions--)
+    })
+  }
+  try {
+    return await server.listen()
+  } catch (error) {
+    await pool?.close({ timeout: 0 })
+    throw error
+  }
+}
+
+/** Gives a client connection to a worker; resolves when its session ended (or the worker died). */
+async function handOff(pool: WorkerPool, connection: Connection, status: () => string): Promise<void> {
+  const clientFd = connection.detach()
+  const [mine, theirs] = socketPairFds()
+  const lifeline = new Connection(mine, { maxFdsPerFrame: 0 })
+  const ended = new Promise<void>((resolve) => lifeline.once('close', () => resolve()))
+  try {
+    await pool.run(ADOPT, Buffer.from(status()), { fds: [clientFd, theirs], closeFds: true })
+  } catch (error) {
+    lifeline.destroy()
+    throw error
+  }
+  await ended
 }

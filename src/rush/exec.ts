@@ -149,14 +149,16 @@ function simpleCommand(commands: SimpleCommand[], state: ShellState): { file: st
   const name = words[0]
   if (name === undefined || name === '' || SHELL_WORDS.has(name) || /^[A-Za-z_][A-Za-z0-9_]*=/.test(name)) return undefined
   const file = name.includes('/') ? path.resolve(state.cwd, name) : searchPath(name, state)
-  if (file === undefined || !isExecutableFile(file)) return undefined
-  return { file, argv: words }
+  if (file === undefined || !isExecutableFile(file) || !execsDirectly(file)) return undefined
+  // A `#!` script gets the path it was exec'ed by as its $0: the name as written, like sh.
+  return { file: name.includes('/') ? name : file, argv: words }
 }
 
 function searchPath(name: string, state: ShellState): string | undefined {
   const searchList = state.env.get('PATH') ?? state.vars.get('PATH')
   if (searchList === undefined) return undefined // dash's built-in default path: leave it to sh
   for (const dir of searchList.split(':')) {
+    if (!dir.startsWith('/')) return undefined // sh would exec (and name) it relative: leave it to sh
     const candidate = path.resolve(state.cwd, dir === '' ? '.' : dir, name)
     if (isExecutableFile(candidate)) return candidate
   }
@@ -169,6 +171,21 @@ function isExecutableFile(file: string): boolean {
     return fs.statSync(file).isFile()
   } catch {
     return false
+  }
+}
+
+/** A binary or a `#!` script: what execve runs. Anything else (ENOEXEC) sh runs as a script itself. */
+function execsDirectly(file: string): boolean {
+  const head = Buffer.alloc(4)
+  let fd = -1
+  try {
+    fd = fs.openSync(file, 'r')
+    const n = fs.readSync(fd, head, 0, 4, 0)
+    return (n >= 2 && head[0] === 0x23 && head[1] === 0x21) || (n === 4 && head.toString('latin1') === '\x7fELF')
+  } catch {
+    return false
+  } finally {
+    if (fd >= 0) fs.closeSync(fd)
   }
 }
 

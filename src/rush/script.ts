@@ -43,6 +43,7 @@ export function parseScript(script: string): SimpleCommand[] | undefined {
     }
     if (c === '\n' || c === ';') {
       if (c === ';' && script[i + 1] === ';') return undefined // `;;` belongs to case
+      if (c === ';' && words.length === 0) return undefined // `; ;`, a leading `;`: sh's syntax error
       if (!finish(';')) return undefined
       i++
       continue

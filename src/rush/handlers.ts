@@ -1,0 +1,46 @@
+/**
+ * rush's request handlers — `rush.exec`, `rush.signal`, `rush.status` — shared by every rushd mode:
+ * the daemon process itself (in-process mode) and its workers (pool and spawn modes). Sessions are
+ * per connection and live only as data.
+ */
+import type { Handler } from '../daemon/session.js'
+import { rush } from '../protocol/index.js'
+import type { Connection } from '../transport/connection.js'
+import { runExec, RushSession } from './exec.js'
+
+export interface RushCounters {
+  sessions: number
+  commands: number
+}
+
+export function rushHandlers(stateDir: string, buildId: string, counters: RushCounters): Record<string, Handler> {
+  const sessions = new WeakMap<Connection, RushSession>()
+  const startedAt = Date.now()
+  const sessionOf = (connection: Connection): RushSession => {
+    let session = sessions.get(connection)
+    if (session === undefined) {
+      session = new RushSession(stateDir)
+      sessions.set(connection, session)
+    }
+    return session
+  }
+  return {
+    [rush.RushMethod.exec]: async (request) => {
+      const exec = rush.readExecRequest(request.body)
+      counters.commands++
+      const outcome = await runExec(sessionOf(request.connection), request.id, exec, request.takeFds())
+      if (outcome.kind === 'runLocally') return Buffer.from(rush.encodeRunLocally(outcome.reason))
+      if (outcome.exited) setImmediate(() => request.connection.end())
+      // Copied: the encoder's buffer is reused by the next encode, possibly before this is sent.
+      return Buffer.from(rush.encodeResult(outcome.status, outcome.signal))
+    },
+    [rush.RushMethod.signal]: (request) => {
+      const { execId, signo } = rush.readSignal(request.body)
+      sessions.get(request.connection)?.running.get(execId)?.kill(signo)
+    },
+    [rush.RushMethod.status]: () =>
+      Buffer.from(
+        rush.encodeDaemonStatus({ pid: process.pid, uptimeMs: BigInt(Date.now() - startedAt), running: counters.commands, buildId, jobs: [] }),
+      ),
+  }
+}
