@@ -456,3 +456,33 @@ t.test('no arguments, stdin not a terminal: sh reads the script from stdin', asy
   t.equal(out, 'piped sh\n')
   t.equal(code, 4)
 })
+
+const hasValgrind = spawnSync('valgrind', ['--version']).status === 0 && spawnSync('cc', ['--version']).status === 0
+
+t.test('valgrind memcheck: no errors, no leaks on the main paths', { skip: !hasValgrind && 'valgrind or cc is missing' }, async (t) => {
+  // Static glibc's own start-up code trips memcheck, and memcheck cannot follow malloc in a static
+  // binary; so this checks a dynamic build of the same sources.
+  const dir = tempDir(t)
+  const bin = path.join(dir, 'rush-dynamic')
+  const sources = fs.readdirSync(path.join(root, 'native', 'rush')).filter((f) => f.endsWith('.c')).map((f) => path.join(root, 'native', 'rush', f))
+  const cc = spawnSync('cc', ['-g', '-O1', '-std=c11', '-D_GNU_SOURCE', '-o', bin, ...sources], { encoding: 'utf8' })
+  t.equal(cc.status, 0, cc.stderr)
+  const vg = (d: string, args: string[]) => run(['valgrind', '-q', '--error-exitcode=99', '--leak-check=full', '--errors-for-leak-kinds=definite,indirect', bin, ...args], d, {}, { timeout: 30_000 })
+  const sub = (name: string) => {
+    const d = path.join(dir, name)
+    fs.mkdirSync(d, { mode: 0o700 })
+    return d
+  }
+  const a = sub('a')
+  await fake(t, a, { reply: { kind: 'result', status: 3 }, replyFds: true })
+  const result = await vg(a, ['-c', 'exit', 'n', 'x'])
+  t.equal(result.code, 3, result.stderr)
+  for (const [mode, code] of [['badBody', 1], ['coalesced', 42], ['huge', 1], ['refuse', 0]] as const) {
+    const d = sub(mode)
+    await raw(t, d, mode)
+    const r = await vg(d, ['-c', 'true'])
+    t.equal(r.code, code, `${mode}: ${r.stderr}`)
+  }
+  const local = await vg(path.join(dir, 'none'), ['-c', 'exit 6'])
+  t.equal(local.code, 6, local.stderr)
+})
