@@ -15,7 +15,7 @@ import { rush } from '../protocol/index.js'
 import { spawnProcess, type SpawnedProcess } from '../process.js'
 import { evaluate } from './builtins.js'
 import { parseScript, type SimpleCommand } from './script.js'
-import { ShellState } from './shell-state.js'
+import { isName, ShellState } from './shell-state.js'
 import { adoptCapturedState, capturingScript } from './state-capture.js'
 
 const write = promisify(fs.write)
@@ -77,7 +77,7 @@ export async function runExec(session: RushSession, id: number, request: rush.Ex
     const shellArgv = stateFile ? ['sh', '-c', capturingScript(script, state, stateFile), ...argv.slice(1)] : ['sh', '-c', ...argv]
     const child = spawnProcess(direct?.file ?? '/bin/sh', {
       argv: direct?.argv ?? shellArgv,
-      env: state.envList(),
+      env: direct?.env ?? state.envList(),
       cwd: state.cwd,
       umask: state.umask,
       stdio,
@@ -143,7 +143,7 @@ const SHELL_WORDS = new Set([
 ])
 
 /** The program and argv for a script that is one simple command naming an executable file. */
-function simpleCommand(commands: SimpleCommand[], state: ShellState): { file: string; argv: string[] } | undefined {
+function simpleCommand(commands: SimpleCommand[], state: ShellState): { file: string; argv: string[]; env: string[] } | undefined {
   if (commands.length !== 1) return undefined
   const words = commands[0]!.words
   const name = words[0]
@@ -151,7 +151,36 @@ function simpleCommand(commands: SimpleCommand[], state: ShellState): { file: st
   const file = name.includes('/') ? path.resolve(state.cwd, name) : searchPath(name, state)
   if (file === undefined || !isExecutableFile(file) || !execsDirectly(file)) return undefined
   // A `#!` script gets the path it was exec'ed by as its $0: the name as written, like sh.
-  return { file: name.includes('/') ? name : file, argv: words }
+  const env = dashEnviron(state)
+  if (env === undefined) return undefined
+  return { file: name.includes('/') ? name : file, argv: words, env }
+}
+
+// dash's own variables: it sets or resets some at startup, and links them into its table first.
+const DASH_VARINIT = ['IFS', 'MAIL', 'MAILPATH', 'PATH', 'PS1', 'PS2', 'PS4', 'OPTIND']
+
+/**
+ * The environment dash would give a command it execs: only valid names, $PWD as its start
+ * directory, in dash's variable-table order (39 hash buckets by name; in a bucket its own
+ * variables first, then the imported ones in environment order). `env` prints this order.
+ * undefined when a variable dash treats specially is in the environment: sh's to handle.
+ */
+function dashEnviron(state: ShellState): string[] | undefined {
+  const entries: { key: string; value: string; bucket: number; rank: number }[] = []
+  const add = (key: string, value: string): void => {
+    let hash = key.charCodeAt(0) << 4
+    for (const byte of Buffer.from(key)) hash += byte
+    const own = DASH_VARINIT.indexOf(key)
+    entries.push({ key, value, bucket: hash % 39, rank: own >= 0 ? own - DASH_VARINIT.length : entries.length })
+  }
+  for (const [key, value] of state.env) {
+    if (!isName(key)) continue // dash does not import it, so does not pass it on
+    if (key !== 'PATH' && (DASH_VARINIT.includes(key) || key === 'LINENO')) return undefined
+    add(key, key === 'PWD' ? state.cwd : value)
+  }
+  if (!state.env.has('PWD')) add('PWD', state.cwd)
+  entries.sort((a, b) => a.bucket - b.bucket || a.rank - b.rank)
+  return entries.map(({ key, value }) => `${key}=${value}`)
 }
 
 function searchPath(name: string, state: ShellState): string | undefined {
