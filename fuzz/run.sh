@@ -23,7 +23,7 @@ fi
 for target in "${targets[@]}"; do
   mkdir -p "$out/corpus-$target"
   echo "fuzz: $target for ${seconds}s"
-  "$out/$target" -max_total_time="$seconds" -max_len=4096 -timeout=10 -print_final_stats=1 \
+  "$out/$target" -max_total_time="$seconds" -max_len=4096 -timeout=10 -print_final_stats=1 -artifact_prefix="$PWD/fuzz-artifacts-" \
     "$out/corpus-$target" "fuzz/corpus/$target" 2>&1 | tail -n 12
 done
 echo "fuzz: no crash, leak or invariant violation"
