@@ -61,10 +61,11 @@ export interface ServerOptions extends ConnectionOptions {
   closeInheritedFds?: boolean
   /**
    * Serve connections elsewhere: after the peer and limit checks, each connection is passed here
-   * instead of being served by this process (typically `connection.detach()` and handing the fd to
-   * a worker). The connection counts against `maxConnections` until the returned promise settles.
+   * (typically to `connection.detach()` it and hand the fd to a worker). Return `false` to have
+   * this server serve it after all. A handed-off connection counts against `maxConnections` until
+   * the returned promise settles.
    */
-  handoff?: (connection: Connection) => Promise<unknown> | void
+  handoff?: (connection: Connection) => Promise<unknown> | false | void
 }
 
 export interface Server {
@@ -301,21 +302,27 @@ export class Server extends EventEmitter implements SessionHost {
     }
     const handoff = this.#options.handoff
     if (handoff !== undefined) {
-      this.#handedOff++
-      clearTimeout(this.#idleTimer)
-      this.emit('connection', connection)
-      const done = () => {
-        this.#handedOff--
-        this.#armIdle()
+      let handed: Promise<unknown> | false | void
+      try {
+        handed = handoff(connection)
+      } catch (error) {
+        handed = Promise.reject(error)
       }
-      Promise.resolve()
-        .then(() => handoff(connection))
-        .then(done, (error: unknown) => {
-          debug('handoff failed: %s', String(error))
-          if (!connection.closed) refuseConnection(connection, 'ERR_FDWIRE_UNAVAILABLE', 'the daemon could not serve this connection')
-          done()
-        })
-      return
+      if (handed !== false) {
+        this.#handedOff++
+        clearTimeout(this.#idleTimer)
+        this.emit('connection', connection)
+        Promise.resolve(handed)
+          .catch((error: unknown) => {
+            debug('handoff failed: %s', String(error))
+            if (!connection.closed) refuseConnection(connection, 'ERR_FDWIRE_UNAVAILABLE', 'the daemon could not serve this connection')
+          })
+          .finally(() => {
+            this.#handedOff--
+            this.#armIdle()
+          })
+        return
+      }
     }
     const session = new Session(connection, this)
     this.#sessions.add(session)

@@ -26,6 +26,9 @@ export interface RushdOptions {
   poolSize?: number
   /** One fresh worker process per session instead of a pool. Default `RUSH_DISABLE_POOL=1`. */
   disablePool?: boolean
+  /** Pool mode: sessions the daemon serves itself before handing further concurrent ones to the
+   *  workers (0: every session goes to a worker). Default `RUSH_INLINE_SESSIONS` or 1. */
+  inlineSessions?: number
 }
 
 export const RUSH_VERSION: string = (JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version
@@ -52,6 +55,8 @@ export function rushdMode(options: Pick<RushdOptions, 'poolSize' | 'disablePool'
 /** Starts rushd in this process. Resolves once it listens. */
 export async function startRushd(options: RushdOptions): Promise<Server> {
   const { mode, poolSize } = rushdMode(options)
+  const inlineEnv = process.env['RUSH_INLINE_SESSIONS']
+  const inlineLimit = mode === 'pool' ? (options.inlineSessions ?? (inlineEnv !== undefined && /^\d+$/.test(inlineEnv) ? Number(inlineEnv) : 1)) : 0
   const maxSessions = options.maxSessions ?? 100
   const buildId = rushBuildId()
   const startedAt = Date.now()
@@ -67,12 +72,17 @@ export async function startRushd(options: RushdOptions): Promise<Server> {
     })
     await pool.start()
   }
-  const status = () => ({
-    version: RUSH_VERSION,
-    mode,
-    sessions: pool ? server.connections : counters.sessions,
-    ...(pool ? { workers: pool.stats().alive, queued: pool.stats().queued, workerRestarts: pool.stats().restarts } : { commandsRun: counters.commands }),
-  })
+  const status = () => {
+    const stats = pool?.stats()
+    return {
+      version: RUSH_VERSION,
+      mode,
+      sessions: server.connections,
+      sessionsInDaemon: counters.sessions,
+      commandsRun: counters.commands,
+      ...(stats ? { workers: stats.alive, queued: stats.queued, workerRestarts: stats.restarts, inlineSessions: inlineLimit } : {}),
+    }
+  }
   const server: Server = new Server({
     runtimeDir: options.runtimeDir,
     buildId,
@@ -81,17 +91,25 @@ export async function startRushd(options: RushdOptions): Promise<Server> {
     maxFdsPerFrame: 8,
     maxFrameSize: 4 * 1024 * 1024,
     status,
-    ...(pool ? { handoff: (connection: Connection) => handOff(pool!, connection, () => JSON.stringify({ ...server.status(), uptimeMs: Date.now() - startedAt })) } : {}),
+    ...(pool
+      ? {
+          // The daemon answers directly while it is not already serving `inlineLimit` sessions
+          // (one user's commands one after another never pay for a hand-over); concurrent
+          // sessions go to the warm workers.
+          handoff: (connection: Connection) =>
+            mode === 'pool' && counters.sessions < inlineLimit
+              ? false
+              : handOff(pool!, connection, () => JSON.stringify({ ...server.status(), uptimeMs: Date.now() - startedAt })),
+        }
+      : {}),
   })
-  if (pool) {
-    server.on('close', () => void pool!.close())
-  } else {
-    for (const [method, handler] of Object.entries(rushHandlers(options.runtimeDir, buildId, counters))) server.handle(method, handler)
-    server.on('connection', (connection) => {
-      counters.sessions++
-      connection.once('close', () => counters.sessions--)
-    })
-  }
+  if (pool) server.on('close', () => void pool!.close())
+  for (const [method, handler] of Object.entries(rushHandlers(options.runtimeDir, buildId, counters))) server.handle(method, handler)
+  server.on('connection', (connection) => {
+    if (connection.closed) return // handed off (detached)
+    counters.sessions++
+    connection.once('close', () => counters.sessions--)
+  })
   try {
     return await server.listen()
   } catch (error) {
