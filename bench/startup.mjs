@@ -1,0 +1,144 @@
+// rush start-up: `rush -c CMD` through a warm rushd against `dash -c`, `bash -c` and a do-nothing
+// static binary, all in ONE hyperfine run (the machine is shared; only ratios within a run mean
+// anything). Then the same for each rushd mode (worker pool vs one process per request).
+import { execFileSync, spawnSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { environment, fmt, printHeader, printTable, quantile, tempDir, writeResults } from './lib/common.mjs'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const rush = path.join(root, 'build', 'Release', 'rush')
+const rushd = path.join(root, 'bin', 'rushd')
+const RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 1000)
+const WARMUP = 100
+
+function ensureHyperfine() {
+  if (spawnSync('hyperfine', ['--version']).status === 0) return
+  console.log('installing hyperfine (Debian package)…')
+  const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n']
+  const install = (args) => spawnSync(sudo[0] ?? 'apt-get', [...sudo.slice(1), ...(sudo.length ? ['apt-get'] : []), ...args], { stdio: 'inherit' })
+  if (install(['install', '-y', '-qq', 'hyperfine']).status !== 0) {
+    install(['update', '-qq'])
+    if (install(['install', '-y', '-qq', 'hyperfine']).status !== 0) throw new Error('hyperfine is needed: apt-get install hyperfine')
+  }
+}
+
+/** A do-nothing static binary: the floor of any process start on this machine. */
+function doNothingBinary(dir) {
+  const source = path.join(dir, 'nothing.c')
+  const binary = path.join(dir, 'nothing')
+  fs.writeFileSync(source, 'int main(void) { return 0; }\n')
+  execFileSync('cc', ['-O2', '-static', '-o', binary, source])
+  return binary
+}
+
+function startRushd(runtimeDir, env) {
+  const result = spawnSync(process.execPath, [rushd, 'start'], { env: { ...process.env, ...env, RUSH_RUNTIME_DIR: runtimeDir }, encoding: 'utf8' })
+  if (result.status !== 0) throw new Error(`rushd start failed: ${result.stderr}`)
+}
+
+function stopRushd(runtimeDir) {
+  spawnSync(process.execPath, [rushd, 'stop'], { env: { ...process.env, RUSH_RUNTIME_DIR: runtimeDir } })
+}
+
+/** Runs hyperfine over `commands` ({name, command}) and returns per-command times (seconds). */
+function hyperfine(commands, env, dir, tag, runs = RUNS) {
+  const json = path.join(dir, `hyperfine-${tag}.json`)
+  const args = ['-N', '--warmup', String(Math.min(WARMUP, runs)), '--runs', String(runs), '--style', 'none', '--export-json', json]
+  for (const { name, command } of commands) args.push('-n', name, command)
+  const result = spawnSync('hyperfine', args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
+  if (result.status !== 0) throw new Error(`hyperfine failed (${result.status})`)
+  return JSON.parse(fs.readFileSync(json, 'utf8')).results.map((r) => ({ name: r.command, times: [...r.times].sort((a, b) => a - b) }))
+}
+
+const stats = (times) => ({ p50: quantile(times, 0.5), p90: quantile(times, 0.9), mean: times.reduce((a, b) => a + b, 0) / times.length })
+
+function main() {
+  if (!fs.existsSync(rush)) throw new Error(`${rush} is missing: run npm install (it builds the client)`)
+  ensureHyperfine()
+  const dir = tempDir()
+  const nothing = doNothingBinary(dir)
+  const env = environment()
+  const results = { env, runs: RUNS, warmup: WARMUP, modes: {} }
+
+  const runtimeDir = path.join(dir, 'rt')
+  const daemonEnv = { RUSH_RUNTIME_DIR: runtimeDir, RUSH_NO_AUTOSTART: '1' }
+  startRushd(runtimeDir, {})
+  let main
+  try {
+    main = hyperfine(
+      [
+        { name: 'do-nothing static binary', command: nothing },
+        { name: 'dash -c exit', command: "dash -c exit" },
+        { name: 'bash -c exit', command: "bash -c exit" },
+        { name: 'rush -c exit', command: `${rush} -c exit` },
+        { name: "dash -c 'echo hello'", command: "dash -c 'echo hello'" },
+        { name: "rush -c 'echo hello'", command: `${rush} -c 'echo hello'` },
+        { name: 'sh -c /bin/true', command: 'sh -c /bin/true' },
+        { name: 'rush -c /bin/true', command: `${rush} -c /bin/true` },
+      ],
+      daemonEnv,
+      dir,
+      'main',
+    )
+  } finally {
+    stopRushd(runtimeDir)
+  }
+  const by = Object.fromEntries(main.map((r) => [r.name, stats(r.times)]))
+  results.startup = by
+  results.distributions = Object.fromEntries(main.map((r) => [r.name, r.times]))
+
+  printHeader(`rush start-up: hyperfine -N, ${RUNS} runs each after ${WARMUP} warm-ups, one run`, env)
+  const ms = (s) => (s * 1000).toFixed(3)
+  printTable(
+    ['command', 'p50 ms', 'p90 ms', 'p50 vs dash -c exit', 'p50 vs bash -c exit', 'p90 vs do-nothing'],
+    main.map(({ name }) => {
+      const s = by[name]
+      return [name, ms(s.p50), ms(s.p90), fmt.ratio(s.p50 / by['dash -c exit'].p50), fmt.ratio(s.p50 / by['bash -c exit'].p50), fmt.ratio(s.p90 / by['do-nothing static binary'].p90)]
+    }),
+  )
+  const goals = [
+    ['rush -c exit p50 ≤ 1.0× dash -c exit', by['rush -c exit'].p50 / by['dash -c exit'].p50, 1.0],
+    ['rush -c exit p50 ≤ 0.55× bash -c exit', by['rush -c exit'].p50 / by['bash -c exit'].p50, 0.55],
+    ['rush -c exit p90 ≤ 1.4× do-nothing binary', by['rush -c exit'].p90 / by['do-nothing static binary'].p90, 1.4],
+    ['rush -c /bin/true p50 ≤ 1.1× sh -c /bin/true', by['rush -c /bin/true'].p50 / by['sh -c /bin/true'].p50, 1.1],
+  ]
+  printTable(['goal', 'measured', 'met'], goals.map(([goal, value, limit]) => [goal, fmt.ratio(value), value <= limit ? 'yes' : 'NO']))
+  results.goals = goals.map(([goal, value, limit]) => ({ goal, value, limit, met: value <= limit }))
+
+  // Pool vs one process per request: the same commands through each rushd mode.
+  const modes = [
+    { label: 'pool (default): idle daemon answers, concurrent sessions go to 4 workers', env: {}, runs: RUNS },
+    { label: 'pool, every session handed to a worker (RUSH_INLINE_SESSIONS=0)', env: { RUSH_INLINE_SESSIONS: '0' }, runs: RUNS },
+    { label: 'no workers (RUSH_POOL_SIZE=0)', env: { RUSH_POOL_SIZE: '0' }, runs: RUNS },
+    { label: 'one process per request (RUSH_DISABLE_POOL=1)', env: { RUSH_DISABLE_POOL: '1' }, runs: 30 },
+  ]
+  const modeRows = []
+  for (const [i, mode] of modes.entries()) {
+    const modeDir = path.join(dir, `mode${i}`)
+    startRushd(modeDir, mode.env)
+    try {
+      const rows = hyperfine(
+        [
+          { name: 'rush -c exit', command: `${rush} -c exit` },
+          { name: 'rush -c /bin/true', command: `${rush} -c /bin/true` },
+        ],
+        { RUSH_RUNTIME_DIR: modeDir, RUSH_NO_AUTOSTART: '1' },
+        dir,
+        `mode${i}`,
+        mode.runs,
+      )
+      results.modes[mode.label] = Object.fromEntries(rows.map((r) => [r.name, stats(r.times)]))
+      for (const r of rows) modeRows.push([mode.label, r.name, ms(stats(r.times).p50), ms(stats(r.times).p90)])
+    } finally {
+      stopRushd(modeDir)
+    }
+  }
+  printHeader('rushd modes: worker pool vs one process per request', env)
+  printTable(['mode', 'command', 'p50 ms', 'p90 ms'], modeRows)
+  console.log('One process per request pays a Node start-up per session (~80 ms here): it exists for isolation, not speed.\n')
+  writeResults('startup', results)
+}
+
+main()
