@@ -37,6 +37,8 @@ async function main(args: string[]): Promise<number> {
   const where = { runtimeDir }
   switch (command) {
     case 'run': {
+      // The log may be on a full disk or gone: a daemon that cannot log keeps serving.
+      for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {})
       const server = await startRushd({ runtimeDir })
       const client = rushClientPath()
       console.log(`rushd ${RUSH_VERSION} (pid ${process.pid}) listening on ${server.socketPath}`)

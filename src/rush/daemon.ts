@@ -7,13 +7,16 @@ import * as crypto from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { native } from '../binding.js'
+import { BuiltinMethod } from '../daemon/rpc.js'
 import { Server } from '../daemon/server.js'
+import { serveConnection } from '../daemon/session.js'
 import { WorkerPool } from '../daemon/worker-pool.js'
 import { socketPairFds } from '../transport/connect.js'
 import { Connection } from '../transport/connection.js'
 import { rushHandlers } from './handlers.js'
 import { packageRoot } from './paths.js'
-import { ADOPT } from './worker-constants.js'
+import { ADOPT, RUSH_CONNECTION } from './constants.js'
 
 export interface RushdOptions {
   runtimeDir: string
@@ -88,8 +91,7 @@ export async function startRushd(options: RushdOptions): Promise<Server> {
     buildId,
     maxConnections: maxSessions,
     handleSignals: options.handleSignals ?? true,
-    maxFdsPerFrame: 8,
-    maxFrameSize: 4 * 1024 * 1024,
+    ...RUSH_CONNECTION,
     status,
     ...(pool
       ? {
@@ -99,12 +101,18 @@ export async function startRushd(options: RushdOptions): Promise<Server> {
           handoff: (connection: Connection) =>
             mode === 'pool' && counters.sessions < inlineLimit
               ? false
-              : handOff(pool!, connection, () => JSON.stringify({ ...server.status(), uptimeMs: Date.now() - startedAt })),
+              : handOff(pool!, connection, () => JSON.stringify({ ...server.status(), uptimeMs: Date.now() - startedAt }), serveHere),
         }
       : {}),
   })
   if (pool) server.on('close', () => void pool!.close())
-  for (const [method, handler] of Object.entries(rushHandlers(options.runtimeDir, buildId, counters))) server.handle(method, handler)
+  const handlers = rushHandlers(options.runtimeDir, buildId, counters)
+  for (const [method, handler] of Object.entries(handlers)) server.handle(method, handler)
+  const serveHere = (connection: Connection): Promise<void> => {
+    counters.sessions++
+    const builtins = { [BuiltinMethod.status]: () => JSON.stringify(server.status()), [BuiltinMethod.stop]: () => (setImmediate(() => void server.close()), 'stopping') }
+    return serveConnection(connection, { buildId, handlers: { ...handlers, ...builtins } }).finally(() => counters.sessions--)
+  }
   server.on('connection', (connection) => {
     if (connection.closed) return // handed off (detached)
     counters.sessions++
@@ -118,17 +126,27 @@ export async function startRushd(options: RushdOptions): Promise<Server> {
   }
 }
 
-/** Gives a client connection to a worker; resolves when its session ended (or the worker died). */
-async function handOff(pool: WorkerPool, connection: Connection, status: () => string): Promise<void> {
+/** How long a worker may take to adopt a connection before it is presumed stuck (e.g. stopped). */
+const ADOPT_TIMEOUT_MS = 1000
+
+/**
+ * Gives a client connection to a worker; resolves when its session ended (or the worker died).
+ * If no worker takes it in time (stuck, dying, pool busy), `serveHere` serves it in the daemon:
+ * a dup of the client's fd is kept until a worker has it, so the client never loses its session.
+ */
+async function handOff(pool: WorkerPool, connection: Connection, status: () => string, serveHere: (connection: Connection) => Promise<void>): Promise<void> {
   const clientFd = connection.detach()
+  const spare = native.dup(clientFd)
   const [mine, theirs] = socketPairFds()
   const lifeline = new Connection(mine, { maxFdsPerFrame: 0 })
   const ended = new Promise<void>((resolve) => lifeline.once('close', () => resolve()))
   try {
-    await pool.run(ADOPT, Buffer.from(status()), { fds: [clientFd, theirs], closeFds: true })
+    await pool.run(ADOPT, Buffer.from(status()), { fds: [clientFd, theirs], closeFds: true, timeout: ADOPT_TIMEOUT_MS })
   } catch (error) {
     lifeline.destroy()
-    throw error
+    if (spare < 0) throw error
+    return serveHere(new Connection(spare, RUSH_CONNECTION))
   }
+  if (spare >= 0) native.close(spare)
   await ended
 }

@@ -15,7 +15,7 @@ import { closeFd } from '../transport/connect.js'
 import { Connection } from '../transport/connection.js'
 import { rushHandlers } from './handlers.js'
 
-import { ADOPT } from './worker-constants.js'
+import { ADOPT, RUSH_CONNECTION } from './constants.js'
 
 const buildId = process.env['RUSH_BUILD_ID'] ?? ''
 const stateDir = process.env['RUSH_STATE_DIR'] ?? '/tmp'
@@ -30,7 +30,7 @@ serveWorker(
     if (clientFd === undefined || lifeline === undefined) throw new FdwireError('ERR_FDWIRE_MALFORMED', 'rush.adopt needs 2 fds')
     // The daemon's figures as of this connection's arrival, for `fdwire.status` on it.
     const status = request.body.toString()
-    const connection = new Connection(clientFd, { maxFdsPerFrame: 8, maxFrameSize: 4 * 1024 * 1024 })
+    const connection = new Connection(clientFd, RUSH_CONNECTION)
     counters.sessions++
     const session = serveConnection(connection, {
       buildId,
