@@ -32,6 +32,8 @@
       "type": "executable",
       "sources": [
         "native/rush/main.c",
+        "native/rush/session.c",
+        "native/rush/interactive.c",
         "native/rush/wire.c",
         "native/rush/conn.c",
         "native/rush/runtime.c",

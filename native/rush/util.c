@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #define MAX_PARTS 16
 
@@ -41,4 +42,16 @@ void say_n(const char *prefix, const void *text, size_t n, const char *suffix) {
     int saved = errno;
     (void)!writev(2, iov, 5);
     errno = saved;
+}
+
+void write_all(int fd, const char *s, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return;
+        }
+        s += w;
+        n -= (size_t)w;
+    }
 }

@@ -13,4 +13,7 @@ void say(const char *first, ...);
 /* Same, with a length-delimited part (text received from the daemon) between prefix and suffix. */
 void say_n(const char *prefix, const void *text, size_t n, const char *suffix);
 
+/* write(2) until done or a real error (EINTR retried). */
+void write_all(int fd, const char *s, size_t n);
+
 #endif

@@ -1,0 +1,205 @@
+/*
+ * session.c — one conversation with rushd: the rush.exec request (argv, cwd, env, umask, stdio fds),
+ * waiting for its Response while forwarding signals, and what the Response means. Shared by
+ * `rush -c` (one request) and the interactive session (one request per line, same connection).
+ *
+ * Man pages: poll(2), umask(2), getcwd(3), fcntl(2) (F_GETFD), sh(1p) (exit statuses).
+ */
+#include "session.h"
+
+#include "conn.h"
+#include "runtime.h"
+#include "signals.h"
+#include "util.h"
+#include "wire.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* ---------- the request ---------- */
+
+/* Which of 0, 1, 2 were closed when we started (bit i), each now held by /dev/null. */
+unsigned closed_stdio;
+
+/*
+ * A closed 0/1/2 must stay closed for the command (as under sh), but our own socket must not land
+ * on it. So each closed one is occupied by /dev/null opened close-on-exec: a local exec of /bin/sh
+ * drops it again by itself, and it is never sent to the daemon.
+ */
+void occupy_closed_stdio(void) {
+    for (int fd = 0; fd < 3; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+        closed_stdio |= 1u << fd;
+        /* open(2) returns the lowest free fd: `fd` itself, as all lower ones are now open. */
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null >= 0 && null != fd) close(null);
+    }
+}
+
+static char cwd_buf[PATH_MAX];
+
+static const char *current_dir(void) {
+    if (getcwd(cwd_buf, sizeof cwd_buf)) return cwd_buf;
+    const char *pwd = getenv("PWD");
+    return pwd && *pwd ? pwd : "/";
+}
+
+static uint32_t current_umask(void) {
+    mode_t m = umask(0);
+    umask(m);
+    return (uint32_t)m;
+}
+
+/* Sends a rush.exec request for argv[0..argc) with our open stdio fds. Returns 0 or -errno. */
+int send_exec(int sock, uint32_t id, char *const *argv, size_t argc) {
+    int fds[3];
+    uint8_t roles[3];
+    unsigned n = 0;
+    for (int fd = 0; fd < 3; fd++) {
+        if (closed_stdio & (1u << fd)) continue;
+        fds[n] = fd;
+        roles[n++] = (uint8_t)fd; /* ROLE_STDIN/STDOUT/STDERR are 0/1/2 */
+    }
+    struct exec_request r = {
+        .argv = argv, .argc = argc, .cwd = current_dir(), .env = environ,
+        .umask = current_umask(), .roles = roles, .nroles = n,
+    };
+    uint8_t *frame = malloc(wire_exec_size(&r));
+    if (!frame) return -ENOMEM;
+    size_t len = wire_encode_exec(frame, id, n, &r);
+    int e = conn_send(sock, frame, len, fds, n);
+    free(frame);
+    return e;
+}
+
+/* ---------- waiting for the reply ---------- */
+
+static void forward_signal(struct session *s, uint32_t exec_id, int signo) {
+    uint8_t frame[WIRE_SIGNAL_FRAME_MAX];
+    size_t len = wire_encode_signal(frame, s->next_id++, exec_id, signo);
+    /* A failure shows up as end of stream on the next read. */
+    (void)conn_send(s->sock, frame, len, NULL, 0);
+}
+
+/* Handles the signals caught while exec `exec_id` runs. */
+static void on_signals(struct session *s, uint32_t exec_id) {
+    int signos[64];
+    int n = signals_take(signos, 64);
+    for (int i = 0; i < n; i++) {
+        int signo = signos[i];
+        if (!s->sent) {
+            /* Nothing runs remotely yet: take the signal's default action ourselves. */
+            if (signo == SIGTSTP) {
+                signals_stop_self();
+                continue;
+            }
+            signal(signo, SIG_DFL);
+            raise(signo);
+            continue;
+        }
+        forward_signal(s, exec_id, signo);
+        if (signo == SIGTSTP) {
+            signals_stop_self();
+            forward_signal(s, exec_id, SIGCONT);
+        }
+    }
+}
+
+static int is_code(struct span code, const char *want) {
+    size_t n = strlen(want);
+    return code.n == n && memcmp(code.p, want, n) == 0;
+}
+
+/* What one Response frame means for exec `exec_id`: -2 keep waiting, RUN_LOCALLY, or a status. */
+static int on_frame(const uint8_t *p, uint32_t n, uint32_t exec_id, int *seen_response) {
+    struct response r;
+    const char *why;
+    int kind = wire_decode_envelope(p, n, &r, &why);
+    if (kind < 0) {
+        say("malformed message from rushd: ", why, NULL);
+        return LOST_STATUS;
+    }
+    if (kind != MSG_RESPONSE) return -2; /* Hello, or anything we did not ask for */
+    if (r.id == 0 && r.status != 0) {
+        /* The daemon refused the connection or our message: the command did not run there. */
+        say_n("", r.message.p, r.message.n, r.message.n ? "; running locally" : "rushd refused the connection; running locally");
+        return RUN_LOCALLY;
+    }
+    if (r.id != exec_id) return -2; /* e.g. the reply to a rush.signal request */
+    *seen_response = 1;
+    if (r.status != 0) {
+        if (is_code(r.code, "ERR_FDWIRE_UNKNOWN_METHOD") || is_code(r.code, "ERR_FDWIRE_SHUTTING_DOWN")) return RUN_LOCALLY;
+        if (r.message.n) say_n("", r.message.p, r.message.n, "");
+        else say(r.status == 2 ? "rushd cancelled the command" : "rushd could not run the command", NULL);
+        return 127;
+    }
+    int32_t status = 0, signo = 0;
+    struct span reason;
+    int reply = wire_decode_exec_reply(r.body, &status, &signo, &reason, &why);
+    if (reply < 0) {
+        say("malformed reply from rushd: ", why, NULL);
+        return LOST_STATUS;
+    }
+    if (reply == REPLY_RUN_LOCALLY) return RUN_LOCALLY;
+    /* Shell convention: killed by signal N is 128+N; statuses are 8 bits. */
+    return signo != 0 ? (int)((128u + (uint32_t)signo) & 255u) : (int)((uint32_t)status & 255u);
+}
+
+/*
+ * Reads frames until the Response to exec `exec_id`, forwarding signals meanwhile. Returns the
+ * exit status, or RUN_LOCALLY.
+ */
+int await_exec(struct session *s, uint32_t exec_id) {
+    int seen_response = 0;
+    for (;;) {
+        const uint8_t *payload;
+        uint32_t len;
+        const char *why;
+        int got = rx_next(&s->rx, &payload, &len, &why);
+        if (got < 0) {
+            say("malformed frame from rushd: ", why, NULL);
+            return LOST_STATUS;
+        }
+        if (got > 0) {
+            int st = on_frame(payload, len, exec_id, &seen_response);
+            if (st != -2) return st;
+            continue;
+        }
+        struct pollfd pfd[2] = {{s->sock, POLLIN, 0}, {s->sigfd, POLLIN, 0}};
+        int pr = poll(pfd, s->sigfd >= 0 ? 2 : 1, -1);
+        if (pr < 0) {
+            if (errno == EINTR) continue;
+            say("poll: ", strerror(errno), NULL);
+            return LOST_STATUS;
+        }
+        if (s->sigfd >= 0 && (pfd[1].revents & POLLIN)) on_signals(s, exec_id);
+        if (!pfd[0].revents) continue;
+        int r = rx_fill(s->sock, &s->rx);
+        if (r > 0) continue;
+        if (!s->sent) {
+            /* Our request never went out and the daemon said nothing: the command did not run. */
+            say("rushd closed the connection; running locally", NULL);
+            return RUN_LOCALLY;
+        }
+        say("lost connection to rushd while the command ran", NULL);
+        return LOST_STATUS;
+    }
+}
+
+/* Connects to rushd; on failure starts it for next time (unless told not to) and returns -1. */
+int connect_daemon(void) {
+    char path[PATH_MAX];
+    if (runtime_socket_path(path, sizeof path) < 0) return -1; /* rushd could not listen there either */
+    int sock = conn_connect(path);
+    if (sock < 0) runtime_autostart();
+    return sock;
+}

@@ -1,0 +1,46 @@
+/*
+ * session.h — a conversation with rushd over one connection: send rush.exec, wait for its reply
+ * while forwarding signals.
+ */
+#ifndef RUSH_SESSION_H
+#define RUSH_SESSION_H
+
+#include "conn.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Request id of `rush -c`'s exec (signal requests count on from 2). */
+#define EXEC_ID 1
+/* Not a valid status: "the daemon did not run the command; run it here". */
+#define RUN_LOCALLY (-1)
+/* Exit status when the connection is lost or the daemon's reply is unusable: the command's fate
+ * is unknown. 1 is the generic failure; 126/127 (not executable / not found) and 128+N (killed by
+ * a signal) would each claim something we do not know. */
+#define LOST_STATUS 1
+
+struct session {
+    int sock;
+    int sigfd;        /* self-pipe of signals.c, or -1 */
+    uint32_t next_id; /* next request id (rush.exec and rush.signal share the sequence) */
+    int sent;         /* the exec request went out */
+    struct rx rx;
+};
+
+/* Which of 0, 1, 2 were closed at start (bit i); set by occupy_closed_stdio. */
+extern unsigned closed_stdio;
+
+/* Occupies each closed 0/1/2 with /dev/null opened close-on-exec (see session.c). */
+void occupy_closed_stdio(void);
+
+/* Connects to rushd; on failure starts it for next time (unless told not to) and returns -1. */
+int connect_daemon(void);
+
+/* Sends a rush.exec request for argv[0..argc) with our open stdio fds. Returns 0 or -errno. */
+int send_exec(int sock, uint32_t id, char *const *argv, size_t argc);
+
+/* Reads frames until the Response to exec `exec_id`, forwarding signals meanwhile. Returns the
+ * exit status, or RUN_LOCALLY. */
+int await_exec(struct session *s, uint32_t exec_id);
+
+#endif
