@@ -52,12 +52,12 @@ _Noreturn void interactive(char **argv) {
     signal(SIGPIPE, SIG_IGN);
     occupy_closed_stdio();
     s.sock = connect_daemon();
-    if (s.sock < 0) {
+    rx_init(&s.rx);
+    if (s.sock < 0 || await_hello(&s) < 0) {
         char *args[] = {argv[0], "-i", NULL};
         runtime_exec_sh(args);
     }
     s.sigfd = signals_install();
-    rx_init(&s.rx);
     int status = 0;
     size_t have = 0;
     int need_prompt = 1;

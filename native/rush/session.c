@@ -203,3 +203,32 @@ int connect_daemon(void) {
     if (sock < 0) runtime_autostart();
     return sock;
 }
+
+int await_hello(struct session *s) {
+    for (;;) {
+        const uint8_t *payload;
+        uint32_t len;
+        const char *why;
+        int got = rx_next(&s->rx, &payload, &len, &why);
+        if (got < 0) {
+            say("malformed frame from rushd: ", why, "; running locally", NULL);
+            return -1;
+        }
+        if (got == 0) {
+            if (rx_fill(s->sock, &s->rx) > 0) continue;
+            say("rushd closed the connection; running locally", NULL);
+            return -1;
+        }
+        struct response r;
+        int kind = wire_decode_envelope(payload, len, &r, &why);
+        if (kind < 0) {
+            say("malformed message from rushd: ", why, "; running locally", NULL);
+            return -1;
+        }
+        if (kind == MSG_HELLO) return 0;
+        if (kind == MSG_RESPONSE && r.id == 0 && r.status != 0) {
+            say_n("", r.message.p, r.message.n, "; running locally");
+            return -1;
+        }
+    }
+}

@@ -39,6 +39,11 @@ int connect_daemon(void);
 /* Sends a rush.exec request for argv[0..argc) with our open stdio fds. Returns 0 or -errno. */
 int send_exec(int sock, uint32_t id, char *const *argv, size_t argc);
 
+/* Waits for the daemon's Hello (used where latency does not matter: the interactive session, so
+ * a refusal is known before the first prompt). Returns 0, or -1 after printing why (a refusal,
+ * end of stream, garbage). */
+int await_hello(struct session *s);
+
 /* Reads frames until the Response to exec `exec_id`, forwarding signals meanwhile. Returns the
  * exit status, or RUN_LOCALLY. */
 int await_exec(struct session *s, uint32_t exec_id);

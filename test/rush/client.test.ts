@@ -448,6 +448,19 @@ t.test('interactive without a daemon: /bin/sh -i', { skip: !hasScript && 'script
   t.equal(r.code, 1)
 })
 
+t.test('interactive, refused by the daemon: the message, then /bin/sh -i', { skip: !hasScript && 'script(1) is missing' }, async (t) => {
+  const dir = tempDir(t)
+  await raw(t, dir, 'refuse')
+  const r = await onTerminal(dir, { PS1: 'local> ' }, async (keys) => {
+    await sleep(300)
+    keys('echo "in $0"; exit 5\n')
+    await sleep(300)
+  })
+  t.match(r.stdout, /rush: too many sessions \(limit 1\); running locally/)
+  t.match(r.stdout, /local> .*in sh/s)
+  t.equal(r.code, 5)
+})
+
 t.test('no arguments, stdin not a terminal: sh reads the script from stdin', async (t) => {
   const dir = tempDir(t)
   const child = spawn(rush, [], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, RUSH_RUNTIME_DIR: dir, RUSH_NO_AUTOSTART: '1' } })
