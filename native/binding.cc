@@ -299,9 +299,16 @@ class Connection : public Napi::ObjectWrap<Connection>, public Handle {
         buffer_ref_.Reset(buffer, 1);
         reader_->use_buffer(buffer.Data(), needed);
       }
+      size_t asked = reader_->write_space();
       FrameReader::Result result = reader_->read_once(fd_);
       switch (result.status) {
         case FrameReader::Status::kData:
+          // A short read drained the socket: stop here rather than pay for a recvmsg that can
+          // only say EAGAIN. The poll is level-triggered, so anything arriving meanwhile wakes us.
+          if (static_cast<size_t>(result.value) < asked) {
+            deliver(env);
+            return;
+          }
           continue;
         case FrameReader::Status::kWouldBlock:
           deliver(env);
