@@ -167,7 +167,10 @@ int rx_next(struct rx *rx, const uint8_t **payload, uint32_t *len, const char **
         /* Only a frame larger than the static buffer gets here: grow once to the maximum. */
         size_t cap = WIRE_HEADER_SIZE + WIRE_MAX_FRAME;
         uint8_t *big = malloc(cap);
-        if (!big) return *why = "out of memory", -1;
+        if (!big) {
+            *why = "out of memory";
+            return -1;
+        }
         memcpy(big, rx->buf + rx->start, have);
         if (rx->buf != small_buf) free(rx->buf);
         rx->buf = big;

@@ -120,7 +120,7 @@ static int is_code(struct span code, const char *want) {
 }
 
 /* What one Response frame means for exec `exec_id`: -2 keep waiting, RUN_LOCALLY, or a status. */
-static int on_frame(const uint8_t *p, uint32_t n, uint32_t exec_id, int *seen_response) {
+static int on_frame(const uint8_t *p, uint32_t n, uint32_t exec_id) {
     struct response r;
     const char *why;
     int kind = wire_decode_envelope(p, n, &r, &why);
@@ -135,7 +135,6 @@ static int on_frame(const uint8_t *p, uint32_t n, uint32_t exec_id, int *seen_re
         return RUN_LOCALLY;
     }
     if (r.id != exec_id) return -2; /* e.g. the reply to a rush.signal request */
-    *seen_response = 1;
     if (r.status != 0) {
         if (is_code(r.code, "ERR_FDWIRE_UNKNOWN_METHOD") || is_code(r.code, "ERR_FDWIRE_SHUTTING_DOWN")) return RUN_LOCALLY;
         if (r.message.n) say_n("", r.message.p, r.message.n, "");
@@ -159,7 +158,6 @@ static int on_frame(const uint8_t *p, uint32_t n, uint32_t exec_id, int *seen_re
  * exit status, or RUN_LOCALLY.
  */
 int await_exec(struct session *s, uint32_t exec_id) {
-    int seen_response = 0;
     for (;;) {
         const uint8_t *payload;
         uint32_t len;
@@ -170,7 +168,7 @@ int await_exec(struct session *s, uint32_t exec_id) {
             return LOST_STATUS;
         }
         if (got > 0) {
-            int st = on_frame(payload, len, exec_id, &seen_response);
+            int st = on_frame(payload, len, exec_id);
             if (st != -2) return st;
             continue;
         }

@@ -221,11 +221,23 @@ size_t wire_encode_signal(uint8_t *out, uint32_t id, uint32_t exec_id, int32_t s
 /* ---------- decoding ---------- */
 
 int wire_check_header(const uint8_t *h, uint32_t *length, const char **why) {
-    if (h[0] != 0xFD || h[1] != 0x57) return *why = "bad frame magic", -1;
-    if (h[2] != 1) return *why = "unsupported frame version", -1;
-    if (r16(h, 14) != 0) return *why = "reserved frame flags set", -1;
+    if (h[0] != 0xFD || h[1] != 0x57) {
+        *why = "bad frame magic";
+        return -1;
+    }
+    if (h[2] != 1) {
+        *why = "unsupported frame version";
+        return -1;
+    }
+    if (r16(h, 14) != 0) {
+        *why = "reserved frame flags set";
+        return -1;
+    }
     *length = r32(h, 4);
-    if (*length > WIRE_MAX_FRAME) return *why = "frame larger than 1 MiB", -1;
+    if (*length > WIRE_MAX_FRAME) {
+        *why = "frame larger than 1 MiB";
+        return -1;
+    }
     return 0;
 }
 
