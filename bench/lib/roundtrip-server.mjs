@@ -1,9 +1,11 @@
 // Server half of bench/roundtrip.mjs, in its own process so that client and server really cross a
 // socket and do not share an event loop. argv: <net socket path> <fdwire socket path>.
 import * as net from 'node:net'
-import { listen } from '../../dist/index.js'
+import { listen, protocol } from '../../dist/index.js'
 import { serveUntilParentExits } from './common.mjs'
-import { MESSAGE_JSON, MESSAGE_RAW, RAW_REPLY } from './roundtrip-protocol.mjs'
+import { MESSAGE_FLATBUFFERS, MESSAGE_JSON, MESSAGE_RAW, RAW_REPLY } from './roundtrip-protocol.mjs'
+
+const okResult = Buffer.from(protocol.rush.encodeResult(0, 0))
 
 const [netPath, fdwirePath] = process.argv.slice(2)
 
@@ -25,6 +27,13 @@ function serveFdwire(connection) {
   connection.on('message', (m) => {
     if (m.type === MESSAGE_RAW) {
       connection.send(RAW_REPLY, { id: m.id, type: MESSAGE_RAW })
+      return
+    }
+    if (m.type === MESSAGE_FLATBUFFERS) {
+      // Verify, then route on the fields a daemon needs (kind, id, method), read in place.
+      const request = protocol.readEnvelope(m.payload)
+      if (request.kind !== 'request' || request.method !== 'run') throw new Error('unexpected message')
+      connection.send(protocol.encodeResponse(request.id, { body: okResult }), { id: request.id, type: MESSAGE_FLATBUFFERS })
       return
     }
     const request = JSON.parse(m.payload.toString('utf8'))
