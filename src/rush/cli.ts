@@ -49,12 +49,15 @@ async function main(args: string[]): Promise<number> {
     }
     case 'start': {
       const before = await daemonStatus(where)
-      if (before.running) {
+      const buildId = rushBuildId()
+      if (before.running && before.details?.['buildId'] === buildId) {
         console.log(`rushd is already running (pid ${before.pid})`)
         return 0
       }
-      const client = await ensureDaemon({ runtimeDir, command: [process.execPath, self, 'run'], buildId: rushBuildId() })
-      console.log(`rushd started (pid ${client.daemon.peer.pid}), socket ${paths(where).socket}`)
+      // Not running, or running an older build: ensureDaemon starts (or replaces) it, race-free.
+      const client = await ensureDaemon({ runtimeDir, command: [process.execPath, self, 'run'], buildId })
+      const replaced = before.running && before.pid !== client.daemon.peer.pid
+      console.log(`rushd ${replaced ? `replaced (was pid ${before.pid}, a different build)` : 'started'} (pid ${client.daemon.peer.pid}), socket ${paths(where).socket}`)
       client.destroy()
       return 0
     }
