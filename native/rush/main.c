@@ -15,6 +15,7 @@
 #include "util.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -38,6 +39,27 @@ static const char usage_text[] =
 
 /* ---------- rush -c ---------- */
 
+/*
+ * Exits the way the command ended. A command killed by signal N makes us die of N too (not merely
+ * exit 128+N): the shell that ran us sees the same $?, and also knows the user interrupted it, so
+ * `for f in *; do rush -c ...; done` stops on Ctrl-C as it does with `sh -c`. No core dump for
+ * SIGQUIT and friends: the command's crash is not ours.
+ */
+static _Noreturn void exit_like_command(int status) {
+    int sig = session_command_signal();
+    if (sig > 0) {
+        struct rlimit no_core = {0, 0};
+        setrlimit(RLIMIT_CORE, &no_core);
+        signal(sig, SIG_DFL);
+        sigset_t only;
+        sigemptyset(&only);
+        sigaddset(&only, sig);
+        sigprocmask(SIG_UNBLOCK, &only, NULL);
+        raise(sig);
+    }
+    _exit(status); /* a signal whose default is not to terminate, or raising it failed */
+}
+
 static _Noreturn void run_command(int argc, char **argv) {
     /* argv: rush -c SCRIPT [NAME [ARG...]]; exactly what `sh -c` takes after argv[0]. */
     struct session s = {.sock = -1, .sigfd = -1, .next_id = EXEC_ID + 1};
@@ -57,7 +79,7 @@ static _Noreturn void run_command(int argc, char **argv) {
         runtime_exec_sh(argv);
     }
     rx_free(&s.rx);
-    _exit(status);
+    exit_like_command(status);
 }
 
 /* ---------- command line ---------- */

@@ -25,6 +25,12 @@
 
 extern char **environ;
 
+
+/* The signal that ended the last command, when one did (see session_command_signal). */
+static int command_signal;
+
+int session_command_signal(void) { return command_signal; }
+
 /* ---------- the request ---------- */
 
 /* Which of 0, 1, 2 were closed when we started (bit i), each now held by /dev/null. */
@@ -149,6 +155,7 @@ static int on_frame(const uint8_t *p, uint32_t n, uint32_t exec_id) {
         return LOST_STATUS;
     }
     if (reply == REPLY_RUN_LOCALLY) return RUN_LOCALLY;
+    command_signal = signo > 0 && signo < NSIG ? signo : 0;
     /* Shell convention: killed by signal N is 128+N; statuses are 8 bits. */
     return signo != 0 ? (int)((128u + (uint32_t)signo) & 255u) : (int)((uint32_t)status & 255u);
 }

@@ -48,4 +48,7 @@ int await_hello(struct session *s);
  * exit status, or RUN_LOCALLY. */
 int await_exec(struct session *s, uint32_t exec_id);
 
+/* The signal that ended the command whose status await_exec returned last, or 0. */
+int session_command_signal(void);
+
 #endif
