@@ -1,0 +1,232 @@
+// Shared helpers of the reliability scripts (scripts/soak.mjs, scripts/net-fuzz.mjs) and their
+// tests (test/reliability/*): starting a private rushd, finding its workers, reading a process's
+// open fds and RSS from /proc, running the C client.
+import { spawn, spawnSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+
+export const root = fileURLToPath(new URL('../..', import.meta.url))
+export const builtRushBin = path.join(root, 'build', 'Release', 'rush')
+/** The client the helpers run: build/Release/rush, or a private copy (see privateRushCopy). */
+export let rushBin = builtRushBin
+
+/** Runs a private copy of build/Release/rush from now on, so that a rebuild in the shared tree
+ *  (the file briefly missing or not executable) cannot fail a long run. Returns its path. */
+export function privateRushCopy() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fdwire-rush-bin-'))
+  rushBin = path.join(dir, 'rush')
+  fs.copyFileSync(builtRushBin, rushBin)
+  fs.chmodSync(rushBin, 0o755)
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
+  return rushBin
+}
+export const rushdBin = path.join(root, 'bin', 'rushd')
+
+/** Whether everything rush needs is built. */
+export function rushReady() {
+  return fs.existsSync(builtRushBin) && fs.existsSync(path.join(root, 'dist', 'rush', 'cli.js'))
+}
+
+/** The environment for rush/rushd: the caller's, minus NODE_OPTIONS (tap's loaders must not reach
+ *  rushd), plus `extra` (undefined values are removed). */
+export function cleanEnv(extra = {}) {
+  const env = { ...process.env, RUSHD: rushdBin, ...extra }
+  delete env.NODE_OPTIONS
+  for (const [k, v] of Object.entries(extra)) if (v === undefined) delete env[k]
+  return env
+}
+
+/** A fresh private runtime dir (mode 0700). */
+export function makeRuntimeDir(prefix = 'fdwire-rel-') {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  fs.chmodSync(dir, 0o700)
+  return dir
+}
+
+/** `bin/rushd start` in `dir`; returns {env, pid}. Throws if it did not start. */
+export function startRushd(dir, extraEnv = {}) {
+  const env = cleanEnv({ RUSH_RUNTIME_DIR: dir, RUSH_NO_AUTOSTART: '1', ...extraEnv })
+  const r = spawnSync(process.execPath, [rushdBin, 'start'], { env, encoding: 'utf8', timeout: 60_000 })
+  if (r.status !== 0) throw new Error(`rushd start failed (${r.status}): ${r.stdout}${r.stderr}`)
+  return { env, pid: daemonPid(dir) }
+}
+
+/** `bin/rushd stop` (never throws). */
+export function stopRushd(env) {
+  spawnSync(process.execPath, [rushdBin, 'stop'], { env, encoding: 'utf8', timeout: 30_000 })
+}
+
+/** `bin/rushd status` → {code, stdout, workers (number or undefined), pid}. */
+export function rushdStatus(env) {
+  const r = spawnSync(process.execPath, [rushdBin, 'status'], { env, encoding: 'utf8', timeout: 30_000 })
+  const workers = /workers (\d+)/.exec(r.stdout ?? '')
+  const pid = /\(pid (\d+)\)/.exec(r.stdout ?? '')
+  return { code: r.status, stdout: r.stdout ?? '', workers: workers ? Number(workers[1]) : undefined, pid: pid ? Number(pid[1]) : undefined }
+}
+
+/** The pid in `<dir>/daemon.pid`, or undefined. */
+export function daemonPid(dir) {
+  try {
+    const n = parseInt(fs.readFileSync(path.join(dir, 'daemon.pid'), 'utf8'), 10)
+    return Number.isInteger(n) && n > 0 ? n : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export function alive(pid) {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return error.code === 'EPERM'
+  }
+}
+
+/** Every process as {pid, ppid, state, cmd} (from /proc). */
+export function processes() {
+  const list = []
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8')
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      const cmd = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').filter(Boolean)
+      list.push({ pid: Number(name), state: rest[0], ppid: Number(rest[1]), cmd })
+    } catch {}
+  }
+  return list
+}
+
+/** The worker processes of the daemon `pid` (children running dist/rush/worker.js), by pid. */
+export function workerPids(pid) {
+  return processes()
+    .filter((p) => p.ppid === pid && p.cmd.some((a) => a.endsWith(path.join('dist', 'rush', 'worker.js'))))
+    .map((p) => p.pid)
+    .sort((a, b) => a - b)
+}
+
+/** Every descendant of `pid` (not `pid` itself). */
+export function descendants(pid, list = processes()) {
+  const out = []
+  const queue = [pid]
+  while (queue.length) {
+    const parent = queue.shift()
+    for (const p of list) if (p.ppid === parent) (out.push(p), queue.push(p.pid))
+  }
+  return out
+}
+
+/** Open fds of `pid` as a list of `fd -> target` strings (sorted by fd). */
+export function fdList(pid) {
+  const out = []
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`).map(Number).sort((a, b) => a - b)) {
+    let target = '?'
+    try {
+      target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`)
+    } catch {}
+    out.push(`${fd} -> ${target}`)
+  }
+  return out
+}
+
+/** {fds, rssKb} of `pid`. */
+export function procStats(pid) {
+  const fds = fs.readdirSync(`/proc/${pid}/fd`).length
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
+  const rss = /^VmRSS:\s+(\d+) kB/m.exec(status)
+  return { fds, rssKb: rss ? Number(rss[1]) : NaN }
+}
+
+/** {pid → {fds, rssKb, role}} for the daemon and each of its workers. */
+export function snapshot(daemon) {
+  const out = { [daemon]: { role: 'daemon', ...procStats(daemon) } }
+  for (const w of workerPids(daemon)) {
+    try {
+      out[w] = { role: 'worker', ...procStats(w) }
+    } catch {}
+  }
+  return out
+}
+
+/** Polls `fn` until it returns truthy or `ms` pass; returns the last value. */
+export async function poll(fn, ms, every = 20) {
+  const end = Date.now() + ms
+  let value = await fn()
+  while (!value && Date.now() < end) {
+    await sleep(every)
+    value = await fn()
+  }
+  return value
+}
+
+/** Runs the C client synchronously: {status, signal, stdout, stderr, ms}. */
+export function rushSync(args, env, { timeout = 30_000, input } = {}) {
+  const t0 = performance.now()
+  const r = spawnSync(rushBin, args, { env, encoding: 'utf8', timeout, ...(input !== undefined ? { input } : { stdio: ['ignore', 'pipe', 'pipe'] }) })
+  return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '', ms: performance.now() - t0, error: r.error }
+}
+
+/** Runs the C client asynchronously: resolves {status, signal, stdout, stderr, ms, pid}. */
+export function rushAsync(args, env, { timeout = 30_000, onSpawn } = {}) {
+  const t0 = performance.now()
+  const child = spawn(rushBin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let spawnError = ''
+  child.on('error', (error) => (spawnError = error.message))
+  onSpawn?.(child)
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d))
+  child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d))
+  let timedOut = false
+  const timer = setTimeout(() => ((timedOut = true), child.kill('SIGKILL')), timeout)
+  return new Promise((resolve) => {
+    child.on('close', (status, signal) => {
+      clearTimeout(timer)
+      resolve({ status, signal, stdout, stderr: stderr + spawnError, ms: performance.now() - t0, pid: child.pid, timedOut })
+    })
+  })
+}
+
+/** A small deterministic PRNG (mulberry32). */
+export function prng(seed) {
+  let a = seed >>> 0
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  return {
+    next,
+    int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)),
+    pick: (list) => list[Math.floor(next() * list.length)],
+    bytes: (n) => {
+      const b = Buffer.alloc(n)
+      for (let i = 0; i < n; i++) b[i] = Math.floor(next() * 256)
+      return b
+    },
+  }
+}
+
+/** Parses `--name value` / `--flag` options against defaults (numbers stay numbers). */
+export function parseArgs(argv, defaults) {
+  const out = { ...defaults }
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i])
+    if (!m) throw new Error(`unexpected argument ${argv[i]}`)
+    const key = m[1].replace(/-([a-z])/g, (_, c) => c.toUpperCase())
+    if (!(key in defaults)) throw new Error(`unknown option --${m[1]}`)
+    if (typeof defaults[key] === 'boolean') out[key] = m[2] === undefined ? true : m[2] !== 'false'
+    else {
+      const v = m[2] ?? argv[++i]
+      out[key] = typeof defaults[key] === 'number' ? Number(v) : v
+      if (typeof defaults[key] === 'number' && !Number.isFinite(out[key])) throw new Error(`--${m[1]} needs a number`)
+    }
+  }
+  return out
+}

@@ -1,0 +1,254 @@
+#!/usr/bin/env node
+// Soak test (issue 6, item 1): many rush sessions on one rushd, then many library round trips on
+// one Server, checking that no process leaks fds and that RSS stays flat after warm-up.
+//
+//   node scripts/soak.mjs [--sessions 10000] [--connections 100] [--round-trips 1000]
+//                         [--burst-every 20] [--burst 6] [--rss-limit-mb 5] [--out FILE]
+//
+// Defaults are the full size (`npm run soak`); the full-size run writes bench/results/soak.json
+// unless --out says otherwise. Exit status 0 when every check passed, 1 otherwise.
+//
+// Sessions: sequential `rush -c` runs (in-process scripts, direct exec, /bin/sh ones; output and
+// status checked each time); every --burst-every'th iteration --burst sessions run at once so that
+// pool mode hands them to its workers. Warm-up (10 % of the sessions, at least 100) runs first;
+// then the fd counts and VmRSS of the daemon and each worker are taken, and again at the end.
+// Library: a Server fixture process with an echo handler; --connections Clients, 10 at a time,
+// each doing --round-trips sequential request()s; fds and RSS of the server process likewise.
+import { spawn } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+import { Client } from '../dist/index.js'
+import {
+  alive, cleanEnv, descendants, fdList, makeRuntimeDir, parseArgs, poll, procStats, root, rushAsync,
+  rushReady, rushSync, privateRushCopy, snapshot, startRushd, stopRushd, workerPids,
+} from './lib/reliability.mjs'
+
+const defaults = { sessions: 10_000, connections: 100, roundTrips: 1000, burstEvery: 20, burst: 6, rssLimitMb: 5, parallel: 10, out: '' }
+const opts = parseArgs(process.argv.slice(2), defaults)
+const fullSize = opts.sessions >= defaults.sessions && opts.connections >= defaults.connections && opts.roundTrips >= defaults.roundTrips
+const outFile = opts.out || (fullSize ? path.join(root, 'bench', 'results', 'soak.json') : '')
+const failures = []
+const fail = (message) => {
+  failures.push(message)
+  console.log(`FAIL ${message}`)
+}
+const log = (message) => console.log(message)
+
+if (!rushReady()) {
+  console.error('soak: build/Release/rush or dist/rush missing (npm run build:native && npx tsc -p tsconfig.json)')
+  process.exit(2)
+}
+privateRushCopy()
+
+// ---------------------------------------------------------------- rush sessions
+/** The mix: [args, expected stdout, expected stderr, expected status]. */
+const mix = [
+  [['-c', 'true'], '', '', 0], // in-process
+  [['-c', '/bin/true'], '', '', 0], // direct exec
+  [['-c', 'echo hello world'], 'hello world\n', '', 0],
+  [['-c', 'exit 3'], '', '', 3],
+  [['-c', "printf '%s\\n' a b | tr a-z A-Z"], 'A\nB\n', '', 0], // sh
+  [['-c', 'echo oops >&2; exit 2'], '', 'oops\n', 2],
+  [['-c', 'cd / && pwd'], '/\n', '', 0],
+  [['-c', 'x=$(echo sub); echo "$x"'], 'sub\n', '', 0],
+  [['-c', '/bin/echo direct'], 'direct\n', '', 0],
+  [['-c', 'echo "$1"', 'name', 'arg with space'], 'arg with space\n', '', 0],
+]
+
+async function rushSoak() {
+  const dir = makeRuntimeDir('fdwire-soak-')
+  const { env, pid: daemon } = startRushd(dir)
+  const result = { sessions: 0, sequential: 0, concurrent: 0, servedByWorkers: 0, servedByDaemon: 0, mismatches: 0, maxMs: 0, totalMs: 0 }
+  const t0 = performance.now()
+  let i = 0
+  const one = () => {
+    const [args, out, err, status] = mix[i % mix.length]
+    const r = rushSync(args, env)
+    result.sessions++
+    result.sequential++
+    result.maxMs = Math.max(result.maxMs, r.ms)
+    if (r.stdout !== out || r.stderr !== err || r.status !== status) {
+      result.mismatches++
+      if (result.mismatches <= 5) fail(`session ${i} ${JSON.stringify(args)}: got ${JSON.stringify([r.status, r.signal, r.stdout, r.stderr])}, want ${JSON.stringify([status, null, out, err])}`)
+    }
+  }
+  const burst = async () => {
+    const workers = new Set(workerPids(daemon))
+    const runs = await Promise.all(Array.from({ length: opts.burst }, (_, k) => rushAsync(['-c', `sleep 0.1; echo burst ${k} $PPID`], env)))
+    for (const [k, r] of runs.entries()) {
+      result.sessions++
+      result.concurrent++
+      const m = new RegExp(`^burst ${k} (\\d+)\\n$`).exec(r.stdout)
+      if (!m || r.status !== 0 || r.stderr !== '') {
+        result.mismatches++
+        if (result.mismatches <= 5) fail(`burst session at ${i}: got ${JSON.stringify([r.status, r.signal, r.stdout, r.stderr])}`)
+        continue
+      }
+      const server = Number(m[1])
+      if (workers.has(server)) result.servedByWorkers++
+      else if (server === daemon) result.servedByDaemon++
+    }
+  }
+  const step = async () => {
+    if (opts.burstEvery > 0 && i % opts.burstEvery === opts.burstEvery - 1) await burst()
+    else one()
+    i++
+  }
+  const warmup = Math.min(1000, Math.max(100, Math.round(opts.sessions / 10)))
+  while (result.sessions < warmup) await step()
+  await sleep(500)
+  const before = snapshot(daemon)
+  const beforeFds = Object.fromEntries(Object.keys(before).map((pid) => [pid, fdList(Number(pid))]))
+  const warmSessions = result.sessions
+  const tMain = performance.now()
+  while (result.sessions < warmSessions + opts.sessions) {
+    await step()
+    if (i % 1000 === 0) log(`  rush: ${result.sessions - warmSessions}/${opts.sessions} sessions`)
+  }
+  result.totalMs = performance.now() - tMain
+  // Closing is asynchronous (a worker closes its lifeline after the session's close event).
+  const settled = await poll(() => {
+    const now = snapshot(daemon)
+    return Object.keys(before).every((pid) => now[pid] && now[pid].fds === before[pid].fds) ? now : undefined
+  }, 3000, 50)
+  await sleep(500)
+  const after = snapshot(daemon)
+  result.processes = compare('rush', before, settled ?? after, beforeFds)
+  result.warmupSessions = warmSessions
+  const strays = descendants(daemon).filter((p) => !workerPids(daemon).includes(p.pid))
+  if (strays.length) fail(`rush: processes left under the daemon: ${strays.map((p) => `${p.pid} ${p.cmd.join(' ')}`).join('; ')}`)
+  if (result.mismatches) fail(`rush: ${result.mismatches} sessions gave a wrong answer`)
+  if (result.concurrent > 0 && result.servedByWorkers === 0) fail('rush: no concurrent session was served by a worker')
+  if (!alive(daemon)) fail('rush: the daemon died')
+  stopRushd(env)
+  fs.rmSync(dir, { recursive: true, force: true })
+  result.elapsedMs = performance.now() - t0
+  return result
+}
+
+/** Per process: fds and RSS before/after; records failures. */
+function compare(what, before, after, beforeFds) {
+  const rows = []
+  for (const [pid, b] of Object.entries(before)) {
+    const a = after[pid]
+    if (!a) {
+      fail(`${what}: ${b.role} ${pid} is gone (restarted?)`)
+      rows.push({ pid: Number(pid), role: b.role, fdsBefore: b.fds, fdsAfter: null, rssBeforeKb: b.rssKb, rssAfterKb: null })
+      continue
+    }
+    const row = { pid: Number(pid), role: b.role, fdsBefore: b.fds, fdsAfter: a.fds, rssBeforeKb: b.rssKb, rssAfterKb: a.rssKb, rssGrowthKb: a.rssKb - b.rssKb }
+    rows.push(row)
+    if (a.fds !== b.fds) {
+      let detail = ''
+      try {
+        const now = fdList(Number(pid))
+        detail = ` new: ${now.filter((x) => !beforeFds[pid].includes(x)).join(', ')}; gone: ${beforeFds[pid].filter((x) => !now.includes(x)).join(', ')}`
+      } catch {}
+      fail(`${what}: ${b.role} ${pid} had ${b.fds} fds after warm-up, ${a.fds} at the end${detail}`)
+    }
+    if (row.rssGrowthKb > opts.rssLimitMb * 1024) fail(`${what}: ${b.role} ${pid} RSS grew by ${(row.rssGrowthKb / 1024).toFixed(1)} MB (limit ${opts.rssLimitMb} MB)`)
+  }
+  for (const pid of Object.keys(after)) if (!before[pid]) rows.push({ pid: Number(pid), role: `${after[pid].role} (new)`, fdsBefore: null, fdsAfter: after[pid].fds, rssBeforeKb: null, rssAfterKb: after[pid].rssKb })
+  return rows
+}
+
+// ---------------------------------------------------------------- library round trips
+async function librarySoak() {
+  const dir = makeRuntimeDir('fdwire-soak-lib-')
+  const fixture = path.join(root, 'test', 'fixtures', 'reliability-echo-server.mjs')
+  const child = spawn(process.execPath, [fixture, dir], { stdio: ['ignore', 'pipe', 'inherit'], env: cleanEnv() })
+  const line = await new Promise((resolve, reject) => {
+    let text = ''
+    child.stdout.setEncoding('utf8').on('data', (d) => {
+      text += d
+      if (text.includes('\n')) resolve(text.split('\n')[0])
+    })
+    child.on('exit', (code) => reject(new Error(`echo server exited (${code})`)))
+  })
+  const { pid, socket } = JSON.parse(line)
+  const result = { connections: 0, roundTrips: 0, wrong: 0, errors: 0 }
+  const connection = async (c) => {
+    const client = await Client.connect(socket, { timeout: 10_000 })
+    try {
+      for (let r = 0; r < opts.roundTrips; r++) {
+        const body = `c${c} r${r} ${'x'.repeat((c * 31 + r) % 200)}`
+        try {
+          const reply = await client.request('echo', body, { timeout: 30_000 })
+          result.roundTrips++
+          if (reply.body.toString() !== body) result.wrong++
+        } catch (error) {
+          result.errors++
+          if (result.errors <= 5) fail(`library: connection ${c} request ${r}: ${error.code ?? ''} ${error.message}`)
+        }
+      }
+    } finally {
+      await client.close()
+    }
+    result.connections++
+  }
+  const batch = async (from, count) => {
+    for (let c = from; c < from + count; c += opts.parallel) {
+      await Promise.all(Array.from({ length: Math.min(opts.parallel, from + count - c) }, (_, k) => connection(c + k)))
+    }
+  }
+  const t0 = performance.now()
+  const warmupConnections = Math.max(2, Math.round(opts.connections / 10))
+  await batch(0, warmupConnections)
+  await sleep(500)
+  const before = { [pid]: { role: 'server', ...procStats(pid) } }
+  const beforeFds = { [pid]: fdList(pid) }
+  const tMain = performance.now()
+  const warm = { connections: result.connections, roundTrips: result.roundTrips }
+  await batch(warmupConnections, opts.connections)
+  result.totalMs = performance.now() - tMain
+  await poll(() => procStats(pid).fds === before[pid].fds, 3000, 50)
+  await sleep(500)
+  const after = { [pid]: { role: 'server', ...procStats(pid) } }
+  result.processes = compare('library', before, after, beforeFds)
+  result.warmupConnections = warm.connections
+  result.connections -= warm.connections
+  result.roundTrips -= warm.roundTrips
+  if (result.wrong) fail(`library: ${result.wrong} replies differed from their request`)
+  child.kill('SIGTERM')
+  await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.on('exit', resolve)))
+  fs.rmSync(dir, { recursive: true, force: true })
+  result.elapsedMs = performance.now() - t0
+  return result
+}
+
+function table(title, rows) {
+  log(`\n${title}`)
+  log('  pid      role          fds before  fds after  RSS before  RSS after  growth')
+  for (const r of rows) {
+    const mb = (kb) => (kb === null || kb === undefined ? '-' : `${(kb / 1024).toFixed(1)} MB`)
+    log(`  ${String(r.pid).padEnd(8)} ${r.role.padEnd(13)} ${String(r.fdsBefore ?? '-').padStart(10)}  ${String(r.fdsAfter ?? '-').padStart(9)}  ${mb(r.rssBeforeKb).padStart(10)}  ${mb(r.rssAfterKb).padStart(9)}  ${r.rssGrowthKb === undefined ? '-' : `${r.rssGrowthKb >= 0 ? '+' : ''}${(r.rssGrowthKb / 1024).toFixed(1)} MB`}`)
+  }
+}
+
+log(`soak: ${opts.sessions} rush sessions (bursts of ${opts.burst} every ${opts.burstEvery}), ${opts.connections} connections x ${opts.roundTrips} round trips; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cpus`)
+const rush = await rushSoak()
+log(`rush: ${rush.sessions - rush.warmupSessions} sessions after ${rush.warmupSessions} warm-up (${rush.concurrent} of all in bursts: ${rush.servedByWorkers} served by workers, ${rush.servedByDaemon} by the daemon), ${rush.mismatches} wrong, ${(rush.totalMs / 1000).toFixed(1)} s, slowest ${rush.maxMs.toFixed(0)} ms`)
+table('rush daemon and workers (after warm-up → end)', rush.processes)
+const library = await librarySoak()
+log(`\nlibrary: ${library.connections} connections x ${opts.roundTrips} = ${library.roundTrips} round trips after ${library.warmupConnections} warm-up connections, ${library.wrong} wrong, ${library.errors} errors, ${(library.totalMs / 1000).toFixed(1)} s`)
+table('library echo server (after warm-up → end)', library.processes)
+const report = {
+  date: new Date().toISOString(),
+  options: opts,
+  machine: { cpus: os.cpus().length, loadavg: os.loadavg(), node: process.version, kernel: os.release() },
+  rush,
+  library,
+  failures,
+  ok: failures.length === 0,
+}
+if (outFile) {
+  fs.mkdirSync(path.dirname(outFile), { recursive: true })
+  fs.writeFileSync(outFile, JSON.stringify(report, null, 2) + '\n')
+  log(`\nwrote ${path.relative(process.cwd(), outFile)}`)
+}
+log(failures.length ? `\nsoak: ${failures.length} check(s) failed` : '\nsoak: all checks passed')
+process.exitCode = failures.length ? 1 : 0
+
