@@ -47,8 +47,10 @@ function hyperfine(commands, env, dir, tag, runs = RUNS) {
   const json = path.join(dir, `hyperfine-${tag}.json`)
   const args = ['-N', '--warmup', String(Math.min(WARMUP, runs)), '--runs', String(runs), '--style', 'none', '--export-json', json]
   for (const { name, command } of commands) args.push('-n', name, command)
-  const result = spawnSync('hyperfine', args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
-  if (result.status !== 0) throw new Error(`hyperfine failed (${result.status})`)
+  // hyperfine's outlier warnings go to stderr: show them only if it fails (the load average is in
+  // the header, and the machine is shared anyway).
+  const result = spawnSync('hyperfine', args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' })
+  if (result.status !== 0) throw new Error(`hyperfine failed (${result.status}): ${result.stderr}`)
   return JSON.parse(fs.readFileSync(json, 'utf8')).results.map((r) => ({ name: r.command, times: [...r.times].sort((a, b) => a - b) }))
 }
 

@@ -63,7 +63,7 @@ export async function startRushd(options: RushdOptions): Promise<Server> {
   const maxSessions = options.maxSessions ?? 100
   const buildId = rushBuildId()
   const startedAt = Date.now()
-  const counters = { sessions: 0, commands: 0 }
+  const counters = { sessions: 0, commands: 0, handedOff: 0 }
   let pool: WorkerPool | undefined
   if (mode !== 'in-process') {
     pool = new WorkerPool({
@@ -83,7 +83,7 @@ export async function startRushd(options: RushdOptions): Promise<Server> {
       sessions: server.connections,
       sessionsInDaemon: counters.sessions,
       commandsRun: counters.commands,
-      ...(stats ? { workers: stats.alive, queued: stats.queued, workerRestarts: stats.restarts, inlineSessions: inlineLimit } : {}),
+      ...(stats ? { workers: stats.alive, queued: stats.queued, workerRestarts: stats.restarts, inlineSessions: inlineLimit, handedOff: counters.handedOff } : {}),
     }
   }
   const server: Server = new Server({
@@ -101,7 +101,7 @@ export async function startRushd(options: RushdOptions): Promise<Server> {
           handoff: (connection: Connection) =>
             mode === 'pool' && counters.sessions < inlineLimit
               ? false
-              : handOff(pool!, connection, () => JSON.stringify({ ...server.status(), uptimeMs: Date.now() - startedAt }), serveHere),
+              : (counters.handedOff++, handOff)(pool!, connection, () => JSON.stringify({ ...server.status(), uptimeMs: Date.now() - startedAt }), serveHere),
         }
       : {}),
   })
