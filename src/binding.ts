@@ -21,7 +21,21 @@ function load(): NativeAddon {
     )
   }
   const explicit = process.env['FDWIRE_ADDON']
-  if (explicit) return require(explicit) as NativeAddon
+  if (explicit) {
+    try {
+      return require(explicit) as NativeAddon
+    } catch (cause) {
+      throw new FdwireError(
+        'ERR_FDWIRE_UNSUPPORTED',
+        `fdwire could not load its native addon for ${process.platform}-${process.arch} ` +
+          `(Node ${process.version}).\nTried:\n  ${explicit} (from FDWIRE_ADDON)\n` +
+          'Fix: unset FDWIRE_ADDON to use the prebuilt or installed addon, or point it at a built ' +
+          'fdwire.node (e.g. build-asan/fdwire.node after `npm run build:asan`).\n' +
+          `Cause: ${cause instanceof Error ? cause.message : String(cause)}`,
+        { cause },
+      )
+    }
+  }
   try {
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown
     return nodeGypBuild(packageRoot) as NativeAddon
@@ -34,8 +48,11 @@ function load(): NativeAddon {
       'ERR_FDWIRE_UNSUPPORTED',
       `fdwire could not load its native addon for ${process.platform}-${process.arch} ` +
         `(Node ${process.version}).\nTried:\n  ${tried.join('\n  ')}\n` +
-        'Fix: run `npm rebuild fdwire` with a C++ compiler, python3 and make installed, ' +
-        'or install a release that ships a prebuilt binary for this platform.\n' +
+        'Fix: run `npm rebuild fdwire` with a C++ compiler, python3 and make installed ' +
+        '(Debian/Ubuntu: `apt-get install python3 make g++`; macOS: `xcode-select --install`), ' +
+        'or install a release that ships a prebuilt binary for this platform. If the package was ' +
+        'installed with --ignore-scripts on a platform without a prebuilt binary, run ' +
+        '`npm rebuild fdwire` (it runs the install script, which builds from source).\n' +
         `Cause: ${cause instanceof Error ? cause.message : String(cause)}`,
       { cause },
     )

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Packaging test (issue 7 item 3; see docs/packaging.md): `npm pack`, then install the tarball into
+# fresh projects, offline, three ways, and check each install the way a user would use it:
+#   A. prebuilt, install scripts enabled, no compiler on PATH (node-gyp cannot build)
+#   B. --ignore-scripts (npm's coming default for dependencies): the prebuilt parts only
+#   C. from source with a compiler: a tarball without prebuilds/ and with a bin/rush that cannot run
+#      (as on a platform we ship no binaries for): the install script builds addon + client
+# plus: type tests (ESM .ts and CommonJS .cts, tsc against the installed package), load-failure
+# messages, and a simulated Windows install/load.
+#
+# Offline: the tarball's dependencies (flatbuffers, node-addon-api, node-gyp-build) come from the
+# npm cache (`npm install --offline`); a prior `npm install` in this repo put them there. Source
+# builds need node's headers locally (node-gyp's devdir, or `nodedir`), as the repo build does.
+#
+# Usage: bash scripts/pack-test.sh [--keep]     (--keep leaves the temp dir for inspection)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+keep=0; [ "${1:-}" = "--keep" ] && keep=1
+work="$(mktemp -d "${TMPDIR:-/tmp}/fdwire-pack-test.XXXXXX")"
+pids_to_stop=()
+cleanup() {
+  for rt in "$work"/rt-*; do
+    [ -d "$rt" ] || continue
+    for proj in "$work"/proj-*; do
+      [ -x "$proj/node_modules/.bin/rushd" ] && RUSH_RUNTIME_DIR="$rt" "$proj/node_modules/.bin/rushd" stop >/dev/null 2>&1 || true
+      break
+    done
+  done
+  if [ "$keep" = 1 ]; then echo "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+results=()
+fails=0
+step() { printf '\n==== %s\n' "$*"; }
+ok() { results+=("ok   $*"); echo "ok: $*"; }
+fail() { results+=("FAIL $*"); echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+check() { local what="$1"; shift; if "$@"; then ok "$what"; else fail "$what"; fi; }
+
+summary() {
+  printf '\n==== pack-test summary (%ss)\n' "$SECONDS"
+  printf '%s\n' "${results[@]}"
+  if [ "$fails" -gt 0 ]; then echo "pack-test: $fails check(s) failed"; exit 1; fi
+  echo "pack-test: all ${#results[@]} checks passed"
+}
+
+npm_i() { npm install --offline --no-audit --no-fund --loglevel=error "$@"; }
+
+new_project() {
+  local dir="$work/proj-$1"
+  mkdir -p "$dir"
+  printf '{ "name": "fdwire-pack-test-%s", "version": "1.0.0", "private": true }\n' "$1" >"$dir/package.json"
+  echo "$dir"
+}
+
+# ---- pack
+step "npm pack (prepack: tsc, CommonJS build, prebuildify, static rush into bin/rush)"
+cd "$root"
+npm pack --pack-destination "$work" --loglevel=error >"$work/pack.out"
+tgz="$work/$(tail -n 1 "$work/pack.out")"
+ls -l "$tgz"
+tar tzf "$tgz" >"$work/contents"
+for f in package/bin/rush package/bin/rushd package/prebuilds/linux-x64/fdwire.node package/dist/index.js \
+  package/dist/index.d.ts package/dist/cjs/index.js package/dist/cjs/index.d.ts package/dist/cjs/package.json \
+  package/scripts/install.cjs package/binding.gyp package/native/binding.cc; do
+  check "tarball has ${f#package/}" grep -qx "$f" "$work/contents"
+done
+check "tarball has no build/ and no staged CJS sources" bash -c "! grep -qE '^package/(build/|dist/\.cjs-src)' '$work/contents'"
+check "repo bin/rush is the launcher again after pack" bash -c "head -c 2 '$root/bin/rush' | grep -q '#!'"
+
+# A PATH with node, npm and sh only (npm runs scripts with `sh`): no cc, g++, make, python3, so
+# node-gyp cannot build anything.
+nocc="$work/nocc-bin"
+mkdir -p "$nocc"
+ln -s "$(command -v node)" "$nocc/node"
+ln -s "$(readlink -f "$(command -v npm)")" "$nocc/npm"
+ln -s "$(command -v sh)" "$nocc/sh"
+if PATH="$nocc" command -v make gcc g++ cc python3 >/dev/null 2>&1; then fail "no-compiler PATH hides the toolchain"; fi
+
+# Checks shared by every install. $1: label, $2: project dir, $3: expected addon location (prebuilds|build).
+verify() {
+  local label="$1" dir="$2" where="$3" rt
+  cd "$dir"
+  check "$label: ESM import" node -e "import('fdwire').then((m) => { if (typeof m.socketPair !== 'function') process.exit(1) })"
+  check "$label: CommonJS require (dist/cjs)" node -e "
+    const m = require('fdwire')
+    if (typeof m.socketPair !== 'function' || !require.resolve('fdwire').includes('/dist/cjs/')) process.exit(1)"
+  check "$label: addon from $where/" node -e "
+    const p = require('node-gyp-build').path('node_modules/fdwire'); console.log('  addon:', p)
+    if (!p.includes('/$where/')) process.exit(1)"
+  cp "$root/test/packaging/smoke.mjs" "$root/test/packaging/smoke.cjs" .
+  check "$label: smoke (ESM)" node smoke.mjs
+  check "$label: smoke (CommonJS)" node smoke.cjs
+  local desc
+  desc="$(file -L node_modules/.bin/rush)"
+  echo "  $desc"
+  check "$label: .bin/rush is a static native executable" bash -c 'grep -q ELF <<<"$1" && grep -q "statically linked" <<<"$1"' _ "$desc"
+  check "$label: rush --version" bash -c "node_modules/.bin/rush --version | grep -q '^rush '"
+  rt="$work/rt-$label"
+  export RUSH_RUNTIME_DIR="$rt"
+  local st=0
+  node_modules/.bin/rushd status >/dev/null 2>&1 || st=$?
+  check "$label: rushd status exits 3 when not running" test "$st" = 3
+  check "$label: rushd start" node_modules/.bin/rushd start
+  check "$label: rush -c 'echo ok' through rushd" bash -c "[ \"\$(RUSH_NO_AUTOSTART=1 node_modules/.bin/rush -c 'echo ok')\" = ok ]"
+  check "$label: rushd status while running" node_modules/.bin/rushd status
+  check "$label: rushd stop" node_modules/.bin/rushd stop
+  unset RUSH_RUNTIME_DIR
+  check "$label: no build/ unless built from source" bash -c "[ '$where' = build ] || [ ! -e node_modules/fdwire/build ]"
+}
+
+# ---- A
+step "A: prebuilt, install script enabled, no compiler on PATH"
+a="$(new_project a)"
+cd "$a"
+if PATH="$nocc" npm_i "$tgz" >"$work/install-a.log" 2>&1; then ok "A: npm install --offline (no compiler)"; else cat "$work/install-a.log"; fail "A: npm install"; fi
+cat "$work/install-a.log"
+verify A "$a" prebuilds
+
+step "type tests (test/types: ESM .ts, CommonJS .cts) against the installed package"
+mkdir -p "$a/types"
+cp "$root/test/types/esm.ts" "$root/test/types/cjs.cts" "$a/types/"
+node -e "
+const fs = require('fs'), f = process.argv[1]
+const c = JSON.parse(fs.readFileSync(process.argv[2], 'utf8').replace(/^\s*\/\/.*$/gm, ''))
+c.compilerOptions.typeRoots = [process.argv[3]]
+fs.writeFileSync(f, JSON.stringify(c, null, 2))
+" "$a/types/tsconfig.json" "$root/test/types/tsconfig.json" "$root/node_modules/@types"
+check "types resolve: tsc --noEmit (esm.ts + cjs.cts)" node "$root/node_modules/typescript/bin/tsc" -p "$a/types"
+check "types: import resolves to dist/index.d.ts, require to dist/cjs/index.d.ts" bash -c "
+  node '$root/node_modules/typescript/bin/tsc' -p '$a/types' --traceResolution 2>/dev/null \
+    | grep -E \"Module name 'fdwire' was successfully resolved\" | sort -u | tee /dev/stderr \
+    | grep -q 'dist/index.d.ts' && node '$root/node_modules/typescript/bin/tsc' -p '$a/types' --traceResolution 2>/dev/null \
+    | grep -q \"Module name 'fdwire' was successfully resolved to '.*dist/cjs/index.d.ts'\""
+
+step "load failures print what was tried and how to fix it"
+cd "$a"
+out="$(FDWIRE_ADDON=/nonexistent/fdwire.node node -e "require('fdwire')" 2>&1 || true)"
+echo "$out" | grep -E 'fdwire|Tried|Fix' | head -n 8
+check "load failure (FDWIRE_ADDON): says what was tried and the fix" bash -c "grep -q 'Tried' <<<\"\$1\" && grep -q 'Fix' <<<\"\$1\"" _ "$out"
+cp -r "$a" "$work/proj-corrupt"
+[ -e "$work/proj-corrupt/node_modules/fdwire/prebuilds/linux-x64/fdwire.node" ] &&
+  printf 'not an ELF file' >"$work/proj-corrupt/node_modules/fdwire/prebuilds/linux-x64/fdwire.node"
+cd "$work/proj-corrupt"
+out="$(node -e "import('fdwire')" 2>&1 || true)"
+echo "$out" | grep -E 'fdwire|Tried|prebuilds|build/Release|Fix' | head -n 8
+check "load failure (corrupted prebuild): says what was tried and the fix" bash -c "grep -q 'prebuilds/linux-x64' <<<\"\$1\" && grep -q 'Fix' <<<\"\$1\"" _ "$out"
+
+step "Windows (simulated: process.platform = 'win32')"
+printf "Object.defineProperty(process, 'platform', { value: 'win32' })\n" >"$work/fake-win32.cjs"
+cd "$a"
+st=0
+out="$(node -r "$work/fake-win32.cjs" node_modules/fdwire/scripts/install.cjs 2>&1)" || st=$?
+echo "  $out"
+check "Windows install: clear message, exit 0" bash -c "[ $st = 0 ] && grep -q 'Windows is not supported' <<<\"\$1\"" _ "$out"
+out="$(node -r "$work/fake-win32.cjs" -e "require('fdwire')" 2>&1 || true)"
+echo "$out" | grep -m1 -i 'windows' || true
+check "Windows load: ERR_FDWIRE_UNSUPPORTED with the reason" bash -c "grep -q 'not supported on Windows' <<<\"\$1\"" _ "$out"
+w="$(new_project win)"
+cd "$w"
+st=0
+npm_i --os=win32 "$tgz" >"$work/install-win.log" 2>&1 || st=$?
+grep -m2 -E 'EBADPLATFORM|notsup|Unsupported platform' "$work/install-win.log" || true
+check "npm install for win32 refused by the package's \"os\" field (EBADPLATFORM)" bash -c "[ $st != 0 ] && grep -q EBADPLATFORM '$work/install-win.log'"
+
+# ---- B
+step "B: --ignore-scripts (prebuilt addon + prebuilt rush, nothing runs at install)"
+b="$(new_project b)"
+cd "$b"
+if npm_i --ignore-scripts "$tgz" >"$work/install-b.log" 2>&1; then ok "B: npm install --offline --ignore-scripts"; else cat "$work/install-b.log"; fail "B: npm install"; fi
+verify B "$b" prebuilds
+
+# ---- C
+step "C: from source with a compiler (no prebuilds/, bin/rush not runnable here)"
+mkdir -p "$work/src-pkg"
+tar xzf "$tgz" -C "$work/src-pkg"
+rm -rf "$work/src-pkg/package/prebuilds"
+# A "foreign" client: an ELF header the kernel refuses to run (like a binary for another arch).
+printf '\177ELF-not-for-this-machine' >"$work/src-pkg/package/bin/rush"
+tar czf "$work/fdwire-source.tgz" -C "$work/src-pkg" package
+c="$(new_project c)"
+cd "$c"
+if npm_i --foreground-scripts "$work/fdwire-source.tgz" >"$work/install-c.log" 2>&1; then ok "C: npm install --offline (source build)"; else cat "$work/install-c.log"; fail "C: npm install"; fi
+grep -E '^fdwire:' "$work/install-c.log" || true
+verify C "$c" build
+
+summary
