@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+// Draws the README's charts from bench/results/*.json (run `npm run bench` first): plain SVG, no
+// dependencies, no hand edits. `npm run charts` rewrites docs/charts/*.svg.
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const results = (name) => JSON.parse(fs.readFileSync(path.join(root, 'bench', 'results', `${name}.json`), 'utf8'))
+const out = path.join(root, 'docs', 'charts')
+const COLORS = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#9c755f']
+const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+const font = 'font-family="system-ui, -apple-system, Segoe UI, sans-serif"'
+
+function frame(width, height, title, subtitle, body) {
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${font}>
+<rect width="${width}" height="${height}" fill="#ffffff"/>
+<text x="16" y="26" font-size="16" font-weight="600" fill="#222">${esc(title)}</text>
+<text x="16" y="46" font-size="11" fill="#666">${esc(subtitle)}</text>
+${body}
+</svg>
+`
+}
+
+/** Cumulative distribution of start-up times: one line per command. */
+function startupChart() {
+  const data = results('startup')
+  const names = ['do-nothing static binary', 'rush -c exit', 'dash -c exit', 'bash -c exit', 'rush -c /bin/true', 'sh -c /bin/true']
+  const series = names.filter((n) => data.distributions[n]).map((n) => ({ name: n, times: [...data.distributions[n]].sort((a, b) => a - b).map((s) => s * 1000) }))
+  const W = 760, H = 420, left = 60, right = 220, top = 64, bottom = 52
+  const xmax = Math.max(...series.map((s) => s.times[Math.floor(s.times.length * 0.95)]))
+  const x = (ms) => left + (Math.min(ms, xmax) / xmax) * (W - left - right)
+  const y = (q) => top + (1 - q) * (H - top - bottom)
+  let body = ''
+  for (let i = 0; i <= 5; i++) {
+    const ms = (xmax * i) / 5
+    body += `<line x1="${x(ms)}" y1="${top}" x2="${x(ms)}" y2="${H - bottom}" stroke="#eee"/>`
+    body += `<text x="${x(ms)}" y="${H - bottom + 16}" font-size="11" text-anchor="middle" fill="#555">${ms.toFixed(2)}</text>`
+  }
+  for (const q of [0, 0.5, 0.9, 1]) {
+    body += `<line x1="${left}" y1="${y(q)}" x2="${W - right}" y2="${y(q)}" stroke="${q === 0.5 || q === 0.9 ? '#ccc' : '#eee'}" ${q === 0.5 || q === 0.9 ? 'stroke-dasharray="4 3"' : ''}/>`
+    body += `<text x="${left - 8}" y="${y(q) + 4}" font-size="11" text-anchor="end" fill="#555">${q === 0.5 ? 'p50' : q === 0.9 ? 'p90' : `${q * 100}%`}</text>`
+  }
+  body += `<text x="${(left + W - right) / 2}" y="${H - 14}" font-size="12" text-anchor="middle" fill="#333">milliseconds from exec to exit (hyperfine -N)</text>`
+  series.forEach((s, i) => {
+    const n = s.times.length
+    const step = Math.max(1, Math.floor(n / 400))
+    let d = ''
+    for (let k = 0; k < n; k += step) d += `${k === 0 ? 'M' : 'L'}${x(s.times[k]).toFixed(1)},${y((k + 1) / n).toFixed(1)}`
+    const width = s.name.startsWith('rush') ? 3 : 1.8
+    body += `<path d="${d}" fill="none" stroke="${COLORS[i]}" stroke-width="${width}"/>`
+    const p50 = s.times[Math.floor(n / 2)]
+    body += `<rect x="${W - right + 16}" y="${top + i * 24}" width="14" height="4" fill="${COLORS[i]}" transform="translate(0,6)"/>`
+    body += `<text x="${W - right + 36}" y="${top + i * 24 + 12}" font-size="12" fill="#222">${esc(s.name)}</text>`
+    body += `<text x="${W - right + 36}" y="${top + i * 24 + 24}" font-size="10" fill="#666">p50 ${p50.toFixed(3)} ms</text>`
+  })
+  const env = data.env
+  return frame(W, H, 'rush start-up latency: cumulative distribution', `${data.runs} runs each, one hyperfine run; ${env.cpu}, ${env.cpus} cpus, node ${env.node}, ${env.date.slice(0, 10)}`, body)
+}
+
+/** Round-trip latency (p50, p99) per system, with the baseline first. */
+function roundtripChart() {
+  const data = results('roundtrip')
+  const rows = data.results
+  const W = 760, rowH = 52, left = 210, right = 130, top = 70
+  const H = top + rows.length * rowH + 40
+  const xmax = Math.max(...rows.map((r) => r.p99)) / 1000
+  const x = (us) => left + (us / xmax) * (W - left - right)
+  let body = ''
+  rows.forEach((r, i) => {
+    const y0 = top + i * rowH
+    body += `<text x="${left - 10}" y="${y0 + 18}" font-size="12" text-anchor="end" fill="#222">${esc(r.system)}</text>`
+    body += `<rect x="${left}" y="${y0 + 6}" width="${x(r.p50 / 1000) - left}" height="16" fill="${COLORS[i]}"/>`
+    body += `<text x="${x(r.p50 / 1000) + 6}" y="${y0 + 19}" font-size="11" fill="#222">p50 ${(r.p50 / 1000).toFixed(1)} µs (${(r.p50 / rows[0].p50).toFixed(2)}×)</text>`
+    body += `<rect x="${left}" y="${y0 + 26}" width="${x(r.p99 / 1000) - left}" height="8" fill="${COLORS[i]}" opacity="0.45"/>`
+    body += `<text x="${x(r.p99 / 1000) + 6}" y="${y0 + 34}" font-size="10" fill="#555">p99 ${(r.p99 / 1000).toFixed(1)} µs</text>`
+  })
+  const env = data.env
+  return frame(W, H, 'Round trip, one request in flight (lower is better)', `~1.4 KB request, server in another process; median of interleaved rounds; ${env.cpu}, ${env.cpus} cpus, ${env.date.slice(0, 10)}`, body)
+}
+
+fs.mkdirSync(out, { recursive: true })
+for (const [file, draw] of [['startup.svg', startupChart], ['roundtrip.svg', roundtripChart]]) {
+  try {
+    fs.writeFileSync(path.join(out, file), draw())
+    console.log(`wrote docs/charts/${file}`)
+  } catch (error) {
+    console.error(`charts: ${file}: ${error.message} (run npm run bench first)`)
+    process.exitCode = 1
+  }
+}
