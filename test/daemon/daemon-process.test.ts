@@ -187,7 +187,7 @@ function asNobody(t: Test, args: string[]): ReturnType<typeof spawn> | undefined
     else t.pass(`cross-uid test skipped: ${why}`, { skip: why })
     return undefined
   }
-  return spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  return spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...args], { cwd: '/', stdio: ['ignore', 'pipe', 'inherit'] })
 }
 
 // The raw client as nobody: plain `net`, so it needs nothing from this checkout (which CI may keep

@@ -53,6 +53,17 @@ async function until(check: () => boolean, ms = 10_000): Promise<boolean> {
   return true
 }
 
+/** `promise`, or a rejection naming `what` after `ms` (a hang guard, not a timing assertion). */
+async function within<T>(promise: Promise<T>, what: string, ms = 10_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const guard = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)))
+  try {
+    return await Promise.race([promise, guard])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 /** A promise with its resolver, for handlers the test releases. */
 function gate<T = void>(): { promise: Promise<T>; open: (value: T) => void } {
   let open!: (value: T) => void
@@ -131,7 +142,7 @@ leakTest(t, 'streams arrive as async iterators; breaking early cancels the strea
     t.equal(item.text(), `tick ${seen}`)
     if (++seen === 3) break
   }
-  const stopped = await producerStopped.promise
+  const stopped = await within(producerStopped.promise, 'the stream handler stopping')
   t.ok(stopped.aborted, "the daemon's handler saw ctx.signal aborted after the client broke out")
   t.ok(await until(() => c.pending === 0), 'and the stream is no longer pending on the client')
   producerStopped = gate()
@@ -153,7 +164,7 @@ leakTest(t, 'an AbortSignal and a timeout cancel the request; the handler sees c
   const c = await client(t, server)
   const controller = new AbortController()
   const request = c.request('hang', 'abort', { signal: controller.signal })
-  await started.get('abort')!.promise
+  await within(started.get('abort')!.promise, 'the handler starting')
   controller.abort(new Error('user pressed ^C'))
   await t.rejects(request, { message: 'user pressed ^C' }, "the caller gets the signal's reason")
   await t.rejects(c.request('hang', 'timeout', { timeout: 50 }), { code: 'ERR_FDWIRE_TIMEOUT', message: /hang: no reply within 50 ms/ })
@@ -214,7 +225,7 @@ leakTest(t, 'a malformed message gets ERR_FDWIRE_MALFORMED and a disconnect, whi
   const messages: Message[] = []
   bad.on('message', (m: Message) => messages.push(m))
   bad.send('this is not a FlatBuffers envelope', { type: 0 })
-  await closed(bad)
+  await within(closed(bad), 'the daemon closing the malformed connection')
   const envelopes = messages.map((m) => protocol.readEnvelope(m.payload))
   t.match(envelopes[0], { kind: 'hello' }, 'the daemon said hello first')
   const refusal = envelopes[1]
