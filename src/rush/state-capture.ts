@@ -21,7 +21,9 @@ export function capturingScript(line: string, state: ShellState, file: string): 
   const assignments: string[] = []
   for (const [name, value] of state.vars) if (!SHELL_OWNED.has(name)) assignments.push(`${name}=${shellQuote(value)}; `)
   const restore = assignments.join('')
-  return `trap '{ pwd; umask; export -p; set; } >${shellQuote(file)} 2>/dev/null' EXIT; ${restore}${line}`
+  // `$?` of the line is the previous line's status, as at an interactive sh prompt.
+  const status = state.status === 0 ? '' : `(exit ${state.status}); `
+  return `trap '{ pwd; umask; export -p; set; } >${shellQuote(file)} 2>/dev/null' EXIT; ${restore}${status}${line}`
 }
 
 /** Reads what the EXIT trap wrote and applies it to `state`. False if there was nothing to read. */
