@@ -30,7 +30,11 @@ export function haveClient(t: Test): boolean {
 export function runtimeDir(t: Test): string {
   const dir = fs.mkdtempSync('/tmp/rush-e2e-')
   fs.chmodSync(dir, 0o700)
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  t.teardown(() => {
+    // Whatever teardown runs first: a daemon of this dir is stopped before the dir goes.
+    if (daemonPid(dir) !== undefined) rushd(dir, 'stop')
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
   return dir
 }
 
