@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Draws the README's charts from bench/results/*.json (run `npm run bench` first): plain SVG, no
-// dependencies, no hand edits. `npm run charts` rewrites docs/charts/*.svg.
+// Draws the README's charts and tables from bench/results/*.json (run `npm run bench` first): plain
+// SVG, no dependencies, no hand edits. `npm run charts` rewrites docs/charts/*.svg and the README's
+// benchmark section.
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -79,6 +80,48 @@ function roundtripChart() {
   return frame(W, H, 'Round trip, one request in flight (lower is better)', `~1.4 KB request, server in another process; median of interleaved rounds; ${env.cpu}, ${env.cpus} cpus, ${env.date.slice(0, 10)}`, body)
 }
 
+/** The README's benchmark tables, from the same results (between the bench markers). */
+function readmeTables() {
+  const parts = []
+  const ratio = (x) => `${x.toFixed(2)}×`
+  try {
+    const st = results('startup')
+    const by = st.startup
+    const rows = Object.keys(by).map((name) => `| ${name} | ${(by[name].p50 * 1000).toFixed(3)} | ${(by[name].p90 * 1000).toFixed(3)} | ${ratio(by[name].p50 / by['dash -c exit'].p50)} |`)
+    parts.push(`**rush start-up** (hyperfine -N, ${st.runs} runs each, one run; ${st.env.date.slice(0, 10)}):\n\n| command | p50 ms | p90 ms | p50 vs dash -c exit |\n|---|---:|---:|---:|\n${rows.join('\n')}\n\n![rush start-up latency](docs/charts/startup.svg)`)
+  } catch {}
+  try {
+    const rt = results('roundtrip')
+    const base = rt.results[0]
+    const rows = rt.results.map((r) => `| ${r.system} | ${(r.p50 / 1000).toFixed(1)} | ${(r.p99 / 1000).toFixed(1)} | ${ratio(r.p50 / base.p50)} | ${Math.round(r.throughput).toLocaleString('en-US')} | ${ratio(r.throughput / base.throughput)} |`)
+    parts.push(`**Round trip** (~1.4 KB request, server in another process, median of interleaved rounds):\n\n| system | p50 µs | p99 µs | p50 vs net+JSON | msg/s pipelined | vs net+JSON |\n|---|---:|---:|---:|---:|---:|\n${rows.join('\n')}\n\n![round-trip latency](docs/charts/roundtrip.svg)`)
+  } catch {}
+  try {
+    const fp = results('fdpass')
+    const rows = fp.results.map((r) => `| ${r.system} | ${r.fdsPerMessage} | ${Math.round(r.messagesPerSecond).toLocaleString('en-US')} | ${Math.round(r.fdsPerSecond).toLocaleString('en-US')} |`)
+    parts.push(`**fd passing** (pipelined, server in another process):\n\n| system | fds/message | messages/s | fds/s |\n|---|---:|---:|---:|\n${rows.join('\n')}`)
+  } catch {}
+  try {
+    const se = results('serialize')
+    const cell = (c) => (c ? `${c.ns} ns (${ratio(c.ratio)})` : '—')
+    const rows = se.results.map((r) => `| ${r.name} | ${cell(r.cases.json)} | ${cell(r.cases.fb)} | ${cell(r.cases.msgpackr)} | ${cell(r.cases.protobufjs)} |`)
+    parts.push(`**Serialize / deserialize** (median ns/op, ratio to JSON in the same run):\n\n| case | JSON | FlatBuffers | msgpackr | protobufjs |\n|---|---:|---:|---:|---:|\n${rows.join('\n')}`)
+  } catch {}
+  return parts.join('\n\n')
+}
+
+function updateReadme() {
+  const file = path.join(root, 'README.md')
+  const readme = fs.readFileSync(file, 'utf8')
+  const start = '<!-- bench:start -->'
+  const end = '<!-- bench:end -->'
+  const i = readme.indexOf(start)
+  const j = readme.indexOf(end)
+  if (i < 0 || j < i) return
+  fs.writeFileSync(file, `${readme.slice(0, i + start.length)}\n${readmeTables()}\n${readme.slice(j)}`)
+  console.log('updated the benchmark section of README.md')
+}
+
 fs.mkdirSync(out, { recursive: true })
 for (const [file, draw] of [['startup.svg', startupChart], ['roundtrip.svg', roundtripChart]]) {
   try {
@@ -89,3 +132,4 @@ for (const [file, draw] of [['startup.svg', startupChart], ['roundtrip.svg', rou
     process.exitCode = 1
   }
 }
+updateReadme()
