@@ -2,9 +2,9 @@
  * What the Server and Client share: the reply a caller receives (body view + fds), the mapping
  * between thrown errors and the protocol's structured `{code, message}`, and reserved methods.
  */
-import { native } from '../binding.js'
 import { FdwireError } from '../errors.js'
 import type { Message } from '../transport/message.js'
+import { OwnedFds } from '../transport/owned-fds.js'
 
 /** Methods every fdwire Server answers itself. */
 export const BuiltinMethod = {
@@ -26,35 +26,28 @@ const emptyBody = Buffer.alloc(0)
  */
 export class Reply {
   readonly body: Buffer
-  #fds: number[] = []
+  readonly #fds: OwnedFds
 
   /** @internal Takes the message's fds: the reply owns them from now on. */
   constructor(body: Uint8Array | null, message?: Message) {
     this.body = body === null ? emptyBody : Buffer.from(body.buffer, body.byteOffset, body.byteLength)
-    if (message !== undefined && message.fdCount > 0) {
-      this.#fds = message.takeFds()
-      setImmediate(() => this.#release())
-    }
+    this.#fds = new OwnedFds(message === undefined ? [] : message.takeFds())
+    if (this.#fds.count > 0) setImmediate(() => this.#fds.closeRest())
   }
 
   /** The fds not yet taken. */
   get fds(): readonly number[] {
-    return this.#fds.filter((fd) => fd >= 0)
+    return this.#fds.remaining
   }
 
   /** Takes the fd at `index`: yours to close. */
   takeFd(index = 0): number {
-    const fd = this.#fds[index]
-    if (fd === undefined || fd < 0) throw new RangeError(`index ${index}: the reply has no fd there (or it was taken or already closed)`)
-    this.#fds[index] = -1
-    return fd
+    return this.#fds.take(index, 'reply')
   }
 
   /** Takes every fd not yet taken: yours to close. */
   takeFds(): number[] {
-    const taken = this.#fds.filter((fd) => fd >= 0)
-    this.#fds.fill(-1)
-    return taken
+    return this.#fds.takeAll()
   }
 
   /** The body decoded as UTF-8. */
@@ -65,10 +58,6 @@ export class Reply {
   /** The body parsed as JSON. */
   json<T = unknown>(): T {
     return JSON.parse(this.body.toString('utf8')) as T
-  }
-
-  #release(): void {
-    for (const fd of this.takeFds()) native.close(fd)
   }
 }
 

@@ -18,6 +18,7 @@ import {
 import type { Connection, PeerCredentials } from '../transport/connection.js'
 import type { Message } from '../transport/message.js'
 import { native } from '../binding.js'
+import { OwnedFds } from '../transport/owned-fds.js'
 import { ENVELOPE_FRAME_TYPE, toBody, toErrorInfo } from './rpc.js'
 
 const debug = debuglog('fdwire')
@@ -267,13 +268,13 @@ class Context implements RequestContext {
   readonly body: Buffer
   readonly connection: Connection
   readonly signal: AbortSignal
-  #fds: number[]
+  readonly #fds: OwnedFds
 
   constructor(id: number, method: string, body: Buffer, fds: number[], connection: Connection, signal: AbortSignal) {
     this.id = id
     this.method = method
     this.body = body
-    this.#fds = fds
+    this.#fds = new OwnedFds(fds)
     this.connection = connection
     this.signal = signal
   }
@@ -283,23 +284,18 @@ class Context implements RequestContext {
   }
 
   get fds(): readonly number[] {
-    return this.#fds.filter((fd) => fd >= 0)
+    return this.#fds.remaining
   }
 
   takeFd(index = 0): number {
-    const fd = this.#fds[index]
-    if (fd === undefined || fd < 0) throw new RangeError(`index ${index}: the request has no fd there (or it was taken)`)
-    this.#fds[index] = -1
-    return fd
+    return this.#fds.take(index, 'request')
   }
 
   takeFds(): number[] {
-    const taken = this.#fds.filter((fd) => fd >= 0)
-    this.#fds.fill(-1)
-    return taken
+    return this.#fds.takeAll()
   }
 
   release(): void {
-    for (const fd of this.takeFds()) native.close(fd)
+    this.#fds.closeRest()
   }
 }

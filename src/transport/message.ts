@@ -4,8 +4,7 @@
  * taken is closed when the message is done (after the 'message' listeners return, or when an async
  * iterator moves on). See DESIGN.md §3.
  */
-import { native } from '../binding.js'
-import { checkInteger } from '../validate.js'
+import { OwnedFds } from './owned-fds.js'
 
 export class Message {
   /** The payload: a view of the bytes the socket delivered. Valid for as long as you hold it. */
@@ -14,25 +13,24 @@ export class Message {
   readonly id: number
   /** Message type from the frame header (opaque to the transport). */
   readonly type: number
-  #fds: (number | -1)[]
-  #done = false
+  readonly #fds: OwnedFds
 
   /** @internal Built by Connection. */
   constructor(payload: Buffer, id: number, type: number, fds: number[]) {
     this.payload = payload
     this.id = id
     this.type = type
-    this.#fds = fds
+    this.#fds = new OwnedFds(fds)
   }
 
   /** Number of fds the frame carried (taken or not). */
   get fdCount(): number {
-    return this.#fds.length
+    return this.#fds.count
   }
 
   /** The fds still owned by the message (taken ones are left out). Do not close these yourself. */
   get fds(): readonly number[] {
-    return this.#fds.filter((fd) => fd >= 0)
+    return this.#fds.remaining
   }
 
   /**
@@ -40,35 +38,16 @@ export class Message {
    * @throws RangeError when there is no fd at that index or it was already taken or closed.
    */
   takeFd(index = 0): number {
-    checkInteger('index', index, 0, this.#fds.length - 1 < 0 ? 0 : this.#fds.length - 1)
-    const fd = this.#fds[index]
-    if (fd === undefined || fd < 0) {
-      throw new RangeError(
-        this.#done
-          ? `fd ${index} of this message was already closed: take fds while handling the message`
-          : `index ${index}: this message has no fd there (it carried ${this.#fds.length}, or it was taken)`,
-      )
-    }
-    this.#fds[index] = -1
-    return fd
+    return this.#fds.take(index, 'message')
   }
 
   /** Takes every fd still owned by the message: they are yours to close. */
   takeFds(): number[] {
-    const taken = this.#fds.filter((fd) => fd >= 0)
-    this.#fds.fill(-1)
-    return taken
+    return this.#fds.takeAll()
   }
 
   /** @internal Closes every fd not taken. Idempotent. */
   release(): void {
-    this.#done = true
-    for (let i = 0; i < this.#fds.length; i++) {
-      const fd = this.#fds[i]!
-      if (fd >= 0) {
-        native.close(fd)
-        this.#fds[i] = -1
-      }
-    }
+    this.#fds.closeRest()
   }
 }
