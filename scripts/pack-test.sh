@@ -117,16 +117,16 @@ if PATH="$nocc" npm_i "$tgz" >"$work/install-a.log" 2>&1; then ok "A: npm instal
 cat "$work/install-a.log"
 verify A "$a" prebuilds
 
-step "type tests (test/types: ESM .ts, CommonJS .cts) against the installed package"
+step "type tests (test/types: ESM .mts, CommonJS .cts) against the installed package"
 mkdir -p "$a/types"
-cp "$root/test/types/esm.ts" "$root/test/types/cjs.cts" "$a/types/"
+cp "$root/test/types/esm.mts" "$root/test/types/cjs.cts" "$a/types/"
 node -e "
 const fs = require('fs'), f = process.argv[1]
 const c = JSON.parse(fs.readFileSync(process.argv[2], 'utf8').replace(/^\s*\/\/.*$/gm, ''))
 c.compilerOptions.typeRoots = [process.argv[3]]
 fs.writeFileSync(f, JSON.stringify(c, null, 2))
 " "$a/types/tsconfig.json" "$root/test/types/tsconfig.json" "$root/node_modules/@types"
-check "types resolve: tsc --noEmit (esm.ts + cjs.cts)" node "$root/node_modules/typescript/bin/tsc" -p "$a/types"
+check "types resolve: tsc --noEmit (esm.mts + cjs.cts)" node "$root/node_modules/typescript/bin/tsc" -p "$a/types"
 node "$root/node_modules/typescript/bin/tsc" -p "$a/types" --listFiles 2>/dev/null | grep '/node_modules/fdwire/dist/.*index.d.ts' >"$work/types-files" || true
 cat "$work/types-files"
 check "types: import uses dist/index.d.ts, require uses dist/cjs/index.d.ts" bash -c \
