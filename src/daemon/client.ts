@@ -170,11 +170,17 @@ export class Client extends EventEmitter {
       if (timeout !== undefined) timer = setTimeout(() => cancel(`no reply within ${timeout} ms`), timeout)
     })
     const fds = o['fds'] as number[] | undefined
-    connection.send(encodeRequest(id, method, bytes), {
-      id,
-      type: ENVELOPE_FRAME_TYPE,
-      ...(fds ? { fds, closeFds: o['closeFds'] === true } : {}),
-    })
+    try {
+      connection.send(encodeRequest(id, method, bytes), {
+        id,
+        type: ENVELOPE_FRAME_TYPE,
+        ...(fds ? { fds, closeFds: o['closeFds'] === true } : {}),
+      })
+    } catch (error) {
+      // Not sent (e.g. close() was called): the caller gets this error, and nothing stays pending.
+      this.#pending.get(id)?.cleanup()
+      throw error
+    }
     return { promise, cancel: (reason: string) => cancel(reason) }
   }
 
