@@ -387,3 +387,14 @@ leakTest(t, 'shutdownTimeout aborts handlers that do not finish', async (t) => {
   t.equal(await aborted.promise, 'ERR_FDWIRE_SHUTTING_DOWN')
   t.match(await stuck, { code: 'ERR_FDWIRE_SHUTTING_DOWN' }, 'and the caller got that error')
 })
+
+leakTest(t, 'a request made while the client is closing rejects with ERR_FDWIRE_CLOSED and leaves nothing behind', async (t) => {
+  const server = await startServer(t, {}, (s) => s.handle('x', () => 'y'))
+  const c = await client(t, server)
+  const closing = c.close()
+  await t.rejects(c.request('x', undefined, { timeout: 100 }), { code: 'ERR_FDWIRE_CLOSED' })
+  t.equal(c.pending, 0, 'no pending request is left to fail later (as an unhandled rejection)')
+  await closing
+  await sleep(200) // past the request's timeout: its timer was cleared too
+  t.ok(c.closed)
+})
