@@ -264,16 +264,24 @@ if (haveClient(t)) {
   fs.writeFileSync(path.join(cwd, 'hello.sh'), '#!/bin/sh\necho "hello $0 $*"\nexit 5\n', { mode: 0o755 })
   fs.writeFileSync(path.join(cwd, 'nosheb.sh'), 'echo "no shebang $0"\n', { mode: 0o755 })
 
-  const daemonDir = runtimeDir(t)
-  const noDaemonDir = runtimeDir(t)
-
+  // Sequential calls: the default pool mode serves them in the daemon itself (one inline
+  // session); RUSH_INLINE_SESSIONS=0 hands every one to a pooled worker; RUSH_DISABLE_POOL=1
+  // starts a worker per session. Last, no daemon at all: the client's own /bin/sh fallback.
+  const daemonModes: [string, Record<string, string>][] = [
+    ['daemon', {}],
+    ['daemon, pooled workers (RUSH_INLINE_SESSIONS=0)', { RUSH_INLINE_SESSIONS: '0' }],
+    ['daemon, a worker per session (RUSH_DISABLE_POOL=1)', { RUSH_DISABLE_POOL: '1' }],
+  ]
   const modes = [
-    { mode: 'daemon', dir: daemonDir, setup: (tt: typeof t) => startRushd(tt, daemonDir) },
-    { mode: 'no daemon (fallback)', dir: noDaemonDir, setup: () => undefined },
+    ...daemonModes.map(([mode, daemonEnv]) => {
+      const dir = runtimeDir(t)
+      return { mode, dir, daemon: true, setup: (tt: typeof t) => startRushd(tt, dir, daemonEnv) }
+    }),
+    { mode: 'no daemon (fallback)', dir: runtimeDir(t), daemon: false, setup: () => undefined },
   ]
 
   let serial = 0
-  for (const { mode, dir, setup } of modes) {
+  for (const { mode, dir, daemon, setup } of modes) {
     t.test(mode, async (t) => {
       setup(t)
       for (const c of cases) {
@@ -297,7 +305,7 @@ if (haveClient(t)) {
         const left = await leftovers('RUSH_DIFF_MARK', mark)
         const same = equal(got, want, c.hash === true)
         t.ok(same && left.length === 0 && !got.timedOut && !want.timedOut, c.name, {
-          ...(c.todo && mode === 'daemon' ? { todo: c.todo } : {}),
+          ...(c.todo && daemon ? { todo: c.todo } : {}),
           script: c.script,
           ...(same ? {} : { rush: show(got, c.hash === true), sh: show(want, c.hash === true) }),
           ...(left.length ? { leftBehind: left } : {}),

@@ -47,9 +47,14 @@ export const withoutNodeOptions = (argv: string[]): string[] => ['/usr/bin/env',
 
 /** rushd's command line (`bin/rushd ARGS`) with RUSH_RUNTIME_DIR=dir; returns status and output. */
 export function rushd(dir: string, ...args: string[]): { status: number | null; output: string } {
+  return rushdWith({}, dir, ...args)
+}
+
+/** `bin/rushd ARGS` with extra environment (the daemon's mode: RUSH_POOL_SIZE, RUSH_DISABLE_POOL, ...). */
+export function rushdWith(env: Record<string, string>, dir: string, ...args: string[]): { status: number | null; output: string } {
   const [file, ...rest] = withoutNodeOptions([process.execPath, rushdBin, ...args])
   const r = spawnSync(file!, rest, {
-    env: { ...process.env, RUSH_RUNTIME_DIR: dir },
+    env: { ...process.env, ...env, RUSH_RUNTIME_DIR: dir },
     encoding: 'utf8',
     timeout: 30_000,
   })
@@ -76,8 +81,8 @@ export function alive(pid: number): boolean {
 }
 
 /** Starts rushd for `dir` (`rushd start`), stopped at teardown. Returns its pid. */
-export function startRushd(t: Test, dir: string): number {
-  const r = rushd(dir, 'start')
+export function startRushd(t: Test, dir: string, env: Record<string, string> = {}): number {
+  const r = rushdWith(env, dir, 'start')
   if (r.status !== 0) throw new Error(`rushd start failed (${r.status}): ${r.output}`)
   t.teardown(() => {
     rushd(dir, 'stop')
