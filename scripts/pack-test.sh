@@ -105,6 +105,11 @@ verify() {
   check "$label: rush -c 'echo ok' through rushd" bash -c "[ \"\$(RUSH_NO_AUTOSTART=1 node_modules/.bin/rush -c 'echo ok')\" = ok ]"
   check "$label: rushd status while running" node_modules/.bin/rushd status
   check "$label: rushd stop" node_modules/.bin/rushd stop
+  # Autostart from the installed layout: rush runs the command itself and starts the rushd next to it.
+  check "$label: rush -c with no daemon (autostart)" bash -c "[ \"\$(node_modules/.bin/rush -c 'echo auto')\" = auto ]"
+  check "$label: rush autostarted rushd (bin/rushd next to bin/rush)" bash -c \
+    'for _ in $(seq 1 100); do node_modules/.bin/rushd status >/dev/null 2>&1 && exit 0; sleep 0.1; done; exit 1'
+  node_modules/.bin/rushd stop >/dev/null 2>&1 || true
   unset RUSH_RUNTIME_DIR
   check "$label: no build/ unless built from source" bash -c "[ '$where' = build ] || [ ! -e node_modules/fdwire/build ]"
 }
