@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import t from 'tap'
-import { haveClient, leftovers, run, runtimeDir, rushBin, startRushd, type Run } from './scripts/harness.js'
+import { haveClient, leftovers, run, runtimeDir, rushBin, startRushd, strayDescendants, until, type Run } from './scripts/harness.js'
 
 interface Case {
   name: string
@@ -283,7 +283,7 @@ if (haveClient(t)) {
   let serial = 0
   for (const { mode, dir, daemon, setup } of modes) {
     t.test(mode, async (t) => {
-      setup(t)
+      const daemonPid = setup(t)
       for (const c of cases) {
         const mark = `diff-${process.pid}-${++serial}`
         const env = (r: string): Record<string, string> => ({
@@ -303,6 +303,11 @@ if (haveClient(t)) {
         const got = await run(viaRush, { cwd, env: env(rushBin), stdin: c.stdin, argv0: c.wrap ? 'sh' : undefined })
         const want = await run(viaSh, { cwd, env: env('sh'), stdin: c.stdin, argv0: 'sh' })
         const left = await leftovers('RUSH_DIFF_MARK', mark)
+        if (daemonPid !== undefined) {
+          let stray: string[] = []
+          await until(() => (stray = strayDescendants(daemonPid)).length === 0, 10_000)
+          left.push(...stray.map((s) => `daemon's descendant ${s}`))
+        }
         const same = equal(got, want, c.hash === true)
         t.ok(same && left.length === 0 && !got.timedOut && !want.timedOut, c.name, {
           ...(c.todo && daemon ? { todo: c.todo } : {}),

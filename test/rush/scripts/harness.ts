@@ -200,3 +200,27 @@ export function childrenOf(pid: number): number[] {
   }
   return out
 }
+
+/**
+ * Descendants of pid that are not rushd's own node processes, or are zombies: a command left
+ * running or unreaped. As `pid (comm) state`.
+ */
+export function strayDescendants(pid: number): string[] {
+  const stray: string[] = []
+  const walk = (p: number): void => {
+    for (const child of childrenOf(p)) {
+      let stat = ''
+      try {
+        stat = fs.readFileSync(`/proc/${child}/stat`, 'utf8')
+      } catch {
+        continue
+      }
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+      if (comm !== 'node' || state === 'Z') stray.push(`${child} (${comm}) ${state}`)
+      walk(child)
+    }
+  }
+  walk(pid)
+  return stray
+}
