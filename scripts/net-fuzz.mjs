@@ -25,7 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { native } from '../dist/binding.js'
 import { protocol } from '../dist/index.js'
 import {
-  alive, descendants, fdList, makeRuntimeDir, parseArgs, poll, prng, privateRushCopy, rushAsync, rushReady,
+  alive, descendants, fdList, makeRuntimeDir, parseArgs, poll, prng, usePrivateTree, treeRoot, rushAsync, rushReady,
   snapshot, startRushd, stopRushd, workerPids,
 } from './lib/reliability.mjs'
 
@@ -265,7 +265,7 @@ async function main() {
     console.error('net-fuzz: build/Release/rush or dist/rush missing')
     return 2
   }
-  privateRushCopy()
+  usePrivateTree()
   let socketPath = opts.socket
   let daemon = opts.daemonPid
   let env

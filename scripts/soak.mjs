@@ -23,7 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Client } from '../dist/index.js'
 import {
   alive, cleanEnv, descendants, fdList, makeRuntimeDir, parseArgs, poll, procStats, root, rushAsync,
-  rushReady, rushSync, privateRushCopy, snapshot, startRushd, stopRushd, workerPids,
+  rushReady, rushSync, usePrivateTree, treeRoot, snapshot, startRushd, stopRushd, workerPids,
 } from './lib/reliability.mjs'
 
 const defaults = { sessions: 10_000, connections: 100, roundTrips: 1000, burstEvery: 20, burst: 6, rssLimitMb: 5, parallel: 10, out: '' }
@@ -36,12 +36,39 @@ const fail = (message) => {
   console.log(`FAIL ${message}`)
 }
 const log = (message) => console.log(message)
+// Every measured process runs with this preload: SIGUSR2 = full GC (see the fixture). RSS is
+// compared after a GC at both ends; the raw figures (no forced GC) are reported too.
+const gcDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fdwire-soak-gc-'))
+process.on('exit', () => fs.rmSync(gcDir, { recursive: true, force: true }))
+const gcEnv = () => ({ NODE_OPTIONS: `--expose-gc --import=${path.join(treeRoot, 'test', 'fixtures', 'reliability-gc-on-signal.mjs')}`, FDWIRE_SOAK_GC_DIR: gcDir })
+const heapUsedKb = (pid) => {
+  try {
+    return Math.round(JSON.parse(fs.readFileSync(path.join(gcDir, `${pid}.json`), 'utf8')).heapUsed / 1024)
+  } catch {
+    return null
+  }
+}
+
+/** fds and RSS of each process: raw, then after a forced full GC (SIGUSR2). */
+async function measure(procs) {
+  const raw = Object.fromEntries(Object.entries(procs).map(([pid, role]) => [pid, { role, ...procStats(Number(pid)) }]))
+  for (const pid of Object.keys(procs)) process.kill(Number(pid), 'SIGUSR2')
+  await sleep(700)
+  const out = {}
+  for (const [pid, role] of Object.entries(procs)) {
+    try {
+      out[pid] = { role, ...procStats(Number(pid)), rawRssKb: raw[pid].rssKb, heapKb: heapUsedKb(pid) }
+    } catch {}
+  }
+  return out
+}
+const rushProcs = (daemon) => Object.fromEntries([[daemon, 'daemon'], ...workerPids(daemon).map((w) => [w, 'worker'])])
 
 if (!rushReady()) {
   console.error('soak: build/Release/rush or dist/rush missing (npm run build:native && npx tsc -p tsconfig.json)')
   process.exit(2)
 }
-privateRushCopy()
+usePrivateTree()
 
 // ---------------------------------------------------------------- rush sessions
 /** The mix: [args, expected stdout, expected stderr, expected status]. */
@@ -60,7 +87,7 @@ const mix = [
 
 async function rushSoak() {
   const dir = makeRuntimeDir('fdwire-soak-')
-  const { env, pid: daemon } = startRushd(dir)
+  const { env, pid: daemon } = startRushd(dir, gcEnv())
   const result = { sessions: 0, sequential: 0, concurrent: 0, servedByWorkers: 0, servedByDaemon: 0, mismatches: 0, maxMs: 0, totalMs: 0 }
   const t0 = performance.now()
   let i = 0
@@ -100,7 +127,7 @@ async function rushSoak() {
   const warmup = Math.min(1000, Math.max(100, Math.round(opts.sessions / 10)))
   while (result.sessions < warmup) await step()
   await sleep(500)
-  const before = snapshot(daemon)
+  const before = await measure(rushProcs(daemon))
   const beforeFds = Object.fromEntries(Object.keys(before).map((pid) => [pid, fdList(Number(pid))]))
   const warmSessions = result.sessions
   const tMain = performance.now()
@@ -114,9 +141,9 @@ async function rushSoak() {
     const now = snapshot(daemon)
     return Object.keys(before).every((pid) => now[pid] && now[pid].fds === before[pid].fds) ? now : undefined
   }, 3000, 50)
-  await sleep(500)
-  const after = snapshot(daemon)
-  result.processes = compare('rush', before, settled ?? after, beforeFds)
+  void settled
+  const after = await measure(rushProcs(daemon))
+  result.processes = compare('rush', before, after, beforeFds)
   result.warmupSessions = warmSessions
   const strays = descendants(daemon).filter((p) => !workerPids(daemon).includes(p.pid))
   if (strays.length) fail(`rush: processes left under the daemon: ${strays.map((p) => `${p.pid} ${p.cmd.join(' ')}`).join('; ')}`)
@@ -139,7 +166,7 @@ function compare(what, before, after, beforeFds) {
       rows.push({ pid: Number(pid), role: b.role, fdsBefore: b.fds, fdsAfter: null, rssBeforeKb: b.rssKb, rssAfterKb: null })
       continue
     }
-    const row = { pid: Number(pid), role: b.role, fdsBefore: b.fds, fdsAfter: a.fds, rssBeforeKb: b.rssKb, rssAfterKb: a.rssKb, rssGrowthKb: a.rssKb - b.rssKb }
+    const row = { pid: Number(pid), role: b.role, fdsBefore: b.fds, fdsAfter: a.fds, rssBeforeKb: b.rssKb, rssAfterKb: a.rssKb, rssGrowthKb: a.rssKb - b.rssKb, rawRssBeforeKb: b.rawRssKb, rawRssAfterKb: a.rawRssKb, heapBeforeKb: b.heapKb, heapAfterKb: a.heapKb }
     rows.push(row)
     if (a.fds !== b.fds) {
       let detail = ''
@@ -158,8 +185,8 @@ function compare(what, before, after, beforeFds) {
 // ---------------------------------------------------------------- library round trips
 async function librarySoak() {
   const dir = makeRuntimeDir('fdwire-soak-lib-')
-  const fixture = path.join(root, 'test', 'fixtures', 'reliability-echo-server.mjs')
-  const child = spawn(process.execPath, [fixture, dir], { stdio: ['ignore', 'pipe', 'inherit'], env: cleanEnv() })
+  const fixture = path.join(treeRoot, 'test', 'fixtures', 'reliability-echo-server.mjs')
+  const child = spawn(process.execPath, [fixture, dir], { stdio: ['ignore', 'pipe', 'inherit'], env: cleanEnv(gcEnv()) })
   const line = await new Promise((resolve, reject) => {
     let text = ''
     child.stdout.setEncoding('utf8').on('data', (d) => {
@@ -198,15 +225,14 @@ async function librarySoak() {
   const warmupConnections = Math.max(2, Math.round(opts.connections / 10))
   await batch(0, warmupConnections)
   await sleep(500)
-  const before = { [pid]: { role: 'server', ...procStats(pid) } }
+  const before = await measure({ [pid]: 'server' })
   const beforeFds = { [pid]: fdList(pid) }
   const tMain = performance.now()
   const warm = { connections: result.connections, roundTrips: result.roundTrips }
   await batch(warmupConnections, opts.connections)
   result.totalMs = performance.now() - tMain
   await poll(() => procStats(pid).fds === before[pid].fds, 3000, 50)
-  await sleep(500)
-  const after = { [pid]: { role: 'server', ...procStats(pid) } }
+  const after = await measure({ [pid]: 'server' })
   result.processes = compare('library', before, after, beforeFds)
   result.warmupConnections = warm.connections
   result.connections -= warm.connections
@@ -221,20 +247,20 @@ async function librarySoak() {
 
 function table(title, rows) {
   log(`\n${title}`)
-  log('  pid      role          fds before  fds after  RSS before  RSS after  growth')
+  log('  pid      role          fds before  fds after  RSS before  RSS after  growth    V8 heap used after GC   RSS, no forced GC')
   for (const r of rows) {
     const mb = (kb) => (kb === null || kb === undefined ? '-' : `${(kb / 1024).toFixed(1)} MB`)
-    log(`  ${String(r.pid).padEnd(8)} ${r.role.padEnd(13)} ${String(r.fdsBefore ?? '-').padStart(10)}  ${String(r.fdsAfter ?? '-').padStart(9)}  ${mb(r.rssBeforeKb).padStart(10)}  ${mb(r.rssAfterKb).padStart(9)}  ${r.rssGrowthKb === undefined ? '-' : `${r.rssGrowthKb >= 0 ? '+' : ''}${(r.rssGrowthKb / 1024).toFixed(1)} MB`}`)
+    log(`  ${String(r.pid).padEnd(8)} ${r.role.padEnd(13)} ${String(r.fdsBefore ?? '-').padStart(10)}  ${String(r.fdsAfter ?? '-').padStart(9)}  ${mb(r.rssBeforeKb).padStart(10)}  ${mb(r.rssAfterKb).padStart(9)}  ${(r.rssGrowthKb === undefined ? '-' : `${r.rssGrowthKb >= 0 ? '+' : ''}${(r.rssGrowthKb / 1024).toFixed(1)} MB`).padEnd(9)} ${`${mb(r.heapBeforeKb)} → ${mb(r.heapAfterKb)}`.padEnd(22)}  ${mb(r.rawRssBeforeKb)} → ${mb(r.rawRssAfterKb)}`)
   }
 }
 
 log(`soak: ${opts.sessions} rush sessions (bursts of ${opts.burst} every ${opts.burstEvery}), ${opts.connections} connections x ${opts.roundTrips} round trips; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cpus`)
 const rush = await rushSoak()
 log(`rush: ${rush.sessions - rush.warmupSessions} sessions after ${rush.warmupSessions} warm-up (${rush.concurrent} of all in bursts: ${rush.servedByWorkers} served by workers, ${rush.servedByDaemon} by the daemon), ${rush.mismatches} wrong, ${(rush.totalMs / 1000).toFixed(1)} s, slowest ${rush.maxMs.toFixed(0)} ms`)
-table('rush daemon and workers (after warm-up → end)', rush.processes)
+table('rush daemon and workers (after warm-up → end; RSS after a forced full GC)', rush.processes)
 const library = await librarySoak()
 log(`\nlibrary: ${library.connections} connections x ${opts.roundTrips} = ${library.roundTrips} round trips after ${library.warmupConnections} warm-up connections, ${library.wrong} wrong, ${library.errors} errors, ${(library.totalMs / 1000).toFixed(1)} s`)
-table('library echo server (after warm-up → end)', library.processes)
+table('library echo server (after warm-up → end; RSS after a forced full GC)', library.processes)
 const report = {
   date: new Date().toISOString(),
   options: opts,

@@ -10,20 +10,45 @@ import { fileURLToPath } from 'node:url'
 
 export const root = fileURLToPath(new URL('../..', import.meta.url))
 export const builtRushBin = path.join(root, 'build', 'Release', 'rush')
-/** The client the helpers run: build/Release/rush, or a private copy (see privateRushCopy). */
+/** The client and daemon the helpers run: the tree's, or those of a private copy (usePrivateTree). */
 export let rushBin = builtRushBin
+export let rushdBin = path.join(root, 'bin', 'rushd')
+/** Root of the tree that rushd and the fixtures run from. */
+export let treeRoot = root
 
-/** Runs a private copy of build/Release/rush from now on, so that a rebuild in the shared tree
- *  (the file briefly missing or not executable) cannot fail a long run. Returns its path. */
-export function privateRushCopy() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fdwire-rush-bin-'))
-  rushBin = path.join(dir, 'rush')
-  fs.copyFileSync(builtRushBin, rushBin)
-  fs.chmodSync(rushBin, 0o755)
-  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
-  return rushBin
+/**
+ * Copies what rushd and the fixtures run (package.json, bin/, dist/, the addon, the client, the
+ * reliability fixtures; node_modules linked) to a private directory and runs everything from there
+ * from now on, so that a rebuild in the shared tree during a long run (files briefly missing or
+ * half-written) cannot fail it. Retries while the copy does not load. Returns the copy's root.
+ */
+export function usePrivateTree() {
+  for (let attempt = 0; ; attempt++) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fdwire-tree-'))
+    process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
+    fs.copyFileSync(path.join(root, 'package.json'), path.join(dir, 'package.json'))
+    for (const sub of ['bin', 'dist']) fs.cpSync(path.join(root, sub), path.join(dir, sub), { recursive: true })
+    fs.mkdirSync(path.join(dir, 'build', 'Release'), { recursive: true })
+    for (const file of ['fdwire.node', 'rush']) fs.copyFileSync(path.join(root, 'build', 'Release', file), path.join(dir, 'build', 'Release', file))
+    fs.chmodSync(path.join(dir, 'build', 'Release', 'rush'), 0o755)
+    fs.mkdirSync(path.join(dir, 'test', 'fixtures'), { recursive: true })
+    for (const f of fs.readdirSync(path.join(root, 'test', 'fixtures')).filter((f) => f.startsWith('reliability-'))) {
+      fs.copyFileSync(path.join(root, 'test', 'fixtures', f), path.join(dir, 'test', 'fixtures', f))
+    }
+    fs.symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'))
+    const check = spawnSync(process.execPath, ['-e', `Promise.all(['index.js', 'rush/daemon.js', 'rush/cli.js'].map((f) => import(${JSON.stringify(path.join(dir, 'dist'))} + '/' + f))).then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1) })`], { encoding: 'utf8', env: cleanEnv(), timeout: 60_000 })
+    if (check.status === 0) {
+      treeRoot = dir
+      rushBin = path.join(dir, 'build', 'Release', 'rush')
+      rushdBin = path.join(dir, 'bin', 'rushd')
+      return dir
+    }
+    fs.rmSync(dir, { recursive: true, force: true })
+    if (attempt >= 20) throw new Error(`the built tree does not load: ${check.stderr}`)
+    console.error(`(the shared dist/ does not load right now, retrying: ${check.stderr.trim().split('\n')[0]})`)
+    spawnSync('sleep', ['3'])
+  }
 }
-export const rushdBin = path.join(root, 'bin', 'rushd')
 
 /** Whether everything rush needs is built. */
 export function rushReady() {
@@ -33,8 +58,9 @@ export function rushReady() {
 /** The environment for rush/rushd: the caller's, minus NODE_OPTIONS (tap's loaders must not reach
  *  rushd), plus `extra` (undefined values are removed). */
 export function cleanEnv(extra = {}) {
-  const env = { ...process.env, RUSHD: rushdBin, ...extra }
+  const env = { ...process.env, RUSHD: rushdBin }
   delete env.NODE_OPTIONS
+  Object.assign(env, extra)
   for (const [k, v] of Object.entries(extra)) if (v === undefined) delete env[k]
   return env
 }
@@ -143,7 +169,12 @@ export function procStats(pid) {
 
 /** {pid → {fds, rssKb, role}} for the daemon and each of its workers. */
 export function snapshot(daemon) {
-  const out = { [daemon]: { role: 'daemon', ...procStats(daemon) } }
+  const out = {}
+  try {
+    out[daemon] = { role: 'daemon', ...procStats(daemon) }
+  } catch {
+    return out // the daemon is gone
+  }
   for (const w of workerPids(daemon)) {
     try {
       out[w] = { role: 'worker', ...procStats(w) }
