@@ -37,7 +37,10 @@ export async function ensureDaemon(options: EnsureDaemonOptions): Promise<Client
   if (client && isCurrent(client, options)) return client
   const lock = await takeLock(path.join(options.runtimeDir, 'start.lock'), deadline)
   try {
-    client ??= await tryConnect(socket, options)
+    // What we found before the lock may have been replaced meanwhile (by the client that held
+    // it): look again, so an outdated daemon is replaced once, not once per waiting client.
+    client?.destroy()
+    client = await tryConnect(socket, options)
     if (client && !isCurrent(client, options)) {
       await replace(client, pidFile, deadline)
       client = undefined
