@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { ensureDaemon, readPidFile, Server, socketPair, type Client, type EnsureDaemonOptions } from '../../src/index.js'
+import { native } from '../../src/binding.js'
 import { cleanup, collect, exitCode, fixtures, leakTest, tempDir } from '../helpers.js'
 
 type Test = Parameters<Parameters<typeof leakTest>[2]>[0]
@@ -125,6 +126,42 @@ leakTest(t, 'a daemon with another build id is replaced; one with ours is kept',
   t.notOk(alive(oldPid), 'the outdated daemon is gone')
   process.kill(newPid, 'SIGTERM')
   await until(() => !alive(newPid))
+})
+
+t.test('10 clients of a new build at once replace the old daemon once, and all reach the new one', async (t) => {
+  const dir = path.join(tempDir(t), 'run')
+  reapDaemons(t, dir)
+  const old = await ensure(t, dir, { buildId: 'v1' }, { buildId: 'v1' })
+  const oldPid = await daemonPid(old)
+  // Hold start.lock so that every client finds the v1 daemon before any of them replaces it.
+  const lock = fs.openSync(path.join(dir, 'start.lock'), 'a')
+  t.equal(native.flock(lock, true, false), 0, 'the test holds start.lock')
+  const config = JSON.stringify({ buildId: 'v2' })
+  const clients = Array.from({ length: 10 }, () =>
+    spawn(process.execPath, [path.join(fixtures, 'daemon-client.mjs'), dir, config, JSON.stringify({ buildId: 'v2' })], { stdio: ['ignore', 'pipe', 'inherit'] }),
+  )
+  const outputs = Promise.all(clients.map(async (child) => {
+    const [text] = await Promise.all([collect(child.stdout), exitCode(child)])
+    return JSON.parse(text) as { ok: boolean; pid: number; buildId: string; message?: string }
+  }))
+  let connected = 0
+  for (let i = 0; i < 1000 && connected < 11; i++) {
+    connected = (await old.request('fdwire.status')).json<{ connections: number }>().connections
+    if (connected < 11) await sleep(10)
+  }
+  t.equal(connected, 11, 'all 10 clients are connected to the v1 daemon, waiting for start.lock')
+  old.destroy()
+  native.flock(lock, true, true)
+  fs.closeSync(lock)
+  const results = await outputs
+  t.same(results.filter((o) => !o.ok), [], 'every client succeeded')
+  t.same([...new Set(results.map((o) => o.buildId))], ['v2'], 'all reached a v2 daemon')
+  const pids = new Set(results.map((o) => o.pid))
+  t.equal(pids.size, 1, 'the same one')
+  t.notOk(pids.has(oldPid))
+  t.notOk(alive(oldPid), 'the v1 daemon is gone')
+  t.equal(logLines(dir, 'starting').length, 2, 'one v1 and one v2 daemon were ever started')
+  for (const pid of pids) process.kill(pid, 'SIGTERM')
 })
 
 leakTest(t, 'a daemon that exits before answering is reported with the tail of its log', async (t) => {
