@@ -107,6 +107,8 @@ export interface RunOptions {
   /** Bytes for stdin (a pipe); undefined: /dev/null. */
   stdin?: Buffer | string
   timeout?: number
+  /** Called with the pid once started. */
+  onSpawn?: (pid: number) => void
   /** argv[0] as the program sees it (default argv[0]). */
   argv0?: string
 }
@@ -119,6 +121,7 @@ export async function run(argv: string[], options: RunOptions = {}): Promise<Run
     argv0: options.argv0,
     stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   })
+  if (child.pid !== undefined) options.onSpawn?.(child.pid)
   let timedOut = false
   const timer = setTimeout(() => {
     timedOut = true
