@@ -73,8 +73,15 @@ export async function startRushd(options: RushdOptions): Promise<Server> {
       maxQueue: maxSessions,
       env: { ...process.env, RUSH_BUILD_ID: buildId, RUSH_STATE_DIR: options.runtimeDir, RUSH_WORKER_MODE: mode },
     })
-    await pool.start()
   }
+  // The pool starts while the daemon already listens: a client that autostarted this daemon is
+  // served as soon as possible (starting the workers takes as long again on a loaded machine).
+  // Until the workers are up, sessions are served here; if they fail to start, they all are.
+  let poolReady = mode === 'spawn'
+  const poolStarted = pool?.start().then(
+    () => void (poolReady = true),
+    (error: Error) => console.error(`rushd: worker pool failed to start, serving every session in the daemon: ${error.message}`),
+  )
   const status = () => {
     const stats = pool?.stats()
     return {
@@ -99,7 +106,7 @@ export async function startRushd(options: RushdOptions): Promise<Server> {
           // (one user's commands one after another never pay for a hand-over); concurrent
           // sessions go to the warm workers.
           handoff: (connection: Connection) =>
-            mode === 'pool' && counters.sessions < inlineLimit
+            !poolReady || (mode === 'pool' && counters.sessions < inlineLimit)
               ? false
               : (counters.handedOff++, handOff)(pool!, connection, () => JSON.stringify({ ...server.status(), uptimeMs: Date.now() - startedAt }), serveHere),
         }
@@ -121,6 +128,7 @@ export async function startRushd(options: RushdOptions): Promise<Server> {
   try {
     return await server.listen()
   } catch (error) {
+    await poolStarted
     await pool?.close({ timeout: 0 })
     throw error
   }
