@@ -1,0 +1,175 @@
+/** Helpers of the reliability tests (a typed subset of scripts/lib/reliability.mjs). */
+import { spawn, spawnSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Test } from 'tap'
+import { Client } from '../../dist/index.js'
+import { root, tempDir } from '../helpers.js'
+
+export const rushd = path.join(root, 'bin', 'rushd')
+const builtRush = path.join(root, 'build', 'Release', 'rush')
+export const ready = fs.existsSync(builtRush) && fs.existsSync(path.join(root, 'dist', 'rush', 'cli.js'))
+export const skip = !ready && 'bin/rushd, dist/rush or build/Release/rush missing'
+
+let rushCopy: string | undefined
+/** A private copy of build/Release/rush: others rebuild the shared tree while tests run. */
+export function rush(): string {
+  if (rushCopy === undefined) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fdwire-rush-bin-'))
+    rushCopy = path.join(dir, 'rush')
+    fs.copyFileSync(builtRush, rushCopy)
+    fs.chmodSync(rushCopy, 0o755)
+    process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
+  }
+  return rushCopy
+}
+
+export type Env = Record<string, string>
+
+// tap's process-info hook adds NODE_OPTIONS (its loaders) to the environment of every child it
+// sees spawned; that must not reach rushd, so every command goes through `env -u NODE_OPTIONS`.
+const clean = ['/usr/bin/env', '-u', 'NODE_OPTIONS']
+
+/** The environment for rush/rushd: ours minus NODE_OPTIONS (tap's loaders must not reach rushd). */
+export function cleanEnv(extra: Record<string, string | undefined>): Env {
+  const env: Record<string, string | undefined> = { ...process.env, RUSHD: rushd, ...extra }
+  delete env['NODE_OPTIONS']
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k]
+  return env as Env
+}
+
+/** A private runtime dir with a rushd started in it (stopped, and any process left killed, at teardown). */
+export function startRushd(t: Test, extra: Record<string, string | undefined> = {}, prepare?: (dir: string) => void): { dir: string; env: Env; pid: number } {
+  const dir = path.join(tempDir(t), 'run')
+  fs.mkdirSync(dir, { mode: 0o700 })
+  prepare?.(dir)
+  const env = cleanEnv({ RUSH_RUNTIME_DIR: dir, RUSH_NO_AUTOSTART: '1', ...extra })
+  const started = spawnSync(clean[0]!, [...clean.slice(1), process.execPath, rushd, 'start'], { env, encoding: 'utf8', timeout: 60_000 })
+  if (started.status !== 0) throw new Error(`rushd start: ${started.stdout}${started.stderr}`)
+  const pid = daemonPid(dir)!
+  t.teardown(() => {
+    spawnSync(clean[0]!, [...clean.slice(1), process.execPath, rushd, 'stop'], { env, timeout: 30_000 })
+    for (const p of processes()) if (p.cmd.some((a) => a.includes(dir))) kill(p.pid, 'SIGKILL')
+  })
+  return { dir, env, pid }
+}
+
+export function daemonPid(dir: string): number | undefined {
+  try {
+    const n = parseInt(fs.readFileSync(path.join(dir, 'daemon.pid'), 'utf8'), 10)
+    return Number.isInteger(n) && n > 0 ? n : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export function kill(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, signal)
+    return true
+  } catch {
+    return false
+  }
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
+  } catch {
+    return false
+  }
+}
+
+export interface Proc {
+  pid: number
+  ppid: number
+  state: string
+  cmd: string[]
+}
+
+export function processes(): Proc[] {
+  const list: Proc[] = []
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8')
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      const cmd = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').filter(Boolean)
+      list.push({ pid: Number(name), state: rest[0]!, ppid: Number(rest[1]), cmd })
+    } catch {}
+  }
+  return list
+}
+
+/** Live worker processes of the daemon `pid`. */
+export function workerPids(pid: number, list = processes()): number[] {
+  return list
+    .filter((p) => p.ppid === pid && p.state !== 'Z' && p.cmd.some((a) => a.endsWith(path.join('dist', 'rush', 'worker.js'))))
+    .map((p) => p.pid)
+    .sort((a, b) => a - b)
+}
+
+export interface Run {
+  status: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+  ms: number
+  timedOut: boolean
+}
+
+/** Runs the client; killed (timedOut) after `timeout` ms. */
+export function runRush(args: string[], env: Env, timeout = 20_000): Promise<Run> {
+  const t0 = performance.now()
+  const child = spawn(clean[0]!, [...clean.slice(1), rush(), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  child.on('error', (e) => (stderr += e.message))
+  let timedOut = false
+  const timer = setTimeout(() => ((timedOut = true), child.kill('SIGKILL')), timeout)
+  let ms = 0
+  // The exit, not the close of the pipes: an orphaned command may still hold them.
+  child.on('exit', () => (ms = performance.now() - t0))
+  return new Promise((resolve) => {
+    child.on('close', (status, signal) => {
+      clearTimeout(timer)
+      resolve({ status, signal, stdout, stderr, ms, timedOut })
+    })
+  })
+}
+
+/** The daemon's status as it reports it (`fdwire.status` over the socket), or undefined. */
+export async function liveStatus(dir: string, timeout = 1000): Promise<Record<string, unknown> | undefined> {
+  let client: Client | undefined
+  try {
+    client = await Client.connect(path.join(dir, 'daemon.sock'), { timeout })
+    const reply = await client.request('fdwire.status', undefined, { timeout })
+    return reply.json() as Record<string, unknown>
+  } catch {
+    return undefined
+  } finally {
+    await client?.close().catch(() => {})
+  }
+}
+
+/** Waits until the daemon reports `n` ready workers (they start while it already serves). */
+export async function poolReady(dir: string, n = 4, ms = 15_000): Promise<boolean> {
+  const [ok] = await pollFor(async () => (await liveStatus(dir, 1000))?.['workers'] === n, ms, 50)
+  return ok
+}
+
+/** Polls `fn` every `every` ms until truthy or `ms` pass; returns [value, elapsed ms]. */
+export async function pollFor<T>(fn: () => T | Promise<T>, ms: number, every = 10): Promise<[T, number]> {
+  const t0 = performance.now()
+  let value = await fn()
+  while (!value && performance.now() - t0 < ms) {
+    await sleep(every)
+    value = await fn()
+  }
+  return [value, performance.now() - t0]
+}
