@@ -211,19 +211,35 @@ export class Client extends EventEmitter {
         pending.cleanup()
         const error = envelope.error
         if (!envelope.ok) pending.reject(new RemoteError(error?.code ?? '', `${pending.method}: ${error?.message ?? 'failed'}`))
-        else pending.resolve(new Reply(envelope.body, message))
+        else if (pending.stream) {
+          // A plain reply to stream() (the method is not a streaming one): a stream of that reply.
+          pending.stream.push(new Reply(envelope.body, message))
+          pending.stream.end()
+        } else pending.resolve(new Reply(envelope.body, message))
         return
       }
-      case 'streamItem':
-        this.#pending.get(envelope.id)?.stream?.push(new Reply(envelope.body, message))
+      case 'streamItem': {
+        const pending = this.#pending.get(envelope.id)
+        if (pending === undefined) return
+        if (pending.stream) pending.stream.push(new Reply(envelope.body, message))
+        else this.#notAStream(envelope.id, pending)
         return
+      }
       case 'streamEnd': {
         const pending = this.#pending.get(envelope.id)
         if (pending === undefined) return
-        pending.cleanup()
         const error = envelope.error
-        if (!envelope.ok) pending.stream?.fail(new RemoteError(error?.code ?? '', `${pending.method}: ${error?.message ?? 'failed'}`))
-        else pending.stream?.end()
+        const failure = envelope.ok ? undefined : new RemoteError(error?.code ?? '', `${pending.method}: ${error?.message ?? 'failed'}`)
+        if (!pending.stream) {
+          if (failure) {
+            pending.cleanup()
+            pending.reject(failure)
+          } else this.#notAStream(envelope.id, pending)
+          return
+        }
+        pending.cleanup()
+        if (failure) pending.stream.fail(failure)
+        else pending.stream.end()
         return
       }
       case 'hello':
@@ -231,6 +247,17 @@ export class Client extends EventEmitter {
       default:
         this.#connection.destroy(new FdwireError('ERR_FDWIRE_MALFORMED', `a daemon may not send ${envelope.kind} messages`))
     }
+  }
+
+  /** request() of a streaming method: the items have nowhere to go, so it fails (and cancels). */
+  #notAStream(id: number, pending: Pending): void {
+    pending.cleanup()
+    try {
+      this.#connection.send(encodeCancel(id, 'request() of a streaming method'), { id, type: ENVELOPE_FRAME_TYPE })
+    } catch {
+      // The connection is ending: the daemon's stream ends with it.
+    }
+    pending.reject(new FdwireError('ERR_FDWIRE_MALFORMED', `${pending.method}: the daemon answered with a stream; use stream()`))
   }
 
   #reconnect(): Promise<void> {
