@@ -398,3 +398,33 @@ leakTest(t, 'a request made while the client is closing rejects with ERR_FDWIRE_
   await sleep(200) // past the request's timeout: its timer was cleared too
   t.ok(c.closed)
 })
+
+leakTest(t, 'stream() of a plain method yields its one reply; request() of a streaming method fails and cancels it', async (t) => {
+  const stopped = gate<boolean>()
+  const server = await startServer(t, {}, (s) => {
+    s.handle('plain', () => 'the only reply')
+    s.handleStream('items', async function* (request) {
+      try {
+        for (let i = 0; ; i++) {
+          yield `item ${i}`
+          await sleep(1)
+        }
+      } finally {
+        stopped.open(request.signal.aborted)
+      }
+    })
+    s.handleStream('broken', function* () {
+      throw Object.assign(new Error('no items today'), { code: 'ERR_EMPTY' })
+    })
+  })
+  const c = await client(t, server)
+  const items: string[] = []
+  await within((async () => {
+    for await (const item of c.stream('plain')) items.push(item.text())
+  })(), 'stream() of a plain method ending')
+  t.same(items, ['the only reply'])
+  await t.rejects(within(c.request('items'), 'request() of a stream'), { code: 'ERR_FDWIRE_MALFORMED', message: /items: the daemon answered with a stream; use stream\(\)/ })
+  t.equal(await within(stopped.promise, 'the stream handler stopping'), true, "the daemon's stream was cancelled")
+  await t.rejects(within(c.request('broken'), 'request() of a failing stream'), { code: 'ERR_EMPTY', message: /no items today/ })
+  t.equal(c.pending, 0)
+})
