@@ -89,6 +89,7 @@ const builtins: Record<string, Builtin> = {
     const target = args[0] ?? state.get('HOME')
     if (target === undefined || target === '' || target.startsWith('-')) return undefined
     if (state.get('CDPATH')) return undefined // CDPATH searches print the new directory
+    if (/^\/\/(?!\/)/.test(target) || /^\/\/(?!\/)/.test(state.cwd)) return undefined // dash keeps a leading `//`
     const logical = path.resolve(state.cwd, target) // dash resolves `..` logically, as path does
     try {
       if (!fs.statSync(logical).isDirectory()) return undefined
