@@ -138,6 +138,33 @@ if (haveClient(t) && haveTmux(t)) {
     p.type('echo "after-exit=$?"')
     t.ok(await p.waitFor(/\bafter-exit=5$/m), 'exit 5 ends the session with status 5', { screen: p.screen() })
   })
+
+  t.test('interactive session: Ctrl-C at the prompt, Ctrl-Z and fg', async (t) => {
+    const p = pane(t)
+    t.ok(await p.waitFor(/^[$#]( |$)/m), 'outer prompt')
+    p.type(rushBin)
+    t.ok(await p.waitFor(/^rush\$( |$)/m), 'rush prompt', { screen: p.screen() })
+    tmux('send-keys', '-t', p.name, '-l', 'echo discarded-line')
+    p.key('C-c')
+    t.ok(await p.waitFor(/rush\$( |$)/m, 2), 'Ctrl-C at the prompt: a fresh prompt', { screen: p.screen() })
+    p.type('echo "kept $?"')
+    t.ok(await p.waitFor(/\bkept \d+$/m), 'the next line runs', { screen: p.screen() })
+    t.notOk(/^discarded-line$/m.test(p.screen()), 'the abandoned line did not run')
+    p.type('for i in 1 2 3 4 5 6; do echo tick $i; sleep 0.3; done')
+    t.ok(await p.waitFor(/^tick 2$/m), 'ticking')
+    p.key('C-z')
+    t.ok(await p.waitFor(/Stopped/), 'the outer shell reports rush stopped', { screen: p.screen() })
+    const stoppedAt = p.count(/^tick \d$/)
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    t.equal(p.count(/^tick \d$/), stoppedAt, 'no ticks while stopped')
+    p.type('fg')
+    t.ok(await p.waitFor(/^tick 6$/m), 'resumed and finished', { screen: p.screen() })
+    p.type('echo "back $?"')
+    t.ok(await p.waitFor(/\bback 0$/m), 'the session goes on, status 0', { screen: p.screen() })
+    const before = p.count(/^[$#]( |$)/)
+    p.key('C-d')
+    t.ok(await p.waitFor(/^[$#]( |$)/m, before + 1), 'Ctrl-D: outer prompt', { screen: p.screen() })
+  })
 }
 
 function comm(pid: number): string {
