@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs'
 import t from 'tap'
-import { alive, daemonPid, haveClient, leftovers, processesWith, run, runtimeDir, rushBin, rushd, startRushd, until, withoutNodeOptions, type Run } from './scripts/harness.js'
+import { alive, childrenOf, daemonPid, haveClient, leftovers, processesWith, run, runtimeDir, rushBin, rushd, startRushd, until, withoutNodeOptions, type Run } from './scripts/harness.js'
 import { spawn } from 'node:child_process'
 import { leakTest } from '../helpers.js'
 
@@ -107,9 +107,23 @@ if (haveClient(t)) {
     t.equal(rushd(dir, 'status').status, 0, 'daemon still running')
   })
 
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
-    t.test(`${signal} to the client ends the job`, async (t) => {
-      const mark = `sess-${process.pid}-${signal}`
+  const signalCases: [NodeJS.Signals, number, boolean][] = [
+    ['SIGINT', 130, false], ['SIGTERM', 143, false], ['SIGHUP', 129, false], ['SIGQUIT', 131, false],
+    ['SIGINT', 130, true], ['SIGTERM', 143, true],
+  ]
+  for (const [signal, code, onWorker] of signalCases) {
+    t.test(`${signal} to the client ends the job${onWorker ? ' (session on a pool worker)' : ''}`, async (t) => {
+      const mark = `sess-${process.pid}-${signal}-${onWorker}`
+      if (onWorker) {
+        // The daemon serves one session itself; while this one holds it, the next goes to a worker.
+        const holdMark = `${mark}-hold`
+        const holder = spawn(rushBin, ['-c', 'sleep 60'], { cwd, env: env({ RUSH_SESS_MARK: holdMark }), stdio: 'ignore' })
+        t.ok(await until(() => processesWith('RUSH_SESS_MARK', holdMark).some((p) => p !== holder.pid), 20_000), 'holder runs')
+        t.teardown(async () => {
+          holder.kill('SIGTERM')
+          await leftovers('RUSH_SESS_MARK', holdMark)
+        })
+      }
       const child = spawn(rushBin, ['-c', 'sleep 30; echo not reached'], { cwd, env: env({ RUSH_SESS_MARK: mark }), stdio: ['ignore', 'pipe', 'pipe'] })
       let out = ''
       child.stdout.on('data', (c: Buffer) => (out += c.toString()))
@@ -118,6 +132,10 @@ if (haveClient(t)) {
       // The sleep runs under the daemon (its parent is not the client).
       const started = await until(() => processesWith('RUSH_SESS_MARK', mark).some((p) => p !== child.pid), 20_000)
       t.ok(started, 'the command started')
+      const daemon = daemonPid(dir)!
+      const parents = processesWith('RUSH_SESS_MARK', mark).map(ppid)
+      if (onWorker) t.ok(parents.some((p) => childrenOf(daemon).includes(p)), 'it runs under a worker', { parents })
+      else t.ok(parents.includes(daemon), 'it runs under the daemon itself', { parents })
       child.kill(signal)
       const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
       const [c, s] = await exited
@@ -151,3 +169,12 @@ if (haveClient(t)) {
   })
 }
 
+
+function ppid(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+  } catch {
+    return 0
+  }
+}
