@@ -9,7 +9,7 @@ import * as fs from 'node:fs'
 import { isName, type ShellState } from './shell-state.js'
 
 // Maintained by the shell itself: never carried from one line to the next.
-const SHELL_OWNED = new Set(['IFS', 'OPTIND', 'PPID', 'PS1', 'PS2', 'PS4', 'PWD', 'OLDPWD', 'LINENO', '_'])
+const SHELL_OWNED = new Set(['IFS', 'OPTIND', 'PPID', 'PS1', 'PS2', 'PS4', 'PWD', 'LINENO', '_'])
 
 /** Quotes a value for sh, the way dash prints it. */
 export function shellQuote(value: string): string {
