@@ -40,10 +40,10 @@ if (haveClient(t) && haveTmux(t)) {
 
   let sessions = 0
   /** A new tmux session running `sh -i` in a clean environment (no PS1: dash's default prompt). */
-  const pane = (t: Test) => {
+  const pane = (t: Test, extraEnv: string[] = []) => {
     const name = `s${++sessions}`
     const mark = `term-${process.pid}-${name}`
-    const shell = ['env', '-i', 'PATH=/usr/local/bin:/usr/bin:/bin', `HOME=${cwd}`, 'TERM=screen', `RUSH_RUNTIME_DIR=${dir}`, 'RUSH_NO_AUTOSTART=1', `RUSH_TERM_MARK=${mark}`, 'LC_ALL=C', '/bin/sh', '-i']
+    const shell = ['env', '-i', ...extraEnv, 'PATH=/usr/local/bin:/usr/bin:/bin', `HOME=${cwd}`, 'TERM=screen', `RUSH_RUNTIME_DIR=${dir}`, 'RUSH_NO_AUTOSTART=1', `RUSH_TERM_MARK=${mark}`, 'LC_ALL=C', '/bin/sh', '-i']
     const r = tmux('new-session', '-d', '-s', name, '-x', '120', '-y', '40', '-c', cwd, ...shell)
     if (r.status !== 0) throw new Error(`tmux new-session: ${r.stderr}`)
     t.teardown(() => {
@@ -164,6 +164,62 @@ if (haveClient(t) && haveTmux(t)) {
     const before = p.count(/^[$#]( |$)/)
     p.key('C-d')
     t.ok(await p.waitFor(/^[$#]( |$)/m, before + 1), 'Ctrl-D: outer prompt', { screen: p.screen() })
+  })
+
+  // The same lines typed into `rush` and into `sh -i` (both with PS1='rush$ '): each line's echo
+  // and output on the screen must match. Line numbers in sh's messages count lines in `sh -i`.
+  const sessionLines: [string, string?][] = [
+    ['cd /tmp'],
+    ['pwd'],
+    ['cd -'],
+    ['echo "$PWD $OLDPWD"'],
+    ['x=1'],
+    ['echo "x=$x"'],
+    ['export Y=2'],
+    [`sh -c 'echo "Y=$Y"'`],
+    ['unset Y'],
+    ['echo "${Y-unset}"'],
+    ['umask 027'],
+    ['umask'],
+    ['false'],
+    ['echo "st=$?"'],
+    ['(exit 3)'],
+    ['echo "st=$?"'],
+    ['f() { echo "in f $1"; }'],
+    ['f arg', 'functions: the session does not keep it across lines (src/rush/state-capture.ts carries cwd, umask, variables only)'],
+    ['set -- a b c'],
+    ['echo "$# $2"', 'positional parameters (set --): the session does not keep it across lines (src/rush/state-capture.ts carries cwd, umask, variables only)'],
+    ['z=$((x + 41)); echo $z'],
+    ['readonly R=1'],
+    ['R=2; echo "R=$R"', 'readonly: the session does not keep it across lines (src/rush/state-capture.ts carries cwd, umask, variables only)'],
+    ['alias hi="echo alias-hi"'],
+    ['hi', 'aliases: the session does not keep it across lines (src/rush/state-capture.ts carries cwd, umask, variables only)'],
+    ['nosuchcmd', 'sh -i numbers lines through the session; rushd runs each line as line 1'],
+    ['echo "$0"'],
+    ['cd /nonexistent', 'sh -i numbers lines through the session; rushd runs each line as line 1'],
+    ['echo "st=$?"'],
+  ]
+  t.test('interactive session vs sh -i: the same lines give the same screen', async (t) => {
+    const screens: string[][][] = []
+    for (const program of [rushBin, 'sh -i']) {
+      const p = pane(t, ['PS1=rush$ '])
+      t.ok(await p.waitFor(/^rush\$( |$)/m), `outer prompt (${program})`)
+      p.type(program)
+      t.ok(await p.waitFor(/^rush\$( |$)/m, 2), `prompt of ${program}`)
+      for (const [line] of sessionLines) {
+        const prompts = p.count(/rush\$( |$)/)
+        p.type(line)
+        if (!(await p.waitFor(/rush\$( |$)/m, prompts + 1))) t.fail(`${program}: no prompt after ${line}`, { screen: p.screen() })
+      }
+      // Blocks: from one prompt to the next; the first is the outer shell's (same PS1).
+      const blocks = p.screen().replace(/\n+$/, '').split(/^(?=rush\$)/m).map((b) => b.replace(/\n+$/, '').split('\n'))
+      screens.push(blocks.slice(1, 1 + sessionLines.length))
+      p.key('C-d')
+    }
+    const [viaRush, viaSh] = screens as [string[][], string[][]]
+    sessionLines.forEach(([line, todo], i) => {
+      t.same(viaRush[i], viaSh[i], line, todo ? { todo } : {})
+    })
   })
 }
 
