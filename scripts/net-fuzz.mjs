@@ -86,7 +86,10 @@ const kinds = {
   'random-bytes': (r) => {
     const b = r.bytes(r.int(1, 4096))
     if (b[0] === 0xfd) b[0] = 0 // not a frame header by accident
-    return { send: [b], expect: { noReply: true } }
+    // Fewer than 16 bytes are not a header yet: nothing is wrong until more comes or the peer ends
+    // its side (then: truncated). A peer that stays silent there keeps its connection (no idle
+    // timeout per connection; docs/reliability.md), so these peers end their side.
+    return { send: [b], endAfterSend: b.length < 16, expect: { noReply: true } }
   },
   'bad-header': (r) => {
     const field = r.pick(['magic', 'version', 'flags'])
