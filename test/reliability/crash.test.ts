@@ -81,7 +81,7 @@ t.test('the daemon killed with SIGKILL: the next rush is right within 100 ms, an
   await pollFor(() => !alive(daemon), 2000)
   const first = await runRush(['-c', 'echo x'], env)
   const calledAt = performance.now() - first.ms
-  t.same([first.status, first.stdout, first.stderr], [0, 'x\n', ''], 'the next rush gives the right answer')
+  t.same([first.status, first.stdout, first.stderr], [0, 'x\n', ''], `the next rush gives the right answer (got ${JSON.stringify(first)})`)
   t.ok(first.ms <= 100, `the next rush took ${first.ms.toFixed(1)} ms (bound 100 ms)`)
   t.comment(`measured: first rush after kill -9 of the daemon ${first.ms.toFixed(1)} ms`)
   const [running] = await pollFor(async () => {
