@@ -77,7 +77,10 @@ export function startRushd(dir, extraEnv = {}) {
   const env = cleanEnv({ RUSH_RUNTIME_DIR: dir, RUSH_NO_AUTOSTART: '1', ...extraEnv })
   const r = spawnSync(process.execPath, [rushdBin, 'start'], { env, encoding: 'utf8', timeout: 60_000 })
   if (r.status !== 0) throw new Error(`rushd start failed (${r.status}): ${r.stdout}${r.stderr}`)
-  return { env, pid: daemonPid(dir) }
+  const pid = daemonPid(dir)
+  // A run that throws halfway must not leave its daemon (and workers) behind.
+  if (pid !== undefined) process.on('exit', () => void (daemonPid(dir) === pid && alive(pid) && process.kill(pid, 'SIGTERM')))
+  return { env, pid }
 }
 
 /** `bin/rushd stop` (never throws). */

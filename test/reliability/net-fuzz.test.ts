@@ -12,6 +12,8 @@ import t from 'tap'
 import { collect, root, tempDir } from '../helpers.js'
 import { skip } from './lib.js'
 
+t.setTimeout(300_000) // longer than the default per-file timeout: this runs a whole soak/fuzz
+
 interface Report {
   ok: boolean
   failures: string[]
