@@ -26,7 +26,6 @@ interface Case {
   todo?: string
 }
 
-const reraise = 'client exits 128+N where sh dies of signal N (native/rush/main.c: on_frame returns 128+signo, run_command _exits with it)'
 
 const big = 10_000_000
 const binary = Buffer.alloc(4096)
@@ -254,10 +253,10 @@ const cases: Case[] = [
   { name: 'bg echo', script: 'echo bg & wait' },
   { name: 'bg and fg', script: '(sleep 0.2; echo late) & echo early; wait' },
   // --- signals ---
-  { name: 'kill -TERM $$', script: 'kill -TERM $$', todo: reraise },
-  { name: 'kill -TERM $$ after output', script: 'echo before; kill -TERM $$; echo after', todo: reraise },
-  { name: 'kill -INT $$', script: 'kill -INT $$', todo: reraise },
-  { name: 'kill -KILL $$', script: 'kill -KILL $$', todo: reraise },
+  { name: 'kill -TERM $$', script: 'kill -TERM $$' },
+  { name: 'kill -TERM $$ after output', script: 'echo before; kill -TERM $$; echo after' },
+  { name: 'kill -INT $$', script: 'kill -INT $$' },
+  { name: 'kill -KILL $$', script: 'kill -KILL $$' },
   { name: 'trap TERM', script: `trap 'echo trapped; exit 3' TERM; kill -TERM $$; echo after` },
   { name: 'child killed', script: `sh -c 'kill -TERM $$'; echo $?` },
   { name: 'kill bg job', script: 'sleep 30 & kill $!; wait $!; echo $?' },
@@ -286,7 +285,7 @@ const cases: Case[] = [
   { name: 'rush -c yes | head -n 3', script: `"$R" -c yes | head -n 3; echo "st=$?"`, wrap: true },
   { name: 'rush -c yes (in a loop) | head', script: `"$R" -c 'while :; do echo y; done' | head -n 2`, wrap: true },
   { name: 'rush -c echo | read', script: `"$R" -c 'echo piped' | { read x; echo "got $x"; }`, wrap: true },
-  { name: 'exit status seen by the caller', script: `"$R" -c 'exit 42'; echo "st=$?"; "$R" -c 'kill -TERM $$'; echo "st=$?"`, wrap: true, todo: reraise },
+  { name: 'exit status seen by the caller', script: `"$R" -c 'exit 42'; echo "st=$?"; "$R" -c 'kill -TERM $$'; echo "st=$?"`, wrap: true },
 ]
 
 if (haveClient(t)) {
