@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system tools the test suite uses, when missing (run by `npm test` as pretest):
 #   flatc (flatbuffers-compiler) and Debian's python3-flatbuffers: independent decoders for the
-#   protocol tests.
+#   protocol tests; tmux: rush driven through a real terminal; valgrind: memcheck of the rush client.
 # Installing needs root (or sudo) and apt-get. Without them the affected tests skip locally and
 # fail under CI, so a missing tool is never silently "green" where it matters.
 set -uo pipefail
@@ -9,6 +9,8 @@ set -uo pipefail
 missing=()
 command -v flatc >/dev/null || missing+=(flatbuffers-compiler)
 /usr/bin/python3 -c 'import flatbuffers' 2>/dev/null || missing+=(python3-flatbuffers)
+command -v tmux >/dev/null || missing+=(tmux)
+command -v valgrind >/dev/null || missing+=(valgrind)
 ((${#missing[@]})) || exit 0
 
 sudo=""
