@@ -6,7 +6,7 @@ import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Test } from 'tap'
 import { Client } from '../../dist/index.js'
-import { root, tempDir } from '../helpers.js'
+import { root } from '../helpers.js'
 
 export const rushd = path.join(root, 'bin', 'rushd')
 const builtRush = path.join(root, 'build', 'Release', 'rush')
@@ -40,20 +40,36 @@ export function cleanEnv(extra: Record<string, string | undefined>): Env {
   return env as Env
 }
 
-/** A private runtime dir with a rushd started in it (stopped, and any process left killed, at teardown). */
+/** Processes whose environment has RUSH_RUNTIME_DIR=dir (rushd, its workers, one a client autostarted). */
+function processesUsing(dir: string): number[] {
+  const out: number[] = []
+  for (const p of processes()) {
+    try {
+      if (fs.readFileSync(`/proc/${p.pid}/environ`, 'utf8').split('\0').includes(`RUSH_RUNTIME_DIR=${dir}`)) out.push(p.pid)
+    } catch {}
+  }
+  return out
+}
+
+/**
+ * A private runtime dir with a rushd started in it. At teardown: `rushd stop`, then SIGKILL to
+ * anything still running with that runtime dir (a daemon the client autostarted, orphaned
+ * commands), then the dir is removed — in that order: a daemon whose socket is deleted binds again.
+ */
 export function startRushd(t: Test, extra: Record<string, string | undefined> = {}, prepare?: (dir: string) => void): { dir: string; env: Env; pid: number } {
-  const dir = path.join(tempDir(t), 'run')
+  const top = fs.mkdtempSync(path.join(os.tmpdir(), 'fdwire-test-'))
+  const dir = path.join(top, 'run')
   fs.mkdirSync(dir, { mode: 0o700 })
-  prepare?.(dir)
   const env = cleanEnv({ RUSH_RUNTIME_DIR: dir, RUSH_NO_AUTOSTART: '1', ...extra })
-  const started = spawnSync(clean[0]!, [...clean.slice(1), process.execPath, rushd, 'start'], { env, encoding: 'utf8', timeout: 60_000 })
-  if (started.status !== 0) throw new Error(`rushd start: ${started.stdout}${started.stderr}`)
-  const pid = daemonPid(dir)!
   t.teardown(() => {
     spawnSync(clean[0]!, [...clean.slice(1), process.execPath, rushd, 'stop'], { env, timeout: 30_000 })
-    for (const p of processes()) if (p.cmd.some((a) => a.includes(dir))) kill(p.pid, 'SIGKILL')
+    for (const pid of processesUsing(dir)) kill(pid, 'SIGKILL')
+    fs.rmSync(top, { recursive: true, force: true })
   })
-  return { dir, env, pid }
+  prepare?.(dir)
+  const started = spawnSync(clean[0]!, [...clean.slice(1), process.execPath, rushd, 'start'], { env, encoding: 'utf8', timeout: 60_000 })
+  if (started.status !== 0) throw new Error(`rushd start: ${started.stdout}${started.stderr}`)
+  return { dir, env, pid: daemonPid(dir)! }
 }
 
 export function daemonPid(dir: string): number | undefined {
