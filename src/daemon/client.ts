@@ -162,7 +162,11 @@ export class Client extends EventEmitter {
       cancel = (reason: string) => {
         if (!this.#pending.has(id)) return
         cleanup()
-        if (!connection.closed) connection.send(encodeCancel(id, reason), { id, type: ENVELOPE_FRAME_TYPE })
+        try {
+          if (!connection.closed) connection.send(encodeCancel(id, reason), { id, type: ENVELOPE_FRAME_TYPE })
+        } catch {
+          // The connection is ending (close() was called): the daemon aborts the handler when it closes.
+        }
         reject(signal?.aborted ? signal.reason : new FdwireError(timer ? 'ERR_FDWIRE_TIMEOUT' : 'ERR_FDWIRE_CANCELLED', `${method}: ${reason}`))
       }
       this.#pending.set(id, { method, resolve, reject, cleanup, ...(stream ? { stream } : {}) })
