@@ -428,3 +428,21 @@ leakTest(t, 'stream() of a plain method yields its one reply; request() of a str
   await t.rejects(within(c.request('broken'), 'request() of a failing stream'), { code: 'ERR_EMPTY', message: /no items today/ })
   t.equal(c.pending, 0)
 })
+
+leakTest(t, 'aborting a request while the client is closing rejects it, and throws nothing', async (t) => {
+  const server = await startServer(t, {}, (s) =>
+    s.handle('hang', async (request) => {
+      await once(request.signal, 'abort')
+      return 'too late'
+    }),
+  )
+  const c = await client(t, server)
+  const controller = new AbortController()
+  const aborted = c.request('hang', undefined, { signal: controller.signal })
+  t.ok(await until(() => server.status()['inFlight'] === 1), 'the request reached the daemon')
+  const closing = c.close()
+  controller.abort(new Error('stop waiting'))
+  await t.rejects(within(aborted, 'the aborted request settling'), { message: 'stop waiting' })
+  await closing
+  t.equal(c.pending, 0)
+})
