@@ -7,7 +7,7 @@
 import * as fs from 'node:fs'
 import { native } from '../binding.js'
 
-/** Set in a daemon's environment by `startDaemon`; the Server then closes inherited fds. */
+/** Set in a daemon's environment by `startDetached`; the Server then closes inherited fds. */
 export const DETACHED_ENV = 'FDWIRE_DETACHED'
 
 /** Closes every fd above 2 that is not close-on-exec, except Node's IPC channel. Returns them. */

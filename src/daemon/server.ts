@@ -57,7 +57,8 @@ export interface ServerOptions extends ConnectionOptions {
   /** Extra figures for `fdwire.status` (e.g. a worker pool's). */
   status?: () => Record<string, unknown>
   /** Close fds above 2 inherited without close-on-exec (callers' locks, pipes). Default: true
-   *  when started by `startDaemon`/`ensureDaemon`, else false. */
+   *  when started by `startDetached`/`ensureDaemon`, else false. (Node marks every fd it finds at
+   *  startup close-on-exec, so in a Node daemon this finds nothing to close.) */
   closeInheritedFds?: boolean
   /**
    * Serve connections elsewhere: after the peer and limit checks, each connection is passed here
