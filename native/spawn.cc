@@ -16,6 +16,9 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,6 +46,11 @@ void close_from(int first) {
     signal(sig, SIG_DFL);  // also fails harmlessly for the real-time signals glibc reserves
   }
   if (request.new_process_group && setpgid(0, 0) < 0) goto fail;
+#if FDWIRE_LINUX
+  // If the process that started the command dies (a worker killed with -9), the command gets the
+  // hangup a shell's children get when their terminal goes away, instead of running on unseen.
+  prctl(PR_SET_PDEATHSIG, SIGHUP);
+#endif
   if (request.umask_value >= 0) umask(static_cast<mode_t>(request.umask_value));
   if (request.cwd != nullptr && chdir(request.cwd) < 0) goto fail;
   {
