@@ -446,3 +446,19 @@ leakTest(t, 'aborting a request while the client is closing rejects it, and thro
   await closing
   t.equal(c.pending, 0)
 })
+
+leakTest(t, 'a client speaking another protocol version is told so and disconnected', async (t) => {
+  const server = await startServer(t)
+  const raw = await connect(server.socketPath)
+  cleanup(t, () => raw.destroy())
+  const messages: Message[] = []
+  raw.on('message', (m: Message) => messages.push(m))
+  raw.send(protocol.encodeHello(protocol.PROTOCOL_VERSION + 1, ''), { type: 0 })
+  await within(closed(raw), 'the daemon closing the connection')
+  const refusal = protocol.readEnvelope(messages[1]!.payload)
+  t.match(refusal, { kind: 'response', id: 0, ok: false })
+  t.match(refusal.kind === 'response' ? refusal.error : undefined, {
+    code: 'ERR_FDWIRE_PROTOCOL_VERSION',
+    message: new RegExp(`client speaks protocol version ${protocol.PROTOCOL_VERSION + 1}, this daemon speaks ${protocol.PROTOCOL_VERSION}`),
+  })
+})
