@@ -232,3 +232,30 @@ leakTest(t, 'refuses another uid even when the socket is opened up to 0777', asy
   t.equal((await own.request('fdwire.status')).json<{ pid: number }>().pid, process.pid, 'our own uid is still served')
   own.destroy()
 })
+
+leakTest(t, 'an idle daemon process exits by itself once its last client left, cleaning up', async (t) => {
+  const { client, pid, socket, pidFile } = await startDaemon(t, { idleTimeout: 300 })
+  t.equal((await client.request('echo', 'still here')).text(), 'still here')
+  t.ok(alive(pid))
+  await client.close()
+  t.ok(await until(() => !alive(pid)), 'the process exited (nothing kept it alive)')
+  t.notOk(fs.existsSync(socket), 'its socket is removed')
+  t.notOk(fs.existsSync(pidFile), 'its pid file is removed')
+})
+
+leakTest(t, 'reconnect: after the daemon process restarts, the next request reaches the new one', async (t) => {
+  const { runtimeDir, pid, socket } = await startDaemon(t)
+  const c = await Client.connect(socket, { reconnect: true })
+  cleanup(t, () => c.destroy())
+  t.equal((await c.request('pid')).json<{ pid: number }>().pid, pid)
+  process.kill(pid, 'SIGKILL')
+  t.ok(await until(() => c.closed), 'the client saw the daemon die')
+  const restarted = await ensureDaemon({ runtimeDir, command: [process.execPath, daemonScript, runtimeDir] })
+  cleanup(t, () => restarted.destroy())
+  const newPid = restarted.daemon.peer.pid
+  t.not(newPid, pid)
+  t.equal((await c.request('pid')).json<{ pid: number }>().pid, newPid, 'the same Client object reached the new daemon')
+  t.equal(c.daemon.peer.pid, newPid)
+  process.kill(newPid, 'SIGTERM')
+  await until(() => !alive(newPid))
+})
