@@ -20,6 +20,5 @@ export {
 } from './lifecycle.js'
 export { ensureRuntimeDir, checkRuntimeDir, defaultRuntimeDir } from './runtime-dir.js'
 export { PidFile, readPidFile, type PidFileState } from './pid-file.js'
-export { closeInheritedFds } from './inherited-fds.js'
 export { WorkerPool, PoolReply, type PoolStats, type WorkerExitInfo, type RunOptions, type WorkerPoolOptions } from './worker-pool.js'
 export { serveWorker, type WorkerContext, type WorkerResult, type WorkerHandler, type ServeWorkerOptions } from './worker.js'

@@ -1,6 +1,6 @@
 /**
  * Daemon lifecycle, as a well-kept Unix daemon has it: start detached (own session, stdio to a log
- * file, inherited fds closed by the daemon itself), stop (SIGTERM, wait, SIGKILL after a timeout),
+ * file, no other fd of the starter's), stop (SIGTERM, wait, SIGKILL after a timeout),
  * status (from the locked pid file, then from the daemon itself), logs (last N lines, follow), and
  * service definitions for systemd (user unit) and launchd.
  */
@@ -10,7 +10,6 @@ import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { FdwireError } from '../errors.js'
 import { Client } from './client.js'
-import { DETACHED_ENV } from './inherited-fds.js'
 import { readPidFile } from './pid-file.js'
 import { BuiltinMethod } from './rpc.js'
 
@@ -40,8 +39,14 @@ export const paths = (options: DaemonPaths) => ({
 
 /**
  * Starts the daemon detached: a new session (no controlling terminal), stdin from /dev/null,
- * stdout/stderr appended to the log file. Returns at once with the child; use `ensureDaemon` to
- * wait until it answers.
+ * stdout/stderr appended to the log file, and no other fd: a daemon outlives its starter, and an fd
+ * it held by accident (a caller's lock, the write end of a pipe someone reads to EOF) would be held
+ * for its whole life. Node opens every fd close-on-exec (and marks the ones it inherited so at
+ * start-up), so the child gets exactly these three. Returns at once with the child; use
+ * `ensureDaemon` to wait until it answers.
+ *
+ * A daemon started by other means keeps what its starter gave it: start it with only fds 0-2 (the
+ * rush client closes everything above 2 before starting rushd).
  */
 export function startDetached(options: StartOptions): ChildProcess {
   const [executable, ...args] = options.command
@@ -53,7 +58,7 @@ export function startDetached(options: StartOptions): ChildProcess {
       detached: true,
       stdio: ['ignore', log, log],
       cwd: options.cwd ?? '/',
-      env: { ...(options.env ?? process.env), [DETACHED_ENV]: '1' },
+      env: options.env ?? process.env,
     })
     child.unref()
     return child

@@ -23,7 +23,6 @@ import type { Connection, PeerCredentials } from '../transport/connection.js'
 import { Listener } from '../transport/listener.js'
 import type { ConnectionOptions } from '../transport/options.js'
 import { checkObject, optionalBoolean, optionalInteger } from '../validate.js'
-import { closeInheritedFds, DETACHED_ENV } from './inherited-fds.js'
 import { PidFile } from './pid-file.js'
 import { BuiltinMethod } from './rpc.js'
 import { ensureRuntimeDir } from './runtime-dir.js'
@@ -56,10 +55,6 @@ export interface ServerOptions extends ConnectionOptions {
   socketCheckInterval?: number
   /** Extra figures for `fdwire.status` (e.g. a worker pool's). */
   status?: () => Record<string, unknown>
-  /** Close fds above 2 inherited without close-on-exec (callers' locks, pipes). Default: true
-   *  when started by `startDetached`/`ensureDaemon`, else false. (Node marks every fd it finds at
-   *  startup close-on-exec, so in a Node daemon this finds nothing to close.) */
-  closeInheritedFds?: boolean
   /**
    * Serve connections elsewhere: after the peer and limit checks, each connection is passed here
    * (typically to `connection.detach()` it and hand the fd to a worker). Return `false` to have
@@ -198,8 +193,6 @@ export class Server extends EventEmitter implements SessionHost {
   async listen(): Promise<this> {
     if (this.#listener || this.#closing) throw new FdwireError('ERR_FDWIRE_STATE', 'listen() was already called')
     ensureRuntimeDir(this.runtimeDir)
-    const inherited = this.#options.closeInheritedFds ?? process.env[DETACHED_ENV] === '1'
-    if (inherited) closeInheritedFds()
     if (this.pidFilePath) {
       const acquired = PidFile.acquire(this.pidFilePath)
       if (!(acquired instanceof PidFile)) throw alreadyRunning(this.socketPath, acquired.pid)
