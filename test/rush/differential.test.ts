@@ -308,19 +308,25 @@ if (haveClient(t)) {
     ['daemon, pooled workers (RUSH_INLINE_SESSIONS=0)', { RUSH_INLINE_SESSIONS: '0' }],
     ['daemon, a worker per session (RUSH_DISABLE_POOL=1)', { RUSH_DISABLE_POOL: '1' }],
   ]
+  // RUSH_TEST_MODES=daemon,fallback narrows the run (the valgrind run uses one mode: it is slow);
+  // RUSH_TEST_SKIP is a regular expression of case names to leave out (see scripts/valgrind-client.sh).
+  const skip = process.env['RUSH_TEST_SKIP'] ? new RegExp(process.env['RUSH_TEST_SKIP']) : undefined
+  const only = process.env['RUSH_TEST_MODES']?.split(',')
+  const wanted = (mode: string) => only === undefined || only.some((m) => (m === 'fallback' ? mode.startsWith('no daemon') : mode === m))
   const modes = [
     ...daemonModes.map(([mode, daemonEnv]) => {
       const dir = runtimeDir(t)
       return { mode, dir, daemon: true, setup: (tt: typeof t) => startRushd(tt, dir, daemonEnv) }
     }),
     { mode: 'no daemon (fallback)', dir: runtimeDir(t), daemon: false, setup: () => undefined },
-  ]
+  ].filter(({ mode }) => wanted(mode))
 
   let serial = 0
   for (const { mode, dir, daemon, setup } of modes) {
     t.test(mode, async (t) => {
       const daemonPid = setup(t)
       for (const c of cases) {
+        if (skip?.test(c.name)) continue
         const mark = `diff-${process.pid}-${++serial}`
         const env = (r: string): Record<string, string> => ({
           PATH: '/usr/local/bin:/usr/bin:/bin',

@@ -11,7 +11,9 @@ import { root } from '../../helpers.js'
 
 type Test = Parameters<Parameters<(typeof import('tap'))['default']['test']>[1]>[0]
 
-export const rushBin = path.join(root, 'build', 'Release', 'rush')
+/** The client under test: the built one, or `RUSH_TEST_CLIENT` (e.g. a valgrind wrapper, see
+ *  scripts/valgrind-client.sh). */
+export const rushBin = process.env['RUSH_TEST_CLIENT'] ?? path.join(root, 'build', 'Release', 'rush')
 export const rushdBin = path.join(root, 'bin', 'rushd')
 
 /**
