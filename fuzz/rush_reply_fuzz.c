@@ -1,0 +1,48 @@
+/*
+ * libFuzzer harness for the rush client's reply decoder (native/rush/wire.c): the C code that
+ * reads bytes a daemon sent. Input: a frame header + payload as received. The harness decodes the
+ * way the client does (header, envelope, then the exec reply in a Response body) and checks that
+ * every span it was given lies inside the input: a hostile daemon must never make the client read
+ * out of bounds (ASan reports that) or hand back pointers outside the frame.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../native/rush/wire.h"
+
+static void inside(const uint8_t *base, size_t size, struct span s, const char *what) {
+    if (s.n == 0) return;
+    if (s.p < base || s.p + s.n > base + size) {
+        fprintf(stderr, "span outside the frame: %s\n", what);
+        abort();
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size < WIRE_HEADER_SIZE) return 0;
+    uint32_t length;
+    const char *why = NULL;
+    /* Copy into an exact-size heap buffer so ASan catches any read past the end. */
+    uint8_t *frame = malloc(size);
+    memcpy(frame, data, size);
+    if (wire_check_header(frame, &length, &why) == 0 && length <= size - WIRE_HEADER_SIZE) {
+        const uint8_t *payload = frame + WIRE_HEADER_SIZE;
+        struct response r;
+        memset(&r, 0, sizeof r);
+        int kind = wire_decode_envelope(payload, length, &r, &why);
+        if (kind == MSG_RESPONSE) {
+            inside(payload, length, r.code, "error code");
+            inside(payload, length, r.message, "error message");
+            inside(payload, length, r.body, "body");
+            int32_t status, signo;
+            struct span reason = {0};
+            if (wire_decode_exec_reply(r.body, &status, &signo, &reason, &why) == REPLY_RUN_LOCALLY) {
+                inside(payload, length, reason, "run-locally reason");
+            }
+        }
+    }
+    free(frame);
+    return 0;
+}
