@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs every native-touching test against the ASan+UBSan build of the addon (CMakeLists.txt via
+// Runs the native-touching tests (transport, daemon, rush: their daemons and workers load the same
+// sanitized addon) against the ASan+UBSan build of the addon (CMakeLists.txt via
 // cmake-js). Node itself is not instrumented, so the ASan runtime is preloaded; leak detection is
 // off because Node does not free everything at exit (we check fds, not heap, for leaks).
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -31,4 +32,4 @@ const env = {
   UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
 }
 console.log(`asan-test: ${addon} with ${libasan}`)
-run('npx', ['tap', '--timeout=300', ...(tests.length ? tests : ['test/transport'])], env)
+run('npx', ['tap', '--timeout=600', ...(tests.length ? tests : ['test/transport', 'test/daemon', 'test/rush'])], env)
