@@ -3,6 +3,7 @@
 import * as path from 'node:path'
 import { closeFd, connect, pipe } from '../dist/index.js'
 import { environment, fmt, median, printHeader, printTable, startServer, tempDir, writeResults } from './lib/common.mjs'
+import { loadUsocket } from './lib/peers.mjs'
 
 const FDS_PER_MESSAGE = [0, 1, 16, 253]
 const ROUNDS = 3
@@ -16,7 +17,6 @@ const MAX_IN_FLIGHT_FDS = 8192
 /**
  * One transport under test: open(socketPath) resolves to a client with
  * send(fds, ackEvery) -> boolean (false: wait for drain), onAck(messages acked), onDrain(), close().
- * usocket joins here as a second entry once it is a dev dependency.
  */
 const SYSTEMS = [
   {
@@ -30,7 +30,44 @@ const SYSTEMS = [
         onDrain: (listener) => connection.once('drain', listener),
         close: () => connection.destroy(),
       }
-      connection.on('message', (m) => client.onAck(m.id))
+      connection.on('message', (m) => client.onAck(m.id, m.payload.readUInt32LE(0)))
+      return client
+    },
+  },
+  {
+    // usocket has no framing: a byte stream and, beside it, a queue of fds detached from message
+    // boundaries. Each message is a 64-byte record (its first byte the ack interval) sent with its
+    // fds; the server counts records, closes every fd it receives, and acks with 4-byte counts.
+    name: 'usocket',
+    server: 'fdpass-server-usocket.mjs',
+    available: () => loadUsocket() !== null,
+    async open(socketPath) {
+      const usocket = loadUsocket()
+      const socket = new usocket.USocket()
+      await new Promise((resolve, reject) => {
+        socket.once('error', reject)
+        socket.connect(socketPath, resolve)
+      })
+      let pending = Buffer.alloc(0)
+      const client = {
+        onAck: null,
+        send: (fds, ackEvery) => {
+          const record = Buffer.from(PAYLOAD)
+          record[0] = ackEvery
+          // write({ data, fds }) returns nothing (only plain writes report backpressure).
+          return socket.write(fds ? { data: record, fds } : record) !== false
+        },
+        onDrain: (listener) => socket.once('drain', listener),
+        close: () => socket.destroy(),
+      }
+      socket.on('readable', () => {
+        for (let chunk; (chunk = socket.read()) !== null; ) pending = Buffer.concat([pending, chunk])
+        while (pending.length >= 8) {
+          client.onAck(pending.readUInt32LE(0), pending.readUInt32LE(4))
+          pending = pending.subarray(8)
+        }
+      })
+      socket.read(0) // usocket starts reading only when asked
       return client
     },
   },
@@ -41,7 +78,7 @@ function windowFor(fdsPerMessage) {
   return { messages, ackEvery: messages / 4 }
 }
 
-/** Sends for about `seconds`, in whole ack batches; resolves to messages/s. */
+/** Sends for about `seconds`, in whole ack batches; resolves to { messages/s, fds delivered/s }. */
 function run(client, fds, seconds) {
   const { messages: window, ackEvery } = windowFor(fds.length)
   const options = fds.length > 0 ? fds : undefined
@@ -50,6 +87,7 @@ function run(client, fds, seconds) {
     const deadline = start + BigInt(Math.round(seconds * 1e9))
     let sent = 0
     let acked = 0
+    let delivered = 0
     let target = Infinity
     let blocked = false
     const pump = () => {
@@ -64,9 +102,13 @@ function run(client, fds, seconds) {
         }
       }
     }
-    client.onAck = (count) => {
+    client.onAck = (count, fdsArrived) => {
       acked += count
-      if (acked === target) return resolve(acked / (Number(process.hrtime.bigint() - start) / 1e9))
+      delivered += fdsArrived
+      if (acked === target) {
+        const seconds = Number(process.hrtime.bigint() - start) / 1e9
+        return resolve({ messagesPerSecond: acked / seconds, fdsPerSecond: delivered / seconds, delivered, sent: acked * fds.length })
+      }
       if (!blocked) pump()
     }
     pump()
@@ -85,8 +127,11 @@ async function measure(system, socketPath, writeEnd) {
   }
   client.close()
   return FDS_PER_MESSAGE.map((fdsPerMessage, i) => {
-    const messagesPerSecond = median(rounds[i])
-    return { system: system.name, fdsPerMessage, messagesPerSecond, fdsPerSecond: messagesPerSecond * fdsPerMessage, rounds: rounds[i], ...windowFor(fdsPerMessage) }
+    const messagesPerSecond = median(rounds[i].map((r) => r.messagesPerSecond))
+    const fdsPerSecond = median(rounds[i].map((r) => r.fdsPerSecond))
+    const sent = rounds[i].reduce((a, r) => a + r.sent, 0)
+    const delivered = rounds[i].reduce((a, r) => a + r.delivered, 0)
+    return { system: system.name, fdsPerMessage, messagesPerSecond, fdsPerSecond, fdsDelivered: delivered, fdsSent: sent, rounds: rounds[i], ...windowFor(fdsPerMessage) }
   })
 }
 
@@ -97,10 +142,11 @@ function report(env, results) {
       `${SECONDS_PER_RUN} s per run, median of ${ROUNDS} rounds. The 0-fd row is the same loop without fds, for scale.\n`,
   )
   printTable(
-    ['system', 'fds/message', 'messages/s', 'fds/s', 'messages/s vs 0 fds'],
+    ['system', 'fds/message', 'messages/s', 'fds delivered/s', 'fds delivered / sent', 'messages/s vs 0 fds'],
     results.map((r) => {
       const base = results.find((b) => b.system === r.system && b.fdsPerMessage === 0)
-      return [r.system, r.fdsPerMessage, fmt.int(r.messagesPerSecond), fmt.int(r.fdsPerSecond), fmt.ratio(r.messagesPerSecond / base.messagesPerSecond)]
+      const share = r.fdsSent === 0 ? '—' : `${((100 * r.fdsDelivered) / r.fdsSent).toFixed(1)}%`
+      return [r.system, r.fdsPerMessage, fmt.int(r.messagesPerSecond), fmt.int(r.fdsPerSecond), share, fmt.ratio(r.messagesPerSecond / base.messagesPerSecond)]
     }),
   )
   writeResults('fdpass', {
@@ -115,7 +161,7 @@ const env = environment()
 const dir = tempDir()
 const [readEnd, writeEnd] = pipe()
 const results = []
-for (const system of SYSTEMS) {
+for (const system of SYSTEMS.filter((s) => s.available?.() ?? true)) {
   const socketPath = path.join(dir, `${system.name}.sock`)
   const server = await startServer(system.server, [socketPath])
   results.push(...(await measure(system, socketPath, writeEnd)))

@@ -4,6 +4,7 @@ import * as net from 'node:net'
 import * as path from 'node:path'
 import { connect, protocol } from '../dist/index.js'
 import { environment, fmt, median, printHeader, printTable, quantile, startServer, tempDir, writeResults } from './lib/common.mjs'
+import { loadUsocket } from './lib/peers.mjs'
 import { makeRequest } from './lib/request.mjs'
 import { MESSAGE_FLATBUFFERS, MESSAGE_JSON, MESSAGE_RAW } from './lib/roundtrip-protocol.mjs'
 
@@ -37,6 +38,31 @@ async function netJsonLines(socketPath) {
     }
     pending = pending.slice(start)
   })
+  return system
+}
+
+/** usocket (the npm fd-passing package) carrying the same JSON lines: it has no framing of its own. */
+async function usocketJsonLines(socketPath) {
+  const usocket = loadUsocket()
+  const socket = new usocket.USocket()
+  await new Promise((resolve, reject) => {
+    socket.once('error', reject)
+    socket.connect(socketPath, resolve)
+  })
+  const system = {
+    name: 'usocket + JSON lines',
+    onReply: null,
+    send: (id) => socket.write(Buffer.from(`${JSON.stringify(makeRequest(id))}\n`)),
+    close: () => socket.destroy(),
+  }
+  let pending = ''
+  socket.on('readable', () => {
+    for (let chunk; (chunk = socket.read()) !== null; ) pending += chunk.toString('utf8')
+    let start = 0
+    for (let end; (end = pending.indexOf('\n', start)) !== -1; start = end + 1) system.onReply(JSON.parse(pending.slice(start, end)).id)
+    pending = pending.slice(start)
+  })
+  socket.read(0) // usocket starts reading only when asked
   return system
 }
 
@@ -178,8 +204,16 @@ const env = environment()
 const dir = tempDir()
 const netPath = path.join(dir, 'net.sock')
 const fdwirePath = path.join(dir, 'fdwire.sock')
-const server = await startServer('roundtrip-server.mjs', [netPath, fdwirePath])
-const systems = [await netJsonLines(netPath), await fdwireJson(fdwirePath), await fdwireFlatBuffers(fdwirePath), await fdwireRaw(fdwirePath)]
+const usocketPath = path.join(dir, 'usocket.sock')
+const haveUsocket = loadUsocket() !== null
+const server = await startServer('roundtrip-server.mjs', [netPath, fdwirePath, haveUsocket ? usocketPath : ''])
+const systems = [
+  await netJsonLines(netPath),
+  ...(haveUsocket ? [await usocketJsonLines(usocketPath)] : []),
+  await fdwireJson(fdwirePath),
+  await fdwireFlatBuffers(fdwirePath),
+  await fdwireRaw(fdwirePath),
+]
 const results = await measure(systems)
 for (const system of systems) system.close()
 await server.stop()
