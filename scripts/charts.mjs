@@ -103,6 +103,17 @@ function readmeTables() {
     parts.push(`**fd passing** (pipelined, server in another process; "delivered" counts the fds the receiver actually got — usocket silently drops those past 64 per message):\n\n| system | fds/message | messages/s | fds delivered/s | delivered / sent |\n|---|---:|---:|---:|---:|\n${rows.join('\n')}`)
   } catch {}
   try {
+    const m = results('memory')
+    const mb = (kb) => (kb / 1024).toFixed(1)
+    const sum = (x) => x.daemon + x.workers.reduce((a, b) => a + b, 0)
+    parts.push(
+      `**Memory** (resident set size; an idle Node process measured in the same run: ${mb(m.idleNodeKb)} MB):\n\n| process | idle MB | after ${m.sessions} sessions MB |\n|---|---:|---:|\n` +
+        `| rushd daemon | ${mb(m.before.daemon)} | ${mb(m.after.daemon)} |\n` +
+        m.after.workers.map((kb, i) => `| rushd worker ${i + 1} | ${mb(m.before.workers[i] ?? NaN)} | ${mb(kb)} |`).join('\n') +
+        `\n| all of rushd | ${mb(sum(m.before))} | ${mb(sum(m.after))} |`,
+    )
+  } catch {}
+  try {
     const se = results('serialize')
     const cell = (c) => (c ? `${c.ns} ns (${ratio(c.ratio)})` : '—')
     const rows = se.results.map((r) => `| ${r.name} | ${cell(r.cases.json)} | ${cell(r.cases.fb)} | ${cell(r.cases.msgpackr)} | ${cell(r.cases.protobufjs)} |`)
