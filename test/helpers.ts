@@ -148,3 +148,23 @@ export function closed(connection: { closed: boolean; closeReason: Error | undef
   if (connection.closed) return Promise.resolve(connection.closeReason)
   return new Promise((resolve) => connection.once('close', (reason) => resolve(reason)))
 }
+
+/** Whether a process exists (signal 0). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Polls until `check` holds, for at most `ms` (a hang guard, not a timing assertion). */
+export async function until(check: () => boolean, ms = 10_000): Promise<boolean> {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) return false
+    await sleep(10)
+  }
+  return true
+}

@@ -5,9 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { ensureDaemon, readPidFile, Server, socketPair, type Client, type EnsureDaemonOptions } from '../../src/index.js'
 import { native } from '../../src/binding.js'
-import { cleanup, collect, exitCode, fixtures, leakTest, tempDir } from '../helpers.js'
+import { alive, cleanup, collect, exitCode, fixtures, leakTest, tempDir, until } from '../helpers.js'
+import { reapDaemons, type Test } from './lib.js'
 
-type Test = Parameters<Parameters<typeof leakTest>[2]>[0]
 const daemonScript = path.join(fixtures, 'daemon-server.mjs')
 
 t.before(() => {
@@ -15,34 +15,6 @@ t.before(() => {
   a.destroy()
   b.destroy()
 })
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
-/** Polls until `check` holds, for at most `ms` (a hang guard, not a timing assertion). */
-async function until(check: () => boolean, ms = 10_000): Promise<boolean> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) return false
-    await sleep(10)
-  }
-  return true
-}
-
-/** Every daemon a test starts is SIGKILLed at teardown if it is still there. */
-function reapDaemons(t: Test, runtimeDir: string): void {
-  t.teardown(() => {
-    const log = path.join(runtimeDir, 'daemon.log')
-    const pids = fs.existsSync(log) ? [...fs.readFileSync(log, 'utf8').matchAll(/^listening (\d+)$/gm)].map((m) => Number(m[1])) : []
-    for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL')
-  })
-}
 
 /** ensureDaemon for the fixture daemon with `config`, closed before the leak check. */
 async function ensure(t: Test, runtimeDir: string, config: Record<string, unknown> = {}, extra: Partial<EnsureDaemonOptions> = {}): Promise<Client> {

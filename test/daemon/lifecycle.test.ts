@@ -16,9 +16,9 @@ import {
   tailLog,
   waitForExit,
 } from '../../src/index.js'
-import { cleanup, fixtures, leakTest, tempDir } from '../helpers.js'
+import { alive, cleanup, fixtures, leakTest, tempDir, until } from '../helpers.js'
+import type { Test } from './lib.js'
 
-type Test = Parameters<Parameters<typeof leakTest>[2]>[0]
 const daemonScript = path.join(fixtures, 'daemon-server.mjs')
 
 t.before(() => {
@@ -26,25 +26,6 @@ t.before(() => {
   a.destroy()
   b.destroy()
 })
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
-/** Polls until `check` holds, for at most `ms` (a hang guard, not a timing assertion). */
-async function until(check: () => boolean, ms = 10_000): Promise<boolean> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) return false
-    await sleep(10)
-  }
-  return true
-}
 
 /** Starts the fixture daemon with `config` (via ensureDaemon) and returns its pid. */
 async function startDaemon(t: Test, config: Record<string, unknown> = {}) {
