@@ -67,7 +67,7 @@ export async function runExec(session: RushSession, id: number, request: rush.Ex
       return { kind: 'runLocally', reason: 'the command needs a controlling terminal' }
     }
     const commands = parseScript(script)
-    const inProcess = commands === undefined ? undefined : runBuiltins(commands, state, stdio[1]!)
+    const inProcess = commands === undefined ? undefined : runBuiltins(commands, session, stdio[1]!)
     const outcome = inProcess === undefined ? undefined : await inProcess
     if (outcome !== undefined) return outcome
     // A lone simple command is exec'ed the way sh would (PATH search, same argv and environment),
@@ -97,17 +97,14 @@ export async function runExec(session: RushSession, id: number, request: rush.Ex
 }
 
 /** Runs the script in-process if it can; undefined when it needs a real shell. */
-function runBuiltins(commands: SimpleCommand[], state: ShellState, stdout: number): Promise<ExecOutcome> | undefined {
-  const evaluation = evaluate(commands, state)
+function runBuiltins(commands: SimpleCommand[], session: RushSession, stdout: number): Promise<ExecOutcome> | undefined {
+  const evaluation = evaluate(commands, session.state!)
   if (evaluation === undefined) return undefined
   if (evaluation.stdout.length > 0 && stdout < 0) return undefined // sh reports the closed fd itself
+  // The evaluation ran on a copy of the session's state: adopting the copy commits its effects.
   const commit = (signal: number): ExecOutcome => {
-    Object.assign(state, { cwd: evaluation.state.cwd, umask: evaluation.state.umask })
-    state.env.clear()
-    for (const [k, v] of evaluation.state.env) state.env.set(k, v)
-    state.vars.clear()
-    for (const [k, v] of evaluation.state.vars) state.vars.set(k, v)
-    state.status = signal ? 128 + signal : evaluation.status
+    session.state = evaluation.state
+    session.state.status = signal ? 128 + signal : evaluation.status
     return { kind: 'result', status: signal ? 0 : evaluation.status, signal, exited: evaluation.exited }
   }
   if (evaluation.stdout.length === 0) return Promise.resolve(commit(0))
