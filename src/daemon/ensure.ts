@@ -18,7 +18,7 @@ import { BuiltinMethod } from './rpc.js'
 import { ensureRuntimeDir } from './runtime-dir.js'
 
 export interface EnsureDaemonOptions extends StartOptions, Omit<ClientOptions, 'timeout'> {
-  /** How long to wait for a started daemon to answer, in ms. Default 10000. */
+  /** The bound on the whole call (connecting, starting, waiting for the hello), in ms. Default 10000. */
   startTimeout?: number
   /** Connect timeout for each attempt, in ms. Default 2000. */
   connectTimeout?: number
@@ -33,14 +33,14 @@ export async function ensureDaemon(options: EnsureDaemonOptions): Promise<Client
   const startTimeout = options.startTimeout ?? 10_000
   const deadline = Date.now() + startTimeout
 
-  let client = await tryConnect(socket, options)
+  let client = await tryConnect(socket, options, deadline)
   if (client && isCurrent(client, options)) return client
   const lock = await takeLock(path.join(options.runtimeDir, 'start.lock'), deadline)
   try {
     // What we found before the lock may have been replaced meanwhile (by the client that held
     // it): look again, so an outdated daemon is replaced once, not once per waiting client.
     client?.destroy()
-    client = await tryConnect(socket, options)
+    client = await tryConnect(socket, options, deadline)
     if (client && !isCurrent(client, options)) {
       await replace(client, pidFile, deadline)
       client = undefined
@@ -53,7 +53,7 @@ export async function ensureDaemon(options: EnsureDaemonOptions): Promise<Client
     child.once('exit', (code, signal) => (exited = signal ? `killed by ${signal}` : `exited with status ${code}`))
     child.once('error', (error) => (exited = `could not be started: ${error.message}`))
     for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
-      client = await tryConnect(socket, options)
+      client = await tryConnect(socket, options, deadline)
       if (client) return client
       if (exited !== undefined) throw startFailure(`the daemon ${exited} before answering`, logFile, logStart)
       if (Date.now() >= deadline) {
@@ -71,13 +71,26 @@ function isCurrent(client: Client, options: EnsureDaemonOptions): boolean {
   return options.buildId === undefined || client.daemon.buildId === options.buildId
 }
 
-async function tryConnect(socket: string, options: EnsureDaemonOptions): Promise<Client | undefined> {
-  try {
-    return await Client.connect(socket, { ...options, timeout: options.connectTimeout ?? 2000 })
-  } catch (error) {
-    const code = (error as { code?: string }).code
-    if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ERR_FDWIRE_CLOSED') return undefined
-    throw error
+/**
+ * One connection to the daemon, or undefined when none listens. A daemon that accepts but is slow
+ * to say hello (starting up on a loaded machine) is given until `deadline`: each attempt waits at
+ * most `connectTimeout`, and a timed-out attempt is retried while time remains.
+ */
+async function tryConnect(socket: string, options: EnsureDaemonOptions, deadline: number): Promise<Client | undefined> {
+  const perAttempt = options.connectTimeout ?? 2000
+  for (;;) {
+    const timeout = Math.max(1, Math.min(perAttempt, deadline - Date.now()))
+    try {
+      return await Client.connect(socket, { ...options, timeout })
+    } catch (error) {
+      const code = (error as { code?: string }).code
+      if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ERR_FDWIRE_CLOSED') return undefined
+      if (code !== 'ERR_FDWIRE_TIMEOUT') throw error
+      if (Date.now() >= deadline) {
+        const waited = options.startTimeout ?? 10_000
+        throw new FdwireError('ERR_FDWIRE_TIMEOUT', `${socket}: the daemon accepts connections but did not say hello within ${waited} ms`)
+      }
+    }
   }
 }
 

@@ -4,7 +4,7 @@ import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { Client, closeFd, ensureDaemon, pipe, protocol, Server, socketPair, type EnsureDaemonOptions } from '../../src/index.js'
-import { alive, cleanup, collect, exitCode, fixtures, leakTest, tempDir, until } from '../helpers.js'
+import { alive, cleanup, node, collect, exitCode, fixtures, leakTest, tempDir, until } from '../helpers.js'
 import { reapDaemons, type Test } from './lib.js'
 
 const daemonScript = path.join(fixtures, 'daemon-server.mjs')
@@ -19,7 +19,7 @@ t.before(() => {
 async function startDaemon(t: Test, config: Record<string, unknown> = {}, extra: Partial<EnsureDaemonOptions> = {}) {
   const runtimeDir = path.join(tempDir(t), 'run')
   reapDaemons(t, runtimeDir)
-  const client = await ensureDaemon({ runtimeDir, command: [process.execPath, daemonScript, runtimeDir, JSON.stringify(config)], ...extra })
+  const client = await ensureDaemon({ runtimeDir, command: [...node, daemonScript, runtimeDir, JSON.stringify(config)], ...extra })
   cleanup(t, () => client.destroy())
   const pid = client.daemon.peer.pid
   return { runtimeDir, client, pid, socket: client.socketPath, pidFile: path.join(runtimeDir, 'daemon.pid'), log: path.join(runtimeDir, 'daemon.log') }
@@ -114,7 +114,7 @@ leakTest(t, 'startDetached: the daemon does not hold an fd its starter inherited
   reapDaemons(t, runtimeDir)
   // fd 3 of the starter is our end of a pipe, given without close-on-exec (as a shell or a build
   // tool hands out extra fds); the starter runs ensureDaemon(), hence startDetached().
-  const starter = spawn(process.execPath, [path.join(fixtures, 'daemon-starter.mjs'), runtimeDir], { stdio: ['ignore', 'pipe', 'inherit', 'pipe'] })
+  const starter = spawn(node[0], [...node.slice(1), path.join(fixtures, 'daemon-starter.mjs'), runtimeDir], { stdio: ['ignore', 'pipe', 'inherit', 'pipe'] })
   const [text, code] = await Promise.all([collect(starter.stdout), exitCode(starter)])
   t.equal(code, 0)
   const report = JSON.parse(text) as { daemonPid: number; fd3: string; daemonFds: string[] }
@@ -202,7 +202,7 @@ leakTest(t, 'reconnect: after the daemon process restarts, the next request reac
   t.equal((await c.request('pid')).json<{ pid: number }>().pid, pid)
   process.kill(pid, 'SIGKILL')
   t.ok(await until(() => c.closed), 'the client saw the daemon die')
-  const restarted = await ensureDaemon({ runtimeDir, command: [process.execPath, daemonScript, runtimeDir] })
+  const restarted = await ensureDaemon({ runtimeDir, command: [...node, daemonScript, runtimeDir] })
   cleanup(t, () => restarted.destroy())
   const newPid = restarted.daemon.peer.pid
   t.not(newPid, pid)

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { ensureDaemon, readPidFile, Server, socketPair, type Client, type EnsureDaemonOptions } from '../../src/index.js'
 import { native } from '../../src/binding.js'
-import { alive, cleanup, collect, exitCode, fixtures, leakTest, tempDir, until } from '../helpers.js'
+import { alive, cleanup, node, collect, exitCode, fixtures, leakTest, tempDir, until } from '../helpers.js'
 import { reapDaemons, type Test } from './lib.js'
 
 const daemonScript = path.join(fixtures, 'daemon-server.mjs')
@@ -18,7 +18,7 @@ t.before(() => {
 
 /** ensureDaemon for the fixture daemon with `config`, closed before the leak check. */
 async function ensure(t: Test, runtimeDir: string, config: Record<string, unknown> = {}, extra: Partial<EnsureDaemonOptions> = {}): Promise<Client> {
-  const client = await ensureDaemon({ runtimeDir, command: [process.execPath, daemonScript, runtimeDir, JSON.stringify(config)], ...extra })
+  const client = await ensureDaemon({ runtimeDir, command: [...node, daemonScript, runtimeDir, JSON.stringify(config)], ...extra })
   cleanup(t, () => client.destroy())
   return client
 }
@@ -48,7 +48,7 @@ t.test('20 clients auto-starting at once: exactly one daemon, and all of them re
   reapDaemons(t, dir)
   const config = JSON.stringify({ startDelay: 200 }) // a slow start: everyone finds no daemon at first
   const clients = Array.from({ length: 20 }, () =>
-    spawn(process.execPath, [path.join(fixtures, 'daemon-client.mjs'), dir, config], { stdio: ['ignore', 'pipe', 'inherit'] }),
+    spawn(node[0], [...node.slice(1), path.join(fixtures, 'daemon-client.mjs'), dir, config], { stdio: ['ignore', 'pipe', 'inherit'] }),
   )
   const outputs = await Promise.all(clients.map(async (child) => {
     const [text, code] = await Promise.all([collect(child.stdout), exitCode(child)])
@@ -62,7 +62,27 @@ t.test('20 clients auto-starting at once: exactly one daemon, and all of them re
   t.same(new Set(outputs.map((o) => o.helloPid)), pids, 'and so do the kernel credentials')
   t.equal(logLines(dir, 'starting').length, 1, 'exactly one daemon process was ever started (one "starting" line in its log)')
   t.equal(logLines(dir, 'listening').length, 1)
-  for (const pid of pids) process.kill(pid, 'SIGTERM')
+  for (const pid of pids) if (typeof pid === 'number') process.kill(pid, 'SIGTERM') // reapDaemons gets any other
+})
+
+leakTest(t, 'a daemon slow to say hello is waited for up to startTimeout, not failed after one connectTimeout', async (t) => {
+  const dir = path.join(tempDir(t), 'run')
+  reapDaemons(t, dir)
+  const pid = await daemonPid(await ensure(t, dir))
+  process.kill(pid, 'SIGSTOP') // it still accepts (the kernel does), but says nothing
+  const continued = sleep(800).then(() => process.kill(pid, 'SIGCONT'))
+  const started = Date.now()
+  const client = await ensure(t, dir, {}, { connectTimeout: 100, startTimeout: 20_000 })
+  await continued
+  t.ok(Date.now() - started >= 700, 'it waited across several 100 ms connect attempts')
+  t.equal(await daemonPid(client), pid, 'and reached the same daemon once it answered')
+  t.equal(logLines(dir, 'starting').length, 1, 'no second daemon was started meanwhile')
+  process.kill(pid, 'SIGSTOP')
+  const hung = ensure(t, dir, {}, { connectTimeout: 100, startTimeout: 500 })
+  await t.rejects(hung, { code: 'ERR_FDWIRE_TIMEOUT', message: /did not say hello within 500 ms/ }, 'a daemon that never answers: a bounded wait and a clear error')
+  process.kill(pid, 'SIGCONT')
+  process.kill(pid, 'SIGTERM')
+  await until(() => !alive(pid))
 })
 
 leakTest(t, 'after kill -9 of the daemon the next ensureDaemon() starts a new one over the stale socket', async (t) => {
@@ -110,7 +130,7 @@ t.test('10 clients of a new build at once replace the old daemon once, and all r
   t.equal(native.flock(lock, true, false), 0, 'the test holds start.lock')
   const config = JSON.stringify({ buildId: 'v2' })
   const clients = Array.from({ length: 10 }, () =>
-    spawn(process.execPath, [path.join(fixtures, 'daemon-client.mjs'), dir, config, JSON.stringify({ buildId: 'v2' })], { stdio: ['ignore', 'pipe', 'inherit'] }),
+    spawn(node[0], [...node.slice(1), path.join(fixtures, 'daemon-client.mjs'), dir, config, JSON.stringify({ buildId: 'v2' })], { stdio: ['ignore', 'pipe', 'inherit'] }),
   )
   const outputs = Promise.all(clients.map(async (child) => {
     const [text] = await Promise.all([collect(child.stdout), exitCode(child)])
@@ -133,7 +153,7 @@ t.test('10 clients of a new build at once replace the old daemon once, and all r
   t.notOk(pids.has(oldPid))
   t.notOk(alive(oldPid), 'the v1 daemon is gone')
   t.equal(logLines(dir, 'starting').length, 2, 'one v1 and one v2 daemon were ever started')
-  for (const pid of pids) process.kill(pid, 'SIGTERM')
+  for (const pid of pids) if (typeof pid === 'number') process.kill(pid, 'SIGTERM') // reapDaemons gets any other
 })
 
 leakTest(t, 'a daemon that exits before answering is reported with the tail of its log', async (t) => {

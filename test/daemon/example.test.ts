@@ -3,13 +3,13 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import t from 'tap'
 import { daemonStatus, readPidFile, stopDaemon } from '../../src/index.js'
-import { collect, exitCode, leakTest, root, tempDir } from '../helpers.js'
+import { collect, exitCode, leakTest, node, root, tempDir } from '../helpers.js'
 
 const example = path.join(root, 'examples', 'file-server')
 
 /** Runs the example client as a user would: `node client.mjs <file>` in the served directory. */
 async function runClient(cwd: string, runtimeDir: string, file: string) {
-  const child = spawn(process.execPath, [path.join(example, 'client.mjs'), file], {
+  const child = spawn(node[0], [...node.slice(1), path.join(example, 'client.mjs'), file], {
     cwd,
     env: { ...process.env, FILE_SERVER_RUNTIME_DIR: runtimeDir },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -16,7 +16,7 @@ import {
   tailLog,
   waitForExit,
 } from '../../src/index.js'
-import { alive, cleanup, fixtures, leakTest, tempDir, until } from '../helpers.js'
+import { alive, cleanup, node, fixtures, leakTest, tempDir, until } from '../helpers.js'
 import type { Test } from './lib.js'
 
 const daemonScript = path.join(fixtures, 'daemon-server.mjs')
@@ -30,7 +30,7 @@ t.before(() => {
 /** Starts the fixture daemon with `config` (via ensureDaemon) and returns its pid. */
 async function startDaemon(t: Test, config: Record<string, unknown> = {}) {
   const runtimeDir = path.join(tempDir(t), 'run')
-  const client = await ensureDaemon({ runtimeDir, command: [process.execPath, daemonScript, runtimeDir, JSON.stringify(config)] })
+  const client = await ensureDaemon({ runtimeDir, command: [...node, daemonScript, runtimeDir, JSON.stringify(config)] })
   const pid = client.daemon.peer.pid
   client.destroy()
   t.teardown(() => {
@@ -60,7 +60,13 @@ leakTest(t, 'stopDaemon: a daemon that ignores SIGTERM is killed after the timeo
 
 leakTest(t, 'daemonStatus: running with pid and its own figures; not running after it stopped', async (t) => {
   const { runtimeDir, pid, socket } = await startDaemon(t, { buildId: 'b-42' })
-  const status = await daemonStatus({ runtimeDir })
+  // The starter's connection was just closed; the daemon may not have seen that yet (the first
+  // timeout is generous: on a loaded machine a daemon's answer can take seconds).
+  let status = await daemonStatus({ runtimeDir, timeout: 30_000 })
+  for (let i = 0; i < 1000 && status.details?.['connections'] !== 1; i++) {
+    await sleep(10)
+    status = await daemonStatus({ runtimeDir, timeout: 30_000 })
+  }
   t.match(status, { running: true, pid, details: { pid, buildId: 'b-42', socketPath: socket, connections: 1, inFlight: 1 } })
   t.type(status.details?.['uptimeMs'], 'number')
   t.type(status.details?.['protocolVersion'], 'number')

@@ -11,7 +11,7 @@ import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { protocol } from '../../src/index.js'
-import { collect, fixtures, root, tempDir } from '../helpers.js'
+import { collect, fixtures, node, root, tempDir } from '../helpers.js'
 
 type Test = Parameters<Parameters<typeof t.test>[1]>[0]
 
@@ -34,7 +34,7 @@ interface Run {
 
 /** Starts a fixture daemon serving `dir`; resolves once it listens. Killed at teardown. */
 async function startDaemon(t: Test, script: string, args: string[]): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(node[0], [...node.slice(1), script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   })
