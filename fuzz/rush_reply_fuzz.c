@@ -2,7 +2,8 @@
  * libFuzzer harness for the rush client's reply decoder (native/rush/wire.c): the C code that
  * reads bytes a daemon sent. Input: a frame header + payload as received. The harness decodes the
  * way the client does (header, envelope, then the exec reply in a Response body) and checks that
- * every span it was given lies inside the input: a hostile daemon must never make the client read
+ * every span it was given lies inside the input (and every string of a program to exec, NUL
+ * included): a hostile daemon must never make the client read
  * out of bounds (ASan reports that) or hand back pointers outside the frame.
  */
 #include <stdint.h>
@@ -38,8 +39,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             inside(payload, length, r.body, "body");
             int32_t status, signo;
             struct span reason = {0};
-            if (wire_decode_exec_reply(r.body, &status, &signo, &reason, &why) == REPLY_RUN_LOCALLY) {
-                inside(payload, length, reason, "run-locally reason");
+            struct local_exec exec = {0};
+            int reply = wire_decode_exec_reply(r.body, &status, &signo, &reason, &exec, &why);
+            if (reply == REPLY_RUN_LOCALLY || reply == REPLY_EXEC_LOCALLY) inside(payload, length, reason, "run-locally reason");
+            if (reply == REPLY_EXEC_LOCALLY) {
+                /* Every string execve would read: inside the frame, NUL-terminated there. */
+                struct span p = {(const uint8_t *)exec.program, (uint32_t)strlen(exec.program) + 1};
+                inside(payload, length, p, "program");
+                for (char **l = exec.argv; *l; l++) inside(payload, length, (struct span){(const uint8_t *)*l, (uint32_t)strlen(*l) + 1}, "argv");
+                for (char **l = exec.env; *l; l++) inside(payload, length, (struct span){(const uint8_t *)*l, (uint32_t)strlen(*l) + 1}, "env");
+                wire_local_exec_free(&exec);
             }
         }
     }

@@ -22,14 +22,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Runs one line with /bin/sh here (the daemon asked for it): fork, exec, wait. */
-static int run_line_locally(char *line) {
+/* Runs one line here (the daemon asked for it: `how` is RUN_LOCALLY for /bin/sh, EXEC_LOCALLY
+ * for the program it named): fork, exec, wait. */
+static int run_line_locally(char *line, int how) {
     pid_t pid = fork();
     if (pid == 0) {
         char *args[] = {"sh", "-c", line, NULL};
         signal(SIGINT, SIG_DFL);
         signal(SIGQUIT, SIG_DFL);
         signal(SIGTSTP, SIG_DFL);
+        if (how == EXEC_LOCALLY) session_exec_local(args);
         runtime_exec_sh(args);
     }
     if (pid < 0) return 127;
@@ -49,7 +51,7 @@ static char line_buf[65536];
 
 _Noreturn void interactive(char **argv) {
     struct session s = {.sock = -1, .sigfd = -1, .next_id = 1};
-    signal(SIGPIPE, SIG_IGN);
+    signals_ignore_pipe();
     occupy_closed_stdio();
     s.sock = connect_daemon();
     rx_init(&s.rx);
@@ -81,8 +83,8 @@ _Noreturn void interactive(char **argv) {
             s.sent = send_exec(s.sock, id, args, 1) == 0;
             if (!s.sent) shutdown(s.sock, SHUT_WR);
             int st = await_exec(&s, id);
-            if (st == RUN_LOCALLY) {
-                st = run_line_locally(line);
+            if (st == RUN_LOCALLY || st == EXEC_LOCALLY) {
+                st = run_line_locally(line, st);
                 /* Keys like Ctrl-C went to the local command too (same process group): forget our copy. */
                 int drop[64];
                 while (signals_take(drop, 64) > 0) {

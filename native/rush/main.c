@@ -63,7 +63,7 @@ static _Noreturn void exit_like_command(int status) {
 static _Noreturn void run_command(int argc, char **argv) {
     /* argv: rush -c SCRIPT [NAME [ARG...]]; exactly what `sh -c` takes after argv[0]. */
     struct session s = {.sock = -1, .sigfd = -1, .next_id = EXEC_ID + 1};
-    signal(SIGPIPE, SIG_IGN); /* a dead daemon must be EPIPE, not death */
+    signals_ignore_pipe(); /* a dead daemon must be EPIPE, not death */
     occupy_closed_stdio();
     s.sock = connect_daemon();
     if (s.sock < 0) runtime_exec_sh(argv);
@@ -74,6 +74,7 @@ static _Noreturn void run_command(int argc, char **argv) {
      * to read; ending our side makes sure the daemon ends its side too, so the read cannot hang. */
     if (!s.sent) shutdown(s.sock, SHUT_WR);
     int status = await_exec(&s, EXEC_ID);
+    if (status == EXEC_LOCALLY) session_exec_local(argv);
     if (status == RUN_LOCALLY) {
         rx_free(&s.rx);
         runtime_exec_sh(argv);

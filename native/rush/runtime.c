@@ -7,6 +7,7 @@
  */
 #include "runtime.h"
 
+#include "signals.h"
 #include "util.h"
 
 #include <errno.h>
@@ -149,8 +150,9 @@ void runtime_autostart(void) {
 }
 
 _Noreturn void runtime_exec_sh(char **argv) {
-    /* We ignore SIGPIPE for our own socket; the command must get the default, as under sh. */
-    signal(SIGPIPE, SIG_DFL);
+    /* We ignore SIGPIPE for our own socket and catch the signals we forward; sh must get the
+     * dispositions we were given, as it would have. */
+    signals_restore();
     argv[0] = "sh";
     execv("/bin/sh", argv);
     say("cannot run /bin/sh: ", strerror(errno), NULL);

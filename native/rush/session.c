@@ -29,6 +29,9 @@ extern char **environ;
 /* The signal that ended the last command, when one did (see session_command_signal). */
 static int command_signal;
 
+/* The program of the last EXEC_LOCALLY reply (see session_exec_local). */
+static struct local_exec local_exec;
+
 int session_command_signal(void) { return command_signal; }
 
 /* ---------- the request ---------- */
@@ -125,7 +128,8 @@ static int is_code(struct span code, const char *want) {
     return code.n == n && memcmp(code.p, want, n) == 0;
 }
 
-/* What one Response frame means for exec `exec_id`: -2 keep waiting, RUN_LOCALLY, or a status. */
+/* What one Response frame means for exec `exec_id`: -2 keep waiting, RUN_LOCALLY, EXEC_LOCALLY,
+ * or a status. */
 static int on_frame(const uint8_t *p, uint32_t n, uint32_t exec_id) {
     struct response r;
     const char *why;
@@ -149,12 +153,14 @@ static int on_frame(const uint8_t *p, uint32_t n, uint32_t exec_id) {
     }
     int32_t status = 0, signo = 0;
     struct span reason;
-    int reply = wire_decode_exec_reply(r.body, &status, &signo, &reason, &why);
+    wire_local_exec_free(&local_exec);
+    int reply = wire_decode_exec_reply(r.body, &status, &signo, &reason, &local_exec, &why);
     if (reply < 0) {
         say("malformed reply from rushd: ", why, NULL);
         return LOST_STATUS;
     }
     if (reply == REPLY_RUN_LOCALLY) return RUN_LOCALLY;
+    if (reply == REPLY_EXEC_LOCALLY) return EXEC_LOCALLY;
     command_signal = signo > 0 && signo < NSIG ? signo : 0;
     /* Shell convention: killed by signal N is 128+N; statuses are 8 bits. */
     return signo != 0 ? (int)((128u + (uint32_t)signo) & 255u) : (int)((uint32_t)status & 255u);
@@ -236,4 +242,11 @@ int await_hello(struct session *s) {
             return -1;
         }
     }
+}
+
+_Noreturn void session_exec_local(char **sh_argv) {
+    signals_restore();
+    execve(local_exec.program, local_exec.argv, local_exec.env);
+    /* Gone or changed since rushd looked, or too big to exec: sh reports it as it would have. */
+    runtime_exec_sh(sh_argv);
 }

@@ -12,8 +12,10 @@
 
 /* Request id of `rush -c`'s exec (signal requests count on from 2). */
 #define EXEC_ID 1
-/* Not a valid status: "the daemon did not run the command; run it here". */
+/* Not a valid status: "the daemon did not run the command; run it here" (`/bin/sh -c`). */
 #define RUN_LOCALLY (-1)
+/* Not a valid status: "exec this program in your place" (session_exec_local). */
+#define EXEC_LOCALLY (-3)
 /* Exit status when the connection is lost or the daemon's reply is unusable: the command's fate
  * is unknown. 1 is the generic failure; 126/127 (not executable / not found) and 128+N (killed by
  * a signal) would each claim something we do not know. */
@@ -45,8 +47,14 @@ int send_exec(int sock, uint32_t id, char *const *argv, size_t argc);
 int await_hello(struct session *s);
 
 /* Reads frames until the Response to exec `exec_id`, forwarding signals meanwhile. Returns the
- * exit status, or RUN_LOCALLY. */
+ * exit status, RUN_LOCALLY or EXEC_LOCALLY. */
 int await_exec(struct session *s, uint32_t exec_id);
+
+/* After EXEC_LOCALLY: restores the signal dispositions we started with and execs the program
+ * rushd named, becoming the command (as `sh -c` execs a lone simple command). If that exec fails,
+ * execs `/bin/sh` with `sh_argv` (`sh -c SCRIPT ...`) so that sh reports it. The strings live in
+ * the session's receive buffer: call this before reading anything more. */
+_Noreturn void session_exec_local(char **sh_argv);
 
 /* The signal that ended the command whose status await_exec returned last, or 0. */
 int session_command_signal(void);

@@ -15,6 +15,7 @@
  */
 #include "wire.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* ---------- little-endian primitives ---------- */
@@ -339,7 +340,65 @@ int wire_decode_envelope(const uint8_t *p, uint32_t n, struct response *out, con
     return MSG_RESPONSE;
 }
 
-int wire_decode_exec_reply(struct span body, int32_t *status, int32_t *signal, struct span *reason, const char **why) {
+/* A C string for execve: the FlatBuffers string whose uoffset is at `at`, with no NUL inside. */
+static int fb_cstring(struct fb b, uint64_t at, char **out) {
+    struct span s;
+    if (fb_string(b, at, &s) < 0 || memchr(s.p, 0, s.n) != NULL) return -1;
+    *out = (char *)(uintptr_t)s.p; /* the frame is ours and writable; execve only reads it */
+    return 0;
+}
+
+/* Execve's limit on argv + envp together is far lower; this only bounds the allocation. */
+#define WIRE_MAX_STRINGS 65536
+
+/* A NULL-terminated array of the C strings of the vector of strings whose uoffset is at `at`
+ * (absent: an empty array). */
+static int fb_cstrings(struct fb b, int64_t at, char ***out) {
+    uint64_t len = 0;
+    int64_t v = 0;
+    if (at != 0) {
+        v = fb_deref(b, (uint64_t)at);
+        if (v < 0 || (uint64_t)v + 4 > b.n) return -1;
+        len = r32(b.p, (uint64_t)v);
+        if (len > WIRE_MAX_STRINGS || (uint64_t)v + 4 + 4 * len > b.n) return -1;
+    }
+    char **list = malloc((size_t)(len + 1) * sizeof *list);
+    if (!list) return -1;
+    for (uint64_t i = 0; i < len; i++) {
+        if (fb_cstring(b, (uint64_t)v + 4 + 4 * i, &list[i]) < 0) {
+            free(list);
+            return -1;
+        }
+    }
+    list[len] = NULL;
+    *out = list;
+    return 0;
+}
+
+void wire_local_exec_free(struct local_exec *e) {
+    free(e->argv);
+    free(e->env);
+    e->program = NULL;
+    e->argv = e->env = NULL;
+}
+
+/* The program of a RunLocally table, when it names one: 1 (filled), 0 (absent) or -1. */
+static int decode_local_exec(struct fb b, int64_t t, struct local_exec *exec) {
+    int64_t program = fb_field(b, (uint64_t)t, 1, 4), argv = fb_field(b, (uint64_t)t, 2, 4), env = fb_field(b, (uint64_t)t, 3, 4);
+    if (program < 0 || argv < 0 || env < 0) return -1;
+    if (program == 0) return 0;
+    struct local_exec e = {NULL, NULL, NULL};
+    if (fb_cstring(b, (uint64_t)program, &e.program) < 0 || e.program[0] == 0 || fb_cstrings(b, argv, &e.argv) < 0) return -1;
+    if (e.argv[0] == NULL || fb_cstrings(b, env, &e.env) < 0) {
+        wire_local_exec_free(&e);
+        return -1;
+    }
+    *exec = e;
+    return 1;
+}
+
+int wire_decode_exec_reply(struct span body, int32_t *status, int32_t *signal, struct span *reason, struct local_exec *exec,
+                           const char **why) {
     struct fb b = {body.p, body.n};
     *why = "malformed reply body";
     if (b.n >= 8 && memcmp(b.p + 4, "RRES", 4) == 0) {
@@ -354,7 +413,9 @@ int wire_decode_exec_reply(struct span body, int32_t *status, int32_t *signal, s
     if (b.n >= 8 && memcmp(b.p + 4, "RLOC", 4) == 0) {
         int64_t t = fb_root(b, "RLOC");
         if (t < 0 || opt_string(b, t, 0, reason) < 0) return -1;
-        return REPLY_RUN_LOCALLY;
+        int named = decode_local_exec(b, t, exec);
+        if (named < 0) return -1;
+        return named ? REPLY_EXEC_LOCALLY : REPLY_RUN_LOCALLY;
     }
     *why = "reply body is neither a Result nor a RunLocally";
     return -1;

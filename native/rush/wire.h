@@ -65,10 +65,24 @@ int wire_check_header(const uint8_t *h, uint32_t *length, const char **why);
  * when the payload is malformed. */
 int wire_decode_envelope(const uint8_t *p, uint32_t n, struct response *out, const char **why);
 
-enum reply_kind { REPLY_RESULT = 1, REPLY_RUN_LOCALLY = 2 };
+enum reply_kind { REPLY_RESULT = 1, REPLY_RUN_LOCALLY = 2, REPLY_EXEC_LOCALLY = 3 };
 
-/* Decodes the body of the Response to rush.exec: a Result ("RRES": *status, *signal) or a
- * RunLocally ("RLOC": *reason). Returns the kind, or -1 with *why. */
-int wire_decode_exec_reply(struct span body, int32_t *status, int32_t *signal, struct span *reason, const char **why);
+/* A program the client execs in its own place (a RunLocally with `program`). The strings point
+ * into the received frame (each checked to end in its NUL, with none inside); the two arrays are
+ * malloc'ed and NULL-terminated, ready for execve(2). */
+struct local_exec {
+    char *program;
+    char **argv;
+    char **env;
+};
+
+/* Frees the arrays of a decoded local_exec (not the strings: they are the frame's). */
+void wire_local_exec_free(struct local_exec *e);
+
+/* Decodes the body of the Response to rush.exec: a Result ("RRES": *status, *signal), or a
+ * RunLocally ("RLOC": *reason) that is REPLY_EXEC_LOCALLY when it names a program (*exec filled)
+ * and REPLY_RUN_LOCALLY (`/bin/sh -c`) when not. Returns the kind, or -1 with *why. */
+int wire_decode_exec_reply(struct span body, int32_t *status, int32_t *signal, struct span *reason, struct local_exec *exec,
+                           const char **why);
 
 #endif

@@ -33,7 +33,12 @@ export const ResultTable: TableDescriptor = {
 /** rush.RunLocally */
 export const RunLocallyTable: TableDescriptor = {
   name: 'RunLocally',
-  fields: [fb.field('reason', 0, fb.string)],
+  fields: [
+    fb.field('reason', 0, fb.string),
+    fb.field('program', 1, fb.string),
+    fb.field('argv', 2, fb.vector(fb.string)),
+    fb.field('env', 3, fb.vector(fb.string)),
+  ],
 }
 
 /** rush.StatusQuery */

@@ -152,10 +152,20 @@ export function readSignal(body: Uint8Array): { execId: number; signo: number } 
   return { execId: id === 0 ? 0 : u32(body, id), signo: signo === 0 ? 0 : i32(body, signo) }
 }
 
-/** How the command ended, or the daemon's refusal to run it. */
+/** A program the client execs itself, resolved by the daemon (see schemas/rush_run_locally.fbs). */
+export interface LocalProgram {
+  /** The file to execve. */
+  readonly program: string
+  /** Its argv, argv[0] included. */
+  readonly argv: readonly string[]
+  /** Its whole environment, `KEY=VALUE` entries. */
+  readonly env: readonly string[]
+}
+
+/** How the command ended, or what the client must run itself (`/bin/sh -c`, or `exec` a program). */
 export type ExecReply =
   | { readonly kind: 'result'; readonly status: number; readonly signal: number }
-  | { readonly kind: 'runLocally'; readonly reason: string }
+  | { readonly kind: 'runLocally'; readonly reason: string; readonly exec?: LocalProgram }
 
 // Fixed-size bodies are written directly (see writer.ts): cheaper than a Builder round.
 const fixed = new Out(64)
@@ -174,11 +184,20 @@ export function encodeResult(status: number, signal = 0): Uint8Array {
   return b.subarray(0, t + 12)
 }
 
-/** Encodes a RunLocally body: the client must run the command itself. */
-export function encodeRunLocally(reason = ''): Uint8Array {
+/**
+ * Encodes a RunLocally body: the client must run the command itself, with `/bin/sh -c` or, given
+ * `exec`, by exec'ing that program directly.
+ */
+export function encodeRunLocally(reason = '', exec?: LocalProgram): Uint8Array {
   const b = start()
   const r = reason === '' ? 0 : b.createString(utf8(reason))
-  return finish(RunLocally.createRunLocally(b, r), RushRoots.runLocally.fileIdentifier)
+  if (exec === undefined) return finish(RunLocally.createRunLocally(b, r, 0, 0, 0), RushRoots.runLocally.fileIdentifier)
+  if (typeof exec.program !== 'string' || exec.program === '') throw new TypeError('exec.program must be a non-empty string')
+  if (!Array.isArray(exec.argv) || exec.argv.length === 0) throw new TypeError('exec.argv must be a non-empty array of strings')
+  const program = b.createString(utf8(exec.program))
+  const argv = stringVector(b, exec.argv, undefined)
+  const env = stringVector(b, exec.env, undefined)
+  return finish(RunLocally.createRunLocally(b, r, program, argv, env), RushRoots.runLocally.fileIdentifier)
 }
 
 /** Reads the body of the Response to "rush.exec": a Result or a RunLocally, told apart by file identifier. */
@@ -195,8 +214,15 @@ export function readExecReply(body: Uint8Array): ExecReply {
   if (tag === 0x4c) {
     verifyCompiled(body, RUN_LOCALLY)
     const b = asBuffer(body)
-    const r = field(b, rootTable(b), 0)
-    return { kind: 'runLocally', reason: r === 0 ? '' : stringAt(b, r) }
+    const t = rootTable(b)
+    const r = field(b, t, 0)
+    const reason = r === 0 ? '' : stringAt(b, r)
+    const program = field(b, t, 1)
+    if (program === 0) return { kind: 'runLocally', reason }
+    const argv = field(b, t, 2)
+    const env = field(b, t, 3)
+    const exec = { program: stringAt(b, program), argv: argv === 0 ? [] : stringsAt(b, argv), env: env === 0 ? [] : stringsAt(b, env) }
+    return { kind: 'runLocally', reason, exec }
   }
   throw malformed('rush exec reply is neither a Result nor a RunLocally')
 }

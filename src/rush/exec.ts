@@ -32,7 +32,7 @@ const REPLS = new Set(['sh', 'bash', 'dash', 'zsh', 'fish', 'python', 'python3',
 
 export type ExecOutcome =
   | { kind: 'result'; status: number; signal: number; exited: boolean }
-  | { kind: 'runLocally'; reason: string }
+  | { kind: 'runLocally'; reason: string; exec?: rush.LocalProgram }
 
 /** A client connection's session: its shell state and its running commands. */
 export class RushSession {
@@ -63,21 +63,25 @@ export async function runExec(session: RushSession, id: number, request: rush.Ex
       const role = roles[i]!
       if (role <= rush.FdRole.Stderr && stdio[role] === -1) stdio[role] = fds[i]!
     }
-    if (needsTerminal(script) && (isTerminal(stdio[0]!) || isTerminal(stdio[1]!))) {
-      return { kind: 'runLocally', reason: 'the command needs a controlling terminal' }
-    }
     const commands = parseScript(script)
     const inProcess = commands === undefined ? undefined : runBuiltins(commands, session, stdio[1]!)
     const outcome = inProcess === undefined ? undefined : await inProcess
     if (outcome !== undefined) return outcome
-    // A lone simple command is exec'ed the way sh would (PATH search, same argv and environment),
-    // without sh in between. Anything unusual (not found, not executable) goes to sh for its message.
+    // A lone simple command naming a program: the client execs it in its own place, with the
+    // argv and environment sh would give it (PATH searched here). The program then has all that
+    // `sh -c` would have passed on: the caller's cwd, umask, limits, every fd (not only 0/1/2),
+    // ignored signals, controlling terminal; no process in between, no exit notification to wait
+    // for. Anything unusual (not found, not executable) goes to sh for its message.
     const direct = commands === undefined || interactive ? undefined : simpleCommand(commands, state)
+    if (direct !== undefined) return { kind: 'runLocally', reason: '', exec: { program: direct.file, argv: direct.argv, env: direct.env } }
+    if (needsTerminal(script) && (isTerminal(stdio[0]!) || isTerminal(stdio[1]!))) {
+      return { kind: 'runLocally', reason: 'the command needs a controlling terminal' }
+    }
     const stateFile = interactive ? path.join(session.stateDir, `state-${process.pid}-${++captures}`) : undefined
     const shellArgv = stateFile ? ['sh', '-c', capturingScript(script, state, stateFile), ...argv.slice(1)] : ['sh', '-c', ...argv]
-    const child = spawnProcess(direct?.file ?? '/bin/sh', {
-      argv: direct?.argv ?? shellArgv,
-      env: direct?.env ?? state.envList(),
+    const child = spawnProcess('/bin/sh', {
+      argv: shellArgv,
+      env: state.envList(),
       cwd: state.cwd,
       umask: state.umask,
       stdio,

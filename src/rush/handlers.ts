@@ -29,7 +29,7 @@ export function rushHandlers(stateDir: string, buildId: string, counters: RushCo
       const exec = rush.readExecRequest(request.body)
       counters.commands++
       const outcome = await runExec(sessionOf(request.connection), request.id, exec, request.takeFds())
-      if (outcome.kind === 'runLocally') return Buffer.from(rush.encodeRunLocally(outcome.reason))
+      if (outcome.kind === 'runLocally') return Buffer.from(rush.encodeRunLocally(outcome.reason, outcome.exec))
       if (outcome.exited) setImmediate(() => request.connection.end())
       // Copied: the encoder's buffer is reused by the next encode, possibly before this is sent.
       return Buffer.from(rush.encodeResult(outcome.status, outcome.signal))

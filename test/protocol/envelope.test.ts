@@ -87,6 +87,10 @@ t.test('rush exec request round-trips, with and without a string cache', async (
 t.test('other rush messages round-trip', async (t) => {
   t.same(rush.readSignal(asReceived(rush.encodeSignal(7, 15))), { execId: 7, signo: 15 })
   t.same(rush.readExecReply(asReceived(rush.encodeRunLocally('tty needed'))), { kind: 'runLocally', reason: 'tty needed' })
+  const exec = { program: '/usr/bin/env', argv: ['env', '-0', 'é ü'], env: ['PATH=/bin', 'X='] }
+  t.same(rush.readExecReply(asReceived(rush.encodeRunLocally('', exec))), { kind: 'runLocally', reason: '', exec }, 'a program for the client to exec')
+  t.throws(() => rush.encodeRunLocally('', { program: '', argv: ['x'], env: [] }), TypeError)
+  t.throws(() => rush.encodeRunLocally('', { program: '/bin/x', argv: [], env: [] }), TypeError)
   t.same(rush.readExecReply(rush.encodeResult(0, 9)), { kind: 'result', status: 0, signal: 9 })
   t.same(rush.readStatusQuery(rush.encodeStatusQuery(true)), { verbose: true })
   const st = { pid: 123, uptimeMs: 2n ** 40n, running: 2, buildId: 'b', jobs: ['make', 'cc'] }

@@ -123,6 +123,9 @@ t.test('flatc -b output from JSON decodes with our readers', async (t) => {
   )
   t.same([exec.argv, exec.cwd, exec.env, exec.umask, exec.stdinMode, [...exec.fdRoles]], [['a', 'b'], '/', ['X=1'], 0, rush.StdinMode.Pipe, [3]])
   t.same(rush.readExecReply(flatcBinary({ status: 2, signal: 0 }, 'rush_result.fbs')), { kind: 'result', status: 2, signal: 0 })
+  const local = { program: '/bin/ls', argv: ['ls', '-l'], env: ['A=1'] }
+  t.same(rush.readExecReply(flatcBinary({ reason: 'r', ...local }, 'rush_run_locally.fbs')), { kind: 'runLocally', reason: 'r', exec: local })
+  t.same(flatcJson(rush.encodeRunLocally('', local), 'rush_run_locally.fbs'), local, 'and flatc reads ours')
 })
 
 /** Fills every field of a table with a distinctive value, as flatc JSON. */

@@ -275,6 +275,23 @@ t.test('RunLocally: the client runs the command itself', async (t) => {
   t.equal(log(dir).length, 1, 'the daemon was asked first')
 })
 
+t.test('a program to exec: the client becomes it, with the argv and environment given, keeping its fds', async (t) => {
+  const dir = tempDir(t)
+  const script = 'echo "$$ $0 $1 [$FOO] [${HOME-unset}]"; ls /proc/self/fd/5 >/dev/null && echo fd5; exit 9'
+  await fake(t, dir, { reply: { kind: 'execLocally', program: '/bin/sh', argv: ['sh', '-c', script, 'zero', 'one'], env: ['FOO=bar baz'] } })
+  let pid = 0
+  // Through a shell that gives the client an fd 5 and then becomes it (exec: same pid).
+  const r = await run(['/bin/sh', '-c', 'exec "$0" -c "never run by sh" 5</dev/null', rush], dir, {}, { onSpawn: (c) => (pid = c.pid!) })
+  t.equal(r.stdout, `${pid} zero one [bar baz] [unset]\nfd5\n`, 'same pid as the client, exactly that argv and environment, fd 5 inherited')
+  t.equal(r.code, 9, "the program's status is the client's")
+  t.equal(log(dir).length, 1, 'the daemon was asked first')
+  const gone = path.join(dir, 'gone')
+  fs.mkdirSync(gone, { mode: 0o700 })
+  await fake(t, gone, { reply: { kind: 'execLocally', program: '/nonexistent/prog', argv: ['prog'], env: [] } })
+  const fallback = await rushC(gone, ['echo "sh ran it: $0 $1"', 'a', 'b'])
+  t.equal(fallback.stdout, 'sh ran it: a b\n', 'a program that cannot be exec\'ed: sh -c runs the script (and says what is wrong)')
+})
+
 t.test('error replies: unknown method runs locally, others print the message and exit 127', async (t) => {
   const dir = tempDir(t)
   const a = path.join(dir, 'a')
@@ -386,6 +403,7 @@ t.test('garbage from the daemon: never a crash, a message and a non-zero status'
     ['badBody', /rush: malformed message from rushd/],
     ['badVtable', /rush: malformed message from rushd/],
     ['badResult', /rush: malformed reply from rushd/],
+    ['badExec', /rush: malformed reply from rushd/],
     ['truncated', /rush: lost connection to rushd/],
   ] as const) {
     const dir = tempDir(t)

@@ -120,6 +120,11 @@ const cases: Case[] = [
   { name: 'executable script', script: './hello.sh a b' },
   { name: 'script without #!', script: './nosheb.sh' },
   { name: 'env (direct exec, environment order)', script: 'env' },
+  // A lone program is exec'ed by the client itself (the daemon resolves it), so it gets what the
+  // caller gave sh -c: fds beyond 2 and ignored signals (a daemon-side process would not).
+  { name: 'a lone program gets fds beyond 2', script: `"$R" -c 'ls /proc/self/fd/7' 7<text.txt; echo "st=$?"`, wrap: true },
+  { name: 'a lone program keeps an ignored SIGINT', script: `trap '' INT; "$R" -c "sh -c 'kill -INT \\$\\$; echo survived'"; echo "st=$?"`, wrap: true },
+  { name: 'a lone program keeps an ignored SIGPIPE', script: `trap '' PIPE; "$R" -c 'yes' | head -n 1; "$R" -c 'sh -c "trap"'`, wrap: true },
   { name: 'env | sort', script: 'env | sort' },
   { name: 'env with names sh does not import', script: 'env', env: { 'BAD-NAME': 'x', '1X': 'y', 'OK_1': 'z' } },
   { name: 'env with IFS and OPTIND exported', script: 'env', env: { IFS: ' ', OPTIND: '5' } },

@@ -79,13 +79,13 @@ if (haveClient(t)) {
     const calls = Array.from({ length: 100 }, (_, i) => {
       const code = (i * 7 + 1) % 256
       const kind = i % 3
-      // The direct and sh kinds print their $$ first: under the daemon it is not the client's pid
-      // (the fallback execs /bin/sh in the client process, so there it would be).
+      // The exec and sh kinds print their $$ first: the sh script runs under the daemon (not the
+      // client's pid); the lone program is exec'ed by the client in its own place (the client's pid).
       const script =
         kind === 0 ? `echo uniq-${i} && exit ${code}` // in-process
-        : kind === 1 ? `/bin/sh -c 'echo $$; echo uniq-${i}; echo err-${i} >&2; exit ${code}'` // direct exec
-        : `echo $$; echo "uniq-$1"; echo "err-$1" >&2; exit ${code}` // sh
-      const want = { out: `uniq-${i}\n`, err: kind === 0 ? '' : `err-${i}\n`, status: code, onDaemon: true }
+        : kind === 1 ? `/bin/sh -c 'echo $$; echo uniq-${i}; echo err-${i} >&2; exit ${code}'` // a lone program: exec'ed by the client
+        : `echo $$; echo "uniq-$1"; echo "err-$1" >&2; exit ${code}` // sh, under the daemon
+      const want = { out: `uniq-${i}\n`, err: kind === 0 ? '' : `err-${i}\n`, status: code, onDaemon: kind !== 1 }
       let clientPid = 0
       const child = run([rushBin, '-c', script, 'name', String(i)], { cwd, env: env(), onSpawn: (pid) => (clientPid = pid) })
       return child.then((r) => {
@@ -118,7 +118,7 @@ if (haveClient(t)) {
       if (onWorker) {
         // The daemon serves one session itself; while this one holds it, the next goes to a worker.
         const holdMark = `${mark}-hold`
-        const holder = spawn(rushBin, ['-c', 'sleep 60'], { cwd, env: env({ RUSH_SESS_MARK: holdMark }), stdio: 'ignore' })
+        const holder = spawn(rushBin, ['-c', 'sleep 60; :'], { cwd, env: env({ RUSH_SESS_MARK: holdMark }), stdio: 'ignore' })
         t.ok(await until(() => processesWith('RUSH_SESS_MARK', holdMark).some((p) => p !== holder.pid), 20_000), 'holder runs')
         t.teardown(async () => {
           holder.kill('SIGTERM')

@@ -32,12 +32,89 @@ reason(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+/**
+ * When set: the file to execve (PATH already searched), instead of `/bin/sh -c`.
+ * A client that does not know this field runs `/bin/sh -c`, which gives the same result.
+ */
+program():string|null
+program(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+program(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+/**
+ * argv for `program` (argv[0] included).
+ */
+argv(index: number):string
+argv(index: number,optionalEncoding:flatbuffers.Encoding):string|Uint8Array
+argv(index: number,optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.__string(this.bb!.__vector(this.bb_pos + offset) + index * 4, optionalEncoding) : null;
+}
+
+argvLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+/**
+ * The complete environment for `program`, `KEY=VALUE` entries.
+ */
+env(index: number):string
+env(index: number,optionalEncoding:flatbuffers.Encoding):string|Uint8Array
+env(index: number,optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.__string(this.bb!.__vector(this.bb_pos + offset) + index * 4, optionalEncoding) : null;
+}
+
+envLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
 static startRunLocally(builder:flatbuffers.Builder) {
-  builder.startObject(1);
+  builder.startObject(4);
 }
 
 static addReason(builder:flatbuffers.Builder, reasonOffset:flatbuffers.Offset) {
   builder.addFieldOffset(0, reasonOffset, 0);
+}
+
+static addProgram(builder:flatbuffers.Builder, programOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(1, programOffset, 0);
+}
+
+static addArgv(builder:flatbuffers.Builder, argvOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(2, argvOffset, 0);
+}
+
+static createArgvVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startArgvVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addEnv(builder:flatbuffers.Builder, envOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(3, envOffset, 0);
+}
+
+static createEnvVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startEnvVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
 }
 
 static endRunLocally(builder:flatbuffers.Builder):flatbuffers.Offset {
@@ -53,9 +130,12 @@ static finishSizePrefixedRunLocallyBuffer(builder:flatbuffers.Builder, offset:fl
   builder.finish(offset, 'RLOC', true);
 }
 
-static createRunLocally(builder:flatbuffers.Builder, reasonOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createRunLocally(builder:flatbuffers.Builder, reasonOffset:flatbuffers.Offset, programOffset:flatbuffers.Offset, argvOffset:flatbuffers.Offset, envOffset:flatbuffers.Offset):flatbuffers.Offset {
   RunLocally.startRunLocally(builder);
   RunLocally.addReason(builder, reasonOffset);
+  RunLocally.addProgram(builder, programOffset);
+  RunLocally.addArgv(builder, argvOffset);
+  RunLocally.addEnv(builder, envOffset);
   return RunLocally.endRunLocally(builder);
 }
 }
