@@ -181,6 +181,9 @@ class Connection : public Napi::ObjectWrap<Connection>, public Handle {
                            InstanceMethod<&Connection::Close>("close"),
                            InstanceMethod<&Connection::Detach>("detach"),
                            InstanceMethod<&Connection::QueuedBytes>("queuedBytes"),
+                           InstanceMethod<&Connection::Cork>("cork"),
+                           InstanceMethod<&Connection::Uncork>("uncork"),
+                           InstanceMethod<&Connection::ReadNow>("readNow"),
                        });
   }
 
@@ -246,7 +249,7 @@ class Connection : public Napi::ObjectWrap<Connection>, public Handle {
     if (closed_) return;
     int events = 0;
     if (reading_ && !eof_) events |= UV_READABLE;
-    if (writer_->queued_frames() > 0) events |= UV_WRITABLE;
+    if (writer_->queued_frames() > 0 && !writer_->corked()) events |= UV_WRITABLE;
     set_events(events);
   }
 
@@ -434,6 +437,33 @@ class Connection : public Napi::ObjectWrap<Connection>, public Handle {
     shutdown_requested_ = true;
     if (writer_->queued_frames() > 0) return Napi::Number::New(env, 0);
     return Napi::Number::New(env, shutdown_write(fd_));
+  }
+
+  // cork(): frames sent from now on are queued, not written, until uncork().
+  Napi::Value Cork(const Napi::CallbackInfo& info) {
+    if (!closed_) writer_->set_corked(true);
+    return info.Env().Undefined();
+  }
+
+  // uncork(): writes what was queued (several frames per sendmsg), then as after a writable
+  // event: a requested half-close follows the last byte, 'drain' when everything went.
+  Napi::Value Uncork(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (closed_ || !writer_->corked()) return env.Undefined();
+    writer_->set_corked(false);
+    if (writer_->queued_frames() > 0) {
+      on_writable(env);
+      if (!closed_) update_poll();
+    }
+    return env.Undefined();
+  }
+
+  // readNow(): reads what the socket holds right now, as a readable event would, instead of
+  // waiting for the next turn of the event loop (e.g. a request sent right after connect()).
+  Napi::Value ReadNow(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!closed_) on_readable(env);
+    return env.Undefined();
   }
 
   Napi::Value Pause(const Napi::CallbackInfo& info) {

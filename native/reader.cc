@@ -17,6 +17,9 @@ namespace {
 
 // Below this much free space a read would be too small to be worth a syscall: switch buffers.
 constexpr size_t kMinReadSpace = 1024;
+// The first buffer of a connection: most connections are short (a request or two, a few KiB) and
+// a smaller first buffer is cheaper to allocate and touch; later buffers have the full size.
+constexpr size_t kFirstBufferSize = 16 * 1024;
 
 // A batch may wait for its header at most while the previous frame's header is incomplete, so two
 // pending batches is the legitimate maximum; more means a peer is spraying fds.
@@ -50,7 +53,7 @@ void FrameReader::close_owned_fds() {
 }
 
 size_t FrameReader::buffer_needed() const {
-  if (buffer_ == nullptr) return buffer_size_;
+  if (buffer_ == nullptr) return std::min(buffer_size_, kFirstBufferSize);
   if (have_header_) {
     size_t total = kHeaderSize + static_cast<size_t>(header_.length);
     if (capacity_ - start_ >= total) return 0;

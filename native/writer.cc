@@ -84,7 +84,7 @@ int64_t FrameWriter::send(int fd, const FrameHeader& header, const uint8_t* payl
   size_t total = kHeaderSize + header.length;
   size_t sent = 0;
 
-  if (queue_.empty()) {
+  if (queue_.empty() && !corked_) {
     iovec iov[2] = {{head, kHeaderSize}, {const_cast<uint8_t*>(payload), header.length}};
     int64_t n = send_with_fds(fd, iov, header.length > 0 ? 2 : 1, fds, fd_count);
     if (n < 0 && n != -EAGAIN) {

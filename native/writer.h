@@ -37,6 +37,11 @@ class FrameWriter {
   size_t queued_bytes() const { return queued_bytes_; }
   size_t queued_frames() const { return queue_.size(); }
 
+  // Corked: send() queues without writing, so that the frames sent until flush() leave together
+  // in as few sendmsg calls as possible (one, unless a later frame carries fds).
+  void set_corked(bool corked) { corked_ = corked; }
+  bool corked() const { return corked_; }
+
  private:
   struct Pending {
     std::vector<uint8_t> bytes;  // header + payload (what is left of them)
@@ -49,6 +54,7 @@ class FrameWriter {
 
   std::deque<Pending> queue_;
   size_t queued_bytes_ = 0;
+  bool corked_ = false;
 };
 
 // sendmsg(2) of `iov` with `fds` as SCM_RIGHTS (none when fd_count is 0), retried on EINTR.

@@ -56,6 +56,14 @@ export interface NativeConnection {
   /** Stops watching the socket and returns its fd, open and untouched; -EBUSY if bytes were
    *  already read or are queued (they would be lost), -EBADF when closed. */
   detach(): number
+  /** From now on `send()` queues frames without writing them, until `uncork()`. */
+  cork(): void
+  /** Writes the queued frames (several per sendmsg), then behaves as after a writable event
+   *  (a requested half-close, a drain event, or an error event). */
+  uncork(): void
+  /** Reads what the socket holds now, as a readable event would (frames and events delivered
+   *  through the callbacks before this returns). */
+  readNow(): void
 }
 
 export interface NativeConnectionConstructor {

@@ -66,21 +66,40 @@ export interface SessionHost {
 
 const emptyBody = Buffer.alloc(0)
 
+// The Hello of a build id, encoded once (every connection gets the same bytes).
+let helloCache: { buildId: string; bytes: Uint8Array } | undefined
+
+function helloFor(buildId: string): Uint8Array {
+  if (helloCache?.buildId !== buildId) helloCache = { buildId, bytes: Buffer.from(encodeHello(PROTOCOL_VERSION, buildId)) }
+  return helloCache.bytes
+}
+
 export class Session {
   readonly connection: Connection
   readonly #host: SessionHost
-  readonly #inFlight = new Map<number, AbortController>()
+  readonly #inFlight = new Map<number, Context>()
+  #corked = true
 
   constructor(connection: Connection, host: SessionHost) {
     this.connection = connection
     this.#host = host
-    connection.send(encodeHello(PROTOCOL_VERSION, host.buildId), { type: ENVELOPE_FRAME_TYPE })
+    // The Hello is held back until the first reply or the end of this turn of the event loop,
+    // whichever comes first: a request that came with the connection is read at once (see
+    // Connection), and when its handler answers without waiting on anything, the reply leaves
+    // with the Hello in one write: one wake-up of the client instead of two.
+    connection.cork()
+    setImmediate(() => this.#uncork())
+    connection.send(helloFor(host.buildId), { type: ENVELOPE_FRAME_TYPE })
     connection.on('message', (message) => this.#onMessage(message))
     connection.on('close', () => {
-      for (const controller of this.#inFlight.values()) {
-        controller.abort(new FdwireError('ERR_FDWIRE_CLOSED', 'the client disconnected'))
-      }
+      for (const context of this.#inFlight.values()) context.abort(new FdwireError('ERR_FDWIRE_CLOSED', 'the client disconnected'))
     })
+  }
+
+  #uncork(): void {
+    if (!this.#corked) return
+    this.#corked = false
+    this.connection.uncork()
   }
 
   /** Requests being handled right now on this connection. */
@@ -90,7 +109,7 @@ export class Session {
 
   /** Aborts every handler still running (shutdown timeout). */
   abortAll(reason: Error): void {
-    for (const controller of this.#inFlight.values()) controller.abort(reason)
+    for (const context of this.#inFlight.values()) context.abort(reason)
   }
 
   #onMessage(message: Message): void {
@@ -139,11 +158,10 @@ export class Session {
       this.#reply(id, { error: { code: 'ERR_FDWIRE_UNKNOWN_METHOD', message: `unknown method ${JSON.stringify(method)}` } })
       return
     }
-    const controller = new AbortController()
     const fds = message.takeFds()
     const body = request.body
-    const context = new Context(id, method, body === null ? emptyBody : Buffer.from(body.buffer, body.byteOffset, body.byteLength), fds, this.connection, controller.signal)
-    this.#inFlight.set(id, controller)
+    const context = new Context(id, method, body === null ? emptyBody : Buffer.from(body.buffer, body.byteOffset, body.byteLength), fds, this.connection)
+    this.#inFlight.set(id, context)
     this.#host.requestStarted()
     const run = route.stream ? this.#runStream(route.handler, context) : this.#runHandler(route.handler, context)
     void run.finally(() => {
@@ -200,6 +218,7 @@ export class Session {
       // The connection ended meanwhile; nothing left to tell the client.
       debug('reply to request %d dropped: %s', id, (error as Error).message)
     }
+    this.#uncork()
   }
 
   /** Tells the client why, then ends the connection. */
@@ -267,16 +286,34 @@ class Context implements RequestContext {
   readonly method: string
   readonly body: Buffer
   readonly connection: Connection
-  readonly signal: AbortSignal
   readonly #fds: OwnedFds
+  // Made on first use of `signal`: most handlers never look at it, and an AbortController is
+  // among the costliest objects of a request.
+  #controller: AbortController | undefined
+  #aborted = false
+  #abortReason: Error | undefined
 
-  constructor(id: number, method: string, body: Buffer, fds: number[], connection: Connection, signal: AbortSignal) {
+  constructor(id: number, method: string, body: Buffer, fds: number[], connection: Connection) {
     this.id = id
     this.method = method
     this.body = body
     this.#fds = new OwnedFds(fds)
     this.connection = connection
-    this.signal = signal
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController()
+      if (this.#aborted) this.#controller.abort(this.#abortReason)
+    }
+    return this.#controller.signal
+  }
+
+  abort(reason: Error): void {
+    if (this.#aborted) return
+    this.#aborted = true
+    this.#abortReason = reason
+    this.#controller?.abort(reason)
   }
 
   get peer(): PeerCredentials {

@@ -54,7 +54,7 @@ export async function runExec(session: RushSession, id: number, request: rush.Ex
     const argv = request.argv
     const script = argv[0]
     if (script === undefined) return { kind: 'result', status: 0, signal: 0, exited: false }
-    session.state ??= new ShellState(request.cwd || '/', request.env, request.umask)
+    session.state ??= new ShellState(request.cwd || '/', () => request.env, request.umask)
     const state = session.state
     const interactive = ++session.requests > 1
     const stdio = [-1, -1, -1]

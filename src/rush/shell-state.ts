@@ -6,33 +6,51 @@
 import * as fs from 'node:fs'
 
 export class ShellState {
-  /** Logical working directory (what `pwd` prints). */
-  cwd: string
-  /** Exported variables, in insertion order (the command's environment). */
-  readonly env: Map<string, string>
   /** Variables set but not exported. */
-  readonly vars = new Map<string, string>()
+  readonly vars: Map<string, string>
   umask: number
   /** `$?`. */
   status = 0
+  // The environment is decoded from the request only when a script needs it (`exit`, `true`,
+  // `echo hi` never do), and a clone shares the undecoded source: the common request pays nothing.
+  #env: Map<string, string> | undefined
+  #envSource: (() => Iterable<string>) | undefined
+  #physicalCwd: string
+  #cwd: string | undefined
 
-  constructor(cwd: string, env: Iterable<string>, umask: number) {
-    this.env = new Map()
-    for (const entry of env) {
-      const eq = entry.indexOf('=')
-      if (eq > 0) this.env.set(entry.slice(0, eq), entry.slice(eq + 1))
-    }
+  /** `env`: `KEY=VALUE` entries, or a function giving them (called once, on first use). */
+  constructor(cwd: string, env: Iterable<string> | Map<string, string> | (() => Iterable<string>), umask: number, vars?: Map<string, string>) {
+    this.#physicalCwd = cwd
+    if (typeof env === 'function') this.#envSource = env
+    else this.#env = parseEnv(env)
     this.umask = umask
-    this.cwd = logicalCwd(cwd, this.env.get('PWD'))
+    this.vars = vars ?? new Map()
+  }
+
+  /** Exported variables, in insertion order (the command's environment). */
+  get env(): Map<string, string> {
+    if (this.#env === undefined) {
+      this.#env = parseEnv(this.#envSource!())
+      this.#envSource = undefined
+    }
+    return this.#env
+  }
+
+  /** Logical working directory (what `pwd` prints). */
+  get cwd(): string {
+    this.#cwd ??= logicalCwd(this.#physicalCwd, this.env.get('PWD'))
+    return this.#cwd
+  }
+
+  set cwd(dir: string) {
+    this.#cwd = dir
   }
 
   /** An independent copy (for evaluating a script before committing its effects). */
   clone(): ShellState {
-    const copy = new ShellState(this.cwd, [], this.umask)
-    copy.cwd = this.cwd
+    const copy = new ShellState(this.#physicalCwd, this.#env === undefined ? this.#envSource! : new Map(this.#env), this.umask, new Map(this.vars))
+    copy.#cwd = this.#cwd
     copy.status = this.status
-    for (const [key, value] of this.env) copy.env.set(key, value)
-    for (const [key, value] of this.vars) copy.vars.set(key, value)
     return copy
   }
 
@@ -52,6 +70,16 @@ export class ShellState {
     if (this.env.has(name)) this.env.set(name, value)
     else this.vars.set(name, value)
   }
+}
+
+function parseEnv(entries: Iterable<string> | Map<string, string>): Map<string, string> {
+  if (entries instanceof Map) return entries
+  const env = new Map<string, string>()
+  for (const entry of entries) {
+    const eq = entry.indexOf('=')
+    if (eq > 0) env.set(entry.slice(0, eq), entry.slice(eq + 1))
+  }
+  return env
 }
 
 /** What a POSIX shell takes as its start directory: $PWD when it names the same directory. */

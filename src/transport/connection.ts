@@ -51,6 +51,20 @@ const empty = Buffer.alloc(0)
 
 type Waiter = { resolve: (result: IteratorResult<Message>) => void; reject: (error: Error) => void }
 
+// The fd being wrapped by acceptedConnection(): already non-blocking and close-on-exec.
+let preparedFd = -1
+
+/** For Listener: wraps a socket it accepted (native accept already made it non-blocking,
+ *  close-on-exec and, where needed, SIGPIPE-free), sparing the syscalls that would redo that. */
+export function acceptedConnection(fd: number, options: ConnectionOptions | undefined, peer: PeerCredentials): Connection {
+  preparedFd = fd
+  try {
+    return new Connection(fd, options, peer)
+  } finally {
+    preparedFd = -1
+  }
+}
+
 export interface Connection {
   on(event: 'message', listener: (message: Message) => void): this
   on(event: 'drain' | 'end', listener: () => void): this
@@ -76,6 +90,7 @@ export class Connection extends EventEmitter {
   #peerEnded = false
   #closed = false
   #closeReason: Error | undefined
+  #corks = 0
 
   /**
    * Wraps a connected Unix stream socket. The connection owns `fd` from now on (also if this
@@ -88,7 +103,7 @@ export class Connection extends EventEmitter {
     let resolved: ResolvedConnectionOptions
     try {
       resolved = resolveConnectionOptions(options)
-      const err = native.prepareSocket(fd)
+      const err = fd === preparedFd ? 0 : native.prepareSocket(fd)
       if (err < 0) throw systemError(err, 'fcntl')
     } catch (error) {
       native.close(fd)
@@ -108,7 +123,11 @@ export class Connection extends EventEmitter {
       (kind, value, detail) => this.#onEvent(kind, value, detail),
     )
     super.on('newListener', (event: string) => {
-      if (event === 'message' && this.#queue.length > 0) process.nextTick(() => this.#flush())
+      if (event !== 'message') return
+      if (this.#queue.length > 0) process.nextTick(() => this.#flush())
+      // The first listener: read what is already there now rather than on the next turn of the
+      // event loop (a client typically sends its request right after connecting).
+      else if (this.listenerCount('message') === 0) process.nextTick(() => this.#readNow())
     })
   }
 
@@ -185,6 +204,24 @@ export class Connection extends EventEmitter {
   }
 
   /**
+   * Holds back what `send()` sends until `uncork()`: the messages then leave together, in one
+   * write where possible (one sendmsg, one wake-up of the peer). Calls nest, as with Node's
+   * `writable.cork()`; `end()` waits for the uncork too. Typical: cork, send several messages (or
+   * handle a request), `setImmediate(() => connection.uncork())`.
+   */
+  cork(): void {
+    if (this.#native === null) return
+    if (this.#corks++ === 0) this.#native.cork()
+  }
+
+  /** Ends one `cork()`; the last one writes everything held back. */
+  uncork(): void {
+    if (this.#corks === 0) return
+    if (--this.#corks > 0) return
+    this.#native?.uncork()
+  }
+
+  /**
    * Finishes our side: sends `payload` if given, flushes everything queued, then half-closes.
    * The connection closes once the peer has ended its side too.
    */
@@ -231,6 +268,11 @@ export class Connection extends EventEmitter {
     this.#native = null
     this.#close(undefined)
     return fd
+  }
+
+  #readNow(): void {
+    if (this.#userPaused || this.#nativePaused) return
+    this.#native?.readNow()
   }
 
   /** Stops reading. Messages already received are still delivered. */

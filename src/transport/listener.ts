@@ -15,7 +15,7 @@ import { systemError } from '../errors.js'
 import type { NativeListener } from '../native.js'
 import { checkObject, optionalBoolean, optionalInteger } from '../validate.js'
 import { resolveAddress, type SocketAddress } from './address.js'
-import { Connection, type PeerCredentials } from './connection.js'
+import { acceptedConnection, type Connection, type PeerCredentials } from './connection.js'
 import { resolveConnectionOptions, type ConnectionOptions, type ResolvedConnectionOptions } from './options.js'
 
 const debug = debuglog('fdwire')
@@ -133,7 +133,7 @@ export class Listener extends EventEmitter {
         return
       }
     }
-    const connection = new Connection(fd, this.#options, peer)
+    const connection = acceptedConnection(fd, this.#options, peer)
     this.emit('connection', connection)
   }
 

@@ -14,8 +14,8 @@ export interface ConnectionOptions {
   highWaterMark?: number
   /** Received messages buffered without a consumer before reading pauses. Default 256. */
   maxQueuedMessages?: number
-  /** Size of each receive buffer in bytes (larger frames get a buffer of their own).
-   *  Default 64 KiB. */
+  /** Size of each receive buffer in bytes (larger frames get a buffer of their own; the first
+   *  buffer of a connection is at most 16 KiB). Default 64 KiB. */
   readBufferSize?: number
   /** Keep our side open after the peer ended its side. Default false: end ours too. */
   allowHalfOpen?: boolean

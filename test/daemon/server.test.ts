@@ -8,6 +8,7 @@ import {
   Client,
   closeFd,
   connect,
+  Connection,
   pipe,
   protocol,
   readPidFile,
@@ -17,7 +18,8 @@ import {
   type Message,
   type ServerOptions,
 } from '../../src/index.js'
-import { cleanup, closed, leakTest, tempDir } from '../helpers.js'
+import { native } from '../../src/binding.js'
+import { cleanup, closed, frameHeader, leakTest, tempDir } from '../helpers.js'
 
 type Test = Parameters<Parameters<typeof leakTest>[2]>[0]
 
@@ -461,4 +463,30 @@ leakTest(t, 'a client speaking another protocol version is told so and disconnec
     code: 'ERR_FDWIRE_PROTOCOL_VERSION',
     message: new RegExp(`client speaks protocol version ${protocol.PROTOCOL_VERSION + 1}, this daemon speaks ${protocol.PROTOCOL_VERSION}`),
   })
+})
+
+leakTest(t, "a request that came with the connection is answered in the Hello's write: one wake-up of the client", async (t) => {
+  const server = await startServer(t, {}, (s) => s.handle('queued', (request) => String(request.connection.writableLength)))
+  // Connect and send synchronously, before this process's event loop turns: the request is in
+  // the socket when the server accepts (as with rush, which sends right after connect()).
+  const fd = native.connect(Buffer.from(server.socketPath), false)
+  t.ok(fd >= 0, 'connected')
+  const request = Buffer.from(protocol.encodeRequest(1, 'queued'))
+  const frame = Buffer.concat([frameHeader({ length: request.length, id: 1 }), request])
+  t.equal(native.sendRaw(fd, frame, null), frame.length)
+  const raw = new Connection(fd)
+  cleanup(t, () => raw.destroy())
+  const messages: Message[] = []
+  raw.on('message', (m: Message) => messages.push(m))
+  await within(until(() => messages.length === 2) as Promise<unknown>, 'hello and reply')
+  const hello = protocol.readEnvelope(messages[0]!.payload)
+  t.equal(hello.kind, 'hello')
+  const reply = protocol.readEnvelope(messages[1]!.payload)
+  t.ok(reply.kind === 'response' && reply.ok)
+  const queued = reply.kind === 'response' && reply.body ? Buffer.from(reply.body).toString() : ''
+  t.equal(queued, String(native.headerSize + messages[0]!.payload.length), 'the handler ran while the Hello was still held back (not yet written)')
+  raw.send(Buffer.from(protocol.encodeRequest(2, 'queued')), { id: 2, type: 0 })
+  await within(until(() => messages.length === 3) as Promise<unknown>, 'second reply')
+  const second = protocol.readEnvelope(messages[2]!.payload)
+  t.equal(second.kind === 'response' && second.body ? Buffer.from(second.body).toString() : '', '0', 'later requests: nothing held back')
 })

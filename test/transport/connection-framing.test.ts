@@ -189,7 +189,7 @@ leakTest(t, 'payloads are views of the receive buffer, not copies', async (t) =>
   }
   t.equal(got[0]!.buffer, got[1]!.buffer, 'both payloads share one receive buffer')
   t.not(got[0]!.byteOffset, 0, 'and sit after their headers in it')
-  t.equal(got[0]!.buffer.byteLength >= 64 * 1024, true)
+  t.equal(got[0]!.buffer.byteLength, 16 * 1024, "a connection's first receive buffer is 16 KiB (later ones readBufferSize)")
   a.destroy()
   b.destroy()
 })
@@ -214,3 +214,51 @@ leakTest(t, 'usage errors name the argument', async (t) => {
   a.destroy()
   b.destroy()
 })
+
+leakTest(t, 'cork() holds sends back until the last uncork(); then they arrive in order, fds with their frame', async (t) => {
+  const [a, b] = socketPair()
+  const got: { text: string; fds: number }[] = []
+  b.on('message', (m) => {
+    got.push({ text: m.payload.toString(), fds: m.fds.length })
+    m.release()
+  })
+  const [r, w] = pipe()
+  a.cork()
+  a.cork()
+  a.send('one')
+  a.send('two', { fds: [w, r] })
+  a.send('three')
+  t.ok(a.writableLength > 0, 'queued, not written')
+  for (let i = 0; i < 5; i++) await tick()
+  t.same(got, [], 'nothing reached the peer while corked')
+  a.uncork()
+  for (let i = 0; i < 5; i++) await tick()
+  t.same(got, [], 'cork calls nest: one uncork is not enough')
+  a.uncork()
+  t.equal(a.writableLength, 0, 'the last uncork wrote everything')
+  await until(() => got.length === 3)
+  t.same(got, [{ text: 'one', fds: 0 }, { text: 'two', fds: 2 }, { text: 'three', fds: 0 }])
+  closeFd(r)
+  closeFd(w)
+  a.uncork() // unbalanced: ignored
+  a.cork()
+  a.send('four')
+  a.end()
+  const ended = once(b, 'end')
+  for (let i = 0; i < 5; i++) await tick()
+  t.equal(got.length, 3, 'end() while corked waits for the uncork too')
+  a.uncork()
+  await ended
+  t.same(got.at(-1), { text: 'four', fds: 0 }, 'then the message, then the end')
+  await closed(a)
+  b.destroy()
+})
+
+async function until(check: () => boolean, ms = 10_000): Promise<boolean> {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) return false
+    await tick()
+  }
+  return true
+}
