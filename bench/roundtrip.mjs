@@ -1,7 +1,9 @@
 // Round-trip latency (one request in flight) and pipelined throughput of a ~1.4 KB request and a
 // small reply: fdwire against Node `net` with JSON lines, server in a child process.
+import { execFileSync } from 'node:child_process'
 import * as net from 'node:net'
 import * as path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { connect, protocol } from '../dist/index.js'
 import { environment, fmt, median, printHeader, printTable, quantile, startServer, tempDir, writeResults } from './lib/common.mjs'
 import { loadUsocket } from './lib/peers.mjs'
@@ -143,9 +145,31 @@ function pipelined(system, count) {
   })
 }
 
-async function measure(systems) {
+/**
+ * The floor: bench/floor/pingpong.c, two C processes doing the same round trips with blocking
+ * read/write (no event loop, no encoding). Undefined without a C compiler.
+ */
+function floorBinary(dir) {
+  const source = path.join(path.dirname(fileURLToPath(import.meta.url)), 'floor', 'pingpong.c')
+  const binary = path.join(dir, 'pingpong')
+  try {
+    execFileSync('cc', ['-O2', '-o', binary, source], { stdio: 'ignore' })
+    return binary
+  } catch {
+    return undefined
+  }
+}
+
+function floorRound(binary, requestBytes) {
+  const out = execFileSync(binary, [String(requestBytes), '40', String(WARMUP), String(ROUND_TRIPS)], { encoding: 'utf8' })
+  return JSON.parse(out)
+}
+
+async function measure(systems, floor, requestBytes) {
   const rounds = systems.map(() => [])
+  const floorRounds = []
   for (let round = 0; round < ROUNDS; round++) {
+    if (floor) floorRounds.push(floorRound(floor, requestBytes))
     // Rotate the order so that no system always runs first (or right after another's GC debt).
     for (let k = 0; k < systems.length; k++) {
       const i = (k + round) % systems.length
@@ -160,7 +184,7 @@ async function measure(systems) {
       })
     }
   }
-  return systems.map((system, i) => ({
+  const results = systems.map((system, i) => ({
     system: system.name,
     p50: median(rounds[i].map((r) => r.p50)),
     p90: median(rounds[i].map((r) => r.p90)),
@@ -168,7 +192,20 @@ async function measure(systems) {
     throughput: median(rounds[i].map((r) => r.throughput)),
     rounds: rounds[i],
   }))
+  if (floorRounds.length > 0) {
+    results.push({
+      system: FLOOR_NAME,
+      p50: median(floorRounds.map((r) => r.p50)),
+      p90: median(floorRounds.map((r) => r.p90)),
+      p99: median(floorRounds.map((r) => r.p99)),
+      throughput: null,
+      rounds: floorRounds,
+    })
+  }
+  return results
 }
+
+const FLOOR_NAME = 'floor: C, 2 processes, blocking read/write'
 
 function report(env, results) {
   const requestBytes = Buffer.byteLength(JSON.stringify(makeRequest(ROUND_TRIPS)))
@@ -188,10 +225,21 @@ function report(env, results) {
       fmt.us(r.p90),
       fmt.us(r.p99),
       fmt.ratio(r.p50 / base.p50),
-      fmt.int(r.throughput),
-      fmt.ratio(r.throughput / base.throughput),
+      r.throughput === null ? '—' : fmt.int(r.throughput),
+      r.throughput === null ? '—' : fmt.ratio(r.throughput / base.throughput),
     ]),
   )
+  const floor = results.find((r) => r.system === FLOOR_NAME)
+  if (floor) {
+    console.log(
+      `\nThe floor row is what two C processes need for the same round trip here (bench/floor/pingpong.c): ` +
+        `${fmt.ratio(floor.p50 / base.p50)} of net + JSON. No transport can go below it on this machine. ` +
+        (floor.p50 >= 0.5 * base.p50
+          ? `The goal of ${fmt.ratio(0.5)} net + JSON (${fmt.us(0.5 * base.p50)} µs) is below it: out of reach here.`
+          : `The goal of ${fmt.ratio(0.5)} net + JSON (${fmt.us(0.5 * base.p50)} µs) leaves ${fmt.us(0.5 * base.p50 - floor.p50)} µs above it ` +
+            'for everything both event loops and their JS do per round trip.'),
+    )
+  }
   writeResults('roundtrip', {
     env,
     config: { rounds: ROUNDS, warmup: WARMUP, roundTrips: ROUND_TRIPS, pipelineMessages: PIPELINE_MESSAGES, inFlight: IN_FLIGHT, requestBytes },
@@ -214,7 +262,8 @@ const systems = [
   await fdwireFlatBuffers(fdwirePath),
   await fdwireRaw(fdwirePath),
 ]
-const results = await measure(systems)
+const requestBytes = Buffer.byteLength(JSON.stringify(makeRequest(ROUND_TRIPS)))
+const results = await measure(systems, floorBinary(dir), requestBytes)
 for (const system of systems) system.close()
 await server.stop()
 report(env, results)

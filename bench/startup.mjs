@@ -1,10 +1,11 @@
 // rush start-up: `rush -c CMD` through a warm rushd against `dash -c`, `bash -c` and a do-nothing
 // static binary, all in ONE hyperfine run (the machine is shared; only ratios within a run mean
 // anything). Then the same for each rushd mode (worker pool vs one process per request).
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { protocol } from '../dist/index.js'
 import { environment, fmt, printHeader, printTable, quantile, tempDir, writeResults } from './lib/common.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -38,6 +39,41 @@ function startRushd(runtimeDir, env) {
   if (result.status !== 0) throw new Error(`rushd start failed: ${result.stderr}`)
 }
 
+/**
+ * The floor: bench/floor/rushd-floor.c, a C daemon answering every request at once with a Hello
+ * and Result(0) made by our encoders. The real client against it shows what `rush -c` costs with
+ * a daemon that does no work at all. Resolves with a stop function, or undefined without cc.
+ */
+async function startFloorDaemon(dir, runtimeDir) {
+  const binary = path.join(dir, 'rushd-floor')
+  try {
+    execFileSync('cc', ['-O2', '-D_GNU_SOURCE', '-o', binary, path.join(root, 'bench', 'floor', 'rushd-floor.c')], { stdio: 'ignore' })
+  } catch {
+    return undefined
+  }
+  const frame = (payload, id) => {
+    const header = Buffer.alloc(16)
+    header.writeUInt16LE(0x57fd, 0)
+    header[2] = 1
+    header.writeUInt32LE(payload.length, 4)
+    header.writeUInt32LE(id, 8)
+    return Buffer.concat([header, Buffer.from(payload)])
+  }
+  const reply = Buffer.concat([
+    frame(protocol.encodeHello(protocol.PROTOCOL_VERSION, 'floor'), 0),
+    frame(protocol.encodeResponse(1, { body: Buffer.from(protocol.rush.encodeResult(0, 0)) }), 1),
+  ])
+  const replyFile = path.join(dir, 'floor-reply.bin')
+  fs.writeFileSync(replyFile, reply)
+  fs.mkdirSync(runtimeDir, { mode: 0o700 })
+  const child = spawn(binary, [path.join(runtimeDir, 'daemon.sock'), replyFile], { stdio: ['ignore', 'pipe', 'inherit'] })
+  await new Promise((resolve, reject) => {
+    child.stdout.once('data', resolve)
+    child.once('exit', (code) => reject(new Error(`rushd-floor exited (${code})`)))
+  })
+  return () => child.kill('SIGKILL')
+}
+
 function stopRushd(runtimeDir) {
   spawnSync(process.execPath, [rushd, 'stop'], { env: { ...process.env, RUSH_RUNTIME_DIR: runtimeDir } })
 }
@@ -56,7 +92,7 @@ function hyperfine(commands, env, dir, tag, runs = RUNS) {
 
 const stats = (times) => ({ p50: quantile(times, 0.5), p90: quantile(times, 0.9), mean: times.reduce((a, b) => a + b, 0) / times.length })
 
-function main() {
+async function main() {
   if (!fs.existsSync(rush)) throw new Error(`${rush} is missing: run npm install (it builds the client)`)
   ensureHyperfine()
   const dir = tempDir()
@@ -140,7 +176,37 @@ function main() {
   printHeader('rushd modes: worker pool vs one process per request', env)
   printTable(['mode', 'command', 'p50 ms', 'p90 ms'], modeRows)
   console.log('One process per request pays a Node start-up per session (~80 ms here): it exists for isolation, not speed.\n')
+
+  // What the protocol itself costs: the same client against a daemon that does nothing.
+  const floorDir = path.join(dir, 'floor')
+  const stopFloor = await startFloorDaemon(dir, floorDir)
+  if (stopFloor) {
+    let rows
+    try {
+      rows = hyperfine(
+        [
+          { name: 'do-nothing static binary', command: nothing },
+          { name: 'dash -c exit', command: 'dash -c exit' },
+          { name: 'bash -c exit', command: 'bash -c exit' },
+          { name: 'rush -c exit, C floor daemon', command: `${rush} -c exit` },
+        ],
+        { RUSH_RUNTIME_DIR: floorDir, RUSH_NO_AUTOSTART: '1' },
+        dir,
+        'floor',
+      )
+    } finally {
+      stopFloor()
+    }
+    const f = Object.fromEntries(rows.map((r) => [r.name, stats(r.times)]))
+    results.floor = f
+    printHeader('the floor: the same client against a C daemon that answers at once (bench/floor/rushd-floor.c)', env)
+    printTable(
+      ['command', 'p50 ms', 'p90 ms', 'p50 vs dash -c exit', 'p50 vs bash -c exit'],
+      rows.map(({ name }) => [name, ms(f[name].p50), ms(f[name].p90), fmt.ratio(f[name].p50 / f['dash -c exit'].p50), fmt.ratio(f[name].p50 / f['bash -c exit'].p50)]),
+    )
+    console.log('No daemon can answer faster than this one; what rushd adds on top of it is its own work (a Node event loop and the request handled in JS).\n')
+  }
   writeResults('startup', results)
 }
 
-main()
+await main()

@@ -93,7 +93,7 @@ function readmeTables() {
   try {
     const rt = results('roundtrip')
     const base = rt.results[0]
-    const rows = rt.results.map((r) => `| ${r.system} | ${(r.p50 / 1000).toFixed(1)} | ${(r.p99 / 1000).toFixed(1)} | ${ratio(r.p50 / base.p50)} | ${Math.round(r.throughput).toLocaleString('en-US')} | ${ratio(r.throughput / base.throughput)} |`)
+    const rows = rt.results.map((r) => `| ${r.system} | ${(r.p50 / 1000).toFixed(1)} | ${(r.p99 / 1000).toFixed(1)} | ${ratio(r.p50 / base.p50)} | ${r.throughput === null ? '—' : Math.round(r.throughput).toLocaleString('en-US')} | ${r.throughput === null ? '—' : ratio(r.throughput / base.throughput)} |`)
     parts.push(`**Round trip** (~1.4 KB request, server in another process, median of interleaved rounds):\n\n| system | p50 µs | p99 µs | p50 vs net+JSON | msg/s pipelined | vs net+JSON |\n|---|---:|---:|---:|---:|---:|\n${rows.join('\n')}\n\n![round-trip latency](docs/charts/roundtrip.svg)`)
   } catch {}
   try {
