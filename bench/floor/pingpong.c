@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "read_all.h"
+
 static long long now_ns(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -22,17 +24,6 @@ static long long now_ns(void) {
 static int by_value(const void *a, const void *b) {
     long long x = *(const long long *)a, y = *(const long long *)b;
     return x < y ? -1 : x > y;
-}
-
-/* Reads exactly n bytes; 0 at end of stream. */
-static int read_all(int fd, char *buf, size_t n) {
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = read(fd, buf + got, n - got);
-        if (r <= 0) return 0;
-        got += (size_t)r;
-    }
-    return 1;
 }
 
 int main(int argc, char **argv) {

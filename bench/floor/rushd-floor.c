@@ -18,15 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static int read_all(int fd, uint8_t *buf, size_t n) {
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = read(fd, buf + got, n - got);
-        if (r <= 0) return 0;
-        got += (size_t)r;
-    }
-    return 1;
-}
+#include "read_all.h"
 
 int main(int argc, char **argv) {
     if (argc != 3) {
