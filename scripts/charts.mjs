@@ -89,6 +89,15 @@ function readmeTables() {
     const by = st.startup
     const rows = Object.keys(by).map((name) => `| ${name} | ${(by[name].p50 * 1000).toFixed(3)} | ${(by[name].p90 * 1000).toFixed(3)} | ${ratio(by[name].p50 / by['dash -c exit'].p50)} |`)
     parts.push(`**rush start-up** (hyperfine -N, ${st.runs} runs each, one run; ${st.env.date.slice(0, 10)}):\n\n| command | p50 ms | p90 ms | p50 vs dash -c exit |\n|---|---:|---:|---:|\n${rows.join('\n')}\n\n![rush start-up latency](docs/charts/startup.svg)`)
+    const f = st.floor
+    if (f) {
+      const floor = f['rush -c exit, C floor daemon']
+      parts.push(
+        `The same client against a C daemon that answers at once (\`bench/floor/rushd-floor.c\`, its own hyperfine run): ` +
+          `\`rush -c exit\` ${(floor.p50 * 1000).toFixed(3)} ms p50, ${ratio(floor.p50 / f['do-nothing static binary'].p50)} a do-nothing binary, ` +
+          `${ratio(floor.p50 / f['bash -c exit'].p50)} \`bash -c exit\`. The protocol costs next to nothing; what rushd adds is its Node event loop and JS.`,
+      )
+    }
   } catch {}
   try {
     const rt = results('roundtrip')
