@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -92,11 +93,28 @@ int send_exec(int sock, uint32_t id, char *const *argv, size_t argc) {
 
 /* ---------- waiting for the reply ---------- */
 
+static long long now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 static void forward_signal(struct session *s, uint32_t exec_id, int signo) {
     uint8_t frame[WIRE_SIGNAL_FRAME_MAX];
-    size_t len = wire_encode_signal(frame, s->next_id++, exec_id, signo);
+    uint32_t id = s->next_id++;
+    size_t len = wire_encode_signal(frame, id, exec_id, signo);
     /* A failure shows up as end of stream on the next read. */
     (void)conn_send(s->sock, frame, len, NULL, 0);
+    if (s->unanswered_signal == 0) {
+        s->unanswered_signal = id;
+        s->unanswered_since = now_ms();
+    }
+}
+
+/* rushd has not answered a signal we forwarded for SIGNAL_ANSWER_MS: it is stuck (stopped,
+ * wedged), and forwarding more cannot help. */
+static int daemon_stuck(const struct session *s) {
+    return s->unanswered_signal != 0 && now_ms() - s->unanswered_since >= SIGNAL_ANSWER_MS;
 }
 
 /* Handles the signals caught while exec `exec_id` runs. */
@@ -115,6 +133,14 @@ static void on_signals(struct session *s, uint32_t exec_id) {
             raise(signo);
             continue;
         }
+        if (signo != SIGTSTP && daemon_stuck(s)) {
+            /* The user insists and rushd does not react: leave the command to it and end here, by
+             * the signal, as the command would have. */
+            say("rushd did not answer the last signal within 1 s; leaving the command to it", NULL);
+            signal(signo, SIG_DFL);
+            raise(signo);
+            continue;
+        }
         forward_signal(s, exec_id, signo);
         if (signo == SIGTSTP) {
             signals_stop_self();
@@ -128,8 +154,11 @@ static int is_code(struct span code, const char *want) {
     return code.n == n && memcmp(code.p, want, n) == 0;
 }
 
-/* What one Response frame means for exec `exec_id`: -2 keep waiting, RUN_LOCALLY, EXEC_LOCALLY,
- * or a status. */
+/* on_frame results besides RUN_LOCALLY, EXEC_LOCALLY and statuses (all distinct from those). */
+enum { KEEP_WAITING = -10, SIGNAL_ANSWERED = -11 };
+
+/* What one Response frame means for exec `exec_id`: KEEP_WAITING, SIGNAL_ANSWERED (the reply to
+ * one of our rush.signal requests), RUN_LOCALLY, EXEC_LOCALLY, or a status. */
 static int on_frame(const uint8_t *p, uint32_t n, uint32_t exec_id) {
     struct response r;
     const char *why;
@@ -138,13 +167,13 @@ static int on_frame(const uint8_t *p, uint32_t n, uint32_t exec_id) {
         say("malformed message from rushd: ", why, NULL);
         return LOST_STATUS;
     }
-    if (kind != MSG_RESPONSE) return -2; /* Hello, or anything we did not ask for */
+    if (kind != MSG_RESPONSE) return KEEP_WAITING; /* Hello, or anything we did not ask for */
     if (r.id == 0 && r.status != 0) {
         /* The daemon refused the connection or our message: the command did not run there. */
         say_n("", r.message.p, r.message.n, r.message.n ? "; running locally" : "rushd refused the connection; running locally");
         return RUN_LOCALLY;
     }
-    if (r.id != exec_id) return -2; /* e.g. the reply to a rush.signal request */
+    if (r.id != exec_id) return SIGNAL_ANSWERED;
     if (r.status != 0) {
         if (is_code(r.code, "ERR_FDWIRE_UNKNOWN_METHOD") || is_code(r.code, "ERR_FDWIRE_SHUTTING_DOWN")) return RUN_LOCALLY;
         if (r.message.n) say_n("", r.message.p, r.message.n, "");
@@ -182,7 +211,8 @@ int await_exec(struct session *s, uint32_t exec_id) {
         }
         if (got > 0) {
             int st = on_frame(payload, len, exec_id);
-            if (st != -2) return st;
+            if (st == SIGNAL_ANSWERED) s->unanswered_signal = 0; /* rushd is alive and handling them */
+            else if (st != KEEP_WAITING) return st;
             continue;
         }
         struct pollfd pfd[2] = {{s->sock, POLLIN, 0}, {s->sigfd, POLLIN, 0}};

@@ -27,7 +27,16 @@ struct session {
     uint32_t next_id; /* next request id (rush.exec and rush.signal share the sequence) */
     int sent;         /* the exec request went out */
     struct rx rx;
+    /* The oldest forwarded signal rushd has not answered yet (0: none), and since when (ms). A
+     * daemon that leaves it unanswered for SIGNAL_ANSWER_MS is stuck: the next terminating
+     * signal then ends the client instead of being forwarded too. */
+    uint32_t unanswered_signal;
+    long long unanswered_since;
 };
+
+/* How long rushd may take to answer a forwarded signal before the user's next Ctrl-C ends the
+ * client itself. */
+#define SIGNAL_ANSWER_MS 1000
 
 /* Which of 0, 1, 2 were closed at start (bit i); set by occupy_closed_stdio. */
 extern unsigned closed_stdio;

@@ -349,6 +349,39 @@ t.test('SIGTERM, SIGHUP and SIGQUIT are forwarded too', async (t) => {
   }
 })
 
+t.test('a stuck rushd: Ctrl-C is forwarded, and the next one, 1 s unanswered later, ends rush by SIGINT', async (t) => {
+  const dir = tempDir(t)
+  await raw(t, dir, 'silent')
+  let child: ChildProcess | undefined
+  const done = run([rush, '-c', 'sleep 30'], dir, {}, { onSpawn: (c) => (child = c), timeout: 20_000 })
+  await sleep(300)
+  child!.kill('SIGINT')
+  await sleep(1300)
+  t.equal(child!.exitCode, null, 'the first Ctrl-C was forwarded: rush still waits for the daemon')
+  child!.kill('SIGINT')
+  const r = await done
+  t.equal(r.signal, 'SIGINT', 'the second one ends rush, by that signal')
+  t.equal(r.stderr, 'rush: rushd did not answer the last signal within 1 s; leaving the command to it\n')
+})
+
+t.test('a live rushd answers each forwarded signal: a second Ctrl-C later is forwarded too', async (t) => {
+  const dir = tempDir(t)
+  await fake(t, dir, { reply: { kind: 'waitSignal', until: 15 } })
+  let child: ChildProcess | undefined
+  const done = run([rush, '-c', 'sleep 30'], dir, {}, { onSpawn: (c) => (child = c), timeout: 20_000 })
+  await until(() => log(dir).length === 1)
+  child!.kill('SIGINT')
+  await sleep(1300)
+  child!.kill('SIGINT')
+  await until(() => log(dir).filter((e) => e['method'] === 'signal').length === 2)
+  t.equal(child!.exitCode, null, 'still running: both were forwarded, none ended rush')
+  child!.kill('SIGTERM')
+  const r = await done
+  t.equal(r.signal, 'SIGTERM', "the daemon's Result (killed by 15) ends rush by SIGTERM")
+  t.same(log(dir).filter((e) => e['method'] === 'signal').map((e) => e['signo']), [2, 2, 15])
+  t.equal(r.stderr, '')
+})
+
 t.test('Ctrl-Z: forwards SIGTSTP, stops, and forwards SIGCONT when continued', async (t) => {
   const dir = tempDir(t)
   await fake(t, dir, { reply: { kind: 'waitSignal', until: 18 } })
