@@ -83,8 +83,9 @@ async function main(args: string[]): Promise<number> {
         console.log(`  version   ${String(d['version'])} (build ${String(d['buildId'])})`)
         console.log(`  uptime    ${Math.round(Number(d['uptimeMs']) / 1000)} s`)
         console.log(`  sessions  ${String(d['sessions'])} (connections ${String(d['connections'])})`)
-        // Workers count their own commands; the daemon reports what it ran and what it handed over.
-        console.log(`  commands  ${String(d['commandsRun'])} run by the daemon${d['handedOff'] !== undefined ? `, ${String(d['handedOff'])} sessions handed to workers` : ''}`)
+        // Workers count their own commands; the daemon reports what it answered (ran, or gave back to
+        // the client to exec) and what it handed over.
+        console.log(`  commands  ${String(d['commandsRun'])} answered by the daemon itself${d['handedOff'] !== undefined ? `, ${String(d['handedOff'])} sessions handed to workers` : ''}`)
         console.log(`  mode      ${String(d['mode'])}${d['workers'] !== undefined ? `, workers ${String(d['workers'])}, queue ${String(d['queued'])}` : ''}`)
         console.log(`  socket    ${String(d['socketPath'])}`)
       }

@@ -70,7 +70,7 @@ if (haveClient(t)) {
   // Sessions the daemon ran itself plus the ones it handed to workers (one command each here).
   const commandsRun = (): number => {
     const out = rushd(dir, 'status').output
-    return Number(/commands\s+(\d+) run/.exec(out)?.[1] ?? NaN) + Number(/(\d+) sessions handed to workers/.exec(out)?.[1] ?? 0)
+    return Number(/commands\s+(\d+) answered/.exec(out)?.[1] ?? NaN) + Number(/(\d+) sessions handed to workers/.exec(out)?.[1] ?? 0)
   }
 
   leakTest(t, '100 concurrent rush -c calls', async (t) => {
@@ -103,7 +103,7 @@ if (haveClient(t)) {
     t.same(wrong, [], 'every output and status right')
     let after = commandsRun()
     await until(() => (after = commandsRun()) - before >= 100, 10_000, 200)
-    t.equal(after - before, 100, `rushd status accounts for the 100 commands (run by the daemon + handed to workers: ${before} -> ${after})`)
+    t.equal(after - before, 100, `rushd status accounts for the 100 commands (answered by the daemon + handed to workers: ${before} -> ${after})`)
     t.equal(daemonPid(dir), pid, 'same daemon')
     t.equal(rushd(dir, 'status').status, 0, 'daemon still running')
   })
