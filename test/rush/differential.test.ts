@@ -124,6 +124,7 @@ const cases: Case[] = [
   // caller gave sh -c: fds beyond 2 and ignored signals (a daemon-side process would not).
   { name: 'a lone program gets fds beyond 2', script: `"$R" -c 'ls /proc/self/fd/7' 7<text.txt; echo "st=$?"`, wrap: true },
   { name: 'a lone program keeps an ignored SIGINT', script: `trap '' INT; "$R" -c "sh -c 'kill -INT \\$\\$; echo survived'"; echo "st=$?"`, wrap: true },
+  { name: 'an ignored SIGINT is not passed on to a command in the daemon', script: `trap '' INT; "$R" -c 'sleep 0.5; echo done' & p=$!; sleep 0.2; kill -INT $p; wait $p; echo "st=$?"`, wrap: true },
   { name: 'a lone program keeps an ignored SIGPIPE', script: `trap '' PIPE; "$R" -c 'yes' | head -n 1; "$R" -c 'sh -c "trap"'`, wrap: true },
   { name: 'env | sort', script: 'env | sort' },
   { name: 'env with names sh does not import', script: 'env', env: { 'BAD-NAME': 'x', '1X': 'y', 'OK_1': 'z' } },
