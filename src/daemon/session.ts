@@ -290,8 +290,7 @@ class Context implements RequestContext {
   // Made on first use of `signal`: most handlers never look at it, and an AbortController is
   // among the costliest objects of a request.
   #controller: AbortController | undefined
-  #aborted = false
-  #abortReason: Error | undefined
+  #abortReason: Error | undefined // set once: the request is aborted
 
   constructor(id: number, method: string, body: Buffer, fds: number[], connection: Connection) {
     this.id = id
@@ -304,14 +303,13 @@ class Context implements RequestContext {
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
       this.#controller = new AbortController()
-      if (this.#aborted) this.#controller.abort(this.#abortReason)
+      if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason)
     }
     return this.#controller.signal
   }
 
   abort(reason: Error): void {
-    if (this.#aborted) return
-    this.#aborted = true
+    if (this.#abortReason !== undefined) return
     this.#abortReason = reason
     this.#controller?.abort(reason)
   }
