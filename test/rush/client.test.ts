@@ -243,8 +243,11 @@ t.test('no daemon: runs locally with the same output and status; autostart as co
   const started = await rushC(dir, [script, 'zero', 'one'], { RUSH_NO_AUTOSTART: undefined })
   t.equal(started.code, 5)
   t.equal(started.stdout, expected.stdout)
-  t.ok(await until(() => fs.existsSync(path.join(dir, 'rushd-ran'))), 'rushd was started')
-  t.equal(fs.readFileSync(path.join(dir, 'rushd-ran'), 'utf8'), '["start"]\n')
+  // The fixture creates the file and then writes its line: wait for a whole line, not for the file.
+  const ran = path.join(dir, 'rushd-ran')
+  const ranLines = () => (fs.existsSync(ran) ? fs.readFileSync(ran, 'utf8') : '')
+  t.ok(await until(() => ranLines().endsWith('\n')), 'rushd was started')
+  t.equal(ranLines(), '["start"]\n')
 })
 
 t.test('autostart does not hold the caller\'s pipes open', async (t) => {
