@@ -15,6 +15,7 @@ export const ExecRequestTable: TableDescriptor = {
     fb.field('umask', 3, fb.scalar('uint')),
     fb.field('stdin_mode', 4, fb.scalar('ubyte')),
     fb.field('fd_roles', 5, fb.vector(fb.scalar('ubyte'))),
+    fb.field('line', 6, fb.scalar('uint')),
   ],
 }
 

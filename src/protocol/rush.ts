@@ -36,6 +36,8 @@ export interface ExecRequestInit {
   readonly stdinMode?: StdinMode
   /** One role per fd sent with the message, in order. */
   readonly fdRoles?: readonly FdRole[]
+  /** Interactive session: this input line's number in the session (1-based). Default 0: `rush -c`. */
+  readonly line?: number
 }
 
 const builder = new flatbuffers.Builder(4096)
@@ -79,6 +81,8 @@ export function encodeExecRequest(init: ExecRequestInit, cache?: StringCache): U
   if (typeof init.cwd !== 'string') throw new TypeError('cwd must be a string')
   const umask = init.umask ?? 0o022
   if (!Number.isInteger(umask) || umask < 0 || umask > 0o7777) throw new RangeError('umask must be an integer in 0..0o7777')
+  const line = init.line ?? 0
+  if (!Number.isInteger(line) || line < 0 || line > 0xffffffff) throw new RangeError('line must be an integer in 0..2^32-1')
   const b = start()
   const argv = stringVector(b, init.argv, undefined)
   const cwd = b.createString(cache === undefined ? utf8(init.cwd) : cache.get(init.cwd))
@@ -91,6 +95,7 @@ export function encodeExecRequest(init: ExecRequestInit, cache?: StringCache): U
   ExecRequest.addUmask(b, umask)
   ExecRequest.addStdinMode(b, init.stdinMode ?? StdinMode.Inherit)
   if (roles !== 0) ExecRequest.addFdRoles(b, roles)
+  if (line !== 0) ExecRequest.addLine(b, line)
   return finish(ExecRequest.endExecRequest(b), RushRoots.execRequest.fileIdentifier)
 }
 
@@ -129,6 +134,11 @@ export class ExecRequestView {
   get fdRoles(): Uint8Array {
     const at = field(this.b, this.t, 5)
     return at === 0 ? new Uint8Array(0) : bytesAt(this.b, at)
+  }
+  /** Interactive session: this input line's number (1-based); 0: not interactive (`rush -c`). */
+  get line(): number {
+    const at = field(this.b, this.t, 6)
+    return at === 0 ? 0 : u32(this.b, at)
   }
 }
 

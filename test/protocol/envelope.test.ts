@@ -70,6 +70,7 @@ t.test('rush exec request round-trips, with and without a string cache', async (
     umask: 0,
     stdinMode: rush.StdinMode.Pipe,
     fdRoles: [rush.FdRole.Stdin, rush.FdRole.Tty],
+    line: 42,
   }
   for (const c of [undefined, cache, cache]) {
     const x = rush.readExecRequest(asReceived(rush.encodeExecRequest(init, c)))
@@ -79,9 +80,13 @@ t.test('rush exec request round-trips, with and without a string cache', async (
     t.equal(x.umask, 0, 'umask 0 is kept')
     t.equal(x.stdinMode, rush.StdinMode.Pipe)
     t.same([...x.fdRoles], [0, 3])
+    t.equal(x.line, 42)
   }
   t.equal(cache.size, 4, 'env entries and cwd cached once')
-  t.equal(rush.readExecRequest(rush.encodeExecRequest({ argv: ['x'], cwd: '/', env: {} })).umask, 0o022)
+  const plain = rush.readExecRequest(rush.encodeExecRequest({ argv: ['x'], cwd: '/', env: {} }))
+  t.equal(plain.umask, 0o022)
+  t.equal(plain.line, 0, 'no line: not interactive')
+  for (const line of [-1, 1.5, 2 ** 32]) t.throws(() => rush.encodeExecRequest({ argv: ['x'], cwd: '/', env: {}, line }), RangeError)
 })
 
 t.test('other rush messages round-trip', async (t) => {

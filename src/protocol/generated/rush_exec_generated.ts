@@ -91,8 +91,19 @@ fdRolesArray():Uint8Array|null {
   return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
+/**
+ * In an interactive session (`rush` on a terminal): the number of this input line in the
+ * session, counting every line read as `sh -i` does (1 for the first). 0 or absent: not
+ * interactive (`rush -c`). The daemon keeps the session's shell state across interactive lines
+ * and numbers sh's messages with it.
+ */
+line():number {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startExecRequest(builder:flatbuffers.Builder) {
-  builder.startObject(6);
+  builder.startObject(7);
 }
 
 static addArgv(builder:flatbuffers.Builder, argvOffset:flatbuffers.Offset) {
@@ -155,6 +166,10 @@ static startFdRolesVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(1, numElems, 1);
 }
 
+static addLine(builder:flatbuffers.Builder, line:number) {
+  builder.addFieldInt32(6, line, 0);
+}
+
 static endExecRequest(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
@@ -168,7 +183,7 @@ static finishSizePrefixedExecRequestBuffer(builder:flatbuffers.Builder, offset:f
   builder.finish(offset, 'RXEC', true);
 }
 
-static createExecRequest(builder:flatbuffers.Builder, argvOffset:flatbuffers.Offset, cwdOffset:flatbuffers.Offset, envOffset:flatbuffers.Offset, umask:number, stdinMode:StdinMode, fdRolesOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createExecRequest(builder:flatbuffers.Builder, argvOffset:flatbuffers.Offset, cwdOffset:flatbuffers.Offset, envOffset:flatbuffers.Offset, umask:number, stdinMode:StdinMode, fdRolesOffset:flatbuffers.Offset, line:number):flatbuffers.Offset {
   ExecRequest.startExecRequest(builder);
   ExecRequest.addArgv(builder, argvOffset);
   ExecRequest.addCwd(builder, cwdOffset);
@@ -176,6 +191,7 @@ static createExecRequest(builder:flatbuffers.Builder, argvOffset:flatbuffers.Off
   ExecRequest.addUmask(builder, umask);
   ExecRequest.addStdinMode(builder, stdinMode);
   ExecRequest.addFdRoles(builder, fdRolesOffset);
+  ExecRequest.addLine(builder, line);
   return ExecRequest.endExecRequest(builder);
 }
 }
