@@ -63,6 +63,7 @@ _Noreturn void interactive(char **argv) {
     int status = 0;
     size_t have = 0;
     int need_prompt = 1;
+    uint32_t lineno = 0;
     for (;;) {
         /* A complete line buffered (pasted input)? Run it before reading more. */
         char *nl = memchr(line_buf, '\n', have);
@@ -74,13 +75,14 @@ _Noreturn void interactive(char **argv) {
             memcpy(line, line_buf, (size_t)(nl - line_buf) + 1);
             memmove(line_buf, line_buf + used, have - used);
             have -= used;
+            lineno++; /* as sh -i counts its input: empty lines too */
             if (line[0] == 0) {
                 need_prompt = 1;
                 continue;
             }
             uint32_t id = s.next_id++;
             char *args[] = {line, NULL};
-            s.sent = send_exec(s.sock, id, args, 1) == 0;
+            s.sent = send_exec(s.sock, id, args, 1, lineno) == 0;
             if (!s.sent) shutdown(s.sock, SHUT_WR);
             int st = await_exec(&s, id);
             if (st == RUN_LOCALLY || st == EXEC_LOCALLY) {

@@ -69,7 +69,7 @@ static _Noreturn void run_command(int argc, char **argv) {
     if (s.sock < 0) runtime_exec_sh(argv);
     s.sigfd = signals_install();
     rx_init(&s.rx);
-    s.sent = send_exec(s.sock, EXEC_ID, argv + 2, (size_t)argc - 2) == 0;
+    s.sent = send_exec(s.sock, EXEC_ID, argv + 2, (size_t)argc - 2, 0) == 0;
     /* When sending failed (EPIPE: the daemon already refused us), the refusal may still be there
      * to read; ending our side makes sure the daemon ends its side too, so the read cannot hang. */
     if (!s.sent) shutdown(s.sock, SHUT_WR);

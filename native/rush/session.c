@@ -70,7 +70,7 @@ static uint32_t current_umask(void) {
 }
 
 /* Sends a rush.exec request for argv[0..argc) with our open stdio fds. Returns 0 or -errno. */
-int send_exec(int sock, uint32_t id, char *const *argv, size_t argc) {
+int send_exec(int sock, uint32_t id, char *const *argv, size_t argc, uint32_t line) {
     int fds[3];
     uint8_t roles[3];
     unsigned n = 0;
@@ -81,7 +81,7 @@ int send_exec(int sock, uint32_t id, char *const *argv, size_t argc) {
     }
     struct exec_request r = {
         .argv = argv, .argc = argc, .cwd = current_dir(), .env = environ,
-        .umask = current_umask(), .roles = roles, .nroles = n,
+        .umask = current_umask(), .roles = roles, .nroles = n, .line = line,
     };
     uint8_t *frame = malloc(wire_exec_size(&r));
     if (!frame) return -ENOMEM;

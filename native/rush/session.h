@@ -47,8 +47,9 @@ void occupy_closed_stdio(void);
 /* Connects to rushd; on failure starts it for next time (unless told not to) and returns -1. */
 int connect_daemon(void);
 
-/* Sends a rush.exec request for argv[0..argc) with our open stdio fds. Returns 0 or -errno. */
-int send_exec(int sock, uint32_t id, char *const *argv, size_t argc);
+/* Sends a rush.exec request for argv[0..argc) with our open stdio fds; `line` is the input line's
+ * number in an interactive session, 0 for rush -c. Returns 0 or -errno. */
+int send_exec(int sock, uint32_t id, char *const *argv, size_t argc, uint32_t line);
 
 /* Waits for the daemon's Hello (used where latency does not matter: the interactive session, so
  * a refusal is known before the first prompt). Returns 0, or -1 after printing why (a refusal,

@@ -144,7 +144,7 @@ static size_t end_request_envelope(uint8_t *b, size_t vec, size_t n) {
 /* ---------- rush.exec ---------- */
 
 size_t wire_exec_size(const struct exec_request *r) {
-    size_t n = WIRE_HEADER_SIZE + ENVELOPE_ROOM + 52;
+    size_t n = WIRE_HEADER_SIZE + ENVELOPE_ROOM + 60;
     n += 4 + 4 * r->argc;
     for (size_t i = 0; i < r->argc; i++) n += string_size(strlen(r->argv[i]));
     n += string_size(strlen(r->cwd));
@@ -157,33 +157,37 @@ size_t wire_exec_size(const struct exec_request *r) {
 /*
  * The ExecRequest body (positions relative to the body's start):
  *
- *   0  root uoffset -> 24        4  "RXEC"
- *   8  vtable {16, 28, argv@4, cwd@8, env@12, umask@16, stdin_mode@24, fd_roles@20}
- *  24  table {soffset 16, argv, cwd, env, umask, fd_roles, stdin_mode (u8), pad}
- *  52  argv vector + strings, cwd, env vector + strings, fd_roles vector
+ *   0  root uoffset -> 28        4  "RXEC"
+ *   8  vtable {18, 32, argv@4, cwd@8, env@12, umask@16, stdin_mode@28, fd_roles@20, line@24}
+ *  26  2 bytes of padding
+ *  28  table {soffset 20, argv, cwd, env, umask, fd_roles, line, stdin_mode (u8), pad}
+ *  60  argv vector + strings, cwd, env vector + strings, fd_roles vector
  *
- * umask is always written, even when it equals the default 18, and stdin_mode (Inherit = 0) too:
- * fixed-size tables keep the encoder branch-free and every reader handles explicit defaults.
+ * umask, stdin_mode (Inherit = 0) and line are always written, even when they equal their
+ * defaults: fixed-size tables keep the encoder branch-free and every reader handles explicit
+ * defaults.
  */
 static size_t put_exec_body(uint8_t *b, const struct exec_request *r) {
-    w32(b, 0, 24);
+    w32(b, 0, 28);
     put_ident(b, 4, "RXEC");
-    static const uint16_t vt[8] = {16, 28, 4, 8, 12, 16, 24, 20};
-    for (int i = 0; i < 8; i++) w16(b, 8 + 2 * (size_t)i, vt[i]);
-    w32(b, 24, 16);
-    w32(b, 40, r->umask);
-    b[48] = 0; /* StdinMode.Inherit */
-    b[49] = b[50] = b[51] = 0;
-    size_t pos = 52;
-    put_offset(b, 28, pos);
-    pos = put_strings(b, pos, r->argv, r->argc);
+    static const uint16_t vt[9] = {18, 32, 4, 8, 12, 16, 28, 20, 24};
+    for (int i = 0; i < 9; i++) w16(b, 8 + 2 * (size_t)i, vt[i]);
+    w16(b, 26, 0);
+    w32(b, 28, 20);
+    w32(b, 44, r->umask);
+    w32(b, 52, r->line);
+    b[56] = 0; /* StdinMode.Inherit */
+    b[57] = b[58] = b[59] = 0;
+    size_t pos = 60;
     put_offset(b, 32, pos);
+    pos = put_strings(b, pos, r->argv, r->argc);
+    put_offset(b, 36, pos);
     pos = put_string(b, pos, r->cwd, strlen(r->cwd));
     size_t envc = 0;
     while (r->env && r->env[envc]) envc++;
-    put_offset(b, 36, pos);
+    put_offset(b, 40, pos);
     pos = put_strings(b, pos, r->env, envc);
-    put_offset(b, 44, pos);
+    put_offset(b, 48, pos);
     w32(b, pos, (uint32_t)r->nroles);
     if (r->nroles) memcpy(b + pos + 4, r->roles, r->nroles);
     return pos + 4 + r->nroles;

@@ -28,6 +28,7 @@ struct exec_request {
     uint32_t umask;
     const uint8_t *roles; /* one per fd sent */
     size_t nroles;
+    uint32_t line; /* interactive session: this input line's number (1-based); 0 for rush -c */
 };
 
 /* Upper bound of the frame (header included) that wire_encode_exec writes for `r`. */

@@ -131,6 +131,7 @@ t.test('the request decodes with our reader, our verifier and flatc', async (t) 
   t.equal(exec.umask, process.umask())
   t.equal(exec.stdinMode, protocol.rush.StdinMode.Inherit)
   t.same([...exec.fdRoles], [0, 1, 2])
+  t.equal(exec.line, 0, 'rush -c is not an interactive line')
   t.equal(log(dir)[0]!.fdCount, 3, 'three fds arrived')
 
   // flatc, an independent decoder: the envelope, then the nested body.
@@ -156,6 +157,7 @@ t.test('the request decodes with our reader, our verifier and flatc', async (t) 
   t.equal(req.cwd, process.cwd())
   t.equal(req.umask, process.umask())
   t.same(req.fd_roles, ['Stdin', 'Stdout', 'Stderr'])
+  t.equal(req.line, 0, 'line is written (as 0) and flatc reads it')
   t.ok(req.env.includes('RUSH_TEST_VAR=a=b=c'))
 })
 
@@ -485,6 +487,7 @@ t.test('interactive: one session, a prompt per line, Ctrl-C forwarded, EOF exits
     await sleep(100)
     keys('\x03') // the terminal turns it into SIGINT for rush, which forwards it
     await until(() => log(dir).some((e) => e.method === 'signal'))
+    keys('\n') // an empty line: not sent, but counted as sh -i counts its input lines
     keys('echo after; exit 4\n')
     await until(() => log(dir).length >= 4)
     await sleep(200)
@@ -493,6 +496,7 @@ t.test('interactive: one session, a prompt per line, Ctrl-C forwarded, EOF exits
   t.same(execs.map((e) => e.argv), [['echo one'], ['sleep 5'], ['echo after; exit 4']])
   t.same(execs.map((e) => e.conn), [1, 1, 1], 'one connection for the session')
   t.same(execs.map((e) => e.id), [1, 2, 4], 'ids count up (the signal request took 3)')
+  t.same(execs.map((e) => e.line), [1, 2, 4], 'each request carries its input line number (the empty line counts)')
   const signal = log(dir).find((e) => e.method === 'signal')!
   t.same([signal.execId, signal.signo], [2, 2])
   t.match(r.stdout, /P> .*one/s)
