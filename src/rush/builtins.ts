@@ -33,6 +33,7 @@ export function evaluate(commands: SimpleCommand[], initial: ShellState): Evalua
     if (command.connector === '||' && status === 0) continue
     const [name, ...args] = command.words
     if (name === undefined) continue
+    if (state.aliases.has(name)) return undefined // sh expands it
     if (name === 'exit') {
       const code = exitStatus(args, status)
       if (code === undefined) return undefined
@@ -40,6 +41,7 @@ export function evaluate(commands: SimpleCommand[], initial: ShellState): Evalua
     }
     let result: number | undefined
     if (command.words.every((word) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(word))) {
+      if (command.words.some((word) => state.readonly.has(word.slice(0, word.indexOf('='))))) return undefined // sh's error
       for (const word of command.words) {
         const eq = word.indexOf('=')
         state.set(word.slice(0, eq), word.slice(eq + 1))
@@ -89,6 +91,7 @@ const builtins: Record<string, Builtin> = {
     const target = args[0] ?? state.get('HOME')
     if (target === undefined || target === '' || target.startsWith('-')) return undefined
     if (state.get('CDPATH')) return undefined // CDPATH searches print the new directory
+    if (state.readonly.has('PWD') || state.readonly.has('OLDPWD')) return undefined
     if (/^\/\/(?!\/)/.test(target) || /^\/\/(?!\/)/.test(state.cwd)) return undefined // dash keeps a leading `//`
     const logical = path.resolve(state.cwd, target) // dash resolves `..` logically, as path does
     try {
@@ -108,7 +111,7 @@ const builtins: Record<string, Builtin> = {
     for (const arg of args) {
       const eq = arg.indexOf('=')
       const name = eq < 0 ? arg : arg.slice(0, eq)
-      if (!isName(name)) return undefined
+      if (!isName(name) || state.readonly.has(name)) return undefined
       const value = eq < 0 ? state.vars.get(name) : arg.slice(eq + 1)
       if (value === undefined) {
         if (!state.env.has(name)) return undefined // exported-but-unset: keep to sh
@@ -121,7 +124,7 @@ const builtins: Record<string, Builtin> = {
   },
 
   unset(args, state) {
-    if (args.length === 0 || args.some((arg) => !isName(arg))) return undefined
+    if (args.length === 0 || args.some((arg) => !isName(arg) || state.readonly.has(arg))) return undefined
     for (const name of args) {
       if (name === 'PATH' || name === 'IFS' || name === 'PS1' || name === 'PS2' || name === 'OPTIND') return undefined
       state.env.delete(name)

@@ -38,7 +38,8 @@ export type ExecOutcome =
 export class RushSession {
   state: ShellState | undefined
   readonly running = new Map<number, SpawnedProcess>()
-  /** Exec requests seen: from the second on, the session is interactive and keeps sh's state. */
+  /** Exec requests seen. A client that does not number its lines (older than the `line` field) is
+   *  taken as interactive from its second request on. */
   requests = 0
   /** A private directory (the runtime dir) for state captured from sh. */
   constructor(readonly stateDir: string) {}
@@ -56,7 +57,10 @@ export async function runExec(session: RushSession, id: number, request: rush.Ex
     if (script === undefined) return { kind: 'result', status: 0, signal: 0, exited: false }
     session.state ??= new ShellState(request.cwd || '/', () => request.env, request.umask)
     const state = session.state
-    const interactive = ++session.requests > 1
+    session.requests++
+    // Interactive lines keep sh's state from one line to the next (and are numbered as sh -i would).
+    const lineNumber = request.line > 0 ? request.line : session.requests
+    const interactive = request.line > 0 || session.requests > 1
     const stdio = [-1, -1, -1]
     const roles = request.fdRoles
     for (let i = 0; i < roles.length && i < fds.length; i++) {
@@ -78,7 +82,7 @@ export async function runExec(session: RushSession, id: number, request: rush.Ex
       return { kind: 'runLocally', reason: 'the command needs a controlling terminal' }
     }
     const stateFile = interactive ? path.join(session.stateDir, `state-${process.pid}-${++captures}`) : undefined
-    const shellArgv = stateFile ? ['sh', '-c', capturingScript(script, state, stateFile), ...argv.slice(1)] : ['sh', '-c', ...argv]
+    const shellArgv = stateFile ? ['sh', '-c', capturingScript(script, state, stateFile, lineNumber), ...argv.slice(1)] : ['sh', '-c', ...argv]
     const child = spawnProcess('/bin/sh', {
       argv: shellArgv,
       env: state.envList(),

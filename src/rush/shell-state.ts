@@ -1,6 +1,7 @@
 /**
  * A session's shell state, as data: working directory (logical, like $PWD), exported environment,
- * unexported variables, umask and the last status. Nothing here touches `process.cwd()` or
+ * unexported variables, umask, the last status, and what an interactive session keeps from the
+ * lines sh ran (aliases, readonly names, positional parameters). Nothing here touches `process.cwd()` or
  * `process.env`: sessions are isolated by construction, not by resetting a shared process.
  */
 import * as fs from 'node:fs'
@@ -11,6 +12,12 @@ export class ShellState {
   umask: number
   /** `$?`. */
   status = 0
+  /** Aliases by name (interactive sessions). */
+  aliases = new Map<string, string>()
+  /** Names made readonly (interactive sessions); their values are in `env` or `vars`. */
+  readonly = new Set<string>()
+  /** `$1`… as `set --` left them (interactive sessions). */
+  positional: string[] = []
   // The environment is decoded from the request only when a script needs it (`exit`, `true`,
   // `echo hi` never do), and a clone shares the undecoded source: the common request pays nothing.
   #env: Map<string, string> | undefined
@@ -51,6 +58,9 @@ export class ShellState {
     const copy = new ShellState(this.#physicalCwd, this.#env === undefined ? this.#envSource! : new Map(this.#env), this.umask, new Map(this.vars))
     copy.#cwd = this.#cwd
     copy.status = this.status
+    copy.aliases = new Map(this.aliases)
+    copy.readonly = new Set(this.readonly)
+    copy.positional = [...this.positional]
     return copy
   }
 

@@ -1,9 +1,15 @@
 /**
  * Keeping an interactive session's state across lines that ran in `/bin/sh`: the line runs with an
- * EXIT trap that dumps `pwd`, `umask`, `export -p` and `set` into a private file, and the session
- * adopts what the shell left behind (cwd, umask, exports, other variables). Variables that are not
- * exported travel into the next line as assignments placed before it on the same line, so sh's
- * line numbers in error messages do not move.
+ * EXIT trap that dumps `pwd`, `umask`, `export -p`, `set`, `alias`, `readonly -p` and the
+ * positional parameters into a private file, and the session adopts what the shell left behind.
+ *
+ * The next line that needs sh gets that state back from a prelude on the script's first line
+ * (aliases, unexported variables, readonly names, `set --`), and the line itself is placed on the
+ * line number it has in the session, so sh's messages say `sh: 26: …` as `sh -i` would, and
+ * aliases (which take effect from the next line read) apply to it. Exported variables, cwd and
+ * umask travel as the process's own environment, directory and umask.
+ *
+ * Not kept: functions (dash cannot print their definitions).
  */
 import * as fs from 'node:fs'
 import { isName, type ShellState } from './shell-state.js'
@@ -16,14 +22,32 @@ export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'"'"'`)}'`
 }
 
-/** The script to run for `line` so that its resulting state lands in `file`. */
-export function capturingScript(line: string, state: ShellState, file: string): string {
-  const assignments: string[] = []
-  for (const [name, value] of state.vars) if (!SHELL_OWNED.has(name)) assignments.push(`${name}=${shellQuote(value)}; `)
-  const restore = assignments.join('')
+// Separates the sections of the dump. It can only appear in `set`'s output inside a quoted value,
+// and the parser reads quoted values whole.
+const SECTION = '@@rush-section@@'
+
+// The EXIT trap: what the shell leaves behind, in sections. Positional parameters go last, as
+// their count and then each one NUL-terminated (the one byte no argument can contain).
+const DUMP = `pwd; umask; export -p; set; echo ${SECTION}; alias; echo ${SECTION}; readonly -p; echo ${SECTION}; echo "$#"; for a do printf '%s\\0' "$a"; done`
+
+/**
+ * The script to run for `line` so that its resulting state lands in `file`. `lineNumber` is the
+ * line's number in the interactive session (1 for the first).
+ */
+export function capturingScript(line: string, state: ShellState, file: string, lineNumber = 1): string {
+  const prelude: string[] = [`trap ${shellQuote(`{ ${DUMP}; } >${shellQuote(file)} 2>/dev/null`)} EXIT; `]
+  for (const [name, value] of state.aliases) prelude.push(`alias ${shellQuote(`${name}=${value}`)}; `)
+  for (const [name, value] of state.vars) if (!SHELL_OWNED.has(name)) prelude.push(`${name}=${shellQuote(value)}; `)
+  for (const name of state.readonly) prelude.push(`readonly ${name}; `)
+  if (state.positional.length > 0) prelude.push(`set -- ${state.positional.map(shellQuote).join(' ')}; `)
   // `$?` of the line is the previous line's status, as at an interactive sh prompt.
   const status = state.status === 0 ? '' : `(exit ${state.status}); `
-  return `trap '{ pwd; umask; export -p; set; } >${shellQuote(file)} 2>/dev/null' EXIT; ${restore}${status}${line}`
+  // The line on its session line number: sh's messages then carry that number. Values with
+  // newlines make the prelude longer than one line; aliases apply only from the line after theirs.
+  const head = prelude.join('')
+  const headLines = head.split('\n').length - 1
+  const gap = Math.max(lineNumber - 1 - headLines, state.aliases.size > 0 ? 1 : 0)
+  return `${head}${'\n'.repeat(gap)}${status}${line}`
 }
 
 /** Reads what the EXIT trap wrote and applies it to `state`. False if there was nothing to read. */
@@ -45,7 +69,7 @@ export function adoptCapturedState(file: string, state: ShellState): boolean {
   const exported = new Map<string, string | undefined>()
   const variables = new Map<string, string>()
   let i = secondBreak + 1
-  while (i < text.length) {
+  while (i < text.length && !text.startsWith(SECTION, i)) {
     const isExport = text.startsWith('export ', i)
     if (isExport) i += 'export '.length
     const nameEnd = text.slice(i).search(/[=\n]/)
@@ -64,13 +88,64 @@ export function adoptCapturedState(file: string, state: ShellState): boolean {
     if (isExport) exported.set(name, value)
     else if (value !== undefined) variables.set(name, value)
   }
+  const rest = readSections(text, i)
+  if (rest === undefined) return false
   state.cwd = cwd
   state.umask = parseInt(umask, 8)
+  state.aliases = rest.aliases
+  state.readonly = rest.readonly
+  state.positional = rest.positional
   state.env.clear()
   state.vars.clear()
   for (const [name, value] of exported) if (value !== undefined) state.env.set(name, value)
   for (const [name, value] of variables) if (!exported.has(name) && !SHELL_OWNED.has(name)) state.vars.set(name, value)
   return true
+}
+
+/** The sections after `set`'s output: `alias`, `readonly -p`, the positional parameters. */
+function readSections(text: string, at: number): { aliases: Map<string, string>; readonly: Set<string>; positional: string[] } | undefined {
+  const marker = `${SECTION}\n`
+  if (!text.startsWith(marker, at)) return undefined
+  let i = at + marker.length
+  // alias: `name='value'` lines.
+  const aliases = new Map<string, string>()
+  while (i < text.length && !text.startsWith(marker, i)) {
+    const eq = text.indexOf('=', i)
+    const nl = text.indexOf('\n', i)
+    if (eq < 0 || (nl >= 0 && nl < eq)) return undefined
+    const parsed = readQuoted(text, eq + 1)
+    if (parsed === undefined) return undefined
+    aliases.set(text.slice(i, eq), parsed.value)
+    i = parsed.end + 1
+  }
+  if (!text.startsWith(marker, i)) return undefined
+  i += marker.length
+  // readonly -p: `readonly NAME='value'` or `readonly NAME` lines; the values came with `set`.
+  const readonly = new Set<string>()
+  while (i < text.length && !text.startsWith(marker, i)) {
+    if (!text.startsWith('readonly ', i)) return undefined
+    i += 'readonly '.length
+    const nameEnd = text.slice(i).search(/[=\n]/)
+    if (nameEnd < 0) return undefined
+    const name = text.slice(i, i + nameEnd)
+    i += nameEnd
+    if (text[i] === '=') {
+      const parsed = readQuoted(text, i + 1)
+      if (parsed === undefined) return undefined
+      i = parsed.end
+    }
+    i++
+    if (isName(name) && !SHELL_OWNED.has(name)) readonly.add(name)
+  }
+  if (!text.startsWith(marker, i)) return undefined
+  i += marker.length
+  // `$#`, then each parameter NUL-terminated.
+  const countEnd = text.indexOf('\n', i)
+  if (countEnd < 0 || !/^\d+$/.test(text.slice(i, countEnd))) return undefined
+  const count = Number(text.slice(i, countEnd))
+  const positional = count === 0 ? [] : text.slice(countEnd + 1).split('\0').slice(0, -1)
+  if (positional.length !== count || text[text.length - 1] !== (count === 0 ? '\n' : '\0')) return undefined
+  return { aliases, readonly, positional }
 }
 
 /** Reads dash's quoting: a run of '…' and "…" segments (and bare characters) up to a newline. */

@@ -1,0 +1,100 @@
+/**
+ * An interactive session's state carried from one line run by /bin/sh to the next: the capturing
+ * script runs in a real sh, the session adopts the dump, and the next line sees what sh -i would
+ * (aliases, readonly names, positional parameters, variables, line numbers in messages).
+ */
+import { spawnSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import t from 'tap'
+import { adoptCapturedState, capturingScript, shellQuote } from '../../src/rush/state-capture.js'
+import { evaluate } from '../../src/rush/builtins.js'
+import { parseScript } from '../../src/rush/script.js'
+import { ShellState } from '../../src/rush/shell-state.js'
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rush-capture-'))
+t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+let files = 0
+
+/** Runs `line` as the session's line `lineNumber`; the session adopts what sh left behind. */
+function runLine(state: ShellState, line: string, lineNumber: number): { stdout: string; stderr: string; status: number | null; adopted: boolean } {
+  const file = path.join(dir, `state-${++files}`)
+  // argv[0] 'sh', as rushd runs it.
+  const r = spawnSync('/bin/sh', ['-c', capturingScript(line, state, file, lineNumber)], { argv0: 'sh', cwd: state.cwd, env: Object.fromEntries(state.env), encoding: 'utf8' })
+  const adopted = adoptCapturedState(file, state)
+  t.notOk(fs.existsSync(file), 'the dump file is removed')
+  return { stdout: r.stdout, stderr: r.stderr, status: r.status, adopted }
+}
+
+const fresh = () => new ShellState(dir, ['PATH=/usr/bin:/bin', `HOME=${dir}`], 0o022)
+
+t.test('aliases, readonly names, positional parameters and variables survive to the next line', async (t) => {
+  const state = fresh()
+  const tricky = `it's "quoted"\nand @@rush-section@@\n on lines`
+  const first = runLine(state, [
+    `alias hi='echo alias-hi' q="printf '%s|' it\\'s"`,
+    'readonly R=1 UNSET_RO',
+    `set -- a 'b c' '' "$(printf 'x\\ny')"`,
+    `v=${shellQuote(tricky)}`,
+  ].join('; '), 2)
+  t.equal(first.status, 0, first.stderr)
+  t.ok(first.adopted)
+  t.same([...state.aliases], [['hi', 'echo alias-hi'], ['q', "printf '%s|' it\\'s"]])
+  t.same([...state.readonly].sort(), ['R', 'UNSET_RO'])
+  t.same(state.positional, ['a', 'b c', '', 'x\ny'])
+  t.equal(state.vars.get('v'), tricky, 'a value containing the section marker is read whole')
+  t.equal(state.vars.get('R'), '1')
+
+  const second = runLine(state, 'hi; q; echo; echo "$# [$2] [$3] $R $v" | head -n 1; R=2; echo not reached', 7)
+  t.equal(second.stdout, `alias-hi\nit's|\n4 [b c] [] 1 it's "quoted"\n`)
+  t.equal(second.stderr, 'sh: 7: R: is read only\n', 'the message carries the session line number')
+  t.equal(second.status, 2)
+  t.ok(second.adopted, 'the EXIT trap ran after the error')
+  t.ok(state.readonly.has('R'), 'still readonly')
+  t.equal(state.positional.length, 4)
+
+  runLine(state, 'set --; unalias hi', 9)
+  t.same(state.positional, [], '`set --` empties them')
+  t.same([...state.aliases.keys()], ['q'])
+  t.equal(runLine(state, 'hi', 10).stderr, 'sh: 10: hi: not found\n', 'an alias removed is gone')
+})
+
+t.test('the first line of a session keeps its line number 1', async (t) => {
+  const state = fresh()
+  const r = runLine(state, 'nosuchcmd-rush-test', 1)
+  t.equal(r.stderr, 'sh: 1: nosuchcmd-rush-test: not found\n')
+  t.equal(r.status, 127)
+})
+
+t.test('a dump that cannot be read leaves the state as it was', async (t) => {
+  const state = fresh()
+  state.aliases.set('keep', 'echo kept')
+  state.positional = ['p']
+  const file = path.join(dir, 'broken')
+  for (const text of [
+    `/\n0022\n`, // no sections
+    `/\n0022\n@@rush-section@@\nbad alias line\n`,
+    `/\n0022\n@@rush-section@@\n@@rush-section@@\n@@rush-section@@\n2\none\0`, // count and parameters disagree
+  ]) {
+    fs.writeFileSync(file, text)
+    t.notOk(adoptCapturedState(file, state), JSON.stringify(text))
+    t.same([...state.aliases], [['keep', 'echo kept']])
+    t.same(state.positional, ['p'])
+  }
+})
+
+t.test('in-process builtins leave to sh what readonly names and aliases change', async (t) => {
+  const state = fresh()
+  const run = (script: string) => evaluate(parseScript(script)!, state)
+  t.ok(run('R=2'), 'an ordinary assignment runs in-process')
+  t.ok(run('true'), 'so does true')
+  state.readonly.add('R')
+  state.aliases.set('true', 'echo aliased')
+  for (const script of ['R=2', 'x=1 R=2', 'export R=3', 'unset R', 'true', 'x=1; true']) {
+    t.equal(run(script), undefined, `${script}: sh's to run`)
+  }
+  state.readonly.add('PWD')
+  t.equal(run('cd /'), undefined, 'cd with a readonly PWD')
+  t.ok(run('x=1; false'), 'other scripts still run in-process')
+})
