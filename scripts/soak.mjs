@@ -2,14 +2,16 @@
 // Soak test (issue 6, item 1): many rush sessions on one rushd, then many library round trips on
 // one Server, checking that no process leaks fds and that RSS stays flat after warm-up.
 //
-//   node scripts/soak.mjs [--warmup 3000] [--sessions 10000] [--connections 100] [--round-trips 1000]
+//   node scripts/soak.mjs [--warmup 3000] [--warmup-max 9000] [--sessions 10000] [--connections 100] [--round-trips 1000]
 //                         [--burst-every 20] [--burst 6] [--rss-limit-mb 5] [--out FILE]
 //
 // Defaults are the full size (`npm run soak`); the full-size run writes bench/results/soak.json
 // unless --out says otherwise. Exit status 0 when every check passed, 1 otherwise.
 //
 // --warmup: rush sessions before the first measurement (default 3000: V8's heap reaches its
-// working size, heapTotal ~10 → ~40 MB, over the first 2,000–3,000 sessions; RSS rises with it).
+// working size, heapTotal ~10 → ~40 MB, over the first 2,000–3,000 sessions; RSS rises with it);
+// the warm-up goes on in rounds of 500 while RSS still grows by more than 1 MB a round, up to
+// --warmup-max sessions.
 // Sessions: sequential `rush -c` runs (in-process scripts, direct exec, /bin/sh ones; output and
 // status checked each time); every --burst-every'th iteration --burst sessions run at once so that
 // pool mode hands them to its workers. Warm-up (10 % of the sessions, at least 100) runs first;
@@ -28,7 +30,10 @@ import {
   rushReady, rushSync, usePrivateTree, treeRoot, snapshot, startRushd, stopRushd, workerPids,
 } from './lib/reliability.mjs'
 
-const defaults = { warmup: 3000, sessions: 10_000, connections: 100, roundTrips: 1000, burstEvery: 20, burst: 6, rssLimitMb: 5, parallel: 10, out: '' }
+// Warm-up rounds after the minimum, and what counts as a plateau (see the rush sessions below).
+const WARMUP_ROUND = 500
+const PLATEAU_KB = 1024
+const defaults = { warmup: 3000, warmupMax: 9000, sessions: 10_000, connections: 100, roundTrips: 1000, burstEvery: 20, burst: 6, rssLimitMb: 5, parallel: 10, out: '' }
 const opts = parseArgs(process.argv.slice(2), defaults)
 const fullSize = opts.sessions >= defaults.sessions && opts.connections >= defaults.connections && opts.roundTrips >= defaults.roundTrips
 const outFile = opts.out || (fullSize ? path.join(root, 'bench', 'results', 'soak.json') : '')
@@ -126,10 +131,25 @@ async function rushSoak() {
     else one()
     i++
   }
-  const warmup = opts.warmup
-  while (result.sessions < warmup) await step()
+  // Warm-up: at least --warmup sessions, then on in rounds of WARMUP_ROUND while any process's RSS
+  // (after a forced GC) still grew by more than PLATEAU_KB over the last round, up to
+  // --warmup-max. How far V8 has sized its heap after a given number of sessions varies from run
+  // to run (daemon RSS after 3,000 sessions: 71 MB in one run, 97 MB in the next); measuring
+  // before the plateau reports heap sizing as growth. A leak keeps RSS growing, so it never looks
+  // like a plateau: it reaches --warmup-max and is then measured like anything else.
+  while (result.sessions < opts.warmup) await step()
   await sleep(500)
-  const before = await measure(rushProcs(daemon))
+  let before = await measure(rushProcs(daemon))
+  while (result.sessions < opts.warmupMax) {
+    const target = result.sessions + WARMUP_ROUND
+    while (result.sessions < target) await step()
+    await sleep(500)
+    const now = await measure(rushProcs(daemon))
+    const grew = Object.entries(now).filter(([pid, p]) => before[pid] && p.rssKb - before[pid].rssKb > PLATEAU_KB)
+    before = now
+    if (grew.length === 0) break
+    log(`  rush: warm-up goes on (${result.sessions} sessions): RSS still growing in ${grew.map(([pid, p]) => `${p.role} ${pid}`).join(', ')}`)
+  }
   const beforeFds = Object.fromEntries(Object.keys(before).map((pid) => [pid, fdList(Number(pid))]))
   const warmSessions = result.sessions
   const tMain = performance.now()
