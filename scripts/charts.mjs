@@ -88,7 +88,8 @@ function readmeTables() {
     const st = results('startup')
     const by = st.startup
     const rows = Object.keys(by).map((name) => `| ${name} | ${(by[name].p50 * 1000).toFixed(3)} | ${(by[name].p90 * 1000).toFixed(3)} | ${ratio(by[name].p50 / by['dash -c exit'].p50)} |`)
-    parts.push(`**rush start-up** (hyperfine -N, ${st.runs} runs each, one run; ${st.env.date.slice(0, 10)}):\n\n| command | p50 ms | p90 ms | p50 vs dash -c exit |\n|---|---:|---:|---:|\n${rows.join('\n')}\n\n![rush start-up latency](docs/charts/startup.svg)`)
+    const warmed = st.daemonWarmup ? `, rushd warmed by ${st.daemonWarmup.toLocaleString('en-US')} requests first` : ''
+    parts.push(`**rush start-up** (hyperfine -N, ${st.runs} runs each, one run${warmed}; ${st.env.date.slice(0, 10)}):\n\n| command | p50 ms | p90 ms | p50 vs dash -c exit |\n|---|---:|---:|---:|\n${rows.join('\n')}\n\n![rush start-up latency](docs/charts/startup.svg)`)
     const f = st.floor
     if (f) {
       const floor = f['rush -c exit, C floor daemon']
