@@ -25,6 +25,9 @@ type Builtin = (args: string[], state: ShellState, out: string[]) => number | un
 
 /** Runs `commands` in-process, or returns undefined if any command needs a real shell. */
 export function evaluate(commands: SimpleCommand[], initial: ShellState): Evaluation | undefined {
+  // xtrace prints each command, allexport exports each assignment: sh's to do. (noglob, noclobber
+  // and nounset cannot change what the recogniser accepts: no globs, redirections or expansions.)
+  if (initial.options.has('xtrace') || initial.options.has('allexport')) return undefined
   const state = initial.clone()
   const out: string[] = []
   let status = state.status

@@ -18,6 +18,8 @@ export class ShellState {
   readonly = new Set<string>()
   /** `$1`… as `set --` left them (interactive sessions). */
   positional: string[] = []
+  /** Shell options turned on with `set -o` (interactive sessions; see state-capture.ts). */
+  options = new Set<string>()
   // The environment is decoded from the request only when a script needs it (`exit`, `true`,
   // `echo hi` never do), and a clone shares the undecoded source: the common request pays nothing.
   #env: Map<string, string> | undefined
@@ -61,6 +63,7 @@ export class ShellState {
     copy.aliases = new Map(this.aliases)
     copy.readonly = new Set(this.readonly)
     copy.positional = [...this.positional]
+    copy.options = new Set(this.options)
     return copy
   }
 

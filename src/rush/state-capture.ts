@@ -4,15 +4,23 @@
  * positional parameters into a private file, and the session adopts what the shell left behind.
  *
  * The next line that needs sh gets that state back from a prelude on the script's first line
- * (aliases, unexported variables, readonly names, `set --`), and the line itself is placed on the
+ * (aliases, unexported variables, readonly names, `set --`, options), and the line itself is placed on the
  * line number it has in the session, so sh's messages say `sh: 26: …` as `sh -i` would, and
  * aliases (which take effect from the next line read) apply to it. Exported variables, cwd and
  * umask travel as the process's own environment, directory and umask.
+ *
+ * Options kept: those `sh -i` keeps in force for the lines that follow (`CARRIED_OPTIONS`). Not
+ * `errexit` (sh -i would exit; the session does not), `verbose` (it would echo the prelude) or
+ * the shell's own (interactive, monitor, stdin…). With `xtrace` on and a non-zero `$?` to
+ * restore, the trace shows one extra `+ exit N` line.
  *
  * Not kept: functions (dash cannot print their definitions).
  */
 import * as fs from 'node:fs'
 import { isName, type ShellState } from './shell-state.js'
+
+// Options carried from one line to the next (by their `set -o` names).
+const CARRIED_OPTIONS = new Set(['noglob', 'xtrace', 'noclobber', 'allexport', 'nounset'])
 
 // Maintained by the shell itself: never carried from one line to the next.
 const SHELL_OWNED = new Set(['IFS', 'OPTIND', 'PPID', 'PS1', 'PS2', 'PS4', 'PWD', 'LINENO', '_'])
@@ -28,7 +36,7 @@ const SECTION = '@@rush-section@@'
 
 // The EXIT trap: what the shell leaves behind, in sections. Positional parameters go last, as
 // their count and then each one NUL-terminated (the one byte no argument can contain).
-const DUMP = `pwd; umask; export -p; set; echo ${SECTION}; alias; echo ${SECTION}; readonly -p; echo ${SECTION}; echo "$#"; for a do printf '%s\\0' "$a"; done`
+const DUMP = `pwd; umask; export -p; set; echo ${SECTION}; alias; echo ${SECTION}; readonly -p; echo ${SECTION}; set +o; echo ${SECTION}; echo "$#"; for a do printf '%s\\0' "$a"; done`
 
 /**
  * The script to run for `line` so that its resulting state lands in `file`. `lineNumber` is the
@@ -40,6 +48,9 @@ export function capturingScript(line: string, state: ShellState, file: string, l
   for (const [name, value] of state.vars) if (!SHELL_OWNED.has(name)) prelude.push(`${name}=${shellQuote(value)}; `)
   for (const name of state.readonly) prelude.push(`readonly ${name}; `)
   if (state.positional.length > 0) prelude.push(`set -- ${state.positional.map(shellQuote).join(' ')}; `)
+  // Last, in one command: allexport must not export the restored variables, and xtrace takes
+  // effect after the command that sets it, so nothing of the prelude is traced.
+  if (state.options.size > 0) prelude.push(`set${[...state.options].map((option) => ` -o ${option}`).join('')}; `)
   // `$?` of the line is the previous line's status, as at an interactive sh prompt.
   const status = state.status === 0 ? '' : `(exit ${state.status}); `
   // The line on its session line number: sh's messages then carry that number. Values with
@@ -95,6 +106,7 @@ export function adoptCapturedState(file: string, state: ShellState): boolean {
   state.aliases = rest.aliases
   state.readonly = rest.readonly
   state.positional = rest.positional
+  state.options = rest.options
   state.env.clear()
   state.vars.clear()
   for (const [name, value] of exported) if (value !== undefined) state.env.set(name, value)
@@ -102,8 +114,8 @@ export function adoptCapturedState(file: string, state: ShellState): boolean {
   return true
 }
 
-/** The sections after `set`'s output: `alias`, `readonly -p`, the positional parameters. */
-function readSections(text: string, at: number): { aliases: Map<string, string>; readonly: Set<string>; positional: string[] } | undefined {
+/** The sections after `set`'s output: `alias`, `readonly -p`, `set +o`, the positional parameters. */
+function readSections(text: string, at: number): { aliases: Map<string, string>; readonly: Set<string>; options: Set<string>; positional: string[] } | undefined {
   const marker = `${SECTION}\n`
   if (!text.startsWith(marker, at)) return undefined
   let i = at + marker.length
@@ -139,13 +151,24 @@ function readSections(text: string, at: number): { aliases: Map<string, string>;
   }
   if (!text.startsWith(marker, i)) return undefined
   i += marker.length
+  // set +o: `set -o NAME` (on) or `set +o NAME` (off) lines.
+  const options = new Set<string>()
+  while (i < text.length && !text.startsWith(marker, i)) {
+    const end = text.indexOf('\n', i)
+    const m = end < 0 ? null : /^set ([-+])o ([a-z]+)$/.exec(text.slice(i, end))
+    if (m === null) return undefined
+    if (m[1] === '-' && CARRIED_OPTIONS.has(m[2]!)) options.add(m[2]!)
+    i = end + 1
+  }
+  if (!text.startsWith(marker, i)) return undefined
+  i += marker.length
   // `$#`, then each parameter NUL-terminated.
   const countEnd = text.indexOf('\n', i)
   if (countEnd < 0 || !/^\d+$/.test(text.slice(i, countEnd))) return undefined
   const count = Number(text.slice(i, countEnd))
   const positional = count === 0 ? [] : text.slice(countEnd + 1).split('\0').slice(0, -1)
   if (positional.length !== count || text[text.length - 1] !== (count === 0 ? '\n' : '\0')) return undefined
-  return { aliases, readonly, positional }
+  return { aliases, readonly, options, positional }
 }
 
 /** Reads dash's quoting: a run of '…' and "…" segments (and bare characters) up to a newline. */

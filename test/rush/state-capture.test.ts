@@ -98,3 +98,32 @@ t.test('in-process builtins leave to sh what readonly names and aliases change',
   t.equal(run('cd /'), undefined, 'cd with a readonly PWD')
   t.ok(run('x=1; false'), 'other scripts still run in-process')
 })
+
+t.test('options set with `set` carry to the next line, except those sh -i would not keep for it', async (t) => {
+  const state = fresh()
+  const existing = path.join(dir, 'existing')
+  fs.writeFileSync(existing, 'keep\n')
+  t.equal(runLine(state, 'set -f -C -u -x -e -a', 2).status, 0)
+  t.same([...state.options].sort(), ['allexport', 'noclobber', 'noglob', 'nounset', 'xtrace'], 'errexit is not carried')
+  const traced = runLine(state, 'echo /*; v=1', 3)
+  t.equal(traced.stdout, '/*\n', 'noglob')
+  t.equal(traced.stderr, '+ echo /*\n+ v=1\n', 'xtrace shows the line, and nothing of the prelude')
+  t.equal(state.env.get('v'), '1', 'allexport exported the assignment')
+  t.equal(runLine(state, 'echo "$nosuch"', 4).stderr, 'sh: 4: nosuch: parameter not set\n', 'nounset')
+  t.equal(runLine(state, 'false; echo "after $?"', 5).stdout, 'after 1\n', 'errexit did not come along')
+  const clobber = runLine(state, `set +x +u +a; echo new > ${shellQuote(existing)}`, 6)
+  t.equal(clobber.stderr, `+ set +x +u +a\nsh: 6: cannot create ${existing}: File exists\n`, 'noclobber')
+  t.equal(fs.readFileSync(existing, 'utf8'), 'keep\n')
+  t.same([...state.options].sort(), ['noclobber', 'noglob'], 'options turned off are dropped')
+})
+
+t.test('in-process builtins leave to sh the lines xtrace or allexport would change', async (t) => {
+  const state = fresh()
+  t.ok(evaluate(parseScript('x=1')!, state))
+  for (const option of ['xtrace', 'allexport']) {
+    state.options = new Set([option])
+    t.equal(evaluate(parseScript('x=1')!, state), undefined, option)
+  }
+  state.options = new Set(['noglob', 'noclobber', 'nounset'])
+  t.ok(evaluate(parseScript('x=1')!, state), 'the other options change nothing the recogniser accepts')
+})
