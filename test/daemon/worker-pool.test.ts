@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { WorkerPool, type PoolReply } from '../../src/daemon/worker-pool.js'
 import { Connection, closeFd, pipe, socketPair, socketPairFds } from '../../src/transport/index.js'
-import { cleanup, fixtures, leakTest } from '../helpers.js'
+import { alive, cleanup, fixtures, leakTest } from '../helpers.js'
 
 const script = path.join(fixtures, 'pool-worker.mjs')
 const json = (value: unknown) => Buffer.from(JSON.stringify(value))
@@ -34,15 +34,6 @@ async function until(check: () => boolean, ms = 5000): Promise<boolean> {
     await sleep(10)
   }
   return true
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
 }
 
 t.before(() => {

@@ -7,7 +7,9 @@ import { spawn, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { root } from '../../helpers.js'
+import { alive, root } from '../../helpers.js'
+
+export { alive }
 
 type Test = Parameters<Parameters<(typeof import('tap'))['default']['test']>[1]>[0]
 
@@ -70,15 +72,6 @@ export function daemonPid(dir: string): number | undefined {
     return Number.isInteger(pid) && pid > 0 ? pid : undefined
   } catch {
     return undefined
-  }
-}
-
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
   }
 }
 
