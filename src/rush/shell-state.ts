@@ -12,14 +12,16 @@ export class ShellState {
   umask: number
   /** `$?`. */
   status = 0
+  // What only sh changes (the builtins never do): replaced as a whole when a line's state is
+  // adopted, never changed in place, so a clone shares them.
   /** Aliases by name (interactive sessions). */
-  aliases = new Map<string, string>()
+  aliases: ReadonlyMap<string, string> = new Map()
   /** Names made readonly (interactive sessions); their values are in `env` or `vars`. */
-  readonly = new Set<string>()
+  readonly: ReadonlySet<string> = new Set()
   /** `$1`… as `set --` left them (interactive sessions). */
-  positional: string[] = []
+  positional: readonly string[] = []
   /** Shell options turned on with `set -o` (interactive sessions; see state-capture.ts). */
-  options = new Set<string>()
+  options: ReadonlySet<string> = new Set()
   // The environment is decoded from the request only when a script needs it (`exit`, `true`,
   // `echo hi` never do), and a clone shares the undecoded source: the common request pays nothing.
   #env: Map<string, string> | undefined
@@ -60,10 +62,10 @@ export class ShellState {
     const copy = new ShellState(this.#physicalCwd, this.#env === undefined ? this.#envSource! : new Map(this.#env), this.umask, new Map(this.vars))
     copy.#cwd = this.#cwd
     copy.status = this.status
-    copy.aliases = new Map(this.aliases)
-    copy.readonly = new Set(this.readonly)
-    copy.positional = [...this.positional]
-    copy.options = new Set(this.options)
+    copy.aliases = this.aliases
+    copy.readonly = this.readonly
+    copy.positional = this.positional
+    copy.options = this.options
     return copy
   }
 

@@ -69,7 +69,7 @@ t.test('the first line of a session keeps its line number 1', async (t) => {
 
 t.test('a dump that cannot be read leaves the state as it was', async (t) => {
   const state = fresh()
-  state.aliases.set('keep', 'echo kept')
+  state.aliases = new Map([['keep', 'echo kept']])
   state.positional = ['p']
   const file = path.join(dir, 'broken')
   for (const text of [
@@ -89,12 +89,12 @@ t.test('in-process builtins leave to sh what readonly names and aliases change',
   const run = (script: string) => evaluate(parseScript(script)!, state)
   t.ok(run('R=2'), 'an ordinary assignment runs in-process')
   t.ok(run('true'), 'so does true')
-  state.readonly.add('R')
-  state.aliases.set('true', 'echo aliased')
+  state.readonly = new Set(['R'])
+  state.aliases = new Map([['true', 'echo aliased']])
   for (const script of ['R=2', 'x=1 R=2', 'export R=3', 'unset R', 'true', 'x=1; true']) {
     t.equal(run(script), undefined, `${script}: sh's to run`)
   }
-  state.readonly.add('PWD')
+  state.readonly = new Set(['R', 'PWD'])
   t.equal(run('cd /'), undefined, 'cd with a readonly PWD')
   t.ok(run('x=1; false'), 'other scripts still run in-process')
 })
