@@ -51,12 +51,14 @@ const empty = Buffer.alloc(0)
 
 type Waiter = { resolve: (result: IteratorResult<Message>) => void; reject: (error: Error) => void }
 
-// The fd being wrapped by acceptedConnection(): already non-blocking and close-on-exec.
+// The fd being wrapped by acceptedConnection(): already non-blocking and close-on-exec, and its
+// options already resolved.
 let preparedFd = -1
 
 /** For Listener: wraps a socket it accepted (native accept already made it non-blocking,
- *  close-on-exec and, where needed, SIGPIPE-free), sparing the syscalls that would redo that. */
-export function acceptedConnection(fd: number, options: ConnectionOptions | undefined, peer: PeerCredentials): Connection {
+ *  close-on-exec and, where needed, SIGPIPE-free) with the options the Listener resolved once,
+ *  sparing the syscalls and the validation that would redo that for every connection. */
+export function acceptedConnection(fd: number, options: ResolvedConnectionOptions, peer: PeerCredentials): Connection {
   preparedFd = fd
   try {
     return new Connection(fd, options, peer)
@@ -102,9 +104,13 @@ export class Connection extends EventEmitter {
     checkFd('fd', fd)
     let resolved: ResolvedConnectionOptions
     try {
-      resolved = resolveConnectionOptions(options)
-      const err = fd === preparedFd ? 0 : native.prepareSocket(fd)
-      if (err < 0) throw systemError(err, 'fcntl')
+      if (fd === preparedFd) {
+        resolved = options as ResolvedConnectionOptions
+      } else {
+        resolved = resolveConnectionOptions(options)
+        const err = native.prepareSocket(fd)
+        if (err < 0) throw systemError(err, 'fcntl')
+      }
     } catch (error) {
       native.close(fd)
       throw error
