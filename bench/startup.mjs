@@ -39,18 +39,33 @@ function startRushd(runtimeDir, env) {
   if (result.status !== 0) throw new Error(`rushd start failed: ${result.stderr}`)
 }
 
-/**
- * The floor: bench/floor/rushd-floor.c, a C daemon answering every request at once with a Hello
- * and Result(0) made by our encoders. The real client against it shows what `rush -c` costs with
- * a daemon that does no work at all. Resolves with a stop function, or undefined without cc.
- */
-async function startFloorDaemon(dir, runtimeDir) {
-  const binary = path.join(dir, 'rushd-floor')
+/** Compiles bench/floor/NAME.c into `dir`; returns the binary, or undefined without a C compiler. */
+function compileFloorTool(dir, name, flags = []) {
+  const binary = path.join(dir, name)
   try {
-    execFileSync('cc', ['-O2', '-D_GNU_SOURCE', '-o', binary, path.join(root, 'bench', 'floor', 'rushd-floor.c')], { stdio: 'ignore' })
+    execFileSync('cc', ['-O2', ...flags, '-o', binary, path.join(root, 'bench', 'floor', `${name}.c`)], { stdio: 'ignore' })
+    return binary
   } catch {
     return undefined
   }
+}
+
+/** Starts `command` and waits for its first line of output ("ready"); resolves with a stop function. */
+async function startReadyProcess(command, args) {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+  await new Promise((resolve, reject) => {
+    child.stdout.once('data', resolve)
+    child.once('exit', (code) => reject(new Error(`${path.basename(args[0] ?? command)} exited (${code})`)))
+  })
+  return () => child.kill('SIGKILL')
+}
+
+/**
+ * The floor: bench/floor/rushd-floor.c, a C daemon answering every request at once with a Hello
+ * and Result(0) made by our encoders. The real client against it shows what `rush -c` costs with
+ * a daemon that does no work at all.
+ */
+async function startFloorDaemon(binary, dir, runtimeDir) {
   const frame = (payload, id) => {
     const header = Buffer.alloc(16)
     header.writeUInt16LE(0x57fd, 0)
@@ -66,12 +81,19 @@ async function startFloorDaemon(dir, runtimeDir) {
   const replyFile = path.join(dir, 'floor-reply.bin')
   fs.writeFileSync(replyFile, reply)
   fs.mkdirSync(runtimeDir, { mode: 0o700 })
-  const child = spawn(binary, [path.join(runtimeDir, 'daemon.sock'), replyFile], { stdio: ['ignore', 'pipe', 'inherit'] })
-  await new Promise((resolve, reject) => {
-    child.stdout.once('data', resolve)
-    child.once('exit', (code) => reject(new Error(`rushd-floor exited (${code})`)))
-  })
-  return () => child.kill('SIGKILL')
+  return startReadyProcess(binary, [path.join(runtimeDir, 'daemon.sock'), replyFile])
+}
+
+/** A Node daemon that answers at once, on `level` of fdwire (bench/floor/node-floor.mjs). */
+async function startNodeFloor(level, runtimeDir) {
+  fs.mkdirSync(runtimeDir, { mode: 0o700 })
+  return startReadyProcess(process.execPath, [path.join(root, 'bench', 'floor', 'node-floor.mjs'), level, runtimeDir])
+}
+
+/** Whether the daemon at `runtimeDir` answered: the floors answer Result(0) to anything, sh would not. */
+function answersForItself(runtimeDir) {
+  const env = { ...process.env, RUSH_RUNTIME_DIR: runtimeDir, RUSH_NO_AUTOSTART: '1' }
+  return spawnSync(rush, ['-c', 'exit 3'], { env, stdio: 'ignore' }).status === 0
 }
 
 /**
@@ -108,6 +130,61 @@ function hyperfine(commands, env, dir, tag, runs = RUNS) {
 }
 
 const stats = (times) => ({ p50: quantile(times, 0.5), p90: quantile(times, 0.9), mean: times.reduce((a, b) => a + b, 0) / times.length })
+
+/**
+ * Where rush's time goes, and what the goals allow: `rush -c exit` against daemons that each do
+ * more, from a C daemon that answers at once to rushd itself, with dash, bash and a do-nothing
+ * binary, all timed interleaved (bench/floor/interleave.c starts each command in turn, round after
+ * round, so all of them meet the same machine; hyperfine's blocks drift with the load). Every
+ * daemon first serves as many requests as rushd is warmed with (V8 optimizes late).
+ */
+async function ladder(dir, nothing, env) {
+  const interleave = compileFloorTool(dir, 'interleave')
+  const cFloor = compileFloorTool(dir, 'rushd-floor', ['-D_GNU_SOURCE'])
+  if (!interleave || !cFloor) {
+    console.log('(no C compiler: the interleaved floor comparison is skipped)\n')
+    return undefined
+  }
+  const which = (name) => execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim()
+  const rungs = [
+    { name: 'C floor daemon (bench/floor/rushd-floor.c)', dir: path.join(dir, 'ladder-c'), start: (d) => startFloorDaemon(cFloor, dir, d) },
+    { name: 'Node floor: addon handles only', dir: path.join(dir, 'ladder-addon'), start: (d) => startNodeFloor('addon', d) },
+    { name: 'Node floor: fdwire Server, canned handler', dir: path.join(dir, 'ladder-server'), start: (d) => startNodeFloor('server', d) },
+    { name: 'rushd', dir: path.join(dir, 'ladder-rushd'), start: async (d) => (startRushd(d, {}), () => stopRushd(d)) },
+  ]
+  const stops = []
+  try {
+    for (const rung of rungs) {
+      stops.push(await rung.start(rung.dir))
+      if (rung.name !== 'rushd' && !answersForItself(rung.dir)) throw new Error(`${rung.name} did not answer`)
+    }
+    const commands = [
+      { name: 'do-nothing static binary', argv: [nothing] },
+      { name: 'dash -c exit', argv: [which('dash'), '-c', 'exit'] },
+      { name: 'bash -c exit', argv: [which('bash'), '-c', 'exit'] },
+      ...rungs.map((rung) => ({ name: `rush -c exit → ${rung.name}`, argv: [`RUSH_RUNTIME_DIR=${rung.dir}`, 'RUSH_NO_AUTOSTART=1', rush, '-c', 'exit'] })),
+    ]
+    const args = [String(DAEMON_WARMUP), String(RUNS)]
+    for (const command of commands) args.push('--', ...command.argv)
+    const out = execFileSync(interleave, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
+    const lines = out.trim().split('\n')
+    const by = Object.fromEntries(commands.map((command, i) => [command.name, stats(lines[i].split(' ').map((us) => Number(us) / 1e6))]))
+    const nothingStats = by['do-nothing static binary']
+    printHeader(`where the time goes: rush -c exit against daemons doing more and more, interleaved (bench/floor/interleave.c), ${RUNS} rounds after ${DAEMON_WARMUP} warm-up rounds`, env)
+    const ms = (s) => (s * 1000).toFixed(3)
+    printTable(
+      ['command', 'p50 ms', 'p90 ms', 'p50 above do-nothing µs', 'p50 vs dash -c exit', 'p50 vs bash -c exit', 'p90 vs do-nothing'],
+      commands.map(({ name }) => {
+        const s = by[name]
+        return [name, ms(s.p50), ms(s.p90), ((s.p50 - nothingStats.p50) * 1e6).toFixed(0), fmt.ratio(s.p50 / by['dash -c exit'].p50), fmt.ratio(s.p50 / by['bash -c exit'].p50), fmt.ratio(s.p90 / nothingStats.p90)]
+      }),
+    )
+    console.log('The floor daemons answer Result(0) at once, the Node ones on more or fewer of fdwire\'s layers. They bound what a daemon of their kind can reach on this machine: no C daemon goes below the first row, no Node daemon on fdwire below the second.\n')
+    return by
+  } finally {
+    for (const stop of stops) stop()
+  }
+}
 
 async function main() {
   if (!fs.existsSync(rush)) throw new Error(`${rush} is missing: run npm install (it builds the client)`)
@@ -196,35 +273,7 @@ async function main() {
   printTable(['mode', 'command', 'p50 ms', 'p90 ms'], modeRows)
   console.log('One process per request pays a Node start-up per session (~80 ms here): it exists for isolation, not speed.\n')
 
-  // What the protocol itself costs: the same client against a daemon that does nothing.
-  const floorDir = path.join(dir, 'floor')
-  const stopFloor = await startFloorDaemon(dir, floorDir)
-  if (stopFloor) {
-    let rows
-    try {
-      rows = hyperfine(
-        [
-          { name: 'do-nothing static binary', command: nothing },
-          { name: 'dash -c exit', command: 'dash -c exit' },
-          { name: 'bash -c exit', command: 'bash -c exit' },
-          { name: 'rush -c exit, C floor daemon', command: `${rush} -c exit` },
-        ],
-        { RUSH_RUNTIME_DIR: floorDir, RUSH_NO_AUTOSTART: '1' },
-        dir,
-        'floor',
-      )
-    } finally {
-      stopFloor()
-    }
-    const f = Object.fromEntries(rows.map((r) => [r.name, stats(r.times)]))
-    results.floor = f
-    printHeader('the floor: the same client against a C daemon that answers at once (bench/floor/rushd-floor.c)', env)
-    printTable(
-      ['command', 'p50 ms', 'p90 ms', 'p50 vs dash -c exit', 'p50 vs bash -c exit'],
-      rows.map(({ name }) => [name, ms(f[name].p50), ms(f[name].p90), fmt.ratio(f[name].p50 / f['dash -c exit'].p50), fmt.ratio(f[name].p50 / f['bash -c exit'].p50)]),
-    )
-    console.log('No daemon can answer faster than this one; what rushd adds on top of it is its own work (a Node event loop and the request handled in JS).\n')
-  }
+  results.ladder = await ladder(dir, nothing, env)
   writeResults('startup', results)
 }
 

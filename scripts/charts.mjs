@@ -90,13 +90,14 @@ function readmeTables() {
     const rows = Object.keys(by).map((name) => `| ${name} | ${(by[name].p50 * 1000).toFixed(3)} | ${(by[name].p90 * 1000).toFixed(3)} | ${ratio(by[name].p50 / by['dash -c exit'].p50)} |`)
     const warmed = st.daemonWarmup ? `, rushd warmed by ${st.daemonWarmup.toLocaleString('en-US')} requests first` : ''
     parts.push(`**rush start-up** (hyperfine -N, ${st.runs} runs each, one run${warmed}; ${st.env.date.slice(0, 10)}):\n\n| command | p50 ms | p90 ms | p50 vs dash -c exit |\n|---|---:|---:|---:|\n${rows.join('\n')}\n\n![rush start-up latency](docs/charts/startup.svg)`)
-    const f = st.floor
-    if (f) {
-      const floor = f['rush -c exit, C floor daemon']
+    const l = st.ladder
+    if (l) {
+      const base = l['do-nothing static binary'].p50
+      const rows = Object.keys(l).map((name) => `| ${name} | ${(l[name].p50 * 1000).toFixed(3)} | ${(l[name].p90 * 1000).toFixed(3)} | ${Math.round((l[name].p50 - base) * 1e6)} | ${ratio(l[name].p50 / l['dash -c exit'].p50)} | ${ratio(l[name].p50 / l['bash -c exit'].p50)} | ${ratio(l[name].p90 / l['do-nothing static binary'].p90)} |`)
       parts.push(
-        `The same client against a C daemon that answers at once (\`bench/floor/rushd-floor.c\`, its own hyperfine run): ` +
-          `\`rush -c exit\` ${(floor.p50 * 1000).toFixed(3)} ms p50, ${ratio(floor.p50 / f['do-nothing static binary'].p50)} a do-nothing binary, ` +
-          `${ratio(floor.p50 / f['bash -c exit'].p50)} \`bash -c exit\`. The protocol costs next to nothing; what rushd adds is its Node event loop and JS.`,
+        `**Where the time goes** (the same run, interleaved: \`bench/floor/interleave.c\` starts each command in turn, round after round, every daemon warmed alike). ` +
+          `The floor daemons answer at once: in C (\`bench/floor/rushd-floor.c\`), in Node on the addon's handles alone, and in Node on fdwire's public \`Server\` with a handler returning a canned reply (\`bench/floor/node-floor.mjs\`). ` +
+          `No daemon of their kind can do better on this machine.\n\n| command | p50 ms | p90 ms | p50 above do-nothing µs | p50 vs dash -c exit | p50 vs bash -c exit | p90 vs do-nothing |\n|---|---:|---:|---:|---:|---:|---:|\n${rows.join('\n')}`,
       )
     }
   } catch {}
