@@ -100,6 +100,12 @@ function readmeTables() {
           `They show the least a daemon of each kind cost on this machine.\n\n| command | p50 ms | p90 ms | p50 above do-nothing µs | p50 vs dash -c exit | p50 vs bash -c exit | p90 vs do-nothing |\n|---|---:|---:|---:|---:|---:|---:|\n${rows.join('\n')}`,
       )
     }
+    if (st.goals) {
+      const interleaved = st.goalsInterleaved
+      const met = (value, limit) => (value <= limit ? 'yes' : 'no')
+      const rows = st.goals.map(({ goal, value, limit }, i) => `| ${goal} | ${ratio(value)} (${met(value, limit)}) | ${interleaved ? `${ratio(interleaved[i].value)} (${met(interleaved[i].value, limit)})` : '—'} |`)
+      parts.push(`**The start-up goals**, from both runs above:\n\n| goal | hyperfine run | interleaved run |\n|---|---:|---:|\n${rows.join('\n')}`)
+    }
   } catch {}
   try {
     const rt = results('roundtrip')
