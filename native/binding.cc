@@ -257,7 +257,15 @@ class Connection : public Napi::ObjectWrap<Connection>, public Handle {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
     if (status < 0) {
-      emit(env, kEventError, -status, "poll");
+      // libuv passes EPOLLERR on as a bare UV_EBADF (and stops watching). On a socket it means a
+      // pending error, typically ECONNRESET: the peer went away with data unread, or its listener
+      // closed with us still in the backlog. Report that error as a read would have met it.
+      int pending = take_socket_error(fd_);
+      if (pending > 0) {
+        emit(env, kEventError, pending, "read");
+      } else {
+        emit(env, kEventError, -status, "poll");
+      }
       return;
     }
     if (events & UV_WRITABLE) {

@@ -249,6 +249,13 @@ int shutdown_write(int fd) {
   return 0;
 }
 
+int take_socket_error(int fd) {
+  int error = 0;
+  socklen_t len = sizeof error;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0) return -errno;
+  return error;
+}
+
 int close_fd(int fd) {
   if (close(fd) < 0 && errno != EINTR) return -errno;
   return 0;

@@ -43,6 +43,10 @@ int prepare_socket(int fd);
 // shutdown(fd, SHUT_WR). Returns 0 or -errno.
 int shutdown_write(int fd);
 
+// Takes the socket's pending error (SO_ERROR, which clears it). Returns that errno (> 0), 0 when
+// there is none, or -errno when it cannot be read.
+int take_socket_error(int fd);
+
 // close(2) that treats EINTR as done (Linux and macOS release the fd even then). Returns 0 or -errno.
 int close_fd(int fd);
 

@@ -92,6 +92,20 @@ leakTest(t, 'connect errors look like Node system errors', async (t) => {
   await t.rejects(connect(path.join(dir, 'file')), { code: 'ECONNREFUSED', syscall: 'connect' })
 })
 
+leakTest(t, 'a connection the listener never accepted (it closed) ends with ECONNRESET, as a read reports it', async (t) => {
+  // A daemon killed with connections still in its backlog: the kernel resets them. epoll says
+  // EPOLLERR, which libuv passes on as a bare EBADF from "poll"; the connection must report the
+  // socket's own error instead, the one a client can recognise as "the daemon went away".
+  const socket = path.join(tempDir(t), 'backlog.sock')
+  const listenFd = native.listen(Buffer.from(socket), false, 8, 0o600)
+  t.ok(listenFd >= 0, 'listening (nobody accepts)')
+  const client = await connect(socket)
+  native.close(listenFd)
+  const [reason] = (await once(client, 'close')) as [NodeJS.ErrnoException | undefined]
+  t.match(reason, { code: 'ECONNRESET', syscall: 'read' }, 'the reset, as a read reports it')
+  t.equal(client.fd, -1, 'the connection closed its fd')
+})
+
 leakTest(t, 'a path longer than sun_path is a clear error, never a truncation or a hang', async (t) => {
   const long = '/tmp/' + 'x'.repeat(MAX_SOCKET_PATH)
   t.equal(MAX_SOCKET_PATH, 107, 'Linux sun_path holds 107 bytes and a NUL')
