@@ -26,6 +26,9 @@ export interface EnsureDaemonOptions extends StartOptions, Omit<ClientOptions, '
 
 const EAGAIN = -os.constants.errno.EAGAIN
 
+/** What a connection attempt ends with when no daemon is there to answer it. */
+const GONE = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ERR_FDWIRE_CLOSED'])
+
 /** Connects to the daemon of `runtimeDir`, starting (or replacing) it as needed. */
 export async function ensureDaemon(options: EnsureDaemonOptions): Promise<Client> {
   ensureRuntimeDir(options.runtimeDir)
@@ -84,7 +87,9 @@ async function tryConnect(socket: string, options: EnsureDaemonOptions, deadline
       return await Client.connect(socket, { ...options, timeout })
     } catch (error) {
       const code = (error as { code?: string }).code
-      if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ERR_FDWIRE_CLOSED') return undefined
+      // Nobody listens, or the daemon went away before its hello: it closed, or (killed with us
+      // still in its backlog) the kernel reset the connection, before or after we sent ours.
+      if (GONE.has(code ?? '')) return undefined
       if (code !== 'ERR_FDWIRE_TIMEOUT') throw error
       if (Date.now() >= deadline) {
         const waited = options.startTimeout ?? 10_000

@@ -195,6 +195,38 @@ leakTest(t, 'an idle daemon process exits by itself once its last client left, c
   t.notOk(fs.existsSync(pidFile), 'its pid file is removed')
 })
 
+// Listens without accepting; once a connection waits in its backlog, closes (and removes its
+// socket file) as a daemon killed while clients connect would: the kernel resets that connection.
+const DYING_LISTENER = `
+import os, select, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])
+s.listen(8)
+print('ready', flush=True)
+select.select([s], [], [])
+os.unlink(sys.argv[1])
+s.close()
+`
+
+leakTest(t, 'ensureDaemon: a dying daemon that resets the connection counts as none, and a new one is started', async (t) => {
+  const runtimeDir = path.join(tempDir(t), 'run')
+  fs.mkdirSync(runtimeDir, { mode: 0o700 })
+  reapDaemons(t, runtimeDir)
+  const dying = spawn('python3', ['-c', DYING_LISTENER, path.join(runtimeDir, 'daemon.sock')], { stdio: ['ignore', 'pipe', 'inherit'] })
+  await new Promise((resolve, reject) => {
+    dying.stdout.once('data', resolve)
+    dying.once('error', reject)
+  })
+  const client = await ensureDaemon({ runtimeDir, command: [...node, daemonScript, runtimeDir, '{}'] })
+  cleanup(t, () => client.destroy())
+  t.equal(await exitCode(dying), 0, 'the dying listener had a connection waiting, and closed')
+  const pid = client.daemon.peer.pid
+  t.not(pid, dying.pid, 'served by the daemon ensureDaemon started')
+  t.equal((await client.request('pid')).json<{ pid: number }>().pid, pid, 'which answers')
+  process.kill(pid, 'SIGTERM')
+  await until(() => !alive(pid))
+})
+
 leakTest(t, 'reconnect: after the daemon process restarts, the next request reaches the new one', async (t) => {
   const { runtimeDir, pid, socket } = await startDaemon(t)
   const c = await Client.connect(socket, { reconnect: true })
