@@ -82,6 +82,7 @@ _Noreturn void interactive(char **argv) {
             }
             uint32_t id = s.next_id++;
             char *args[] = {line, NULL};
+            s.sent_more = 0;
             s.sent = send_exec(s.sock, id, args, 1, lineno) == 0;
             if (!s.sent) shutdown(s.sock, SHUT_WR);
             int st = await_exec(&s, id);

@@ -105,6 +105,7 @@ static void forward_signal(struct session *s, uint32_t exec_id, int signo) {
     size_t len = wire_encode_signal(frame, id, exec_id, signo);
     /* A failure shows up as end of stream on the next read. */
     (void)conn_send(s->sock, frame, len, NULL, 0);
+    s->sent_more = 1;
     if (s->unanswered_signal == 0) {
         s->unanswered_signal = id;
         s->unanswered_since = now_ms();
@@ -229,6 +230,12 @@ int await_exec(struct session *s, uint32_t exec_id) {
         if (!s->sent) {
             /* Our request never went out and the daemon said nothing: the command did not run. */
             say("rushd closed the connection; running locally", NULL);
+            return RUN_LOCALLY;
+        }
+        if (r == -ECONNRESET && !s->sent_more) {
+            /* A reset means the daemon went away with bytes of ours unread (killed with us still
+             * in its backlog, say), and the request was all we sent: it never ran. */
+            say("rushd went away before reading the command; running locally", NULL);
             return RUN_LOCALLY;
         }
         say("lost connection to rushd while the command ran", NULL);

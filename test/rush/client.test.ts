@@ -323,6 +323,15 @@ t.test('a refused connection (id 0 error): message, then runs locally', async (t
   t.match(r.stderr, /^rush: too many sessions \(limit 1\)/)
 })
 
+t.test('a daemon that goes away without reading the request (a reset): runs locally', async (t) => {
+  const dir = tempDir(t)
+  await raw(t, dir, 'dieUnread')
+  const r = await rushC(dir, ['echo ran; exit 3'])
+  t.equal(r.stdout, 'ran\n', 'the command ran, once')
+  t.equal(r.code, 3)
+  t.equal(r.stderr, 'rush: rushd went away before reading the command; running locally\n')
+})
+
 t.test('fds sent with the reply are closed, not leaked', async (t) => {
   const dir = tempDir(t)
   await fake(t, dir, { reply: { kind: 'result', status: 9 }, replyFds: true })
