@@ -16,7 +16,7 @@ import { spawnProcess, type SpawnedProcess } from '../process.js'
 import { evaluate } from './builtins.js'
 import { parseScript, type SimpleCommand } from './script.js'
 import { isName, ShellState } from './shell-state.js'
-import { adoptCapturedState, capturingScript } from './state-capture.js'
+import { adoptCapturedState, adoptTerminalRun, capturingScript } from './state-capture.js'
 
 const write = promisify(fs.write)
 
@@ -41,8 +41,21 @@ export class RushSession {
   /** Exec requests seen. A client that does not number its lines (older than the `line` field) is
    *  taken as interactive from its second request on. */
   requests = 0
+  /** Where the line the client last ran on its terminal leaves its state and status, until the
+   *  next line adopts them. */
+  terminalRun: { file: string; statusFile: string } | undefined
+  /** `discard()` is due when the connection closes. */
+  discardOnClose = false
   /** A private directory (the runtime dir) for state captured from sh. */
   constructor(readonly stateDir: string) {}
+
+  /** Removes what a terminal run left and no line adopted (the session ended). */
+  discard(): void {
+    if (this.terminalRun === undefined) return
+    fs.rmSync(this.terminalRun.file, { force: true })
+    fs.rmSync(this.terminalRun.statusFile, { force: true })
+    this.terminalRun = undefined
+  }
 }
 
 let captures = 0
@@ -56,6 +69,10 @@ export async function runExec(session: RushSession, id: number, request: rush.Ex
     const script = argv[0]
     if (script === undefined) return { kind: 'result', status: 0, signal: 0, exited: false }
     session.state ??= new ShellState(request.cwd || '/', () => request.env, request.umask)
+    if (session.terminalRun !== undefined) {
+      adoptTerminalRun(session.terminalRun.file, session.terminalRun.statusFile, session.state)
+      session.terminalRun = undefined
+    }
     const state = session.state
     session.requests++
     // Interactive lines keep sh's state from one line to the next (and are numbered as sh -i would).
@@ -78,10 +95,16 @@ export async function runExec(session: RushSession, id: number, request: rush.Ex
     // for. Anything unusual (not found, not executable) goes to sh for its message.
     const direct = commands === undefined || interactive ? undefined : simpleCommand(commands, state)
     if (direct !== undefined) return { kind: 'runLocally', reason: '', exec: { program: direct.file, argv: direct.argv, env: direct.env } }
-    if (needsTerminal(script) && (isTerminal(stdio[0]!) || isTerminal(stdio[1]!))) {
-      return { kind: 'runLocally', reason: 'the command needs a controlling terminal' }
-    }
     const stateFile = interactive ? path.join(session.stateDir, `state-${process.pid}-${++captures}`) : undefined
+    if (needsTerminal(script) && (isTerminal(stdio[0]!) || isTerminal(stdio[1]!))) {
+      if (stateFile === undefined) return { kind: 'runLocally', reason: 'the command needs a controlling terminal' }
+      // An interactive line: the client runs it on its terminal, but in the session's state
+      // (directory, variables, umask, …), and what it leaves behind is the next line's to adopt.
+      const statusFile = `${stateFile}.status`
+      session.terminalRun = { file: stateFile, statusFile }
+      const local = capturingScript(script, state, stateFile, lineNumber, { statusFile })
+      return { kind: 'runLocally', reason: 'the command needs a controlling terminal', exec: { program: '/bin/sh', argv: ['sh', '-c', local], env: state.envList() } }
+    }
     const shellArgv = stateFile ? ['sh', '-c', capturingScript(script, state, stateFile, lineNumber), ...argv.slice(1)] : ['sh', '-c', ...argv]
     const child = spawnProcess('/bin/sh', {
       argv: shellArgv,

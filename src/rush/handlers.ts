@@ -28,8 +28,17 @@ export function rushHandlers(stateDir: string, buildId: string, counters: RushCo
     [rush.RushMethod.exec]: async (request) => {
       const exec = rush.readExecRequest(request.body)
       counters.commands++
-      const outcome = await runExec(sessionOf(request.connection), request.id, exec, request.takeFds())
-      if (outcome.kind === 'runLocally') return Buffer.from(rush.encodeRunLocally(outcome.reason, outcome.exec))
+      const session = sessionOf(request.connection)
+      const outcome = await runExec(session, request.id, exec, request.takeFds())
+      if (outcome.kind === 'runLocally') {
+        // A line left to the client's terminal leaves its state in a file for the next line: if
+        // there is none, the session's end removes it.
+        if (session.terminalRun !== undefined && !session.discardOnClose) {
+          session.discardOnClose = true
+          request.connection.once('close', () => session.discard())
+        }
+        return Buffer.from(rush.encodeRunLocally(outcome.reason, outcome.exec))
+      }
       if (outcome.exited) setImmediate(() => request.connection.end())
       // Copied: the encoder's buffer is reused by the next encode, possibly before this is sent.
       return Buffer.from(rush.encodeResult(outcome.status, outcome.signal))

@@ -41,9 +41,22 @@ const DUMP = `pwd; umask; export -p; set; echo ${SECTION}; alias; echo ${SECTION
 /**
  * The script to run for `line` so that its resulting state lands in `file`. `lineNumber` is the
  * line's number in the interactive session (1 for the first).
+ *
+ * With `onTerminal`, the script is for the client to run on its terminal, in a process of its
+ * own (a program that needs a controlling terminal): it then also takes the session's directory
+ * and umask itself, and leaves the line's status in `onTerminal.statusFile` (see
+ * `adoptTerminalRun`).
  */
-export function capturingScript(line: string, state: ShellState, file: string, lineNumber = 1): string {
-  const prelude: string[] = [`trap ${shellQuote(`{ ${DUMP}; } >${shellQuote(file)} 2>/dev/null`)} EXIT; `]
+export function capturingScript(line: string, state: ShellState, file: string, lineNumber = 1, onTerminal?: { statusFile: string }): string {
+  const dump = `{ ${DUMP}; } >${shellQuote(file)} 2>/dev/null`
+  // `$?` on entry to the EXIT trap is the script's exit status: saved first, before the dump.
+  const trap = onTerminal ? `echo "$?" >${shellQuote(onTerminal.statusFile)} 2>/dev/null; ${dump}` : dump
+  const prelude: string[] = [`trap ${shellQuote(trap)} EXIT; `]
+  if (onTerminal) {
+    // cd sets OLDPWD to wherever the client was: put the session's back (or none, as it had).
+    const oldpwd = state.get('OLDPWD')
+    prelude.push(`cd -- ${shellQuote(state.cwd)} 2>/dev/null; ${oldpwd === undefined ? 'unset OLDPWD' : `OLDPWD=${shellQuote(oldpwd)}`}; umask ${state.umask.toString(8).padStart(4, '0')}; `)
+  }
   for (const [name, value] of state.aliases) prelude.push(`alias ${shellQuote(`${name}=${value}`)}; `)
   for (const [name, value] of state.vars) if (!SHELL_OWNED.has(name)) prelude.push(`${name}=${shellQuote(value)}; `)
   for (const name of state.readonly) prelude.push(`readonly ${name}; `)
@@ -59,6 +72,24 @@ export function capturingScript(line: string, state: ShellState, file: string, l
   const headLines = head.split('\n').length - 1
   const gap = Math.max(lineNumber - 1 - headLines, state.aliases.size > 0 ? 1 : 0)
   return `${head}${'\n'.repeat(gap)}${status}${line}`
+}
+
+/**
+ * Adopts what a line run on the client's terminal (`capturingScript` with `onTerminal`) left
+ * behind: its state, and its status as the next line's `$?`. Nothing changes when it left
+ * nothing (it was killed before its EXIT trap ran).
+ */
+export function adoptTerminalRun(file: string, statusFile: string, state: ShellState): boolean {
+  try {
+    if (!adoptCapturedState(file, state)) return false
+    const status = fs.readFileSync(statusFile, 'utf8').trim()
+    if (/^[0-9]{1,3}$/.test(status)) state.status = Number(status)
+    return true
+  } catch {
+    return true // the state was adopted; the status file went missing
+  } finally {
+    fs.rmSync(statusFile, { force: true })
+  }
 }
 
 /** Reads what the EXIT trap wrote and applies it to `state`. False if there was nothing to read. */

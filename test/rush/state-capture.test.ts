@@ -8,7 +8,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import t from 'tap'
-import { adoptCapturedState, capturingScript, shellQuote } from '../../src/rush/state-capture.js'
+import { adoptCapturedState, adoptTerminalRun, capturingScript, shellQuote } from '../../src/rush/state-capture.js'
 import { evaluate } from '../../src/rush/builtins.js'
 import { parseScript } from '../../src/rush/script.js'
 import { ShellState } from '../../src/rush/shell-state.js'
@@ -126,4 +126,31 @@ t.test('in-process builtins leave to sh the lines xtrace or allexport would chan
   }
   state.options = new Set(['noglob', 'noclobber', 'nounset'])
   t.ok(evaluate(parseScript('x=1')!, state), 'the other options change nothing the recogniser accepts')
+})
+
+t.test('a line run on the client terminal: the session state on the way in, its state and status on the way out', async (t) => {
+  const state = fresh()
+  const sub = path.join(dir, 'sub dir')
+  fs.mkdirSync(sub, { recursive: true })
+  state.status = runLine(state, `cd ${shellQuote(sub)}; export EXPORTED='e v'; plain=p; umask 027; false`, 1).status! // as rushd does
+  t.equal(state.status, 1)
+  t.equal(state.cwd, sub)
+  t.equal(state.get('OLDPWD'), dir)
+  const file = path.join(dir, `terminal-${++files}`)
+  const statusFile = `${file}.status`
+  const script = capturingScript('echo "$?|$EXPORTED|$plain|$OLDPWD"; pwd; umask; cd /; exit 5', state, file, 3, { statusFile })
+  // As the client runs it: in its own directory (not the session's) with the session's environment.
+  const r = spawnSync('/bin/sh', ['-c', script], { argv0: 'sh', cwd: '/tmp', env: Object.fromEntries([...state.env, ['OLDPWD', '/nowhere']]), encoding: 'utf8' })
+  t.equal(r.stderr, '')
+  t.equal(r.status, 5)
+  t.equal(r.stdout, `1|e v|p|${dir}\n${sub}\n0027\n`, "the session's directory, variables, OLDPWD, $? and umask")
+  t.ok(adoptTerminalRun(file, statusFile, state), 'adopted')
+  t.equal(state.cwd, '/', 'the cd it made carries to the next line')
+  t.equal(state.status, 5, 'its status is the next line\'s $?')
+  t.notOk(fs.existsSync(file) || fs.existsSync(statusFile), 'both files are removed')
+
+  const untouched = state.clone()
+  t.notOk(adoptTerminalRun(path.join(dir, 'never-written'), path.join(dir, 'never-written.status'), state), 'killed before its EXIT trap: nothing to adopt')
+  t.equal(state.cwd, untouched.cwd)
+  t.equal(state.status, untouched.status)
 })

@@ -96,6 +96,21 @@ if (haveClient(t) && haveTmux(t)) {
     t.equal(p.count(/^tick \d$/), 8, 'each tick once')
   })
 
+  t.test('interactive session: a line that needs the terminal runs there, in the session\'s state', async (t) => {
+    const p = pane(t)
+    t.ok(await p.waitFor(/^[$#]( |$)/m), 'outer prompt')
+    p.type(rushBin)
+    t.ok(await p.waitFor(/^rush\$( |$)/m), 'rush prompt', { screen: p.screen() })
+    p.type('cd /tmp && export TERMVAR=kept && plain=unexported && umask 027')
+    t.ok(await p.waitFor(/^rush\$( |$)/m, 2), 'prompt after cd, export, umask')
+    // An interactive shell needs the terminal: the client runs it, and it reads the next line.
+    p.type('sh')
+    p.type('echo "in=$(pwd) $TERMVAR [$plain] $(umask)"; exit 7')
+    t.ok(await p.waitFor(/^in=\/tmp kept \[\] 0027$/m), "the directory, exports and umask of the session, as under sh -i", { screen: p.screen() })
+    p.type('echo "after=$? $(pwd)"')
+    t.ok(await p.waitFor(/^after=7 \/tmp$/m), "its status is the next line's $?", { screen: p.screen() })
+  })
+
   t.test('interactive session', async (t) => {
     const p = pane(t)
     t.ok(await p.waitFor(/^[$#]( |$)/m), 'outer prompt')
