@@ -62,6 +62,15 @@ if (haveClient(t) && haveTmux(t)) {
     return { name, mark, screen, type, key, count, waitFor, sleeps }
   }
 
+  /** A pane with `rush` started in it, at its first prompt. */
+  const rushSession = async (t: Test) => {
+    const p = pane(t)
+    t.ok(await p.waitFor(/^[$#]( |$)/m), 'outer prompt')
+    p.type(rushBin)
+    t.ok(await p.waitFor(/^rush\$( |$)/m), 'rush prompt', { screen: p.screen() })
+    return p
+  }
+
   t.test('Ctrl-C ends the job; status 130', async (t) => {
     const p = pane(t)
     t.ok(await p.waitFor(/^[$#]( |$)/m), 'outer prompt')
@@ -97,10 +106,7 @@ if (haveClient(t) && haveTmux(t)) {
   })
 
   t.test('interactive session: a line that needs the terminal runs there, in the session\'s state', async (t) => {
-    const p = pane(t)
-    t.ok(await p.waitFor(/^[$#]( |$)/m), 'outer prompt')
-    p.type(rushBin)
-    t.ok(await p.waitFor(/^rush\$( |$)/m), 'rush prompt', { screen: p.screen() })
+    const p = await rushSession(t)
     p.type('cd /tmp && export TERMVAR=kept && plain=unexported && umask 027')
     t.ok(await p.waitFor(/^rush\$( |$)/m, 2), 'prompt after cd, export, umask')
     // An interactive shell needs the terminal: the client runs it, and it reads the next line.
@@ -112,10 +118,7 @@ if (haveClient(t) && haveTmux(t)) {
   })
 
   t.test('interactive session', async (t) => {
-    const p = pane(t)
-    t.ok(await p.waitFor(/^[$#]( |$)/m), 'outer prompt')
-    p.type(rushBin)
-    t.ok(await p.waitFor(/^rush\$( |$)/m), 'rush prompt', { screen: p.screen() })
+    const p = await rushSession(t)
     p.type('cd /tmp')
     t.ok(await p.waitFor(/^rush\$( |$)/m, 2), 'prompt after cd')
     p.type('pwd')
@@ -155,10 +158,7 @@ if (haveClient(t) && haveTmux(t)) {
   })
 
   t.test('interactive session: Ctrl-C at the prompt, Ctrl-Z and fg', async (t) => {
-    const p = pane(t)
-    t.ok(await p.waitFor(/^[$#]( |$)/m), 'outer prompt')
-    p.type(rushBin)
-    t.ok(await p.waitFor(/^rush\$( |$)/m), 'rush prompt', { screen: p.screen() })
+    const p = await rushSession(t)
     tmux('send-keys', '-t', p.name, '-l', 'echo discarded-line')
     p.key('C-c')
     t.ok(await p.waitFor(/rush\$( |$)/m, 2), 'Ctrl-C at the prompt: a fresh prompt', { screen: p.screen() })
