@@ -43,13 +43,20 @@ export interface RequestContext {
   readonly connection: Connection
 }
 
-/** A body, or a body with fds to send back. */
+/** A body, or a body with fds to send back (and whether the connection ends with this reply). */
 export type HandlerResult =
   | Uint8Array
   | string
   | void
   | undefined
-  | { body?: Uint8Array | string; fds?: readonly number[]; closeFds?: boolean }
+  | {
+      body?: Uint8Array | string
+      fds?: readonly number[]
+      closeFds?: boolean
+      /** End the connection with this reply: the client sees its end of stream right behind the
+       *  reply, never a moment later (e.g. a session that `exit` ends). Default false. */
+      end?: boolean
+    }
 
 export type Handler = (request: RequestContext) => HandlerResult | Promise<HandlerResult>
 export type StreamHandler = (request: RequestContext) => AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>
@@ -185,6 +192,7 @@ export class Session {
     }
     const fds = result.fds ? [...result.fds] : undefined
     this.#reply(context.id, { body: toBody(result.body, 'result.body') }, fds, result.closeFds === true)
+    if (result.end === true) this.connection.end()
   }
 
   async #runStream(handler: StreamHandler, context: Context): Promise<void> {

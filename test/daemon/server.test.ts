@@ -73,6 +73,20 @@ function gate<T = void>(): { promise: Promise<T>; open: (value: T) => void } {
   return { promise, open }
 }
 
+leakTest(t, "a handler's { end: true } ends the connection right behind its reply", async (t) => {
+  const server = await startServer(t, {}, (s) => {
+    s.handle('bye', () => ({ body: 'bye', end: true }))
+    s.handle('stay', () => 'here')
+  })
+  const c = await client(t, server)
+  t.equal((await c.request('stay')).text(), 'here')
+  t.notOk(c.closed, 'an ordinary reply leaves the connection open')
+  const closedAfter = new Promise<boolean>((resolve) => c.once('close', () => resolve(true)))
+  t.equal((await c.request('bye')).text(), 'bye', 'the reply arrives')
+  t.ok(await within(closedAfter, 'the end of stream'), 'then the connection ends')
+  t.ok(await until(() => server.connections === 0), 'and the server let it go')
+})
+
 leakTest(t, 'many requests in flight on one connection complete out of order, each with its own reply', async (t) => {
   const gates = new Map<number, ReturnType<typeof gate<void>>>()
   const server = await startServer(t, {}, (s) =>
