@@ -38,9 +38,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             inside(payload, length, r.message, "error message");
             inside(payload, length, r.body, "body");
             int32_t status, signo;
+            int ended;
             struct span reason = {0};
             struct local_exec exec = {0};
-            int reply = wire_decode_exec_reply(r.body, &status, &signo, &reason, &exec, &why);
+            int reply = wire_decode_exec_reply(r.body, &status, &signo, &ended, &reason, &exec, &why);
             if (reply == REPLY_RUN_LOCALLY || reply == REPLY_EXEC_LOCALLY) inside(payload, length, reason, "run-locally reason");
             if (reply == REPLY_EXEC_LOCALLY) {
                 /* Every string execve would read: inside the frame, NUL-terminated there. */

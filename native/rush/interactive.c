@@ -95,8 +95,10 @@ _Noreturn void interactive(char **argv) {
             }
             status = st;
             need_prompt = 1;
-            /* After `exit N` the daemon ends the session: leave before showing a prompt if its
-             * end of stream is already here. */
+            /* `exit N`: the reply says the session ended (the daemon ends the connection too). */
+            if (session_ended()) _exit(status);
+            /* An older daemon does not say so: leave before showing a prompt if its end of stream
+             * is already here. */
             struct pollfd p = {s.sock, POLLIN, 0};
             if (poll(&p, 1, 0) == 1 && rx_fill(s.sock, &s.rx) <= 0) _exit(status);
             continue;

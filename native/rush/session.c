@@ -35,6 +35,11 @@ static struct local_exec local_exec;
 
 int session_command_signal(void) { return command_signal; }
 
+/* The last Result said the command ended the session (`exit` in an interactive one). */
+static int session_ended_by_command;
+
+int session_ended(void) { return session_ended_by_command; }
+
 /* ---------- the request ---------- */
 
 /* Which of 0, 1, 2 were closed when we started (bit i), each now held by /dev/null. */
@@ -182,9 +187,10 @@ static int on_frame(const uint8_t *p, uint32_t n, uint32_t exec_id) {
         return 127;
     }
     int32_t status = 0, signo = 0;
+    int ended = 0;
     struct span reason;
     wire_local_exec_free(&local_exec);
-    int reply = wire_decode_exec_reply(r.body, &status, &signo, &reason, &local_exec, &why);
+    int reply = wire_decode_exec_reply(r.body, &status, &signo, &ended, &reason, &local_exec, &why);
     if (reply < 0) {
         say("malformed reply from rushd: ", why, NULL);
         return LOST_STATUS;
@@ -192,6 +198,7 @@ static int on_frame(const uint8_t *p, uint32_t n, uint32_t exec_id) {
     if (reply == REPLY_RUN_LOCALLY) return RUN_LOCALLY;
     if (reply == REPLY_EXEC_LOCALLY) return EXEC_LOCALLY;
     command_signal = signo > 0 && signo < NSIG ? signo : 0;
+    session_ended_by_command = ended;
     /* Shell convention: killed by signal N is 128+N; statuses are 8 bits. */
     return signo != 0 ? (int)((128u + (uint32_t)signo) & 255u) : (int)((uint32_t)status & 255u);
 }

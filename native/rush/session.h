@@ -70,4 +70,7 @@ _Noreturn void session_exec_local(char **sh_argv);
 /* The signal that ended the command whose status await_exec returned last, or 0. */
 int session_command_signal(void);
 
+/* Whether the last Result said the command ended the session (`exit` in an interactive one). */
+int session_ended(void);
+
 #endif

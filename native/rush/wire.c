@@ -401,17 +401,18 @@ static int decode_local_exec(struct fb b, int64_t t, struct local_exec *exec) {
     return 1;
 }
 
-int wire_decode_exec_reply(struct span body, int32_t *status, int32_t *signal, struct span *reason, struct local_exec *exec,
-                           const char **why) {
+int wire_decode_exec_reply(struct span body, int32_t *status, int32_t *signal, int *ended, struct span *reason,
+                           struct local_exec *exec, const char **why) {
     struct fb b = {body.p, body.n};
     *why = "malformed reply body";
     if (b.n >= 8 && memcmp(b.p + 4, "RRES", 4) == 0) {
         int64_t t = fb_root(b, "RRES");
         if (t < 0) return -1;
-        int64_t s = fb_field(b, (uint64_t)t, 0, 4), g = fb_field(b, (uint64_t)t, 1, 4);
-        if (s < 0 || g < 0) return -1;
+        int64_t s = fb_field(b, (uint64_t)t, 0, 4), g = fb_field(b, (uint64_t)t, 1, 4), e = fb_field(b, (uint64_t)t, 2, 1);
+        if (s < 0 || g < 0 || e < 0) return -1;
         *status = s ? (int32_t)r32(b.p, (uint64_t)s) : 0;
         *signal = g ? (int32_t)r32(b.p, (uint64_t)g) : 0;
+        *ended = e ? b.p[e] != 0 : 0;
         return REPLY_RESULT;
     }
     if (b.n >= 8 && memcmp(b.p + 4, "RLOC", 4) == 0) {

@@ -80,10 +80,11 @@ struct local_exec {
 /* Frees the arrays of a decoded local_exec (not the strings: they are the frame's). */
 void wire_local_exec_free(struct local_exec *e);
 
-/* Decodes the body of the Response to rush.exec: a Result ("RRES": *status, *signal), or a
- * RunLocally ("RLOC": *reason) that is REPLY_EXEC_LOCALLY when it names a program (*exec filled)
- * and REPLY_RUN_LOCALLY (`/bin/sh -c`) when not. Returns the kind, or -1 with *why. */
-int wire_decode_exec_reply(struct span body, int32_t *status, int32_t *signal, struct span *reason, struct local_exec *exec,
-                           const char **why);
+/* Decodes the body of the Response to rush.exec: a Result ("RRES": *status, *signal, and *ended:
+ * 1 when the command ended the session), or a RunLocally ("RLOC": *reason) that is
+ * REPLY_EXEC_LOCALLY when it names a program (*exec filled) and REPLY_RUN_LOCALLY (`/bin/sh -c`)
+ * when not. Returns the kind, or -1 with *why. */
+int wire_decode_exec_reply(struct span body, int32_t *status, int32_t *signal, int *ended, struct span *reason,
+                           struct local_exec *exec, const char **why);
 
 #endif

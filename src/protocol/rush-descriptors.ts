@@ -28,7 +28,7 @@ export const SignalTable: TableDescriptor = {
 /** rush.Result */
 export const ResultTable: TableDescriptor = {
   name: 'Result',
-  fields: [fb.field('status', 0, fb.scalar('int')), fb.field('signal', 1, fb.scalar('int'))],
+  fields: [fb.field('status', 0, fb.scalar('int')), fb.field('signal', 1, fb.scalar('int')), fb.field('ended', 2, fb.scalar('bool'))],
 }
 
 /** rush.RunLocally */

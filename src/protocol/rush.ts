@@ -18,7 +18,7 @@ import { RushRoots } from './rush-descriptors.js'
 import { StringCache, utf8 } from './string-cache.js'
 import { asBuffer, bytesAt, field, i32, rootTable, stringAt, stringsAt, u32, u64, u8 } from './table-reader.js'
 import { compileRoot, verify, verifyCompiled } from './verify.js'
-import { Out, header, vtable2, w32 } from './writer.js'
+import { Out, header, pad, vtable2, w16, w32 } from './writer.js'
 
 export { FdRole, StdinMode }
 
@@ -174,7 +174,7 @@ export interface LocalProgram {
 
 /** How the command ended, or what the client must run itself (`/bin/sh -c`, or `exec` a program). */
 export type ExecReply =
-  | { readonly kind: 'result'; readonly status: number; readonly signal: number }
+  | { readonly kind: 'result'; readonly status: number; readonly signal: number; readonly ended: boolean }
   | { readonly kind: 'runLocally'; readonly reason: string; readonly exec?: LocalProgram }
 
 // Fixed-size bodies are written directly (see writer.ts): cheaper than a Builder round.
@@ -182,16 +182,37 @@ const fixed = new Out(64)
 const RESULT = compileRoot(RushRoots.result)
 const RUN_LOCALLY = compileRoot(RushRoots.runLocally)
 
-/** Encodes a Result body (exit status, or the number of the signal that killed the command). */
-export function encodeResult(status: number, signal = 0): Uint8Array {
+/**
+ * Encodes a Result body (exit status, or the number of the signal that killed the command).
+ * `ended`: the command ended the session, and the connection ends right behind this reply.
+ */
+export function encodeResult(status: number, signal = 0, ended = false): Uint8Array {
   if (!Number.isInteger(status) || !Number.isInteger(signal)) throw new TypeError('status and signal must be integers')
+  if (typeof ended !== 'boolean') throw new TypeError('ended must be a boolean')
   const b = fixed.bytes
-  // root -> table at 16; vtable at 8: size 8, table size 12, status at 4, signal at 8.
-  header(b, 16, 'RRES')
-  const t = vtable2(b, 8, 12, 4, 8)
-  w32(b, t + 4, status)
-  w32(b, t + 8, signal)
-  return b.subarray(0, t + 12)
+  if (!ended) {
+    // root -> table at 16; vtable at 8: size 8, table size 12, status at 4, signal at 8.
+    header(b, 16, 'RRES')
+    const t = vtable2(b, 8, 12, 4, 8)
+    w32(b, t + 4, status)
+    w32(b, t + 8, signal)
+    return b.subarray(0, t + 12)
+  }
+  // root -> table at 20; vtable at 8: size 10, table size 13, status at 4, signal at 8, ended at
+  // 12; two bytes of padding before the table, three after it.
+  header(b, 20, 'RRES')
+  w16(b, 8, 10)
+  w16(b, 10, 13)
+  w16(b, 12, 4)
+  w16(b, 14, 8)
+  w16(b, 16, 12)
+  pad(b, 18, 20)
+  w32(b, 20, 12)
+  w32(b, 24, status)
+  w32(b, 28, signal)
+  b[32] = 1
+  pad(b, 33, 36)
+  return b.subarray(0, 36)
 }
 
 /**
@@ -219,7 +240,8 @@ export function readExecReply(body: Uint8Array): ExecReply {
     const t = rootTable(body)
     const s = field(body, t, 0)
     const sig = field(body, t, 1)
-    return { kind: 'result', status: s === 0 ? 0 : i32(body, s), signal: sig === 0 ? 0 : i32(body, sig) }
+    const ended = field(body, t, 2)
+    return { kind: 'result', status: s === 0 ? 0 : i32(body, s), signal: sig === 0 ? 0 : i32(body, sig), ended: ended !== 0 && body[ended] !== 0 }
   }
   if (tag === 0x4c) {
     verifyCompiled(body, RUN_LOCALLY)

@@ -39,9 +39,11 @@ export function rushHandlers(stateDir: string, buildId: string, counters: RushCo
         }
         return Buffer.from(rush.encodeRunLocally(outcome.reason, outcome.exec))
       }
-      if (outcome.exited) setImmediate(() => request.connection.end())
       // Copied: the encoder's buffer is reused by the next encode, possibly before this is sent.
-      return Buffer.from(rush.encodeResult(outcome.status, outcome.signal))
+      const result = Buffer.from(rush.encodeResult(outcome.status, outcome.signal, outcome.exited))
+      // `exit` ends the session: the reply says so (the client leaves without waiting to see the
+      // end of stream, nor showing another prompt), and the end of stream follows it at once.
+      return outcome.exited ? { body: result, end: true } : result
     },
     [rush.RushMethod.signal]: (request) => {
       const { execId, signo } = rush.readSignal(request.body)

@@ -27,7 +27,7 @@ t.test('every message kind reads back its fields', async (t) => {
   t.ok(req?.kind === 'request' && req.id === 42 && req.method === 'rush.exec' && req.body !== null)
   t.ok(bare?.kind === 'request' && bare.body === null)
   t.ok(ok?.kind === 'response' && ok.ok && ok.status === Status.Ok && ok.error === null)
-  if (ok?.kind === 'response') t.same(rush.readExecReply(ok.body!), { kind: 'result', status: 3, signal: 0 })
+  if (ok?.kind === 'response') t.same(rush.readExecReply(ok.body!), { kind: 'result', status: 3, signal: 0, ended: false })
   t.ok(err?.kind === 'response' && !err.ok && err.status === Status.Error)
   if (err?.kind === 'response') t.same(err.error, { code: 'ENOENT', message: 'no such file: ünïcode' })
   t.ok(item?.kind === 'streamItem' && item.id === 5 && item.seq === 9)
@@ -96,7 +96,8 @@ t.test('other rush messages round-trip', async (t) => {
   t.same(rush.readExecReply(asReceived(rush.encodeRunLocally('', exec))), { kind: 'runLocally', reason: '', exec }, 'a program for the client to exec')
   t.throws(() => rush.encodeRunLocally('', { program: '', argv: ['x'], env: [] }), TypeError)
   t.throws(() => rush.encodeRunLocally('', { program: '/bin/x', argv: [], env: [] }), TypeError)
-  t.same(rush.readExecReply(rush.encodeResult(0, 9)), { kind: 'result', status: 0, signal: 9 })
+  t.same(rush.readExecReply(rush.encodeResult(0, 9)), { kind: 'result', status: 0, signal: 9, ended: false })
+  t.same(rush.readExecReply(rush.encodeResult(1, 0, true)), { kind: 'result', status: 1, signal: 0, ended: true })
   t.same(rush.readStatusQuery(rush.encodeStatusQuery(true)), { verbose: true })
   const st = { pid: 123, uptimeMs: 2n ** 40n, running: 2, buildId: 'b', jobs: ['make', 'cc'] }
   t.same(rush.readDaemonStatus(asReceived(rush.encodeDaemonStatus(st))), st)

@@ -122,7 +122,10 @@ t.test('flatc -b output from JSON decodes with our readers', async (t) => {
     flatcBinary({ argv: ['a', 'b'], cwd: '/', env: ['X=1'], umask: 0, stdin_mode: 'Pipe', fd_roles: ['Tty'] }, 'rush_exec.fbs'),
   )
   t.same([exec.argv, exec.cwd, exec.env, exec.umask, exec.stdinMode, [...exec.fdRoles]], [['a', 'b'], '/', ['X=1'], 0, rush.StdinMode.Pipe, [3]])
-  t.same(rush.readExecReply(flatcBinary({ status: 2, signal: 0 }, 'rush_result.fbs')), { kind: 'result', status: 2, signal: 0 })
+  t.same(rush.readExecReply(flatcBinary({ status: 2, signal: 0 }, 'rush_result.fbs')), { kind: 'result', status: 2, signal: 0, ended: false })
+  t.same(rush.readExecReply(flatcBinary({ status: 5, ended: true }, 'rush_result.fbs')), { kind: 'result', status: 5, signal: 0, ended: true })
+  t.same(flatcJson(rush.encodeResult(4, 0, true), 'rush_result.fbs'), { status: 4, signal: 0, ended: true }, 'and flatc reads our Result that ends the session')
+  t.same(flatcJson(rush.encodeResult(4, 9), 'rush_result.fbs'), { status: 4, signal: 9 }, 'and the one that does not')
   const local = { program: '/bin/ls', argv: ['ls', '-l'], env: ['A=1'] }
   t.same(rush.readExecReply(flatcBinary({ reason: 'r', ...local }, 'rush_run_locally.fbs')), { kind: 'runLocally', reason: 'r', exec: local })
   t.same(flatcJson(rush.encodeRunLocally('', local), 'rush_run_locally.fbs'), local, 'and flatc reads ours')

@@ -513,6 +513,22 @@ t.test('interactive: one session, a prompt per line, Ctrl-C forwarded, EOF exits
   t.equal(r.code, 4, 'EOF: exits with the last status')
 })
 
+t.test('interactive: a Result saying the command ended the session ends the client at once, with no other prompt', { skip: !hasScript && 'script(1) is missing' }, async (t) => {
+  const dir = tempDir(t)
+  // The daemon says so and keeps the connection open: the client must not wait to see its end.
+  await fake(t, dir, { reply: { kind: 'result', status: 6, ended: true } })
+  const r = await onTerminal(dir, { PS1: 'P> ' }, async (keys) => {
+    keys('exit 6\n')
+    await until(() => log(dir).length >= 1)
+    await sleep(300)
+    keys('echo not-sent\n')
+    await sleep(300)
+  })
+  t.same(log(dir).filter((e) => e.method === 'exec').map((e) => e.argv), [['exit 6']], 'the next line was not read')
+  t.equal(r.stdout.match(/P> /g)?.length, 1, 'one prompt only')
+  t.equal(r.code, 6)
+})
+
 t.test('interactive without a daemon: /bin/sh -i', { skip: !hasScript && 'script(1) is missing' }, async (t) => {
   const dir = tempDir(t)
   const r = await onTerminal(dir, { PS1: 'local> ' }, async (keys) => {

@@ -41,8 +41,17 @@ signal():number {
   return offset ? this.bb!.readInt32(this.bb_pos + offset) : 0;
 }
 
+/**
+ * The command ended the session (`exit` in an interactive session): the daemon ends the
+ * connection right after this reply, and a client leaves without waiting to see that.
+ */
+ended():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startResult(builder:flatbuffers.Builder) {
-  builder.startObject(2);
+  builder.startObject(3);
 }
 
 static addStatus(builder:flatbuffers.Builder, status:number) {
@@ -51,6 +60,10 @@ static addStatus(builder:flatbuffers.Builder, status:number) {
 
 static addSignal(builder:flatbuffers.Builder, signal:number) {
   builder.addFieldInt32(1, signal, 0);
+}
+
+static addEnded(builder:flatbuffers.Builder, ended:boolean) {
+  builder.addFieldInt8(2, +ended, +false);
 }
 
 static endResult(builder:flatbuffers.Builder):flatbuffers.Offset {
@@ -66,10 +79,11 @@ static finishSizePrefixedResultBuffer(builder:flatbuffers.Builder, offset:flatbu
   builder.finish(offset, 'RRES', true);
 }
 
-static createResult(builder:flatbuffers.Builder, status:number, signal:number):flatbuffers.Offset {
+static createResult(builder:flatbuffers.Builder, status:number, signal:number, ended:boolean):flatbuffers.Offset {
   Result.startResult(builder);
   Result.addStatus(builder, status);
   Result.addSignal(builder, signal);
+  Result.addEnded(builder, ended);
   return Result.endResult(builder);
 }
 }
