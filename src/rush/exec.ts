@@ -16,7 +16,7 @@ import { spawnProcess, type SpawnedProcess } from '../process.js'
 import { evaluate } from './builtins.js'
 import { parseScript, type SimpleCommand } from './script.js'
 import { isName, ShellState } from './shell-state.js'
-import { adoptCapturedState, adoptTerminalRun, capturingScript } from './state-capture.js'
+import { adoptCapturedState, adoptTerminalRun, capturingScript, discardTerminalRun } from './state-capture.js'
 
 const write = promisify(fs.write)
 
@@ -43,7 +43,7 @@ export class RushSession {
   requests = 0
   /** Where the line the client last ran on its terminal leaves its state and status, until the
    *  next line adopts them. */
-  terminalRun: { file: string; statusFile: string } | undefined
+  terminalRun: string | undefined
   /** `discard()` is due when the connection closes. */
   discardOnClose = false
   /** A private directory (the runtime dir) for state captured from sh. */
@@ -52,8 +52,7 @@ export class RushSession {
   /** Removes what a terminal run left and no line adopted (the session ended). */
   discard(): void {
     if (this.terminalRun === undefined) return
-    fs.rmSync(this.terminalRun.file, { force: true })
-    fs.rmSync(this.terminalRun.statusFile, { force: true })
+    discardTerminalRun(this.terminalRun)
     this.terminalRun = undefined
   }
 }
@@ -70,7 +69,7 @@ export async function runExec(session: RushSession, id: number, request: rush.Ex
     if (script === undefined) return { kind: 'result', status: 0, signal: 0, exited: false }
     session.state ??= new ShellState(request.cwd || '/', () => request.env, request.umask)
     if (session.terminalRun !== undefined) {
-      adoptTerminalRun(session.terminalRun.file, session.terminalRun.statusFile, session.state)
+      adoptTerminalRun(session.terminalRun, session.state)
       session.terminalRun = undefined
     }
     const state = session.state
@@ -100,9 +99,8 @@ export async function runExec(session: RushSession, id: number, request: rush.Ex
       if (stateFile === undefined) return { kind: 'runLocally', reason: 'the command needs a controlling terminal' }
       // An interactive line: the client runs it on its terminal, but in the session's state
       // (directory, variables, umask, …), and what it leaves behind is the next line's to adopt.
-      const statusFile = `${stateFile}.status`
-      session.terminalRun = { file: stateFile, statusFile }
-      const local = capturingScript(script, state, stateFile, lineNumber, { statusFile })
+      session.terminalRun = stateFile
+      const local = capturingScript(script, state, stateFile, lineNumber, true)
       return { kind: 'runLocally', reason: 'the command needs a controlling terminal', exec: { program: '/bin/sh', argv: ['sh', '-c', local], env: state.envList() } }
     }
     const shellArgv = stateFile ? ['sh', '-c', capturingScript(script, state, stateFile, lineNumber), ...argv.slice(1)] : ['sh', '-c', ...argv]

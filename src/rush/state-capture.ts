@@ -44,13 +44,12 @@ const DUMP = `pwd; umask; export -p; set; echo ${SECTION}; alias; echo ${SECTION
  *
  * With `onTerminal`, the script is for the client to run on its terminal, in a process of its
  * own (a program that needs a controlling terminal): it then also takes the session's directory
- * and umask itself, and leaves the line's status in `onTerminal.statusFile` (see
- * `adoptTerminalRun`).
+ * and umask itself, and leaves the line's status next to `file` (see `adoptTerminalRun`).
  */
-export function capturingScript(line: string, state: ShellState, file: string, lineNumber = 1, onTerminal?: { statusFile: string }): string {
+export function capturingScript(line: string, state: ShellState, file: string, lineNumber = 1, onTerminal = false): string {
   const dump = `{ ${DUMP}; } >${shellQuote(file)} 2>/dev/null`
   // `$?` on entry to the EXIT trap is the script's exit status: saved first, before the dump.
-  const trap = onTerminal ? `echo "$?" >${shellQuote(onTerminal.statusFile)} 2>/dev/null; ${dump}` : dump
+  const trap = onTerminal ? `echo "$?" >${shellQuote(statusFileOf(file))} 2>/dev/null; ${dump}` : dump
   const prelude: string[] = [`trap ${shellQuote(trap)} EXIT; `]
   if (onTerminal) {
     // cd sets OLDPWD to wherever the client was: put the session's back (or none, as it had).
@@ -79,7 +78,8 @@ export function capturingScript(line: string, state: ShellState, file: string, l
  * behind: its state, and its status as the next line's `$?`. Nothing changes when it left
  * nothing (it was killed before its EXIT trap ran).
  */
-export function adoptTerminalRun(file: string, statusFile: string, state: ShellState): boolean {
+export function adoptTerminalRun(file: string, state: ShellState): boolean {
+  const statusFile = statusFileOf(file)
   try {
     if (!adoptCapturedState(file, state)) return false
     const status = fs.readFileSync(statusFile, 'utf8').trim()
@@ -90,6 +90,17 @@ export function adoptTerminalRun(file: string, statusFile: string, state: ShellS
   } finally {
     fs.rmSync(statusFile, { force: true })
   }
+}
+
+/** Removes what a terminal run left behind when no line came to adopt it (the session ended). */
+export function discardTerminalRun(file: string): void {
+  fs.rmSync(file, { force: true })
+  fs.rmSync(statusFileOf(file), { force: true })
+}
+
+/** Where a line run on the terminal leaves its status: next to its state. */
+function statusFileOf(file: string): string {
+  return `${file}.status`
 }
 
 /** Reads what the EXIT trap wrote and applies it to `state`. False if there was nothing to read. */

@@ -138,19 +138,19 @@ t.test('a line run on the client terminal: the session state on the way in, its 
   t.equal(state.get('OLDPWD'), dir)
   const file = path.join(dir, `terminal-${++files}`)
   const statusFile = `${file}.status`
-  const script = capturingScript('echo "$?|$EXPORTED|$plain|$OLDPWD"; pwd; umask; cd /; exit 5', state, file, 3, { statusFile })
+  const script = capturingScript('echo "$?|$EXPORTED|$plain|$OLDPWD"; pwd; umask; cd /; exit 5', state, file, 3, true)
   // As the client runs it: in its own directory (not the session's) with the session's environment.
   const r = spawnSync('/bin/sh', ['-c', script], { argv0: 'sh', cwd: '/tmp', env: Object.fromEntries([...state.env, ['OLDPWD', '/nowhere']]), encoding: 'utf8' })
   t.equal(r.stderr, '')
   t.equal(r.status, 5)
   t.equal(r.stdout, `1|e v|p|${dir}\n${sub}\n0027\n`, "the session's directory, variables, OLDPWD, $? and umask")
-  t.ok(adoptTerminalRun(file, statusFile, state), 'adopted')
+  t.ok(adoptTerminalRun(file, state), 'adopted')
   t.equal(state.cwd, '/', 'the cd it made carries to the next line')
   t.equal(state.status, 5, 'its status is the next line\'s $?')
   t.notOk(fs.existsSync(file) || fs.existsSync(statusFile), 'both files are removed')
 
   const untouched = state.clone()
-  t.notOk(adoptTerminalRun(path.join(dir, 'never-written'), path.join(dir, 'never-written.status'), state), 'killed before its EXIT trap: nothing to adopt')
+  t.notOk(adoptTerminalRun(path.join(dir, 'never-written'), state), 'killed before its EXIT trap: nothing to adopt')
   t.equal(state.cwd, untouched.cwd)
   t.equal(state.status, untouched.status)
 })
