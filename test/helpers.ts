@@ -13,8 +13,13 @@ import type { Test } from 'tap'
  * into the environment of every child it sees spawned (even after `delete process.env.NODE_OPTIONS`),
  * which triples a Node start-up (~200 ms of CPU each): on a loaded 2-core machine that alone made
  * 20 test daemons and clients miss their deadlines. They do not need the hook.
+ *
+ * `FDWIRE_TEST_EMULATOR` (e.g. `qemu-aarch64-static -L /usr/aarch64-linux-gnu`) runs them through
+ * an emulator: the tests themselves run in an arm64 Node under qemu-user there, and this machine's
+ * kernel cannot start that Node's executable by itself (scripts/ci/emulated-arm64.mjs).
  */
-export const node: readonly [string, ...string[]] = ['/usr/bin/env', '-u', 'NODE_OPTIONS', process.execPath]
+const emulator = (process.env['FDWIRE_TEST_EMULATOR'] ?? '').split(' ').filter(Boolean)
+export const node: readonly [string, ...string[]] = ['/usr/bin/env', '-u', 'NODE_OPTIONS', ...emulator, process.execPath]
 
 export const root = fileURLToPath(new URL('..', import.meta.url))
 export const fixtures = path.join(root, 'test', 'fixtures')

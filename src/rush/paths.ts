@@ -25,16 +25,16 @@ export function rushRuntimeDir(env: NodeJS.ProcessEnv = process.env): string {
 /** The package's root directory (dist/rush/.. /..). */
 export const packageRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..')
 
-/** The rush client binary: the packaged one, else the one built from source. */
+/**
+ * The rush command to show users: the package's bin/rush (the native client once the install
+ * script has put it there, else a launcher that finds it), or `rush` from PATH.
+ */
 export function rushClientPath(): string {
-  for (const candidate of [path.join(packageRoot, 'bin', 'rush'), path.join(packageRoot, 'build', 'Release', 'rush')]) {
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK)
-      const stat = fs.statSync(candidate)
-      if (stat.isFile() && stat.size > 4096) return candidate // bin/rush may be a placeholder script
-    } catch {
-      // Try the next one.
-    }
+  const bin = path.join(packageRoot, 'bin', 'rush')
+  try {
+    fs.accessSync(bin, fs.constants.X_OK)
+    return bin
+  } catch {
+    return 'rush'
   }
-  return 'rush'
 }

@@ -162,6 +162,13 @@ leakTest(t, 'fds that do not match their frame close the connection and every re
     ['more fds than the receiver allows (MSG_CTRUNC)', frame('x', { fdCount: 3 }), [w, w, w], 'ERR_FDWIRE_CONTROL_TRUNCATED', { maxFdsPerFrame: 2 }],
   ]
   for (const [name, bytes, fds, code, options] of cases) {
+    if (code === 'ERR_FDWIRE_CONTROL_TRUNCATED' && process.env['FDWIRE_TEST_EMULATOR']) {
+      // Under qemu-user (the emulated arm64 run), recvmsg never reports MSG_CTRUNC to the program,
+      // and the fds that did not fit stay open inside qemu's own process (seen with qemu 7.2):
+      // the emulator cannot show this case. Every native run checks it.
+      t.comment(`not checkable under ${process.env['FDWIRE_TEST_EMULATOR']}: ${name}`)
+      continue
+    }
     const { connection, send } = rawPeer(t, options)
     send(bytes, fds)
     t.match(await closed(connection), { code }, name)
