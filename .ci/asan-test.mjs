@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// Runs the native-touching tests (transport, daemon, rush: their daemons and workers load the same
-// sanitized addon) against the ASan+UBSan build of the addon (CMakeLists.txt via
-// cmake-js). Node itself is not instrumented, so the ASan runtime is preloaded; leak detection is
-// off because Node does not free everything at exit (we check fds, not heap, for leaks).
+// Runs the native-touching tests (transport, daemon, rush, process: their daemons and workers load
+// the same sanitized addon) against the ASan+UBSan build of the addon (CMakeLists.txt via cmake-js).
+// Node itself is not instrumented, so the ASan runtime is preloaded; leak detection is off because
+// Node does not free everything at exit (we check fds, not heap, for leaks).
 import { execFileSync, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
@@ -32,4 +32,4 @@ const env = {
   UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
 }
 console.log(`asan-test: ${addon} with ${libasan}`)
-run('npx', ['tap', '--timeout=600', ...(tests.length ? tests : ['test/transport', 'test/daemon', 'test/rush'])], env)
+run('npx', ['tap', '--timeout=600', ...(tests.length ? tests : ['test/transport', 'test/daemon', 'test/rush', 'test/process'])], env)

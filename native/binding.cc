@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 
 #include <memory>
@@ -23,6 +24,7 @@
 
 #include "frame.h"
 #include "platform.h"
+#include "platform/socket.h"
 #include "reader.h"
 #include "socket.h"
 #include "spawn.h"
@@ -41,8 +43,13 @@ struct EnvState {
   bool tearing_down = false;
 };
 
+// A handle's libuv half: a uv_poll_t for an fd, or a uv_signal_t (ProcessWatch without an exit fd).
 struct PollBox {
-  uv_poll_t poll;
+  union {
+    uv_handle_t handle;
+    uv_poll_t poll;
+    uv_signal_t signal;
+  };
   EnvState* state;
 };
 
@@ -89,6 +96,38 @@ class Handle {
     return 0;
   }
 
+  // Instead of an fd: on_signal() runs on the env's loop each time `signum` arrives. libuv delivers
+  // a signal to every handle watching it, on every loop, besides Node's own listeners.
+  int open_signal(Napi::Env env, EnvState* state, int signum) {
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok) return -EINVAL;
+    PollBox* box = new PollBox();
+    box->state = state;
+    int err = uv_signal_init(loop, &box->signal);
+    if (err < 0) {
+      delete box;
+      return err;
+    }
+    box->signal.data = this;
+    err = uv_signal_start(
+        &box->signal,
+        [](uv_signal_t* signal, int signum) {
+          Handle* self = static_cast<Handle*>(signal->data);
+          if (self != nullptr) self->on_signal(signum);
+        },
+        signum);
+    if (err < 0) {
+      box->signal.data = box;
+      if (state->tearing_down) state->closing++;
+      uv_close(&box->handle, on_poll_closed);
+      return err;
+    }
+    box_ = box;
+    state_ = state;
+    state->handles.insert(this);
+    return 0;
+  }
+
   void set_events(int events) {
     if (box_ == nullptr || events == events_) return;
     events_ = events;
@@ -104,7 +143,7 @@ class Handle {
 
   void set_ref(bool ref) {
     if (box_ == nullptr) return;
-    uv_handle_t* h = reinterpret_cast<uv_handle_t*>(&box_->poll);
+    uv_handle_t* h = &box_->handle;
     if (ref) {
       uv_ref(h);
     } else {
@@ -117,13 +156,14 @@ class Handle {
     PollBox* box = box_;
     box_ = nullptr;
     events_ = 0;
-    box->poll.data = box;  // from now on data points at the box, for on_poll_closed
+    box->handle.data = box;  // from now on data points at the box, for on_poll_closed
     if (box->state->tearing_down) box->state->closing++;
-    uv_close(reinterpret_cast<uv_handle_t*>(&box->poll), on_poll_closed);
+    uv_close(&box->handle, on_poll_closed);
     state_->handles.erase(this);
   }
 
   virtual void on_poll(int status, int events) = 0;
+  virtual void on_signal(int) {}
 
   EnvState* state_ = nullptr;
 
@@ -662,7 +702,11 @@ class Listener : public Napi::ObjectWrap<Listener>, public Handle {
 };
 
 // ---------------------------------------------------------------------------------------------
-// ProcessWatch: reports when a spawned process exits, through its pidfd on the env's loop.
+// ProcessWatch: reports when a spawned process exits. With an exit fd (Linux pidfd, macOS kqueue:
+// native/platform/exit_fd.h) it polls that fd on the env's loop; without one (Linux before 5.3) it
+// watches SIGCHLD through libuv, which works in worker threads too (process.on('SIGCHLD') does not
+// fire there), and reaps only its own pid on each delivery. Either way the handle keeps the loop
+// alive exactly while the process is watched.
 
 class ProcessWatch : public Napi::ObjectWrap<ProcessWatch>, public Handle {
  public:
@@ -674,24 +718,28 @@ class ProcessWatch : public Napi::ObjectWrap<ProcessWatch>, public Handle {
                        });
   }
 
-  // new ProcessWatch(pid, pidfd, onExit(status, signal))
+  // new ProcessWatch(pid, exitFd | -1, onExit(status, signal))
   explicit ProcessWatch(const Napi::CallbackInfo& info)
       : Napi::ObjectWrap<ProcessWatch>(info), context_(info.Env(), "fdwire.ProcessWatch") {
     Napi::Env env = info.Env();
     if (info.Length() < 3 || !is_int(info[0]) || !is_int(info[1]) || !info[2].IsFunction()) {
-      type_error(env, "ProcessWatch(pid, pidfd, onExit)");
+      type_error(env, "ProcessWatch(pid, exitFd, onExit)");
       return;
     }
     pid_ = info[0].As<Napi::Number>().Int32Value();
     fd_ = info[1].As<Napi::Number>().Int32Value();
     on_exit_ = Napi::Persistent(info[2].As<Napi::Function>());
-    if (open_poll(env, env_state(env), fd_) < 0) {
+    int err = fd_ >= 0 ? open_poll(env, env_state(env), fd_) : open_signal(env, env_state(env), SIGCHLD);
+    if (err < 0) {
       closed_ = true;
-      Napi::Error::New(env, "uv_poll_init failed").ThrowAsJavaScriptException();
+      const char* what = fd_ >= 0 ? "uv_poll_init failed" : "uv_signal_start failed";
+      if (fd_ >= 0) close_fd(fd_);
+      fd_ = -1;
+      Napi::Error::New(env, what).ThrowAsJavaScriptException();
       return;
     }
     Napi::ObjectWrap<ProcessWatch>::Ref();
-    set_events(UV_READABLE);
+    if (fd_ >= 0) set_events(UV_READABLE);
   }
 
   ~ProcessWatch() override { release(); }
@@ -700,16 +748,33 @@ class ProcessWatch : public Napi::ObjectWrap<ProcessWatch>, public Handle {
     if (closed_) return;
     closed_ = true;
     close_poll();
-    close_fd(fd_);
+    if (fd_ >= 0) close_fd(fd_);
     fd_ = -1;
   }
 
  private:
   void on_poll(int, int) override {
+    consume_process_fd(fd_);
     int status = 0;
     int signal_number = 0;
     int done = reap_process(pid_, &status, &signal_number);
-    if (done == 0) return;  // woken early: keep waiting
+    if (done == 0) {
+      // Woken a moment before the process can be reaped (macOS): wake again shortly, never spin.
+      if (rearm_process_fd(fd_) == 0) return;
+      done = -1;
+    }
+    finish(done, status, signal_number);
+  }
+
+  void on_signal(int) override {
+    int status = 0;
+    int signal_number = 0;
+    int done = reap_process(pid_, &status, &signal_number);
+    if (done == 0) return;  // another child of this process changed state
+    finish(done, status, signal_number);
+  }
+
+  void finish(int done, int status, int signal_number) {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
     release();
@@ -780,10 +845,10 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, spawn_process(request));
 }
 
-// pidfd(pid) -> fd | -errno (-ENOSYS where pidfds do not exist)
-Napi::Value Pidfd(const Napi::CallbackInfo& info) {
+// exitFd(pid) -> exit fd (Linux pidfd, macOS kqueue) | -errno (-ENOSYS: Linux without pidfd_open)
+Napi::Value ExitFd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !is_int(info[0])) return type_error(env, "pidfd(pid)");
+  if (info.Length() < 1 || !is_int(info[0])) return type_error(env, "exitFd(pid)");
   return Napi::Number::New(env, open_process_fd(info[0].As<Napi::Number>().Int32Value()));
 }
 
@@ -935,7 +1000,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Listener", Listener::Define(env));
   exports.Set("ProcessWatch", ProcessWatch::Define(env));
   exports.Set("spawn", Napi::Function::New<Spawn>(env, "spawn"));
-  exports.Set("pidfd", Napi::Function::New<Pidfd>(env, "pidfd"));
+  exports.Set("exitFd", Napi::Function::New<ExitFd>(env, "exitFd"));
   exports.Set("reap", Napi::Function::New<Reap>(env, "reap"));
   exports.Set("listen", Napi::Function::New<Listen>(env, "listen"));
   exports.Set("connect", Napi::Function::New<Connect>(env, "connect"));
@@ -951,7 +1016,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("maxSocketPath", Napi::Number::New(env, static_cast<double>(max_socket_path())));
   exports.Set("headerSize", Napi::Number::New(env, static_cast<double>(kHeaderSize)));
   exports.Set("maxFdsPerFrame", Napi::Number::New(env, kMaxFdsPerSend));
-  exports.Set("abstractNamespace", Napi::Boolean::New(env, FDWIRE_LINUX != 0));
+  exports.Set("abstractNamespace", Napi::Boolean::New(env, FDWIRE_ABSTRACT_NAMESPACE != 0));
   return exports;
 }
 

@@ -1,38 +1,42 @@
-// Platform switches for the native core. Linux is the primary target; macOS/BSD paths are
-// compile-guarded and kept honest by building them, not by testing them here.
-#pragma once
+/*
+ * Which platform we build for, and the limits every file shares. Plain C and C++ (the rush client
+ * includes it too).
+ *
+ * Every difference between Linux and macOS lives in native/platform/, one header per concern,
+ * each function defined once per platform there; the rest of native/ calls those functions and has
+ * no platform #ifs of its own:
+ *   platform/fd.h          close-on-exec fds: pipes, marking, the flags we use everywhere
+ *   platform/socket.h      socket creation, SIGPIPE suppression, received fds, peer credentials
+ *   platform/close_from.h  closing every fd from N up in a child (async-signal-safe)
+ *   platform/child.h       starting a child (vfork or fork) and reporting its exec failure
+ *   platform/exit_fd.h     an fd that becomes readable when a child exits (pidfd or kqueue)
+ *   platform/self_exe.h    the path of the running executable (rush client)
+ * Linux means glibc >= 2.17 or musl, any kernel from 3.10 on: syscalls newer than that (close_range,
+ * pidfd_open) are called through syscall(2) when the headers know them and fall back at run time.
+ * The Linux definitions need _GNU_SOURCE (accept4, pipe2, struct ucred): g++ defines it, and the
+ * rush client's build passes it.
+ */
+#ifndef FDWIRE_PLATFORM_H
+#define FDWIRE_PLATFORM_H
 
 #if defined(__linux__)
 #define FDWIRE_LINUX 1
-#else
+#define FDWIRE_MACOS 0
+#elif defined(__APPLE__)
 #define FDWIRE_LINUX 0
-#endif
-
-#if defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__)
-#define FDWIRE_BSD 1
+#define FDWIRE_MACOS 1
 #else
-#define FDWIRE_BSD 0
+#error "fdwire's native code supports Linux and macOS: see native/platform.h for what a port needs"
 #endif
 
-#include <sys/socket.h>
+/* Linux's SCM_MAX_FD (include/net/scm.h): at most 253 fds in one SCM_RIGHTS message. The frame
+ * format carries at most this many on every platform. */
+#define FDWIRE_MAX_FDS_PER_SEND 253
 
-// Linux: MSG_NOSIGNAL keeps a dead peer from raising SIGPIPE; BSDs use SO_NOSIGPIPE per socket instead.
-#ifdef MSG_NOSIGNAL
-#define FDWIRE_SEND_FLAGS MSG_NOSIGNAL
-#else
-#define FDWIRE_SEND_FLAGS 0
-#endif
-
-// Linux marks received fds close-on-exec atomically; elsewhere we fcntl() them right after recvmsg.
-#ifdef MSG_CMSG_CLOEXEC
-#define FDWIRE_RECV_FLAGS MSG_CMSG_CLOEXEC
-#else
-#define FDWIRE_RECV_FLAGS 0
-#endif
-
+#ifdef __cplusplus
 namespace fdwire {
-
-// Linux's SCM_MAX_FD: at most 253 fds in one SCM_RIGHTS message (include/net/scm.h).
-constexpr int kMaxFdsPerSend = 253;
-
+constexpr int kMaxFdsPerSend = FDWIRE_MAX_FDS_PER_SEND;
 }  // namespace fdwire
+#endif
+
+#endif

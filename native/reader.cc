@@ -1,5 +1,7 @@
 // FrameReader: recvmsg(2) with SCM_RIGHTS (unix(7), cmsg(3)), frame reassembly and fd attribution.
-// See reader.h for the attribution rule and the kernel behaviour it rests on.
+// See reader.h for the attribution rule and the kernel behaviour it rests on. Received fds are
+// close-on-exec: atomically on Linux (MSG_CMSG_CLOEXEC), by fcntl the moment recvmsg returns on
+// macOS, before any other use of them (native/platform/socket.h).
 #include "reader.h"
 
 #include <errno.h>
@@ -10,6 +12,7 @@
 #include <algorithm>
 
 #include "platform.h"
+#include "platform/socket.h"
 #include "socket.h"
 
 namespace fdwire {
@@ -34,10 +37,11 @@ void close_all(std::vector<int>* fds) {
 
 FrameReader::FrameReader(const Limits& limits, size_t buffer_size)
     : limits_(limits), buffer_size_(std::max(buffer_size, 4 * kMinReadSpace)) {
-  // Room for one frame's worth of fds. A peer sending more makes the kernel set MSG_CTRUNC (and
-  // close what did not fit), which we report. With fds refused we still leave room for one, so a
-  // stray fd is detected and closed rather than silently discarded.
-  size_t max_fds = std::max<size_t>(limits_.max_fds_per_frame, 1);
+  // Room for one frame's worth of fds. A peer sending more makes Linux set MSG_CTRUNC (and close
+  // what did not fit), which we report; macOS gets room for a whole message, since it would leave
+  // what did not fit open in this process (fdwire_recv_fd_room). With fds refused we still leave
+  // room for one, so a stray fd is detected and closed rather than silently discarded.
+  size_t max_fds = fdwire_recv_fd_room(std::max<size_t>(limits_.max_fds_per_frame, 1));
   size_t bytes = CMSG_SPACE(sizeof(int) * max_fds);
   control_.resize((bytes + sizeof(uint64_t) - 1) / sizeof(uint64_t));
 }
@@ -93,22 +97,12 @@ FrameReader::Result FrameReader::read_once(int fd) {
     return {Status::kError, errno};
   }
 
-  std::vector<int> fds;
-  if (msg.msg_controllen > 0) {
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      const unsigned char* data = CMSG_DATA(c);
-      for (size_t i = 0; i < count; i++) {
-        int received;
-        memcpy(&received, data + i * sizeof(int), sizeof(int));
-#if !defined(MSG_CMSG_CLOEXEC)
-        set_cloexec(received);
-#endif
-        fds.push_back(received);
-      }
-    }
-  }
+  // Every fd that arrived is close-on-exec and owned by `fds` from here on: commit() and parse()
+  // close them on every error path. One recvmsg returns one sendmsg's fds at most, which fit in
+  // `received`; any beyond it would be closed, never lost.
+  int received[FDWIRE_MAX_FDS_PER_RECVMSG];
+  size_t count = fdwire_take_received_fds(&msg, received, FDWIRE_MAX_FDS_PER_RECVMSG);
+  std::vector<int> fds(received, received + count);
   bool ctrunc = (msg.msg_flags & MSG_CTRUNC) != 0;
 
   if (n == 0 && fds.empty() && !ctrunc) {

@@ -1,7 +1,8 @@
 // Unix-domain socket syscalls for fdwire: creation, naming, peer credentials, fd hygiene.
-// Every fd made here is close-on-exec from birth where the platform allows it (SOCK_CLOEXEC,
-// accept4, pipe2), so a concurrent fork+exec in another thread never inherits it.
-// Man pages: unix(7), socket(2), accept4(2), pipe2(2), getsockopt(2) SO_PEERCRED, getpeereid(3).
+// Every fd made here is close-on-exec from birth where the platform allows it (Linux: SOCK_CLOEXEC,
+// accept4, pipe2), so a concurrent fork+exec in another thread never inherits it; on macOS it is
+// marked right after creation (native/platform/socket.h says how, docs/security.md what it costs).
+// Man pages: unix(7), socket(2), bind(2), listen(2), connect(2), flock(2), fcntl(2).
 #include "socket.h"
 
 #include <errno.h>
@@ -15,10 +16,8 @@
 #include <unistd.h>
 
 #include "platform.h"
-
-#if FDWIRE_BSD
-#include <sys/ucred.h>
-#endif
+#include "platform/fd.h"
+#include "platform/socket.h"
 
 namespace fdwire {
 namespace {
@@ -30,15 +29,12 @@ int make_address(const char* name, size_t name_len, bool abstract, sockaddr_un* 
   memset(addr, 0, sizeof(*addr));
   addr->sun_family = AF_UNIX;
   if (abstract) {
-#if FDWIRE_LINUX
+    if (!FDWIRE_ABSTRACT_NAMESPACE) return -EAFNOSUPPORT;
     if (name_len + 1 > sizeof(addr->sun_path)) return -ENAMETOOLONG;
     addr->sun_path[0] = '\0';
     memcpy(addr->sun_path + 1, name, name_len);
     *addr_len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name_len);
     return 0;
-#else
-    return -EAFNOSUPPORT;
-#endif
   }
   if (name_len == 0) return -EINVAL;
   if (memchr(name, '\0', name_len) != nullptr) return -EINVAL;
@@ -46,47 +42,6 @@ int make_address(const char* name, size_t name_len, bool abstract, sockaddr_un* 
   memcpy(addr->sun_path, name, name_len);
   *addr_len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name_len + 1);
   return 0;
-}
-
-int set_nonblock(int fd) {
-  int flags = fcntl(fd, F_GETFL);
-  if (flags < 0) return -errno;
-  if (flags & O_NONBLOCK) return 0;
-  if (fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return -errno;
-  return 0;
-}
-
-int set_nosigpipe(int fd) {
-#ifdef SO_NOSIGPIPE
-  int one = 1;
-  if (setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one)) < 0) return -errno;
-#else
-  (void)fd;
-#endif
-  return 0;
-}
-
-// A new stream socket, close-on-exec and non-blocking.
-int new_stream_socket() {
-#if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return -errno;
-#else
-  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-  if (fd < 0) return -errno;
-  int err = set_cloexec(fd);
-  if (err == 0) err = set_nonblock(fd);
-  if (err < 0) {
-    close_fd(fd);
-    return err;
-  }
-#endif
-  int err = set_nosigpipe(fd);
-  if (err < 0) {
-    close_fd(fd);
-    return err;
-  }
-  return fd;
 }
 
 }  // namespace
@@ -98,7 +53,7 @@ int listen_unix(const char* name, size_t name_len, bool abstract, int backlog, u
   socklen_t addr_len = 0;
   int err = make_address(name, name_len, abstract, &addr, &addr_len);
   if (err < 0) return err;
-  int fd = new_stream_socket();
+  int fd = fdwire_stream_socket(1);
   if (fd < 0) return fd;
   // bind(2) creates the socket inode with mode 0777 & ~umask. Narrowing the umask for the call is the
   // only way to have it never exist with a wider mode (fchmod on a socket fd does not reach the
@@ -121,28 +76,14 @@ int listen_unix(const char* name, size_t name_len, bool abstract, int backlog, u
 
 int accept_unix(int listen_fd) {
   for (;;) {
-#if FDWIRE_LINUX
-    int fd = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    int fd = fdwire_accept(listen_fd);
     if (fd >= 0) return fd;
-#else
-    int fd = accept(listen_fd, nullptr, nullptr);
-    if (fd >= 0) {
-      int err = set_cloexec(fd);
-      if (err == 0) err = set_nonblock(fd);
-      if (err == 0) err = set_nosigpipe(fd);
-      if (err < 0) {
-        close_fd(fd);
-        return err;
-      }
-      return fd;
-    }
-#endif
-    if (errno == EINTR) continue;
+    if (fd == -EINTR) continue;
     // Linux reports a pending network error on the new socket through accept; for AF_UNIX the
     // connection is simply gone, so treat it like "nothing to accept right now".
-    if (errno == ECONNABORTED || errno == EPROTO) continue;
-    if (errno == EWOULDBLOCK) return -EAGAIN;
-    return -errno;
+    if (fd == -ECONNABORTED || fd == -EPROTO) continue;
+    if (fd == -EWOULDBLOCK) return -EAGAIN;
+    return fd;
   }
 }
 
@@ -151,7 +92,7 @@ int connect_unix(const char* name, size_t name_len, bool abstract) {
   socklen_t addr_len = 0;
   int err = make_address(name, name_len, abstract, &addr, &addr_len);
   if (err < 0) return err;
-  int fd = new_stream_socket();
+  int fd = fdwire_stream_socket(1);
   if (fd < 0) return fd;
   int rc;
   do {
@@ -168,80 +109,18 @@ int connect_unix(const char* name, size_t name_len, bool abstract) {
   return fd;
 }
 
-int socket_pair(int fds[2]) {
-#if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) < 0) return -errno;
-#else
-  if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0) return -errno;
-  for (int i = 0; i < 2; i++) {
-    int err = set_cloexec(fds[i]);
-    if (err == 0) err = set_nonblock(fds[i]);
-    if (err < 0) {
-      close_fd(fds[0]);
-      close_fd(fds[1]);
-      return err;
-    }
-  }
-#endif
-  for (int i = 0; i < 2; i++) {
-    int err = set_nosigpipe(fds[i]);
-    if (err < 0) {
-      close_fd(fds[0]);
-      close_fd(fds[1]);
-      return err;
-    }
-  }
-  return 0;
-}
+int socket_pair(int fds[2]) { return fdwire_stream_socket_pair(fds); }
 
-int make_pipe(int fds[2]) {
-#if FDWIRE_LINUX
-  if (pipe2(fds, O_CLOEXEC) < 0) return -errno;
-#else
-  if (pipe(fds) < 0) return -errno;
-  if (set_cloexec(fds[0]) < 0 || set_cloexec(fds[1]) < 0) {
-    int err = -errno;
-    close_fd(fds[0]);
-    close_fd(fds[1]);
-    return err;
-  }
-#endif
-  return 0;
-}
+int make_pipe(int fds[2]) { return fdwire_pipe(fds, 0); }
 
 int peer_credentials(int fd, PeerCredentials* out) {
-#if FDWIRE_LINUX
-  struct ucred cred;
-  socklen_t len = sizeof(cred);
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return -errno;
-  out->pid = cred.pid;
-  out->uid = cred.uid;
-  out->gid = cred.gid;
-  return 0;
-#elif FDWIRE_BSD
-  uid_t uid;
-  gid_t gid;
-  if (getpeereid(fd, &uid, &gid) < 0) return -errno;
-  out->uid = uid;
-  out->gid = gid;
-  out->pid = -1;
-#if defined(LOCAL_PEERPID)
-  pid_t pid;
-  socklen_t len = sizeof(pid);
-  if (getsockopt(fd, SOL_LOCAL, LOCAL_PEERPID, &pid, &len) == 0) out->pid = pid;
-#endif
-  return 0;
-#else
-  (void)fd;
-  (void)out;
-  return -ENOSYS;
-#endif
+  return fdwire_peer_credentials(fd, &out->pid, &out->uid, &out->gid);
 }
 
 int prepare_socket(int fd) {
-  int err = set_nonblock(fd);
+  int err = fdwire_set_nonblock(fd);
   if (err < 0) return err;
-  return set_nosigpipe(fd);
+  return fdwire_set_nosigpipe(fd);
 }
 
 int shutdown_write(int fd) {
@@ -261,12 +140,7 @@ int close_fd(int fd) {
   return 0;
 }
 
-int set_cloexec(int fd) {
-  int flags = fcntl(fd, F_GETFD);
-  if (flags < 0) return -errno;
-  if (fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0) return -errno;
-  return 0;
-}
+int set_cloexec(int fd) { return fdwire_set_cloexec(fd); }
 
 int dup_cloexec(int fd) {
   int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);

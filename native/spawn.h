@@ -1,7 +1,9 @@
 // Process creation for commands run on behalf of clients (rush): the client's fds land exactly on
 // 0/1/2, everything else is closed, and the command gets its own umask, cwd, process group and
-// default signal dispositions. Exit is observed through a pidfd the event loop can poll.
-// Man pages: vfork(2), execve(2), setpgid(2), close_range(2), pidfd_open(2), waitpid(2).
+// default signal dispositions. Exit is observed through an fd the event loop can poll (a pidfd on
+// Linux, a kqueue on macOS: native/platform/exit_fd.h).
+// Man pages: vfork(2), fork(2), execve(2), setpgid(2), close_range(2), pidfd_open(2), kqueue(2),
+// waitpid(2).
 #pragma once
 
 #include <sys/types.h>
@@ -22,8 +24,17 @@ struct SpawnRequest {
 // failures such as ENOENT/EACCES, reported by the child before it exits).
 int spawn_process(const SpawnRequest& request);
 
-// An fd that becomes readable when `pid` exits (Linux pidfd), or -errno (-ENOSYS elsewhere).
+// An fd (close-on-exec) that becomes readable when `pid`, our child, exits; or -errno: -ENOSYS
+// on Linux before 5.3 (no pidfd_open), where the caller watches SIGCHLD instead.
 int open_process_fd(pid_t pid);
+
+// Call on each wake-up of open_process_fd's fd, before reaping: takes what made it readable (the
+// events of a macOS kqueue, which would keep it readable; nothing for a pidfd).
+void consume_process_fd(int fd);
+
+// The fd woke us but reap_process found the process not yet reapable (macOS posts NOTE_EXIT a
+// moment before the zombie exists): makes the fd readable again in about 1 ms. 0 or -errno.
+int rearm_process_fd(int fd);
 
 // Reaps `pid` without blocking. Returns 1 with *exit_status/*signal_number set when it ended,
 // 0 while it runs, or -errno.

@@ -3,7 +3,8 @@
 // Kernel behaviour relied on: a stream sendmsg attaches its fds to the first skb it queues (Linux
 // unix_stream_sendmsg), and a partial send has already delivered them, so fds are "sent" as soon as
 // any byte of their sendmsg is. Linux accepts at most 253 fds per sendmsg (SCM_MAX_FD); above that
-// it fails with EINVAL, which we report before trying.
+// it fails with EINVAL, which we report before trying. A dead peer is EPIPE, never SIGPIPE
+// (MSG_NOSIGNAL on Linux, SO_NOSIGPIPE on every socket on macOS: native/platform/socket.h).
 #include "writer.h"
 
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <sys/uio.h>
 
 #include "platform.h"
+#include "platform/socket.h"
 #include "socket.h"
 
 namespace fdwire {

@@ -103,7 +103,10 @@ export interface NativeListenerConstructor {
   ): NativeListener
 }
 
-/** Watches a process through its pidfd (native/binding.cc `ProcessWatch`). */
+/**
+ * Watches a child process for its exit (native/binding.cc `ProcessWatch`): through its exit fd
+ * (`exitFd()`), or through SIGCHLD when there is none. Keeps the event loop alive while watching.
+ */
 export interface NativeProcessWatch {
   /** Stops watching (the process is not reaped). Idempotent. */
   close(): void
@@ -112,9 +115,14 @@ export interface NativeProcessWatch {
 }
 
 export interface NativeProcessWatchConstructor {
-  /** Takes ownership of `pidfd`; calls `onExit` once with the exit status and the signal number
-   *  that ended the process (0 if none); status -1 if someone else reaped it. */
-  new (pid: number, pidfd: number, onExit: (status: number, signal: number) => void): NativeProcessWatch
+  /**
+   * @param exitFd an fd from `exitFd()`, owned by the watch from now on; or -1 to reap `pid` on
+   *   each SIGCHLD instead (libuv delivers it on this thread's loop, worker threads included). With
+   *   -1 the process may already have ended: call `reap(pid)` once after constructing.
+   * @param onExit called once with the exit status and the signal number that ended the process
+   *   (0 if none); status -1 if someone else reaped it.
+   */
+  new (pid: number, exitFd: number, onExit: (status: number, signal: number) => void): NativeProcessWatch
 }
 
 export interface NativeAddon {
@@ -122,14 +130,18 @@ export interface NativeAddon {
   Listener: NativeListenerConstructor
   ProcessWatch: NativeProcessWatchConstructor
   /**
-   * vfork+execve of `path` (not searched in PATH) with exactly `stdio` on fds 0..2 (-1: closed),
-   * every other fd closed, `umask` (< 0: inherit), `cwd` (null: inherit), default signal
-   * dispositions, and optionally its own process group. Returns the pid or -errno (exec failures
-   * included).
+   * vfork (Linux) or fork (macOS) + execve of `path` (not searched in PATH) with exactly `stdio`
+   * on fds 0..2 (-1: closed), every other fd closed, `umask` (< 0: inherit), `cwd` (null:
+   * inherit), default signal dispositions, and optionally its own process group. Returns the pid
+   * or -errno (exec failures included).
    */
   spawn(path: string, argv: string[], env: string[], cwd: string | null, umask: number, stdio: Int32Array, newProcessGroup: boolean): number
-  /** A pidfd for `pid` (readable once it exits), or -errno (-ENOSYS without pidfds). */
-  pidfd(pid: number): number
+  /**
+   * An fd, close-on-exec, that turns readable once `pid` (our child) exits: a pidfd on Linux, a
+   * kqueue on macOS. Or -errno: -ENOSYS on Linux before 5.3, -EPERM under a seccomp filter that
+   * predates pidfd_open.
+   */
+  exitFd(pid: number): number
   /** Reaps `pid` without blocking: [status, signal] once ended, 0 while it runs, or -errno. */
   reap(pid: number): [number, number] | number
   /**

@@ -4,13 +4,19 @@
  * rush runs commands; daemon authors can use it for the same purpose.
  *
  * Unlike `child_process.spawn`, nothing else is inherited (every other fd is closed in the child),
- * the umask is set per command, and the start costs a vfork however large the daemon is.
+ * the umask is set per command, and on Linux the start costs a vfork however large the daemon is
+ * (macOS forks: its vfork is a fork since macOS 12).
+ *
+ * Exit is watched without polling: through an fd the event loop polls (a pidfd on Linux 5.3+, a
+ * kqueue on macOS), or, where the kernel has no pidfd_open, through SIGCHLD (native ProcessWatch).
  */
 import * as os from 'node:os'
+import { debuglog } from 'node:util'
 import { native } from './binding.js'
 import { systemError } from './errors.js'
-import type { NativeProcessWatch } from './native.js'
 import { checkObject, describe } from './validate.js'
+
+const debug = debuglog('fdwire')
 
 export interface SpawnOptions {
   /** argv, `argv[0]` included. Default `[file]`. */
@@ -80,31 +86,40 @@ export function spawnProcess(file: string, options: SpawnOptions): SpawnedProces
   }
 }
 
-const POLL_MS = 2
+/**
+ * Debugging switch: `FDWIRE_EXIT_WATCH=sigchld` watches every process through SIGCHLD, as on a
+ * Linux kernel without pidfd_open (before 5.3), instead of through an exit fd. Read once, at the
+ * first spawn.
+ */
+let forceSigchld: boolean | undefined
 
-function watchExit(pid: number): Promise<ProcessExit> {
+/** An fd that turns readable when `pid` exits, or -1 to watch SIGCHLD instead. */
+function exitFd(pid: number): number {
+  forceSigchld ??= process.env['FDWIRE_EXIT_WATCH'] === 'sigchld'
+  if (forceSigchld) return -1
+  const fd = native.exitFd(pid)
+  if (fd >= 0) return fd
+  // ENOSYS: Linux before 5.3. EPERM: a seccomp filter older than pidfd_open refuses it (containers).
+  // Anything else (EMFILE...) would leave the process unreaped if we gave up: SIGCHLD needs no fd.
+  if (fd !== -os.constants.errno.ENOSYS && fd !== -os.constants.errno.EPERM) {
+    debug('process %d: no exit fd (%s), watching SIGCHLD', pid, systemError(fd, process.platform === 'darwin' ? 'kqueue' : 'pidfd_open').message)
+  }
+  return -1
+}
+
+/**
+ * Resolves when `pid`, a child of this process, has ended, and reaps it. Internal (spawnProcess
+ * uses it; tests call it on processes started by `native.spawn`).
+ */
+export function watchExit(pid: number): Promise<ProcessExit> {
   return new Promise((resolve) => {
-    const pidfd = native.pidfd(pid)
-    if (pidfd >= 0) {
-      let watch: NativeProcessWatch | undefined = new native.ProcessWatch(pid, pidfd, (status, signal) => {
-        watch = undefined
-        resolve({ status, signal })
-      })
-      void watch
-      return
-    }
-    if (pidfd !== -os.constants.errno.ENOSYS) throw systemError(pidfd, 'pidfd_open')
-    // No pidfds (macOS, old kernels): poll waitpid.
-    const timer = setInterval(() => {
-      const result = native.reap(pid)
-      if (typeof result === 'number') {
-        if (result === 0) return
-        clearInterval(timer)
-        resolve({ status: -1, signal: 0 })
-        return
-      }
-      clearInterval(timer)
-      resolve({ status: result[0], signal: result[1] })
-    }, POLL_MS)
+    const fd = exitFd(pid)
+    const watch = new native.ProcessWatch(pid, fd, (status, signal) => resolve({ status, signal }))
+    if (fd >= 0) return
+    // SIGCHLD is watched from here on, but the process may have ended before: look once now.
+    const now = native.reap(pid)
+    if (now === 0) return
+    watch.close()
+    resolve(typeof now === 'number' ? { status: -1, signal: 0 } : { status: now[0], signal: now[1] })
   })
 }

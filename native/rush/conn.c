@@ -4,10 +4,12 @@
  * whatever recvmsg returns (several per read, or one split over reads).
  *
  * Man pages: unix(7), socket(2), connect(2), sendmsg(2), recvmsg(2), cmsg(3).
+ * Close-on-exec sockets, SIGPIPE and received fds differ by platform: native/platform/socket.h.
  */
 #include "conn.h"
 
 #include "wire.h"
+#include "../platform/socket.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,18 +19,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#ifndef MSG_NOSIGNAL
-#define MSG_NOSIGNAL 0 /* macOS: SIGPIPE is ignored by the client instead */
-#endif
-
 int conn_connect(const char *path) {
-#ifdef SOCK_CLOEXEC
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-#else
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
-#endif
-    if (fd < 0) return -errno;
+    /* Blocking: the client waits on poll(2) only while a command runs. */
+    int fd = fdwire_stream_socket(0);
+    if (fd < 0) return fd;
     struct sockaddr_un addr;
     memset(&addr, 0, sizeof addr);
     addr.sun_family = AF_UNIX;
@@ -74,7 +68,7 @@ int conn_send(int fd, const uint8_t *frame, size_t len, const int *fds, unsigned
     }
     size_t done = 0;
     while (done < len) {
-        ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+        ssize_t n = sendmsg(fd, &msg, FDWIRE_SEND_FLAGS);
         if (n < 0) {
             if (errno == EINTR) continue;
             return -errno;
@@ -107,15 +101,7 @@ void rx_free(struct rx *rx) {
 
 /* Closes every fd in the control messages: the daemon has no business sending us any. */
 static void close_fds(struct msghdr *msg) {
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < n; i++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-            close(fd);
-        }
-    }
+    fdwire_take_received_fds(msg, NULL, 0);
 }
 
 int rx_fill(int fd, struct rx *rx) {
@@ -128,7 +114,7 @@ int rx_fill(int fd, struct rx *rx) {
     if (rx->end == rx->cap) return -ENOBUFS; /* rx_next grows the buffer before this can happen */
     union {
         struct cmsghdr h;
-        char space[CMSG_SPACE(253 * sizeof(int))];
+        char space[CMSG_SPACE(FDWIRE_MAX_FDS_PER_RECVMSG * sizeof(int))];
     } control;
     struct iovec iov = {rx->buf + rx->end, rx->cap - rx->end};
     struct msghdr msg;
@@ -137,13 +123,8 @@ int rx_fill(int fd, struct rx *rx) {
     msg.msg_iovlen = 1;
     msg.msg_control = control.space;
     msg.msg_controllen = sizeof control.space;
-#ifdef MSG_CMSG_CLOEXEC
-    int flags = MSG_CMSG_CLOEXEC;
-#else
-    int flags = 0;
-#endif
     ssize_t n;
-    do n = recvmsg(fd, &msg, flags);
+    do n = recvmsg(fd, &msg, FDWIRE_RECV_FLAGS);
     while (n < 0 && errno == EINTR);
     if (n < 0) return -errno;
     if (msg.msg_controllen > 0) close_fds(&msg);

@@ -2,13 +2,15 @@
  * runtime.c — the runtime directory and socket path (same rules as rushd's), running a command
  * locally with /bin/sh, and starting rushd in the background for next time.
  *
- * Man pages: stat(2), unix(7) (sun_path size), fork(2), setsid(2), execve(2), close_range(2),
- * waitpid(2), readlink(2), proc(5) (/proc/self/exe).
+ * Man pages: stat(2), unix(7) (sun_path size), fork(2), setsid(2), execve(2), waitpid(2).
+ * Closing inherited fds and finding our own executable differ by platform: native/platform/.
  */
 #include "runtime.h"
 
 #include "signals.h"
 #include "util.h"
+#include "../platform/close_from.h"
+#include "../platform/self_exe.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,15 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#ifdef __APPLE__
-#include <mach-o/dyld.h>
-#endif
 
 #define SOCKET_NAME "/daemon.sock"
 
@@ -70,29 +67,9 @@ too_long:
     return -1;
 }
 
-/* Closes every fd from 3 up: rushd must not keep the caller's pipes open (a `$(rush -c ...)`
- * capture would wait for rushd to exit). */
-static void close_from_3(void) {
-#if defined(__linux__) && defined(SYS_close_range)
-    if (syscall(SYS_close_range, 3u, ~0u, 0u) == 0) return;
-#endif
-    struct rlimit rl;
-    long max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long)rl.rlim_cur : 65536;
-    if (max > 65536) max = 65536;
-    for (long fd = 3; fd < max; fd++) close((int)fd);
-}
-
 /* The directory of our own executable, into dir[cap] (with a trailing '/'); 0 or -1. */
 static int exe_dir(char *dir, size_t cap) {
-#ifdef __APPLE__
-    uint32_t size = (uint32_t)cap;
-    if (_NSGetExecutablePath(dir, &size) != 0) return -1;
-    ssize_t n = (ssize_t)strlen(dir);
-#else
-    ssize_t n = readlink("/proc/self/exe", dir, cap - 1);
-    if (n <= 0) return -1;
-    dir[n] = 0;
-#endif
+    if (fdwire_self_exe(dir, cap) < 0) return -1;
     char *slash = strrchr(dir, '/');
     if (!slash) return -1;
     slash[1] = 0;
@@ -108,7 +85,9 @@ static _Noreturn void exec_rushd(void) {
         dup2(null, 1);
         dup2(null, 2);
     }
-    close_from_3();
+    /* rushd must not keep the caller's pipes open (a `$(rush -c ...)` capture would wait for
+     * rushd to exit), nor its locks. */
+    fdwire_close_from(3);
     signal(SIGPIPE, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);

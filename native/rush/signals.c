@@ -3,9 +3,12 @@
  * writes the signal number into a pipe that the main loop poll(2)s together with the socket; the
  * loop then sends rush.signal frames with ordinary code.
  *
- * Man pages: sigaction(2), signal-safety(7), pipe2(2), raise(3), signal(7) (job control stops).
+ * Man pages: sigaction(2), signal-safety(7), pipe2(2) (native/platform/fd.h), raise(3), signal(7)
+ * (job control stops).
  */
 #include "signals.h"
+
+#include "../platform/fd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,19 +44,6 @@ static void handle(int signo) {
     sigaction(signo, &sa, NULL);
 }
 
-static int make_pipe(int fds[2]) {
-#ifdef __linux__
-    return pipe2(fds, O_CLOEXEC | O_NONBLOCK);
-#else
-    if (pipe(fds) < 0) return -1;
-    for (int i = 0; i < 2; i++) {
-        fcntl(fds[i], F_SETFD, FD_CLOEXEC);
-        fcntl(fds[i], F_SETFL, O_NONBLOCK);
-    }
-    return 0;
-#endif
-}
-
 void signals_ignore_pipe(void) {
     struct sigaction ign;
     memset(&ign, 0, sizeof ign);
@@ -64,7 +54,7 @@ void signals_ignore_pipe(void) {
 
 int signals_install(void) {
     int fds[2];
-    if (make_pipe(fds) < 0) return -1;
+    if (fdwire_pipe(fds, 1) < 0) return -1;
     pipe_r = fds[0];
     pipe_w = fds[1];
     for (size_t i = 0; i < NCAUGHT; i++) {
