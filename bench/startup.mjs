@@ -14,15 +14,11 @@ const rushd = path.join(root, 'bin', 'rushd')
 const RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 1000)
 const WARMUP = 100
 
+/** hyperfine is needed; a bench never installs anything (that changes the host): it says how. */
 function ensureHyperfine() {
   if (spawnSync('hyperfine', ['--version']).status === 0) return
-  console.log('installing hyperfine (Debian package)…')
-  const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n']
-  const install = (args) => spawnSync(sudo[0] ?? 'apt-get', [...sudo.slice(1), ...(sudo.length ? ['apt-get'] : []), ...args], { stdio: 'inherit' })
-  if (install(['install', '-y', '-qq', 'hyperfine']).status !== 0) {
-    install(['update', '-qq'])
-    if (install(['install', '-y', '-qq', 'hyperfine']).status !== 0) throw new Error('hyperfine is needed: apt-get install hyperfine')
-  }
+  console.error('startup.mjs needs hyperfine: apt-get install -y hyperfine (as root), or `sudo bash scripts/test-deps.sh`')
+  process.exit(2)
 }
 
 /** A do-nothing static binary: the floor of any process start on this machine. */

@@ -25,7 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { native } from '../dist/binding.js'
 import { protocol } from '../dist/index.js'
 import {
-  alive, descendants, fdList, makeRuntimeDir, parseArgs, poll, prng, usePrivateTree, treeRoot, rushAsync, rushReady,
+  alive, descendants, fdList, makeRuntimeDir, parseArgs, poll, prng, quiesce, usePrivateTree, treeRoot, rushAsync, rushReady,
   snapshot, startRushd, stopRushd, workerPids,
 } from './lib/reliability.mjs'
 
@@ -283,9 +283,14 @@ async function main() {
   const goodEnv = env ?? { ...process.env, RUSH_NO_AUTOSTART: '1' }
   // Warm up the daemon and every worker, then take the baseline.
   for (let k = 0; k < 3; k++) await Promise.all(Array.from({ length: 6 }, () => rushAsync(['-c', 'sleep 0.1; echo ok'], goodEnv)))
-  await sleep(300)
+  // The baseline is taken once the warm-up's sessions are over everywhere (a worker closes its
+  // end some time after the client has its answer): a snapshot of a busy worker means nothing.
   const workers0 = workerPids(daemon)
-  const before = snapshot(daemon)
+  const before = await quiesce(daemon, socketPath)
+  if (!before) {
+    console.error('net-fuzz: the daemon and its workers never became idle after the warm-up')
+    return 1
+  }
   const beforeFds = Object.fromEntries(Object.keys(before).map((pid) => [pid, fdList(Number(pid))]))
   const ownFds0 = fs.readdirSync('/proc/self/fd').length
   console.log(`net-fuzz: seed ${opts.seed}, ${opts.connections} connections, ${opts.inFlight} in flight; daemon ${daemon}, workers ${workers0.join(' ')}; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cpus`)
@@ -340,11 +345,8 @@ async function main() {
   if (!alive(daemon)) fail(`the daemon (pid ${daemon}) died`)
   const workers1 = workerPids(daemon)
   if (workers1.join() !== workers0.join()) fail(`workers changed: ${workers0.join(' ')} → ${workers1.join(' ')} (a worker died and was replaced)`)
-  const settled = await poll(() => {
-    const now = snapshot(daemon)
-    return Object.keys(before).every((pid) => now[pid]?.fds === before[pid].fds) ? now : undefined
-  }, 5000, 50)
-  const after = settled ?? snapshot(daemon)
+  // Idle again (every hostile connection closed everywhere), then compared.
+  const after = (await quiesce(daemon, socketPath)) ?? (fail('the daemon and its workers never became idle after the fuzzing'), snapshot(daemon))
   const rows = []
   for (const [pid, b] of Object.entries(before)) {
     const a = after[pid]

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // `npm pack` / `npm publish` hook (package.json scripts.prepack). See docs/packaging.md.
 //
-// Builds what the tarball carries: the ESM build (tsc), the CommonJS build (dist/cjs/), and the
-// addon and rush client for all six platforms (`npm run prebuild:all`, which cross-compiles with
-// zig and checks every file). bin/rush stays the sh launcher: the install script puts the native
+// Builds what the tarball carries: the ESM build (tsc, without source maps), the CommonJS build
+// (dist/cjs/), and the addon and rush client for all six platforms (`npm run prebuild:all`, which
+// cross-compiles with zig and checks every file). bin/rush stays the sh launcher: the install script puts the native
 // client for the user's machine in its place, and without install scripts the launcher finds it.
 import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -21,6 +22,8 @@ function run(cmd, args) {
 }
 
 const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc')
-run(process.execPath, [tsc, '-p', 'tsconfig.json'])
+// A fresh dist/ without source maps: the tarball ships no TypeScript sources for them to point at.
+fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true })
+run(process.execPath, [tsc, '-p', 'tsconfig.json', '--sourceMap', 'false'])
 run(process.execPath, [path.join(root, 'scripts', 'prepack-cjs.mjs')])
 run(process.execPath, [path.join(root, 'scripts', 'prebuild', 'build.mjs')])

@@ -1,32 +1,15 @@
 #!/usr/bin/env bash
-# Installs the system tools the test suite uses, when missing (run by `npm test` as pretest):
-#   flatc (flatbuffers-compiler) and Debian's python3-flatbuffers: independent decoders for the
-#   protocol tests; tmux: rush driven through a real terminal; valgrind: memcheck of the rush client.
-# Installing needs root (or sudo) and apt-get. Without them the affected tests skip locally and
-# fail under CI, so a missing tool is never silently "green" where it matters.
-set -uo pipefail
-
-missing=()
-command -v flatc >/dev/null || missing+=(flatbuffers-compiler)
-/usr/bin/python3 -c 'import flatbuffers' 2>/dev/null || missing+=(python3-flatbuffers)
-command -v tmux >/dev/null || missing+=(tmux)
-command -v valgrind >/dev/null || missing+=(valgrind)
-((${#missing[@]})) || exit 0
-
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"; else
-    echo "test-deps: missing ${missing[*]} and not root: those tests will skip (install: apt-get install ${missing[*]})" >&2
-    exit 0
-  fi
-fi
-if ! command -v apt-get >/dev/null; then
-  echo "test-deps: missing ${missing[*]} and no apt-get here: those tests will skip" >&2
-  exit 0
-fi
-echo "test-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 ||
-  { $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"; } ||
-  echo "test-deps: could not install ${missing[*]}: those tests will skip (and fail under CI)" >&2
-exit 0
+# Installs the Debian packages the test suite and the benches need, when missing. It changes the
+# host, so `npm test` never runs it: .ci/run does (as root), and so can you (`sudo bash
+# scripts/test-deps.sh`). Locally, a test whose tool is missing skips and says which package to
+# install; under CI it fails instead.
+#   flatbuffers-compiler, python3-flatbuffers  independent decoders (test/protocol, test/rush/client)
+#   tmux                                        rush on a real terminal (test/rush/terminal)
+#   valgrind, gcc                               memcheck of the rush client (test/rush/client, scripts/valgrind-client.sh)
+#   systemd                                     systemd-analyze verify of the generated unit (test/daemon/lifecycle)
+#   bsdutils, python3                           script(1) for a pseudo-terminal; python3 for peers the tests script
+#   hyperfine                                   rush start-up benchmark (bench/startup.mjs)
+# The cross-uid test also needs a user: scripts/test-user.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+exec bash scripts/ci/apt-tools.sh flatbuffers-compiler python3-flatbuffers tmux valgrind gcc systemd bsdutils python3 hyperfine

@@ -1,26 +1,21 @@
 #!/usr/bin/env bash
 # Provides what the cross-uid daemon test needs (test/daemon/daemon-process.test.ts, "refuses
-# another uid ..."): setpriv (util-linux) and an unprivileged user `nobody` with uid 65534.
-# Creating either needs root. Without them that test skips locally and fails under CI.
-set -uo pipefail
+# another uid ..."): setpriv (util-linux) and an unprivileged user `nobody` with uid 65534. Both
+# need root and change the host, so `npm test` never runs this: .ci/run does, and so can you
+# (`sudo bash scripts/test-user.sh`). Without them that test skips locally and fails under CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" -ne 0 ]; then
-  exit 0 # not root: the test cannot switch uids anyway and says so
+  echo "test-user: run this as root (it may install util-linux and create the system user nobody)" >&2
+  exit 1
 fi
-if ! command -v setpriv >/dev/null; then
-  if command -v apt-get >/dev/null; then
-    echo "test-user: installing util-linux (setpriv)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq util-linux >/dev/null 2>&1 ||
-      echo "test-user: could not install setpriv: the cross-uid test will skip (and fail under CI)" >&2
-  else
-    echo "test-user: no setpriv and no apt-get: the cross-uid test will skip (and fail under CI)" >&2
-  fi
-fi
+command -v setpriv >/dev/null || bash scripts/ci/apt-tools.sh util-linux
 if ! id -u nobody >/dev/null 2>&1; then
   echo "test-user: creating system user nobody (uid 65534)"
-  useradd --system --uid 65534 --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin nobody ||
-    echo "test-user: could not create user nobody: the cross-uid test will skip (and fail under CI)" >&2
-elif [ "$(id -u nobody)" != 65534 ]; then
-  echo "test-user: user nobody has uid $(id -u nobody), not 65534: the cross-uid test will skip (and fail under CI)" >&2
+  useradd --system --uid 65534 --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin nobody
 fi
-exit 0
+if [ "$(id -u nobody)" != 65534 ]; then
+  echo "test-user: user nobody has uid $(id -u nobody), not 65534: the cross-uid test cannot run" >&2
+  exit 1
+fi

@@ -181,3 +181,23 @@ export async function until(check: () => boolean, ms = 30_000): Promise<boolean>
   }
   return true
 }
+
+/** Whether the suite runs under CI (.ci/run exports CI=true). */
+export const underCI = !!process.env['CI'] && !/^(0|false|no)$/i.test(process.env['CI'] ?? '')
+
+/**
+ * For a test that needs something `npm test` never provides (it changes nothing on the host): a
+ * tool, a user, root, a build. `missing` names what is absent (undefined: everything is there),
+ * `enable` is exactly how to provide it. Locally the test then skips, saying both; under CI it
+ * fails instead: .ci/run installs everything first, so a skip there would be a check not made.
+ * Returns true when the test can run.
+ */
+export function needs(t: Test, missing: string | undefined, enable: string): boolean {
+  if (missing === undefined) return true
+  if (underCI) t.fail(`${missing}; to enable: ${enable} (under CI this fails instead of skipping: .ci/run provides it)`)
+  else t.pass(missing, { skip: `to enable: ${enable}` })
+  return false
+}
+
+/** The exact command that installs Debian packages the suite needs (scripts/test-deps.sh lists them all). */
+export const aptInstall = (...packages: string[]): string => `apt-get install -y ${packages.join(' ')} (as root), or \`sudo bash scripts/test-deps.sh\` for all of them`

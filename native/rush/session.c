@@ -233,15 +233,26 @@ int await_exec(struct session *s, uint32_t exec_id) {
         if (s->sigfd >= 0 && (pfd[1].revents & POLLIN)) on_signals(s, exec_id);
         if (!pfd[0].revents) continue;
         int r = rx_fill(s->sock, &s->rx);
-        if (r > 0) continue;
+        if (r > 0) {
+            s->heard = 1;
+            continue;
+        }
+        if (!s->heard && (!s->sent || (r == -ECONNRESET && !s->sent_more))) {
+            /* Not a byte from the daemon, and it went away without reading our request: that is
+             * no daemon, as a refused connect is (a killed Node daemon's threads hold its
+             * listening socket a while after its main thread is gone, so our connect landed in
+             * its backlog). Run the command here without a word, and start a daemon for next time. */
+            runtime_autostart();
+            return RUN_LOCALLY;
+        }
         if (!s->sent) {
-            /* Our request never went out and the daemon said nothing: the command did not run. */
+            /* Our request never went out and the daemon, after a word, closed: it did not run. */
             say("rushd closed the connection; running locally", NULL);
             return RUN_LOCALLY;
         }
         if (r == -ECONNRESET && !s->sent_more) {
-            /* A reset means the daemon went away with bytes of ours unread (killed with us still
-             * in its backlog, say), and the request was all we sent: it never ran. */
+            /* A reset means the daemon went away with bytes of ours unread (killed after its
+             * hello, before it got to our request), and the request was all we sent: it never ran. */
             say("rushd went away before reading the command; running locally", NULL);
             return RUN_LOCALLY;
         }
@@ -270,7 +281,10 @@ int await_hello(struct session *s) {
             return -1;
         }
         if (got == 0) {
-            if (rx_fill(s->sock, &s->rx) > 0) continue;
+            if (rx_fill(s->sock, &s->rx) > 0) {
+                s->heard = 1;
+                continue;
+            }
             say("rushd closed the connection; running locally", NULL);
             return -1;
         }

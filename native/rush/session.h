@@ -27,6 +27,7 @@ struct session {
     uint32_t next_id; /* next request id (rush.exec and rush.signal share the sequence) */
     int sent;         /* the exec request went out */
     int sent_more;    /* something else went out after it (a forwarded signal) */
+    int heard;        /* the daemon has sent us something on this connection */
     struct rx rx;
     /* The oldest forwarded signal rushd has not answered yet (0: none), and since when (ms). A
      * daemon that leaves it unanswered for SIGNAL_ANSWER_MS is stuck: the next terminating

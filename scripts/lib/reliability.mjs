@@ -7,6 +7,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
+import { Client } from '../../dist/index.js'
 
 export const root = fileURLToPath(new URL('../..', import.meta.url))
 export const builtRushBin = path.join(root, 'build', 'Release', 'rush')
@@ -184,6 +185,67 @@ export function snapshot(daemon) {
     } catch {}
   }
   return out
+}
+
+/**
+ * Waits until the daemon `pid` and its workers are idle, so that an fd snapshot means something:
+ * the daemon counts no connection but the one asking (`fdwire.status` on `socketPath`), then the
+ * open fds of the daemon and of every worker (/proc/<pid>/fd, with what each refers to) are the
+ * same in `samples` samples in a row, and the daemon still counts no other connection. `ms` is a
+ * hang guard, not a timing bound: returns the snapshot (see `snapshot`), or undefined if the
+ * processes never settled.
+ */
+export async function quiesce(pid, socketPath, { ms = 120_000, samples = 3, every = 50 } = {}) {
+  const end = Date.now() + ms
+  const fdsOf = () => JSON.stringify([pid, ...workerPids(pid)].map((p) => [p, safe(() => fdList(p))]))
+  let last
+  let same = 0
+  while (Date.now() < end) {
+    const others = await otherConnections(socketPath)
+    await sleep(every)
+    const now = fdsOf()
+    same = others === 0 && now === last ? same + 1 : 0
+    last = others === 0 ? now : undefined
+    if (same >= samples - 1) return snapshot(pid)
+  }
+  return undefined
+}
+
+function safe(fn) {
+  try {
+    return fn()
+  } catch {
+    return null
+  }
+}
+
+/** Connections the daemon at `socketPath` counts besides the one asking; undefined if it did not answer. */
+async function otherConnections(socketPath) {
+  const status = await liveStatus(socketPath)
+  return typeof status?.connections === 'number' ? status.connections - 1 : undefined
+}
+
+/** What the daemon at `socketPath` answers to `fdwire.status` (an object), or undefined. */
+export async function liveStatus(socketPath, timeout = 10_000) {
+  let client
+  try {
+    client = await Client.connect(socketPath, { timeout })
+    return (await client.request('fdwire.status', undefined, { timeout })).json()
+  } catch {
+    return undefined
+  } finally {
+    await client?.close().catch(() => {})
+  }
+}
+
+/** Whether `pid` runs: it exists and is not a zombie (an unreaped dead process). */
+export function running(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
+  } catch {
+    return false
+  }
 }
 
 /** Polls `fn` until it returns truthy or `ms` pass; returns the last value. */

@@ -58,7 +58,9 @@ function addonCommand(target, gyp, headers) {
     '-s',
   ]
   // A Mach-O bundle leaves the napi_* symbols to the host process (node) at load time.
-  if (target.platform === 'darwin') flags.push('-Wl,-undefined,dynamic_lookup')
+  // zig links a dylib (not a bundle); dlopen takes either. Its install name would otherwise be the
+  // build machine's output path.
+  if (target.platform === 'darwin') flags.push('-Wl,-undefined,dynamic_lookup', '-Wl,-install_name,@rpath/fdwire.node')
   return [...flags, ...gyp.fdwire.sources.map((s) => path.join(root, s))]
 }
 

@@ -18,7 +18,8 @@ import { MAX_GLIBC, TARGETS } from './targets.mjs'
 const ELF_MACHINE = { x64: 62, arm64: 183 } // EM_X86_64, EM_AARCH64
 const MACHO_CPU = { x64: 0x01000007, arm64: 0x0100000c } // CPU_TYPE_X86_64, CPU_TYPE_ARM64
 const MH_EXECUTE = 2
-const MH_BUNDLE = 8
+const MH_DYLIB = 6 // what zig links with -shared; Node's dlopen takes it as it takes a bundle
+const MH_BUNDLE = 8 // what node-gyp links on a Mac
 const ET_EXEC = 2
 const ET_DYN = 3
 
@@ -90,13 +91,19 @@ export function machoFacts(file) {
   const objdump = tool(['llvm-objdump'])
   if (!nm || !objdump) throw new Error('llvm-nm and llvm-objdump are needed to check Mach-O files (apt-get install llvm)')
   const exports = output(nm, ['-g', '--defined-only', '-j', file]).split('\n').filter(Boolean)
+  const id = output(objdump, ['--macho', '--dylib-id', file]).split('\n')[1]?.trim() ?? ''
   const loads = output(objdump, ['--macho', '--dylibs-used', file])
   const dylibs = loads
     .split('\n')
     .slice(1)
     .map((l) => l.trim().split(' ')[0])
-    .filter(Boolean)
-  return { exports, dylibs }
+    .filter((name) => name && name !== id)
+  // N-API functions must be looked up in the process that loads the addon (flat namespace), not
+  // in a library of their own: the symbols that name a `napi_` function, and how each is bound.
+  const binds = output(objdump, ['--macho', '--bind', '--lazy-bind', file])
+  const napiBinds = binds.split('\n').filter((l) => /\s_napi_\w+$/.test(l))
+  const signed = output(objdump, ['--macho', '--private-headers', file]).includes('LC_CODE_SIGNATURE')
+  return { exports, dylibs, napiBinds, id, signed }
 }
 
 function check(lines, ok, text) {
@@ -143,14 +150,19 @@ export function inspectTarget(root, target) {
           `${name}: musl only (needs ${f.needed.join(' ')}; GLIBC ${f.maxGlibc ?? 'none'})`)
       }
     } else {
-      const kind = what === 'addon' ? MH_BUNDLE : MH_EXECUTE
-      const right = h.format === 'Mach-O' && h.cpu === MACHO_CPU[target.arch] && h.fileType === kind
-      check(lines, right, `${name}: Mach-O ${target.arch} ${what === 'addon' ? 'bundle' : 'executable'} (${kb(file)})`)
+      const kinds = what === 'addon' ? [MH_DYLIB, MH_BUNDLE] : [MH_EXECUTE]
+      const right = h.format === 'Mach-O' && h.cpu === MACHO_CPU[target.arch] && kinds.includes(h.fileType)
+      check(lines, right, `${name}: Mach-O ${target.arch} ${what === 'addon' ? 'loadable library' : 'executable'} (${kb(file)})`)
       if (!right) continue
       const f = machoFacts(file)
       if (what === 'addon') {
         check(lines, f.exports.includes('_napi_register_module_v1'), `${name}: exports napi_register_module_v1`)
+        check(lines, f.id === '' || f.id === '@rpath/fdwire.node', `${name}: install name ${f.id || 'none'}`)
+        check(lines, f.napiBinds.length > 0 && f.napiBinds.every((l) => l.includes('flat-namespace')),
+          `${name}: its ${f.napiBinds.length} napi_* imports resolve from the loading process (flat namespace)`)
       }
+      // Apple silicon runs only signed code; zig signs ad hoc, as Apple's linker does.
+      if (target.arch === 'arm64') check(lines, f.signed, `${name}: signed (LC_CODE_SIGNATURE)`)
       check(lines, f.dylibs.every((d) => d.startsWith('/usr/lib/libSystem')),
         `${name}: links only libSystem (${f.dylibs.join(' ')})`)
     }

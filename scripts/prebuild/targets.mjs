@@ -19,7 +19,9 @@
  */
 
 const GLIBC = '2.17' // RHEL/CentOS 7, Debian 9, Ubuntu 18.04, Amazon Linux 2 and everything newer
-const MACOS = { x64: '10.15', arm64: '11.0' } // Node 20's minimum; the first arm64 macOS
+// zig 0.11 carries the macOS 11–13 SDK stubs only, so macOS 11 (Big Sur, 2020) is the floor on both
+// CPUs (Node 20 itself still starts on 10.15; Node 23 and later need 11 too).
+const MACOS = { x64: '11.0', arm64: '11.0' }
 
 /** @type {Target[]} */
 export const TARGETS = [

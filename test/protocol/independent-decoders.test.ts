@@ -1,6 +1,6 @@
 // Our bytes decode with decoders we did not write (flatc --json, Debian's python3-flatbuffers),
 // flatc's bytes decode with ours, and our verifier descriptors agree with the .fbs files.
-// Locally a missing tool skips; under CI (process.env.CI) it fails.
+// Locally a missing tool skips (saying how to install it); under CI (process.env.CI) it fails.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { EnvelopeRoot, RushRoots, readEnvelope, rush, tableOf, toObject, type TableDescriptor } from '../../src/protocol/index.js'
 import { validMessages } from './fixtures.js'
+import { aptInstall, needs } from '../helpers.js'
 
 const repo = new URL('../../', import.meta.url).pathname
 const schemas = join(repo, 'schemas')
@@ -21,10 +22,8 @@ const flatc = have('flatc', ['--version'])
 const python = have(PY, ['-c', 'import flatbuffers'])
 
 function need(t: Tap.Test, ok: boolean, what: string): boolean {
-  if (ok) return true
-  if (process.env.CI) t.fail(`${what} is missing (CI must install it; see scripts/ci-protocol.sh)`)
-  else t.skip(`${what} not installed`)
-  return false
+  const debian = what === 'flatc' ? 'flatbuffers-compiler' : 'python3-flatbuffers'
+  return needs(t, ok ? undefined : `${what} is not installed`, aptInstall(debian))
 }
 type Tap = { Test: typeof t }
 declare namespace Tap {

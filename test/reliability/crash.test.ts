@@ -1,60 +1,66 @@
 /**
  * Crashes (issue 6, item 2), against the real rushd and C client: a worker killed mid-command, the
- * daemon killed, a stopped worker, a log that cannot be written. The time bounds asserted are the
- * issue's acceptance criteria (pool back to N within 1 s, the next rush right within 100 ms, a
- * daemon back within 2 s); the measured values are printed with each assertion.
+ * daemon killed (also with a client waiting in its backlog), a stopped worker, a log that cannot be
+ * written. What is checked is what happens, never how fast: every wait is a hang guard. How fast
+ * the pool and the daemon come back is measured by `npm run soak` (scripts/soak.mjs, "crash
+ * recovery"), against the issue's targets.
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { alive, daemonPid, kill, liveStatus, pollFor, poolReady, processes, runRush, skip, startRushd, workerPids, type Proc } from './lib.js'
+import { needs } from '../helpers.js'
+import { alive, daemonPid, hasConnectedSocket, haveRush, kill, liveStatus, pollFor, poolReady, processes, runRush, startRushd, workerPids, type Proc } from './lib.js'
 
-/** The sh processes running `sleep 2; echo done <k>` and the process serving each. */
+/** The sh processes running the script marked `echo done <k>`, and the process serving each. */
 function runningCommands(list: Proc[]): { k: number; sh: number; server: number }[] {
   const out = []
   for (const p of list) {
-    const m = p.cmd[0] !== undefined && /sh$/.test(p.cmd[0]) ? /echo done (\d+)/.exec(p.cmd.join(' ')) : null
-    if (m && list.some((c) => c.ppid === p.pid && c.cmd[0]?.endsWith('sleep'))) out.push({ k: Number(m[1]), sh: p.pid, server: p.ppid })
+    const m = p.cmd[0] !== undefined && /^(sh|dash)$/.test(path.basename(p.cmd[0])) && p.state !== 'Z' ? /echo done (\d+)/.exec(p.cmd.join(' ')) : null
+    if (m) out.push({ k: Number(m[1]), sh: p.pid, server: p.ppid })
   }
   return out
 }
 
-t.test('a worker killed with SIGKILL mid-command: its clients get an error, the others finish, the pool is back to 4 within 1 s', { skip }, async (t) => {
+/** A new daemon (not `old`) of `dir` that answers fdwire.status, waited for with a hang guard. */
+async function daemonBack(dir: string, old: number): Promise<number | undefined> {
+  return pollFor(async () => {
+    const pid = daemonPid(dir)
+    if (pid === undefined || pid === old || !alive(pid)) return undefined
+    return (await liveStatus(dir, 5000)) ? pid : undefined
+  }, 120_000, 50)
+}
+
+t.test('a worker killed with SIGKILL mid-command: its clients get an error, the others finish, the pool is back to 4', async (t) => {
+  if (!haveRush(t)) return
   const { dir, env, pid: daemon } = startRushd(t)
   t.ok(await poolReady(dir), 'the pool has 4 workers')
+  // Each command runs until the test releases it, so all of them run at once however slow the machine.
+  const release = path.join(dir, 'release')
   const n = 6
-  const runs = Array.from({ length: n }, (_, k) => runRush(['-c', `sleep 2; echo done ${k}`], env))
-  // Wait until every command runs; the first session is served by the daemon, the others by workers.
-  const [running] = await pollFor(() => {
+  const runs = Array.from({ length: n }, (_, k) => runRush(['-c', `until [ -e '${release}' ]; do sleep 0.05; done; echo done ${k}`], env, 300_000))
+  // The first session is served by the daemon, the others by workers.
+  const running = await pollFor(() => {
     const list = runningCommands(processes())
     return list.length === n ? list : undefined
-  }, 10_000)
+  }, 120_000)
   t.ok(running, `all ${n} commands are running`)
-  if (!running) return
+  if (!running) return void fs.writeFileSync(release, '')
   const workers = workerPids(daemon)
   const onWorkers = running.filter((c) => workers.includes(c.server))
   t.ok(onWorkers.length > 0, `some commands run on workers (${onWorkers.length} of ${n}; servers ${running.map((c) => c.server).join(' ')})`)
-  if (onWorkers.length === 0) return
+  if (onWorkers.length === 0) return void fs.writeFileSync(release, '')
   const victim = onWorkers[0]!.server
   const affected = new Set(running.filter((c) => c.server === victim).map((c) => c.k))
   t.ok(kill(victim, 'SIGKILL'), `killed worker ${victim} (serving commands ${[...affected].join(' ')})`)
-  const killedAt = performance.now()
   // Back to N: a new worker process exists and the daemon counts 4 live workers again.
-  const [back, ms] = await pollFor(async () => {
+  const back = await pollFor(async () => {
     const now = workerPids(daemon)
     if (now.includes(victim) || now.length !== 4) return false
-    const status = await liveStatus(dir, 500)
-    return status?.['workers'] === 4
-  }, 5000)
-  const elapsed = performance.now() - killedAt
+    return (await liveStatus(dir, 5000))?.['workers'] === 4
+  }, 120_000, 20)
   t.ok(back, 'the pool is back to 4 workers')
-  t.ok(elapsed <= 1000, `pool back to 4 in ${elapsed.toFixed(0)} ms (bound 1000 ms; poll loop ${ms.toFixed(0)} ms)`)
-  t.comment(`measured: pool back to 4 workers ${elapsed.toFixed(0)} ms after kill -9 of a worker`)
-  // The killed worker's commands are orphans now (their clients are gone): record what becomes of them.
-  await sleep(100)
-  const orphans = runningCommands(processes()).filter((c) => affected.has(c.k))
-  t.comment(`commands of the killed worker still running 100 ms after the kill: ${orphans.map((c) => `${c.k} (sh ${c.sh}, parent ${c.server})`).join(', ') || 'none'}`)
+  fs.writeFileSync(release, '')
   const results = await Promise.all(runs)
   for (const [k, r] of results.entries()) {
     if (affected.has(k)) {
@@ -69,7 +75,8 @@ t.test('a worker killed with SIGKILL mid-command: its clients get an error, the 
   t.same([after.status, after.stdout], [0, 'after\n'], 'the next command is served')
 })
 
-t.test('the daemon killed with SIGKILL: the next rush is right within 100 ms, and a daemon is back within 2 s', { skip }, async (t) => {
+t.test('the daemon killed with SIGKILL: the next rush gives the right answer, quietly, and a daemon is back', async (t) => {
+  if (!haveRush(t)) return
   const { dir, env: base, pid: daemon } = startRushd(t)
   const env = { ...base }
   delete env['RUSH_NO_AUTOSTART'] // the client's fallback starts a daemon
@@ -78,30 +85,44 @@ t.test('the daemon killed with SIGKILL: the next rush is right within 100 ms, an
   const warm = await runRush(['-c', 'echo warm'], env)
   t.same([warm.status, warm.stdout], [0, 'warm\n'], 'served before the kill')
   t.ok(kill(daemon, 'SIGKILL'), `killed the daemon ${daemon}`)
-  await pollFor(() => !alive(daemon), 2000)
+  // Dead as `ps` sees it (gone or a zombie). Its other threads may still be exiting, holding its
+  // listening socket: the next rush may land in its backlog (the next test makes sure of that).
+  t.ok(await pollFor(() => !alive(daemon), 60_000), 'the daemon died')
   const first = await runRush(['-c', 'echo x'], env)
-  const calledAt = performance.now() - first.ms
-  t.same([first.status, first.stdout, first.stderr], [0, 'x\n', ''], `the next rush gives the right answer (got ${JSON.stringify(first)})`)
-  t.ok(first.ms <= 100, `the next rush took ${first.ms.toFixed(1)} ms (bound 100 ms)`)
-  t.comment(`measured: first rush after kill -9 of the daemon ${first.ms.toFixed(1)} ms`)
-  const [running] = await pollFor(async () => {
-    const pid = daemonPid(dir)
-    if (pid === undefined || pid === daemon || !alive(pid)) return undefined
-    return (await liveStatus(dir, 500)) ? pid : undefined
-  }, 10_000)
-  const back = performance.now() - calledAt
-  t.ok(running, `a new daemon answers (pid ${running})`)
-  t.ok(back <= 2000, `a daemon was back ${back.toFixed(0)} ms after that rush started (bound 2000 ms)`)
-  t.comment(`measured: daemon back (answering fdwire.status) ${back.toFixed(0)} ms after the first rush`)
-  const [gone] = await pollFor(() => workers.every((w) => !alive(w)), 5000)
-  t.ok(gone, `the dead daemon's workers exit (${workers.filter(alive).join(' ') || 'none left'})`)
-  const next = await runRush(['-c', 'echo y'], env)
-  t.same([next.status, next.stdout], [0, 'y\n'], 'the new daemon serves')
+  t.same([first.status, first.stdout, first.stderr], [0, 'x\n', ''], `the next rush gives the right answer, as sh -c would (got ${JSON.stringify(first)})`)
+  const running = await daemonBack(dir, daemon)
+  t.ok(running, `that rush started a new daemon, which answers (pid ${running})`)
   if (running) t.teardown(() => void kill(running, 'SIGTERM'))
+  t.ok(await pollFor(() => workers.every((w) => !alive(w)), 120_000), `the dead daemon's workers exit (${workers.filter(alive).join(' ') || 'none left'})`)
+  const next = await runRush(['-c', 'echo y'], env)
+  t.same([next.status, next.stdout, next.stderr], [0, 'y\n', ''], 'the new daemon serves')
+})
+
+t.test('the daemon killed with SIGKILL while a rush waits in its backlog: that rush runs the command itself, quietly, and starts a daemon', async (t) => {
+  if (!haveRush(t)) return
+  const { dir, env: base, pid: daemon } = startRushd(t)
+  const env = { ...base }
+  delete env['RUSH_NO_AUTOSTART']
+  t.ok(await poolReady(dir), 'the pool has 4 workers')
+  // Stopped, the daemon accepts nothing; the kernel still completes a connect into its backlog.
+  t.ok(kill(daemon, 'SIGSTOP'), `stopped the daemon ${daemon}`)
+  t.teardown(() => void kill(daemon, 'SIGCONT'))
+  let client = 0
+  const run = runRush(['-c', 'echo x'], env, 300_000, (pid) => (client = pid))
+  t.ok(await pollFor(() => client > 0 && hasConnectedSocket(client), 120_000), 'the client connected: it waits in the backlog')
+  t.ok(kill(daemon, 'SIGKILL'), 'killed the daemon')
+  const r = await run
+  t.same([r.status, r.stdout, r.stderr], [0, 'x\n', ''], `the command ran once, here, as sh -c would run it (got ${JSON.stringify(r)})`)
+  const running = await daemonBack(dir, daemon)
+  t.ok(running, `that rush started a new daemon, which answers (pid ${running})`)
+  if (running) t.teardown(() => void kill(running, 'SIGTERM'))
+  const next = await runRush(['-c', 'echo y'], env)
+  t.same([next.status, next.stdout, next.stderr], [0, 'y\n', ''], 'the new daemon serves')
 })
 
 for (const which of ['one worker', 'every worker'] as const) {
-  t.test(`${which} stopped with SIGSTOP: concurrent commands are all answered, none hangs`, { skip }, async (t) => {
+  t.test(`${which} stopped with SIGSTOP: concurrent commands are all answered, none hangs`, async (t) => {
+    if (!haveRush(t)) return
     const { dir, env, pid: daemon } = startRushd(t)
     t.ok(await poolReady(dir), 'the pool has 4 workers')
     const workers = workerPids(daemon)
@@ -111,13 +132,10 @@ for (const which of ['one worker', 'every worker'] as const) {
       for (const w of stopped) kill(w, 'SIGCONT')
     })
     const n = 8
-    const t0 = performance.now()
-    const results = await Promise.all(Array.from({ length: n }, (_, k) => runRush(['-c', `sleep 0.2; echo ok ${k}`], env, 20_000)))
-    const elapsed = performance.now() - t0
+    const results = await Promise.all(Array.from({ length: n }, (_, k) => runRush(['-c', `sleep 0.2; echo ok ${k}`], env, 300_000)))
     for (const [k, r] of results.entries()) {
-      t.same([r.status, r.stdout, r.stderr, r.timedOut], [0, `ok ${k}\n`, '', false], `command ${k} answered (${r.ms.toFixed(0)} ms)`)
+      t.same([r.status, r.stdout, r.stderr, r.timedOut], [0, `ok ${k}\n`, '', false], `command ${k} answered`)
     }
-    t.comment(`measured: ${n} concurrent commands with ${which} stopped: slowest ${Math.max(...results.map((r) => r.ms)).toFixed(0)} ms, all done in ${elapsed.toFixed(0)} ms`)
     t.ok(alive(daemon), 'the daemon is still running')
     for (const w of stopped) kill(w, 'SIGCONT')
     const after = await runRush(['-c', 'echo after'], env)
@@ -125,7 +143,8 @@ for (const which of ['one worker', 'every worker'] as const) {
   })
 }
 
-t.test('a log that cannot be written (/dev/full) with NODE_DEBUG=fdwire: the daemon keeps serving', { skip: skip || (!fs.existsSync('/dev/full') && 'no /dev/full') }, async (t) => {
+t.test('a log that cannot be written (/dev/full) with NODE_DEBUG=fdwire: the daemon keeps serving', async (t) => {
+  if (!haveRush(t) || !needs(t, fs.existsSync('/dev/full') ? undefined : 'no /dev/full', 'mknod -m 666 /dev/full c 1 7 (as root)')) return
   const { dir, env, pid: daemon } = startRushd(t, { NODE_DEBUG: 'fdwire' }, (dir) => fs.symlinkSync('/dev/full', path.join(dir, 'daemon.log')))
   for (let round = 0; round < 5; round++) {
     const results = await Promise.all(Array.from({ length: 6 }, (_, k) => runRush(['-c', k % 2 ? `echo ok ${k}` : `printf 'ok %s\\n' ${k} | cat`], env)))

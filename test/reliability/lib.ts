@@ -6,12 +6,13 @@ import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Test } from 'tap'
 import { Client } from '../../dist/index.js'
-import { root } from '../helpers.js'
+import { needs, root } from '../helpers.js'
 
 export const rushd = path.join(root, 'bin', 'rushd')
 const builtRush = path.join(root, 'build', 'Release', 'rush')
 export const ready = fs.existsSync(builtRush) && fs.existsSync(path.join(root, 'dist', 'rush', 'cli.js'))
-export const skip = !ready && 'bin/rushd, dist/rush or build/Release/rush missing'
+/** True when rushd and the client are built; else a skip locally, a failure under CI (helpers.needs). */
+export const haveRush = (t: Test): boolean => needs(t, ready ? undefined : 'dist/rush or build/Release/rush is missing', '`npm install` builds them')
 
 let rushCopy: string | undefined
 /** A private copy of build/Release/rush: others rebuild the shared tree while tests run. */
@@ -133,14 +134,13 @@ export interface Run {
   signal: NodeJS.Signals | null
   stdout: string
   stderr: string
-  ms: number
   timedOut: boolean
 }
 
-/** Runs the client; killed (timedOut) after `timeout` ms. */
-export function runRush(args: string[], env: Env, timeout = 20_000): Promise<Run> {
-  const t0 = performance.now()
+/** Runs the client; killed (timedOut) after `timeout` ms: a hang guard, never a timing check. */
+export function runRush(args: string[], env: Env, timeout = 60_000, onSpawn?: (pid: number) => void): Promise<Run> {
   const child = spawn(clean[0]!, [...clean.slice(1), rush(), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  if (child.pid !== undefined) onSpawn?.(child.pid)
   let stdout = ''
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
@@ -148,13 +148,10 @@ export function runRush(args: string[], env: Env, timeout = 20_000): Promise<Run
   child.on('error', (e) => (stderr += e.message))
   let timedOut = false
   const timer = setTimeout(() => ((timedOut = true), child.kill('SIGKILL')), timeout)
-  let ms = 0
-  // The exit, not the close of the pipes: an orphaned command may still hold them.
-  child.on('exit', () => (ms = performance.now() - t0))
   return new Promise((resolve) => {
     child.on('close', (status, signal) => {
       clearTimeout(timer)
-      resolve({ status, signal, stdout, stderr, ms, timedOut })
+      resolve({ status, signal, stdout, stderr, timedOut })
     })
   })
 }
@@ -174,18 +171,40 @@ export async function liveStatus(dir: string, timeout = 1000): Promise<Record<st
 }
 
 /** Waits until the daemon reports `n` ready workers (they start while it already serves). */
-export async function poolReady(dir: string, n = 4, ms = 15_000): Promise<boolean> {
-  const [ok] = await pollFor(async () => (await liveStatus(dir, 1000))?.['workers'] === n, ms, 50)
-  return ok
+export async function poolReady(dir: string, n = 4, ms = 60_000): Promise<boolean> {
+  return !!(await pollFor(async () => (await liveStatus(dir, 5000))?.['workers'] === n, ms, 50))
 }
 
-/** Polls `fn` every `every` ms until truthy or `ms` pass; returns [value, elapsed ms]. */
-export async function pollFor<T>(fn: () => T | Promise<T>, ms: number, every = 10): Promise<[T, number]> {
-  const t0 = performance.now()
+/** Polls `fn` every `every` ms until truthy, for at most `ms` (a hang guard, never a timing
+ *  check); returns the last value. */
+export async function pollFor<T>(fn: () => T | Promise<T>, ms: number, every = 10): Promise<T> {
+  const deadline = Date.now() + ms
   let value = await fn()
-  while (!value && performance.now() - t0 < ms) {
+  while (!value && Date.now() < deadline) {
     await sleep(every)
     value = await fn()
   }
-  return [value, performance.now() - t0]
+  return value
+}
+
+/** Whether process `pid` has a Unix socket in the connected state (/proc/net/unix, St 03). */
+export function hasConnectedSocket(pid: number): boolean {
+  const inodes = new Set<string>()
+  try {
+    for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))
+      if (m) inodes.add(m[1]!)
+    }
+  } catch {
+    return false
+  }
+  // Num RefCount Protocol Flags Type St Inode [Path]
+  return fs
+    .readFileSync('/proc/net/unix', 'utf8')
+    .split('\n')
+    .slice(1)
+    .some((line) => {
+      const f = line.trim().split(/\s+/)
+      return f[5] === '03' && inodes.has(f[6]!)
+    })
 }

@@ -11,9 +11,9 @@ import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { protocol } from '../../src/index.js'
-import { collect, fixtures, node, root, tempDir } from '../helpers.js'
+import { alive, aptInstall, collect, fixtures, frame, needs, node, root, tempDir } from '../helpers.js'
 
-type Test = Parameters<Parameters<typeof t.test>[1]>[0]
+type Test = import('tap').Test
 
 const rush = path.join(root, 'build', 'Release', 'rush')
 const fakeDaemon = path.join(fixtures, 'rush-fake-daemon.mjs')
@@ -32,9 +32,9 @@ interface Run {
   stderr: string
 }
 
-/** Starts a fixture daemon serving `dir`; resolves once it listens. Killed at teardown. */
-async function startDaemon(t: Test, script: string, args: string[]): Promise<ChildProcess> {
-  const child = spawn(node[0], [...node.slice(1), script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+/** Starts a fixture daemon (`command`) serving `dir`; resolves once it listens. Killed at teardown. */
+async function startDaemon(t: Test, command: readonly string[]): Promise<ChildProcess> {
+  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   })
@@ -50,8 +50,8 @@ async function startDaemon(t: Test, script: string, args: string[]): Promise<Chi
   return child
 }
 
-const fake = (t: Test, dir: string, config: Record<string, unknown> = {}) => startDaemon(t, fakeDaemon, [dir, JSON.stringify(config)])
-const raw = (t: Test, dir: string, mode: string) => startDaemon(t, rawDaemon, [dir, mode])
+const fake = (t: Test, dir: string, config: Record<string, unknown> = {}) => startDaemon(t, [...node, fakeDaemon, dir, JSON.stringify(config)])
+const raw = (t: Test, dir: string, mode: string) => startDaemon(t, [...node, rawDaemon, dir, mode])
 
 /** Runs a command line (argv[0] = the program) with RUSH_RUNTIME_DIR=dir; never autostarts unless env says so. */
 async function run(argv: string[], dir: string, env: Record<string, string | undefined> = {}, options: { timeout?: number; onSpawn?: (c: ChildProcess) => void } = {}): Promise<Run> {
@@ -60,7 +60,7 @@ async function run(argv: string[], dir: string, env: Record<string, string | und
     env: { ...process.env, RUSH_RUNTIME_DIR: dir, RUSH_NO_AUTOSTART: '1', RUSHD: fakeRushd, ...env },
   })
   options.onSpawn?.(child)
-  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeout ?? 10_000)
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeout ?? 30_000) // a hang guard
   const [stdout, stderr, [code, signal]] = await Promise.all([
     collect(child.stdout),
     collect(child.stderr),
@@ -70,7 +70,7 @@ async function run(argv: string[], dir: string, env: Record<string, string | und
   return { code, signal, stdout, stderr }
 }
 
-const rushC = (dir: string, args: string[], env?: Record<string, string | undefined>) => run([rush, '-c', ...args], dir, env)
+const rushC = (dir: string, args: string[], env?: Record<string, string | undefined>, timeout?: number) => run([rush, '-c', ...args], dir, env, timeout === undefined ? {} : { timeout })
 
 function log(dir: string): Record<string, any>[] {
   const file = path.join(dir, 'log.jsonl')
@@ -78,7 +78,8 @@ function log(dir: string): Record<string, any>[] {
   return fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>)
 }
 
-async function until(check: () => boolean, ms = 5000): Promise<boolean> {
+/** Polls until `check` holds, for at most `ms`: a hang guard, never a timing assertion. */
+async function until(check: () => boolean, ms = 60_000): Promise<boolean> {
   const deadline = Date.now() + ms
   while (!check()) {
     if (Date.now() > deadline) return false
@@ -135,11 +136,7 @@ t.test('the request decodes with our reader, our verifier and flatc', async (t) 
   t.equal(log(dir)[0]!.fdCount, 3, 'three fds arrived')
 
   // flatc, an independent decoder: the envelope, then the nested body.
-  const flatc = spawnSync('flatc', ['--version'])
-  if (flatc.error) {
-    t.skip('flatc is not installed')
-    return
-  }
+  if (!needs(t, spawnSync('flatc', ['--version']).error ? 'flatc is not installed' : undefined, aptInstall('flatbuffers-compiler'))) return
   const out = path.join(dir, 'json')
   fs.writeFileSync(path.join(dir, 'body.bin'), body)
   for (const [schema, rootType, file] of [
@@ -254,13 +251,27 @@ t.test('no daemon: runs locally with the same output and status; autostart as co
 
 t.test('autostart does not hold the caller\'s pipes open', async (t) => {
   const dir = tempDir(t)
-  // A rushd that lingers: if it inherited our stdout pipe, collecting stdout would wait for it.
+  // A rushd that lingers (until killed below): if it inherited our stdout pipe, collecting stdout
+  // would wait for it. It says who it is first, so the test knows whom to check and to kill.
   const slow = path.join(dir, 'slow-rushd')
-  fs.writeFileSync(slow, '#!/bin/sh\nsleep 5\n', { mode: 0o755 })
-  const startedAt = Date.now()
-  const r = await rushC(dir, ['echo hi'], { RUSH_NO_AUTOSTART: undefined, RUSHD: slow })
+  const pidFile = path.join(dir, 'slow-rushd.pid')
+  fs.writeFileSync(slow, `#!/bin/sh\necho $$ > '${pidFile}.tmp' && mv '${pidFile}.tmp' '${pidFile}'\nexec sleep 600\n`, { mode: 0o755 })
+  const lingering = () => (fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8')) : undefined)
+  const killLingering = () => {
+    const pid = lingering()
+    if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGKILL')
+  }
+  t.teardown(killLingering)
+  // A hang guard: a rushd holding the pipe is killed after 60 s, so the run ends and the check
+  // below fails (instead of the test hanging for 600 s).
+  let guarded = false
+  const guard = setTimeout(() => ((guarded = true), killLingering()), 60_000)
+  const r = await rushC(dir, ['echo hi'], { RUSH_NO_AUTOSTART: undefined, RUSHD: slow }, 90_000)
+  clearTimeout(guard)
   t.equal(r.stdout, 'hi\n')
-  t.ok(Date.now() - startedAt < 3000, 'output ended without waiting for rushd')
+  t.ok(await until(() => lingering() !== undefined, 60_000), 'rushd was started')
+  t.notOk(guarded, 'the output ended while rushd still ran: it did not hold our pipes')
+  t.ok(alive(lingering()!), 'rushd is still running')
 })
 
 t.test('a socket path too long for sun_path: clear message, runs locally', async (t) => {
@@ -323,13 +334,49 @@ t.test('a refused connection (id 0 error): message, then runs locally', async (t
   t.match(r.stderr, /^rush: too many sessions \(limit 1\)/)
 })
 
-t.test('a daemon that goes away without reading the request (a reset): runs locally', async (t) => {
+// Daemons that go away with our request unread, in python (it can wait for bytes without reading
+// them: MSG_PEEK). `backlog`: listens, never accepts; once a connection waits, closes, as a daemon
+// killed while a client connects (the kernel resets it). `hello`: accepts, sends its hello (argv[2],
+// hex), waits until the request is there, and closes without reading it.
+const UNREAD_DAEMON = `
+import os, select, socket, sys
+if os.path.exists(sys.argv[1]): os.unlink(sys.argv[1])
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])
+s.listen(8)
+print('listening', flush=True)
+if len(sys.argv) > 2:
+    c, _ = s.accept()
+    c.sendall(bytes.fromhex(sys.argv[2]))
+    c.recv(1, socket.MSG_PEEK)
+    c.close()
+else:
+    select.select([s], [], [])
+s.close()
+`
+const unreadDaemon = (t: Test, dir: string, hello?: Buffer) => startDaemon(t, ['python3', '-c', UNREAD_DAEMON, path.join(dir, 'daemon.sock'), ...(hello ? [hello.toString('hex')] : [])])
+const helloFrame = () => frame(Buffer.from(protocol.encodeHello(protocol.PROTOCOL_VERSION, 'unread')))
+
+t.test('a daemon killed with our connection in its backlog is no daemon: the command runs locally, quietly, and one is started', async (t) => {
   const dir = tempDir(t)
-  await raw(t, dir, 'dieUnread')
+  await unreadDaemon(t, dir)
   const r = await rushC(dir, ['echo ran; exit 3'])
-  t.equal(r.stdout, 'ran\n', 'the command ran, once')
-  t.equal(r.code, 3)
+  t.same([r.stdout, r.stderr, r.code], ['ran\n', '', 3], 'the command ran, once, as sh -c runs it')
+  await unreadDaemon(t, dir)
+  const started = await rushC(dir, ['echo ran; exit 3'], { RUSH_NO_AUTOSTART: undefined })
+  t.same([started.stdout, started.stderr, started.code], ['ran\n', '', 3])
+  const ran = path.join(dir, 'rushd-ran')
+  t.ok(await until(() => fs.existsSync(ran) && fs.readFileSync(ran, 'utf8').endsWith('\n')), 'rushd was started for next time')
+  t.equal(fs.readFileSync(ran, 'utf8'), '["start"]\n')
+})
+
+t.test('a daemon that greets, then goes away without reading the request (a reset): says so and runs locally', async (t) => {
+  const dir = tempDir(t)
+  await unreadDaemon(t, dir, helloFrame())
+  const r = await rushC(dir, ['echo ran; exit 3'])
+  t.same([r.stdout, r.code], ['ran\n', 3], 'the command ran, once')
   t.equal(r.stderr, 'rush: rushd went away before reading the command; running locally\n')
+  t.notOk(fs.existsSync(path.join(dir, 'rushd-ran')), 'RUSH_NO_AUTOSTART=1: rushd was not started')
 })
 
 t.test('fds sent with the reply are closed, not leaked', async (t) => {
@@ -367,11 +414,16 @@ t.test('a stuck rushd: Ctrl-C is forwarded, and the next one, 1 s unanswered lat
   const dir = tempDir(t)
   await raw(t, dir, 'silent')
   let child: ChildProcess | undefined
-  const done = run([rush, '-c', 'sleep 30'], dir, {}, { onSpawn: (c) => (child = c), timeout: 20_000 })
-  await sleep(300)
+  const done = run([rush, '-c', 'sleep 30'], dir, {}, { onSpawn: (c) => (child = c), timeout: 120_000 })
+  const received = () => (fs.existsSync(path.join(dir, 'received')) ? Number(fs.readFileSync(path.join(dir, 'received'), 'utf8')) : 0)
+  t.ok(await until(() => received() > 0), 'the request went out (before, Ctrl-C would end rush at once)')
+  const request = received()
   child!.kill('SIGINT')
-  await sleep(1300)
-  t.equal(child!.exitCode, null, 'the first Ctrl-C was forwarded: rush still waits for the daemon')
+  t.ok(await until(() => received() > request), 'the first Ctrl-C was forwarded')
+  // The client gives the daemon 1 s to answer a forwarded signal, counted from forwarding it: at
+  // least that long has passed once this sleep is over, however slow the machine.
+  await sleep(1100)
+  t.equal(child!.exitCode, null, 'rush still waits for the daemon')
   child!.kill('SIGINT')
   const r = await done
   t.equal(r.signal, 'SIGINT', 'the second one ends rush, by that signal')
@@ -385,6 +437,7 @@ t.test('a live rushd answers each forwarded signal: a second Ctrl-C later is for
   const done = run([rush, '-c', 'sleep 30'], dir, {}, { onSpawn: (c) => (child = c), timeout: 20_000 })
   await until(() => log(dir).length === 1)
   child!.kill('SIGINT')
+  await until(() => log(dir).filter((e) => e['method'] === 'signal').length === 1) // answered as it arrives
   await sleep(1300)
   child!.kill('SIGINT')
   await until(() => log(dir).filter((e) => e['method'] === 'signal').length === 2)
@@ -455,14 +508,15 @@ t.test('garbage from the daemon: never a crash, a message and a non-zero status'
   ] as const) {
     const dir = tempDir(t)
     await raw(t, dir, mode)
-    const r = await run([rush, '-c', 'exit'], dir, {}, { timeout: 5000 })
+    const r = await run([rush, '-c', 'exit'], dir, {}, { timeout: 30_000 }) // a hang guard
     t.equal(r.signal, null, `${mode}: no signal death`)
     t.not(r.code, 0, `${mode}: non-zero status`)
     t.match(r.stderr, message, mode)
   }
 })
 
-const hasScript = spawnSync('script', ['--version']).status === 0
+const noScript = spawnSync('script', ['--version']).status === 0 ? undefined : 'script(1) is not installed'
+const enableScript = aptInstall('bsdutils')
 
 /** Runs `rush` (no arguments) on a pseudo-terminal made by script(1); `drive` writes the keys. */
 async function onTerminal(dir: string, env: Record<string, string>, drive: (keys: (s: string) => void) => Promise<void>): Promise<Run> {
@@ -485,7 +539,8 @@ async function onTerminal(dir: string, env: Record<string, string>, drive: (keys
   return { code, signal, stdout, stderr }
 }
 
-t.test('interactive: one session, a prompt per line, Ctrl-C forwarded, EOF exits with the last status', { skip: !hasScript && 'script(1) is missing' }, async (t) => {
+t.test('interactive: one session, a prompt per line, Ctrl-C forwarded, EOF exits with the last status', async (t) => {
+  if (!needs(t, noScript, enableScript)) return
   const dir = tempDir(t)
   await fake(t, dir, { reply: { kind: 'run' } })
   const r = await onTerminal(dir, { PS1: 'P> ' }, async (keys) => {
@@ -513,7 +568,8 @@ t.test('interactive: one session, a prompt per line, Ctrl-C forwarded, EOF exits
   t.equal(r.code, 4, 'EOF: exits with the last status')
 })
 
-t.test('interactive: a Result saying the command ended the session ends the client at once, with no other prompt', { skip: !hasScript && 'script(1) is missing' }, async (t) => {
+t.test('interactive: a Result saying the command ended the session ends the client at once, with no other prompt', async (t) => {
+  if (!needs(t, noScript, enableScript)) return
   const dir = tempDir(t)
   // The daemon says so and keeps the connection open: the client must not wait to see its end.
   await fake(t, dir, { reply: { kind: 'result', status: 6, ended: true } })
@@ -529,7 +585,8 @@ t.test('interactive: a Result saying the command ended the session ends the clie
   t.equal(r.code, 6)
 })
 
-t.test('interactive without a daemon: /bin/sh -i', { skip: !hasScript && 'script(1) is missing' }, async (t) => {
+t.test('interactive without a daemon: /bin/sh -i', async (t) => {
+  if (!needs(t, noScript, enableScript)) return
   const dir = tempDir(t)
   const r = await onTerminal(dir, { PS1: 'local> ' }, async (keys) => {
     keys('echo "in $0"; false\n')
@@ -540,7 +597,8 @@ t.test('interactive without a daemon: /bin/sh -i', { skip: !hasScript && 'script
   t.equal(r.code, 1)
 })
 
-t.test('interactive, refused by the daemon: the message, then /bin/sh -i', { skip: !hasScript && 'script(1) is missing' }, async (t) => {
+t.test('interactive, refused by the daemon: the message, then /bin/sh -i', async (t) => {
+  if (!needs(t, noScript, enableScript)) return
   const dir = tempDir(t)
   await raw(t, dir, 'refuse')
   const r = await onTerminal(dir, { PS1: 'local> ' }, async (keys) => {
@@ -562,9 +620,10 @@ t.test('no arguments, stdin not a terminal: sh reads the script from stdin', asy
   t.equal(code, 4)
 })
 
-const hasValgrind = spawnSync('valgrind', ['--version']).status === 0 && spawnSync('cc', ['--version']).status === 0
+const noValgrind = spawnSync('valgrind', ['--version']).status !== 0 ? 'valgrind is not installed' : spawnSync('cc', ['--version']).status !== 0 ? 'cc is not installed' : undefined
 
-t.test('valgrind memcheck: no errors, no leaks on the main paths', { skip: !hasValgrind && 'valgrind or cc is missing' }, async (t) => {
+t.test('valgrind memcheck: no errors, no leaks on the main paths', async (t) => {
+  if (!needs(t, noValgrind, aptInstall('valgrind', 'gcc'))) return
   // Static glibc's own start-up code trips memcheck, and memcheck cannot follow malloc in a static
   // binary; so this checks a dynamic build of the same sources.
   const dir = tempDir(t)

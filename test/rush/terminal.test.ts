@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import t from 'tap'
 import { haveClient, processesWith, runtimeDir, rushBin, startRushd, until } from './scripts/harness.js'
+import { aptInstall, needs } from '../helpers.js'
 
 type Test = Parameters<Parameters<typeof t.test>[1]>[0]
 
@@ -15,11 +16,7 @@ const server = `rush-e2e-${process.pid}`
 const tmux = (...args: string[]) => spawnSync('tmux', ['-L', server, '-f', '/dev/null', ...args], { encoding: 'utf8', timeout: 20_000 })
 
 function haveTmux(t: Test): boolean {
-  if (spawnSync('tmux', ['-V']).status === 0) return true
-  const why = 'tmux is missing (apt-get install tmux; scripts/test-deps.sh should install it)'
-  if (process.env['CI']) t.fail(why)
-  else t.skip(why)
-  return false
+  return needs(t, spawnSync('tmux', ['-V']).status === 0 ? undefined : 'tmux is not installed', aptInstall('tmux'))
 }
 
 if (haveClient(t) && haveTmux(t)) {

@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { alive, root } from '../../helpers.js'
+import { alive, needs, root } from '../../helpers.js'
 
 export { alive }
 
@@ -23,11 +23,7 @@ export const rushdBin = path.join(root, 'bin', 'rushd')
  * suite needs `npm install` / `npx node-gyp build` first).
  */
 export function haveClient(t: Test): boolean {
-  if (fs.existsSync(rushBin)) return true
-  const why = `${rushBin} is missing: run \`npx node-gyp build\` (npm install builds it)`
-  if (process.env['CI']) t.fail(why)
-  else t.skip(why)
-  return false
+  return needs(t, fs.existsSync(rushBin) ? undefined : `${rushBin} is missing`, '`npm install` (or `npx node-gyp build`) builds it')
 }
 
 /** A short private runtime dir (sun_path is 108 bytes), removed at teardown. */
@@ -121,7 +117,7 @@ export async function run(argv: string[], options: RunOptions = {}): Promise<Run
   const timer = setTimeout(() => {
     timedOut = true
     child.kill('SIGKILL')
-  }, options.timeout ?? 20_000)
+  }, options.timeout ?? 60_000) // a hang guard
   if (options.stdin !== undefined) {
     child.stdin!.on('error', () => {}) // EPIPE when the command does not read it all: as under sh
     child.stdin!.end(options.stdin)
@@ -175,8 +171,8 @@ export async function leftovers(key: string, value: string, ms = 10_000): Promis
   }
 }
 
-/** Polls `check` until it returns true or `ms` pass. */
-export async function until(check: () => boolean | Promise<boolean>, ms = 15_000, every = 50): Promise<boolean> {
+/** Polls `check` until it returns true or `ms` pass (a hang guard, never a timing check). */
+export async function until(check: () => boolean | Promise<boolean>, ms = 60_000, every = 50): Promise<boolean> {
   const deadline = Date.now() + ms
   for (;;) {
     if (await check()) return true
