@@ -4,7 +4,7 @@
 //   - the same client reached through bin/rush, the sh launcher (an install with scripts disabled);
 //   - the client built from source on this machine (build/Release/rush, static glibc when libc.a is
 //     there);
-// and a do-nothing static binary as the floor. All interleaved (bench/floor/interleave.c), so the
+// and do-nothing static binaries (glibc, and musl when musl-gcc is here) as the floor. All interleaved (bench/floor/interleave.c), so the
 // load's drift favours none. Needs `npm run prebuild:all` (or `--only linux-x64-glibc`) first.
 import { execFileSync, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
@@ -32,6 +32,12 @@ const compile = (name, source, flags = []) => {
 const interleave = compile('interleave', path.join(root, 'bench', 'floor', 'interleave.c'))
 fs.writeFileSync(path.join(dir, 'nothing.c'), 'int main(void) { return 0; }\n')
 const nothing = compile('nothing', path.join(dir, 'nothing.c'), ['-static'])
+// The same do-nothing program on musl, when musl-gcc is here: the floor for a static musl client.
+let nothingMusl = null
+if (spawnSync('musl-gcc', ['--version']).status === 0) {
+  nothingMusl = path.join(dir, 'nothing-musl')
+  execFileSync('musl-gcc', ['-O2', '-static', '-o', nothingMusl, path.join(dir, 'nothing.c')])
+}
 
 // A package as an install with --ignore-scripts leaves it: bin/rush is the launcher, no build/.
 const pkg = path.join(dir, 'pkg')
@@ -49,7 +55,8 @@ process.on('exit', () => spawnSync(process.execPath, [path.join(root, 'bin', 'ru
 
 const via = [`RUSH_RUNTIME_DIR=${runtimeDir}`, 'RUSH_NO_AUTOSTART=1']
 const commands = [
-  { name: 'do-nothing static binary', argv: [nothing] },
+  { name: 'do-nothing static binary (glibc)', argv: [nothing] },
+  ...(nothingMusl ? [{ name: 'do-nothing static binary (musl)', argv: [nothingMusl] }] : []),
   { name: 'prebuilt client (static musl)', argv: [...via, prebuilt, '-c', 'exit'], file: prebuilt },
   { name: 'prebuilt client via bin/rush launcher', argv: [...via, path.join(pkg, 'bin', 'rush'), '-c', 'exit'] },
   { name: 'client built here (build/Release/rush)', argv: [...via, built, '-c', 'exit'], file: built },
@@ -63,7 +70,7 @@ const results = commands.map((command, i) => {
 })
 const env0 = environment()
 printHeader(`rush clients: rush -c exit through one warm rushd, ${RUNS} interleaved rounds after ${WARMUP}`, env0)
-const base = results[1]
+const base = results.find((r) => r.name.startsWith('prebuilt client ('))
 printTable(
   ['command', 'p50 µs', 'p90 µs', 'p50 vs prebuilt client', 'p50 above prebuilt µs', 'size KB'],
   results.map((r) => [r.name, r.p50.toFixed(0), r.p90.toFixed(0), `${(r.p50 / base.p50).toFixed(2)}×`, (r.p50 - base.p50).toFixed(0), r.bytes === null ? '' : (r.bytes / 1024).toFixed(0)]),
