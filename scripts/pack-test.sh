@@ -11,8 +11,10 @@
 # plus: type tests (ESM .ts and CommonJS .cts, tsc against the installed package), load-failure
 # messages, the launcher on a machine with no client, and a simulated Windows install/load.
 #
-# Offline: the tarball's dependencies (flatbuffers, node-addon-api) come from the
-# npm cache (`npm install --offline`); a prior `npm install` in this repo put them there. Source
+# Offline: the tarball's dependencies (flatbuffers, node-addon-api) come from the npm cache
+# (`npm install --offline`). An `npm install` from the lockfile caches their tarballs but not their
+# registry documents, which a fresh project's install resolves the ranges with, so the test first
+# puts those in the cache (`npm cache add`, the only step that may use the registry). Source
 # builds need node's headers locally (node-gyp's devdir, or `nodedir`), as the repo build does.
 #
 # Usage: bash scripts/pack-test.sh [--keep]     (--keep leaves the temp dir for inspection)
@@ -48,6 +50,10 @@ summary() {
 }
 
 npm_i() { npm install --offline --no-audit --no-fund --loglevel=error "$@"; }
+
+for dep in $(node -p "Object.entries(require('$root/package.json').dependencies).map(([n, v]) => n + '@' + v).join(' ')"); do
+  npm cache add "$dep" --loglevel=error || echo "pack-test: could not cache $dep; the offline installs below need it" >&2
+done
 
 new_project() {
   local dir="$work/proj-$1"
