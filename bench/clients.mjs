@@ -4,7 +4,8 @@
 //   - the same client reached through bin/rush, the sh launcher (an install with scripts disabled);
 //   - the client built from source on this machine (build/Release/rush, static glibc when libc.a is
 //     there);
-// and do-nothing static binaries (glibc, and musl when musl-gcc is here) as the floor. All interleaved (bench/floor/interleave.c), so the
+// and do-nothing static binaries (glibc, and musl when musl-gcc is here) as the floor, and
+// `dash -c exit` for scale. All interleaved (bench/floor/interleave.c), so the
 // load's drift favours none. Needs `npm run prebuild:all` (or `--only linux-x64-glibc`) first.
 import { execFileSync, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
@@ -57,6 +58,7 @@ const via = [`RUSH_RUNTIME_DIR=${runtimeDir}`, 'RUSH_NO_AUTOSTART=1']
 const commands = [
   { name: 'do-nothing static binary (glibc)', argv: [nothing] },
   ...(nothingMusl ? [{ name: 'do-nothing static binary (musl)', argv: [nothingMusl] }] : []),
+  ...(fs.existsSync('/bin/dash') ? [{ name: 'dash -c exit', argv: ['/bin/dash', '-c', 'exit'] }] : []),
   { name: 'prebuilt client (static musl)', argv: [...via, prebuilt, '-c', 'exit'], file: prebuilt },
   { name: 'prebuilt client via bin/rush launcher', argv: [...via, path.join(pkg, 'bin', 'rush'), '-c', 'exit'] },
   { name: 'client built here (build/Release/rush)', argv: [...via, built, '-c', 'exit'], file: built },
