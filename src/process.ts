@@ -14,7 +14,17 @@ import * as os from 'node:os'
 import { debuglog } from 'node:util'
 import { native } from './binding.js'
 import { systemError } from './errors.js'
-import { checkObject, describe } from './validate.js'
+import {
+  checkInteger,
+  checkObject,
+  checkString,
+  checkStringArray,
+  invalidArgType,
+  MAX_FD,
+  optionalBoolean,
+  optionalInteger,
+  outOfRange,
+} from './validate.js'
 
 const debug = debuglog('fdwire')
 
@@ -54,23 +64,22 @@ export interface SpawnedProcess {
  * or `EACCES` (syscall `spawn`) when it cannot be started.
  */
 export function spawnProcess(file: string, options: SpawnOptions): SpawnedProcess {
-  if (typeof file !== 'string' || file.length === 0) throw new TypeError(`file must be a path, got ${describe(file)}`)
+  checkString('file', file, true)
   const o = checkObject('options', options)
   const stdio = new Int32Array([-1, -1, -1])
   const given = o['stdio']
-  if (!Array.isArray(given)) throw new TypeError('options.stdio must be an array of up to 3 fds')
-  for (let i = 0; i < 3; i++) {
+  if (!Array.isArray(given)) throw invalidArgType('options.stdio', 'an instance of Array', given)
+  if (given.length > 3) throw outOfRange('options.stdio.length', '<= 3', given.length)
+  for (let i = 0; i < given.length; i++) {
     const fd = given[i] as unknown
-    if (fd === undefined) continue
-    if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < -1) throw new TypeError(`options.stdio[${i}] must be an fd or -1`)
-    stdio[i] = fd
+    if (fd !== undefined) stdio[i] = checkInteger(`options.stdio[${i}]`, fd, -1, MAX_FD)
   }
-  const argv = (o['argv'] as string[] | undefined) ?? [file]
-  const env = (o['env'] as string[] | undefined) ?? []
-  const umask = (o['umask'] as number | undefined) ?? -1
-  if (!Number.isInteger(umask) || umask > 0o777) throw new RangeError('options.umask must be between 0 and 0o777')
-  const newGroup = o['newProcessGroup'] !== false
-  const pid = native.spawn(file, [...argv], [...env], (o['cwd'] as string | undefined) ?? null, umask, stdio, newGroup)
+  const argv = o['argv'] === undefined ? [file] : checkStringArray('options.argv', o['argv'], true)
+  const env = o['env'] === undefined ? [] : checkStringArray('options.env', o['env'])
+  const cwd = o['cwd'] === undefined ? null : checkString('options.cwd', o['cwd'], true)
+  const umask = optionalInteger('options.umask', o['umask'], 0, 0o777, -1)
+  const newGroup = optionalBoolean('options.newProcessGroup', o['newProcessGroup'], true)
+  const pid = native.spawn(file, argv, env, cwd, umask, stdio, newGroup)
   if (pid < 0) throw systemError(pid, 'spawn', file)
   const exited = watchExit(pid)
   return {

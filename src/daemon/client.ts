@@ -5,12 +5,13 @@
  */
 import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
+import { native } from '../binding.js'
 import { FdwireError } from '../errors.js'
 import { encodeCancel, encodeHello, encodeRequest, PROTOCOL_VERSION, readEnvelope } from '../protocol/index.js'
 import { connect, type ConnectOptions } from '../transport/connect.js'
 import type { Connection, PeerCredentials } from '../transport/connection.js'
 import type { Message } from '../transport/message.js'
-import { checkObject, optionalBoolean, optionalInteger } from '../validate.js'
+import { checkFdArray, checkObject, checkString, optionalBoolean, optionalInteger, optionalSignal } from '../validate.js'
 import { ENVELOPE_FRAME_TYPE, RemoteError, Reply, toBody } from './rpc.js'
 
 const debug = debuglog('fdwire')
@@ -37,6 +38,10 @@ export interface RequestOptions {
 export interface DaemonInfo {
   protocolVersion: number
   buildId: string
+  /** Largest request payload the daemon accepts (from its hello; when it does not say, the
+   *  connection's `peerMaxFrameSize`). A larger request rejects with `ERR_FDWIRE_FRAME_TOO_LARGE`
+   *  before anything is sent. */
+  maxFrameSize: number
   /** From the kernel, not from the daemon's word. */
   peer: PeerCredentials
 }
@@ -47,6 +52,25 @@ type Pending = {
   reject: (error: Error) => void
   stream?: StreamQueue
   cleanup: () => void
+}
+
+/** Events of a Client. */
+export type ClientEvents = {
+  /** The connection closed: `reason` is undefined for a clean close, else the Error that ended it.
+   *  Requests still waiting reject with `ERR_FDWIRE_CLOSED`. */
+  close: (reason: Error | undefined) => void
+}
+
+/** Typed events. `on`, `once`, `off`, `addListener`, `removeListener`, `prependListener` and
+ *  `prependOnceListener` take only these names, each with its listener's signature. */
+export interface Client {
+  on<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): this
+  once<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): this
+  off<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): this
+  addListener<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): this
+  removeListener<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): this
+  prependListener<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): this
+  prependOnceListener<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): this
 }
 
 export class Client extends EventEmitter {
@@ -136,12 +160,13 @@ export class Client extends EventEmitter {
   }
 
   async #start(method: string, body: Uint8Array | string | undefined, options: RequestOptions | undefined, stream: StreamQueue | undefined) {
-    if (typeof method !== 'string' || method.length === 0) throw new TypeError('method must be a non-empty string')
+    checkString('method', method, true)
     const bytes = toBody(body)
     const o = checkObject('options', options)
     const timeout = o['timeout'] === undefined ? undefined : optionalInteger('options.timeout', o['timeout'], 1, 0x7fffffff, 0)
-    const signal = o['signal'] as AbortSignal | undefined
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal')
+    const signal = optionalSignal('options.signal', o['signal'])
+    if (o['fds'] !== undefined) checkFdArray('options.fds', o['fds'], native.maxFdsPerFrame)
+    optionalBoolean('options.closeFds', o['closeFds'], false)
     signal?.throwIfAborted()
     if (this.#connection.closed) {
       if (!this.#options.reconnect) throw new FdwireError('ERR_FDWIRE_CLOSED', `the connection to ${this.socketPath} is closed`)
@@ -287,7 +312,7 @@ async function handshake(socketPath: string, options: ClientOptions, timeout: nu
   const { buildId, reconnect, ...connectOptions } = options
   void reconnect
   const connection = await connect(socketPath, { ...connectOptions, timeout })
-  connection.send(encodeHello(PROTOCOL_VERSION, buildId ?? ''), { type: ENVELOPE_FRAME_TYPE })
+  connection.send(encodeHello(PROTOCOL_VERSION, buildId ?? '', connection.maxFrameSize), { type: ENVELOPE_FRAME_TYPE })
   const iterator = connection[Symbol.asyncIterator]()
   const timer = setTimeout(
     () => connection.destroy(new FdwireError('ERR_FDWIRE_TIMEOUT', `${socketPath}: no hello from the daemon within ${timeout} ms`)),
@@ -305,7 +330,15 @@ async function handshake(socketPath: string, options: ClientOptions, timeout: nu
     if (envelope.protocolVersion !== PROTOCOL_VERSION) {
       throw new FdwireError('ERR_FDWIRE_PROTOCOL_VERSION', `the daemon speaks protocol ${envelope.protocolVersion}, this client ${PROTOCOL_VERSION}`)
     }
-    const daemon = { protocolVersion: envelope.protocolVersion, buildId: envelope.buildId, peer: connection.peer }
+    // A request over the daemon's limit then fails alone, before anything is sent. A daemon that
+    // does not say (an older one) is assumed to have our limit or the default (peerMaxFrameSize).
+    if (envelope.maxFrameSize !== 0) connection.peerMaxFrameSize = envelope.maxFrameSize
+    const daemon = {
+      protocolVersion: envelope.protocolVersion,
+      buildId: envelope.buildId,
+      maxFrameSize: connection.peerMaxFrameSize,
+      peer: connection.peer,
+    }
     await iterator.return?.()
     return { connection, daemon }
   } catch (error) {

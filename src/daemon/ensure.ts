@@ -12,8 +12,10 @@ import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { native } from '../binding.js'
 import { FdwireError } from '../errors.js'
+import { resolveConnectionOptions } from '../transport/options.js'
+import { optionalInteger } from '../validate.js'
 import { Client, type ClientOptions } from './client.js'
-import { paths, startDetached, tailLog, waitForExit, type StartOptions } from './lifecycle.js'
+import { checkStartOptions, paths, startDetached, tailLog, waitForExit, type StartOptions } from './lifecycle.js'
 import { BuiltinMethod } from './rpc.js'
 import { ensureRuntimeDir } from './runtime-dir.js'
 
@@ -31,9 +33,13 @@ const GONE = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ERR_FDWI
 
 /** Connects to the daemon of `runtimeDir`, starting (or replacing) it as needed. */
 export async function ensureDaemon(options: EnsureDaemonOptions): Promise<Client> {
+  // Usage errors whether or not a daemon already runs, so they show on the first try.
+  checkStartOptions(options)
+  const startTimeout = optionalInteger('options.startTimeout', options.startTimeout, 1, 0x7fffffff, 10_000)
+  optionalInteger('options.connectTimeout', options.connectTimeout, 1, 0x7fffffff, 2000)
+  resolveConnectionOptions(options)
   ensureRuntimeDir(options.runtimeDir)
   const { socket, pidFile, log } = paths(options)
-  const startTimeout = options.startTimeout ?? 10_000
   const deadline = Date.now() + startTimeout
 
   let client = await tryConnect(socket, options, deadline)

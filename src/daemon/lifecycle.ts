@@ -9,6 +9,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { FdwireError } from '../errors.js'
+import { checkInteger, checkObject, checkString, checkStringArray, invalidArgType, invalidArgValue, optionalInteger } from '../validate.js'
 import { Client } from './client.js'
 import { readPidFile } from './pid-file.js'
 import { BuiltinMethod } from './rpc.js'
@@ -49,8 +50,8 @@ export const paths = (options: DaemonPaths) => ({
  * rush client closes everything above 2 before starting rushd).
  */
 export function startDetached(options: StartOptions): ChildProcess {
-  const [executable, ...args] = options.command
-  if (executable === undefined) throw new TypeError('options.command must name an executable')
+  checkStartOptions(options)
+  const [executable, ...args] = options.command as [string, ...string[]]
   const logFile = options.logFile ?? paths(options).log
   const log = fs.openSync(logFile, 'a', 0o600)
   try {
@@ -67,6 +68,25 @@ export function startDetached(options: StartOptions): ChildProcess {
   }
 }
 
+/** Usage errors in StartOptions, before anything is started (ensureDaemon checks them first too). */
+export function checkStartOptions(options: StartOptions): void {
+  if (options === undefined) throw invalidArgType('options', 'of type object', options)
+  const o = checkObject('options', options)
+  checkString('options.runtimeDir', o['runtimeDir'], true)
+  if (o['socketName'] !== undefined) {
+    const socketName = checkString('options.socketName', o['socketName'], true)
+    if (socketName.includes('/')) throw invalidArgValue('options.socketName', socketName, 'must be a file name, without a slash')
+  }
+  if (o['command'] === undefined) {
+    throw invalidArgType('options.command', "an instance of Array: it is required, the daemon's argv (e.g. [process.execPath, 'daemon.js'])", undefined)
+  }
+  const command = checkStringArray('options.command', o['command'], true)
+  checkString('options.command[0]', command[0], true)
+  if (o['cwd'] !== undefined) checkString('options.cwd', o['cwd'], true)
+  if (o['logFile'] !== undefined) checkString('options.logFile', o['logFile'], true)
+  if (o['env'] !== undefined && (o['env'] === null || typeof o['env'] !== 'object')) throw invalidArgType('options.env', 'of type object', o['env'])
+}
+
 export interface DaemonStatus {
   running: boolean
   pid?: number
@@ -78,13 +98,14 @@ export interface DaemonStatus {
 
 /** Whether the daemon runs (its pid-file lock is held) and, if it answers, its own figures. */
 export async function daemonStatus(options: DaemonPaths & { timeout?: number }): Promise<DaemonStatus> {
+  const timeout = optionalInteger('options.timeout', checkObject('options', options)['timeout'], 1, 0x7fffffff, 2000)
   const { socket, pidFile } = paths(options)
   const state = readPidFile(pidFile)
   if (!state.locked) return { running: false }
   try {
-    const client = await Client.connect(socket, { timeout: options.timeout ?? 2000 })
+    const client = await Client.connect(socket, { timeout })
     try {
-      const reply = await client.request(BuiltinMethod.status, undefined, { timeout: options.timeout ?? 2000 })
+      const reply = await client.request(BuiltinMethod.status, undefined, { timeout })
       return { running: true, ...(state.pid ? { pid: state.pid } : {}), details: reply.json() }
     } finally {
       client.destroy()
@@ -99,12 +120,13 @@ export async function daemonStatus(options: DaemonPaths & { timeout?: number }):
  * pid-file lock, then SIGKILL. Resolves with how it ended; `'not-running'` if it was not.
  */
 export async function stopDaemon(options: DaemonPaths & { timeout?: number }): Promise<'stopped' | 'killed' | 'not-running'> {
+  const timeout = optionalInteger('options.timeout', checkObject('options', options)['timeout'], 0, 0x7fffffff, 10_000)
   const { pidFile } = paths(options)
   const state = readPidFile(pidFile)
   if (!state.locked || state.pid === undefined) return 'not-running'
   const pid = state.pid
   signal(pid, 'SIGTERM')
-  if (await waitForExit(pidFile, options.timeout ?? 10_000)) return 'stopped'
+  if (await waitForExit(pidFile, timeout)) return 'stopped'
   signal(pid, 'SIGKILL')
   if (await waitForExit(pidFile, 5000)) return 'killed'
   throw new FdwireError('ERR_FDWIRE_TIMEOUT', `daemon pid ${pid} survived SIGKILL for 5 s`)
@@ -112,6 +134,8 @@ export async function stopDaemon(options: DaemonPaths & { timeout?: number }): P
 
 /** Waits until nobody holds the pid-file lock. */
 export async function waitForExit(pidFile: string, timeout: number): Promise<boolean> {
+  checkString('pidFile', pidFile, true)
+  checkInteger('timeout', timeout, 0, 0x7fffffff)
   const deadline = Date.now() + timeout
   for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
     if (!readPidFile(pidFile).locked) return true
@@ -130,6 +154,8 @@ function signal(pid: number, name: NodeJS.Signals): void {
 
 /** The last `lines` lines of a log file ('' if it does not exist). Reads only the file's tail. */
 export function tailLog(logFile: string, lines = 20): string {
+  checkString('logFile', logFile, true)
+  checkInteger('lines', lines, 0, 0x7fffffff)
   let fd: number
   try {
     fd = fs.openSync(logFile, 'r')

@@ -2,7 +2,7 @@
 import { native } from '../binding.js'
 import { systemError } from '../errors.js'
 import { resolveConnectionOptions, type ConnectionOptions } from '../transport/options.js'
-import { checkFd, checkObject, describe, optionalBoolean, optionalInteger } from '../validate.js'
+import { checkFdArray, checkObject, checkString, checkStringArray, invalidArgType, optionalBoolean, optionalInteger, optionalSignal } from '../validate.js'
 
 export interface WorkerPoolOptions extends ConnectionOptions {
   /** Path of the worker script (run with `process.execPath`); it must call `serveWorker()`.
@@ -45,27 +45,16 @@ export interface ResolvedPoolOptions {
 const MAX_TIMER = 0x7fffffff
 
 export function resolvePoolOptions(value: unknown): ResolvedPoolOptions {
-  if (value === undefined) throw new TypeError('options must be an object with a script, got undefined')
+  if (value === undefined) throw invalidArgType('options', 'of type object', value)
   const o = checkObject('options', value)
   const { script, args, env, size, maxQueue, requestTimeout, startTimeout, spawnPerRequest, ...rest } = o
-  if (typeof script !== 'string' || script.length === 0) {
-    throw new TypeError(`options.script must be a non-empty string, got ${describe(script)}`)
-  }
-  let argList: string[] = []
-  if (args !== undefined) {
-    if (!Array.isArray(args)) throw new TypeError(`options.args must be an array of strings, got ${describe(args)}`)
-    args.forEach((a, i) => {
-      if (typeof a !== 'string') throw new TypeError(`options.args[${i}] must be a string, got ${describe(a)}`)
-    })
-    argList = [...(args as string[])]
-  }
-  if (env !== undefined && (env === null || typeof env !== 'object')) {
-    throw new TypeError(`options.env must be an object, got ${describe(env)}`)
-  }
+  const scriptPath = checkString('options.script', script, true)
+  const argList = args === undefined ? [] : checkStringArray('options.args', args)
+  if (env !== undefined && (env === null || typeof env !== 'object')) throw invalidArgType('options.env', 'of type object', env)
   const connection = rest as ConnectionOptions
   resolveConnectionOptions(connection) // usage errors now, not at the first spawn
   return {
-    script,
+    script: scriptPath,
     args: argList,
     env: env as NodeJS.ProcessEnv | undefined,
     size: optionalInteger('options.size', size, 1, 1024, 4),
@@ -93,25 +82,20 @@ export interface RunOptions {
 
 export function resolveRunOptions(value: unknown, fallbackTimeout: number | undefined) {
   const o = checkObject('options', value)
-  const signal = o['signal']
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`options.signal must be an AbortSignal, got ${describe(signal)}`)
-  const fds = o['fds']
-  if (fds !== undefined && !Array.isArray(fds)) throw new TypeError(`options.fds must be an array of fds, got ${describe(fds)}`)
+  const signal = optionalSignal('options.signal', o['signal'])
+  const fds = o['fds'] === undefined ? undefined : checkFdArray('options.fds', o['fds'], native.maxFdsPerFrame)
   return {
-    fds: fds as number[] | undefined,
+    fds,
     closeFds: optionalBoolean('options.closeFds', o['closeFds'], false),
-    signal: signal as AbortSignal | undefined,
+    signal,
     timeout: o['timeout'] === undefined ? fallbackTimeout : optionalInteger('options.timeout', o['timeout'], 1, MAX_TIMER, 0),
   }
 }
 
-/** Our own copies of the request's fds: the caller's if they gave them up, else duplicates. */
+/** Our own copies of the request's fds (checked by resolveRunOptions): the caller's if they gave
+ *  them up, else duplicates. */
 export function ownFds(fds: readonly number[] | undefined, closeFds: boolean): number[] {
   if (fds === undefined) return []
-  if (fds.length > native.maxFdsPerFrame) {
-    throw new RangeError(`options.fds has ${fds.length} fds; one message carries at most ${native.maxFdsPerFrame}`)
-  }
-  fds.forEach((fd, i) => checkFd(`options.fds[${i}]`, fd))
   if (closeFds) return [...fds]
   const own: number[] = []
   for (const fd of fds) {

@@ -3,6 +3,7 @@
  * between thrown errors and the protocol's structured `{code, message}`, and reserved methods.
  */
 import { FdwireError } from '../errors.js'
+import { invalidArgType } from '../validate.js'
 import type { Message } from '../transport/message.js'
 import { OwnedFds } from '../transport/owned-fds.js'
 
@@ -85,5 +86,5 @@ export function toErrorInfo(error: unknown): { code: string; message: string } {
 export function toBody(body: Uint8Array | string | undefined, name = 'body'): Uint8Array | undefined {
   if (body === undefined || body instanceof Uint8Array) return body
   if (typeof body === 'string') return Buffer.from(body)
-  throw new TypeError(`${name} must be a Uint8Array or a string`)
+  throw invalidArgType(name, 'of type string or an instance of Uint8Array', body)
 }

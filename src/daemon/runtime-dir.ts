@@ -7,13 +7,14 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { FdwireError } from '../errors.js'
+import { checkString } from '../validate.js'
 
 /**
  * Creates `dir` (mode 0700, parents too) if missing, then checks it. Throws
  * `ERR_FDWIRE_INSECURE_DIR` naming what is wrong.
  */
 export function ensureRuntimeDir(dir: string): string {
-  if (typeof dir !== 'string' || dir.length === 0) throw new TypeError('runtimeDir must be a non-empty string')
+  checkString('runtimeDir', dir, true)
   const absolute = path.resolve(dir)
   try {
     fs.mkdirSync(absolute, { recursive: true, mode: 0o700 })

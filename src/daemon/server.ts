@@ -21,12 +21,12 @@ import { PROTOCOL_VERSION } from '../protocol/index.js'
 import { resolveAddress } from '../transport/address.js'
 import type { Connection, PeerCredentials } from '../transport/connection.js'
 import { Listener } from '../transport/listener.js'
-import type { ConnectionOptions } from '../transport/options.js'
-import { checkObject, optionalBoolean, optionalInteger } from '../validate.js'
+import { resolveConnectionOptions, type ConnectionOptions } from '../transport/options.js'
+import { checkFunction, checkInteger, checkObject, checkString, invalidArgType, invalidArgValue, optionalBoolean, optionalFunction, optionalInteger } from '../validate.js'
 import { PidFile } from './pid-file.js'
 import { BuiltinMethod } from './rpc.js'
 import { ensureRuntimeDir } from './runtime-dir.js'
-import { refuseConnection, Session, type Handler, type SessionHost, type StreamHandler } from './session.js'
+import { refuseConnection, Session, type Handler, type HandlerErrorContext, type SessionHost, type StreamHandler } from './session.js'
 
 const debug = debuglog('fdwire')
 
@@ -64,11 +64,29 @@ export interface ServerOptions extends ConnectionOptions {
   handoff?: (connection: Connection) => Promise<unknown> | false | void
 }
 
+/** Events of a Server. */
+export type ServerEvents = {
+  listening: () => void
+  close: () => void
+  reload: () => void
+  connection: (connection: Connection) => void
+  refused: (info: { peer: PeerCredentials; code: string; reason: string }) => void
+  socketLost: (what: 'deleted' | 'replaced') => void
+  /** A handler threw or rejected, or its reply could not be sent (e.g. a body over the client's
+   *  maxFrameSize): `error` as thrown, stack included. The client got an error reply already. */
+  handlerError: (error: unknown, context: HandlerErrorContext) => void
+}
+
+/** Typed events. `on`, `once`, `off`, `addListener`, `removeListener`, `prependListener` and
+ *  `prependOnceListener` take only these names, each with its listener's signature. */
 export interface Server {
-  on(event: 'listening' | 'close' | 'reload', listener: () => void): this
-  on(event: 'connection', listener: (connection: Connection) => void): this
-  on(event: 'refused', listener: (info: { peer: PeerCredentials; code: string; reason: string }) => void): this
-  on(event: 'socketLost', listener: (what: 'deleted' | 'replaced') => void): this
+  on<E extends keyof ServerEvents>(event: E, listener: ServerEvents[E]): this
+  once<E extends keyof ServerEvents>(event: E, listener: ServerEvents[E]): this
+  off<E extends keyof ServerEvents>(event: E, listener: ServerEvents[E]): this
+  addListener<E extends keyof ServerEvents>(event: E, listener: ServerEvents[E]): this
+  removeListener<E extends keyof ServerEvents>(event: E, listener: ServerEvents[E]): this
+  prependListener<E extends keyof ServerEvents>(event: E, listener: ServerEvents[E]): this
+  prependOnceListener<E extends keyof ServerEvents>(event: E, listener: ServerEvents[E]): this
 }
 
 export class Server extends EventEmitter implements SessionHost {
@@ -98,22 +116,18 @@ export class Server extends EventEmitter implements SessionHost {
 
   constructor(options: ServerOptions) {
     super()
+    if (options === undefined) throw invalidArgType('options', 'of type object', options)
     const o = checkObject('options', options)
-    if (typeof o['runtimeDir'] !== 'string' || o['runtimeDir'].length === 0) {
-      throw new TypeError('options.runtimeDir must be a non-empty string')
-    }
-    const socketName = o['socketName'] ?? 'daemon.sock'
-    if (typeof socketName !== 'string' || socketName.length === 0 || socketName.includes('/')) {
-      throw new TypeError('options.socketName must be a file name')
-    }
-    const buildId = o['buildId'] ?? ''
-    if (typeof buildId !== 'string') throw new TypeError('options.buildId must be a string')
+    const runtimeDir = checkString('options.runtimeDir', o['runtimeDir'], true)
+    const socketName = checkString('options.socketName', o['socketName'] ?? 'daemon.sock', true)
+    if (socketName.includes('/')) throw invalidArgValue('options.socketName', socketName, 'must be a file name, without a slash')
+    const buildId = checkString('options.buildId', o['buildId'] ?? '')
     const allowUids = o['allowUids'] ?? [process.getuid?.() ?? 0]
-    if (!Array.isArray(allowUids) || !allowUids.every((uid) => Number.isInteger(uid) && uid >= 0)) {
-      throw new TypeError('options.allowUids must be an array of uids')
-    }
+    if (!Array.isArray(allowUids)) throw invalidArgType('options.allowUids', 'an instance of Array', allowUids)
+    allowUids.forEach((uid, i) => checkInteger(`options.allowUids[${i}]`, uid, 0, 0xffffffff))
+    resolveConnectionOptions(options) // usage errors now, not at listen()
     this.#options = options
-    this.runtimeDir = path.resolve(o['runtimeDir'])
+    this.runtimeDir = path.resolve(runtimeDir)
     this.socketPath = path.join(this.runtimeDir, socketName)
     resolveAddress(this.socketPath, false, 'bind') // a path too long for sun_path fails here, clearly
     this.pidFilePath = optionalBoolean('options.pidFile', o['pidFile'], true) ? path.join(this.runtimeDir, 'daemon.pid') : undefined
@@ -124,8 +138,9 @@ export class Server extends EventEmitter implements SessionHost {
     this.#idleTimeout = optionalInteger('options.idleTimeout', o['idleTimeout'], 0, 0x7fffffff, 0)
     optionalInteger('options.socketCheckInterval', o['socketCheckInterval'], 0, 0x7fffffff, 2000)
     optionalBoolean('options.handleSignals', o['handleSignals'], true)
-    if (o['onReload'] !== undefined && typeof o['onReload'] !== 'function') throw new TypeError('options.onReload must be a function')
-    if (o['status'] !== undefined && typeof o['status'] !== 'function') throw new TypeError('options.status must be a function')
+    optionalFunction('options.onReload', o['onReload'])
+    optionalFunction('options.status', o['status'])
+    optionalFunction('options.handoff', o['handoff'])
     this.handle(BuiltinMethod.status, () => JSON.stringify(this.status()))
     this.handle(BuiltinMethod.stop, () => {
       setImmediate(() => void this.close())
@@ -158,6 +173,11 @@ export class Server extends EventEmitter implements SessionHost {
   /** @internal */
   requestStarted(): void {
     this.#inFlight++
+  }
+
+  /** @internal */
+  handlerError(error: unknown, context: HandlerErrorContext): void {
+    this.emit('handlerError', error, context)
   }
 
   /** @internal */
@@ -266,8 +286,8 @@ export class Server extends EventEmitter implements SessionHost {
   }
 
   #route(method: string, route: { handler: Handler; stream: false } | { handler: StreamHandler; stream: true }): void {
-    if (typeof method !== 'string' || method.length === 0) throw new TypeError('method must be a non-empty string')
-    if (typeof route.handler !== 'function') throw new TypeError('handler must be a function')
+    checkString('method', method, true)
+    checkFunction('handler', route.handler)
     this.#handlers.set(method, route)
   }
 

@@ -58,6 +58,16 @@ export type HandlerResult =
       end?: boolean
     }
 
+/** Which request a handler failed on (`'handlerError'`). */
+export interface HandlerErrorContext {
+  readonly id: number
+  readonly method: string
+  /** Whether the handler is a stream handler. */
+  readonly stream: boolean
+  /** The client's kernel credentials. */
+  readonly peer: PeerCredentials
+}
+
 export type Handler = (request: RequestContext) => HandlerResult | Promise<HandlerResult>
 export type StreamHandler = (request: RequestContext) => AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>
 
@@ -69,15 +79,19 @@ export interface SessionHost {
   readonly draining: boolean
   requestStarted(): void
   requestFinished(): void
+  /** A handler threw (or rejected), or its reply could not be sent; the client was told. */
+  handlerError?(error: unknown, context: HandlerErrorContext): void
 }
 
 const emptyBody = Buffer.alloc(0)
 
-// The Hello of a build id, encoded once (every connection gets the same bytes).
-let helloCache: { buildId: string; bytes: Uint8Array } | undefined
+// The Hello of a build id and frame limit, encoded once (every connection gets the same bytes).
+let helloCache: { buildId: string; maxFrameSize: number; bytes: Uint8Array } | undefined
 
-function helloFor(buildId: string): Uint8Array {
-  if (helloCache?.buildId !== buildId) helloCache = { buildId, bytes: Buffer.from(encodeHello(PROTOCOL_VERSION, buildId)) }
+function helloFor(buildId: string, maxFrameSize: number): Uint8Array {
+  if (helloCache?.buildId !== buildId || helloCache.maxFrameSize !== maxFrameSize) {
+    helloCache = { buildId, maxFrameSize, bytes: Buffer.from(encodeHello(PROTOCOL_VERSION, buildId, maxFrameSize)) }
+  }
   return helloCache.bytes
 }
 
@@ -96,7 +110,7 @@ export class Session {
     // with the Hello in one write: one wake-up of the client instead of two.
     connection.cork()
     setImmediate(() => this.#uncork())
-    connection.send(helloFor(host.buildId), { type: ENVELOPE_FRAME_TYPE })
+    connection.send(helloFor(host.buildId, connection.maxFrameSize), { type: ENVELOPE_FRAME_TYPE })
     connection.on('message', (message) => this.#onMessage(message))
     connection.on('close', () => {
       for (const context of this.#inFlight.values()) context.abort(new FdwireError('ERR_FDWIRE_CLOSED', 'the client disconnected'))
@@ -137,6 +151,9 @@ export class Session {
           this.#refuse('ERR_FDWIRE_PROTOCOL_VERSION',
             `client speaks protocol version ${envelope.protocolVersion}, this daemon speaks ${PROTOCOL_VERSION}`)
         }
+        // Replies over the client's limit then fail alone (ERR_FDWIRE_FRAME_TOO_LARGE) instead of
+        // closing the connection.
+        if (envelope.maxFrameSize !== 0) this.connection.peerMaxFrameSize = envelope.maxFrameSize
         return
       case 'request':
         this.#onRequest(envelope, message)
@@ -183,16 +200,43 @@ export class Session {
     try {
       result = await handler(context)
     } catch (error) {
+      this.#handlerFailed(error, context, false)
       this.#reply(context.id, { error: toErrorInfo(error) })
       return
     }
+    let failure: unknown
     if (result === undefined || result instanceof Uint8Array || typeof result === 'string') {
-      this.#reply(context.id, { body: toBody(result as Uint8Array | string | undefined) })
-      return
+      failure = this.#reply(context.id, { body: toBody(result as Uint8Array | string | undefined) })
+    } else {
+      const fds = result.fds ? [...result.fds] : undefined
+      try {
+        failure = this.#reply(context.id, { body: toBody(result.body, 'result.body') }, fds, result.closeFds === true)
+      } catch (error) {
+        failure = error // a result.body of the wrong type
+      }
+      if (failure === undefined && result.end === true) this.connection.end()
     }
-    const fds = result.fds ? [...result.fds] : undefined
-    this.#reply(context.id, { body: toBody(result.body, 'result.body') }, fds, result.closeFds === true)
-    if (result.end === true) this.connection.end()
+    if (failure === undefined) return
+    // The reply could not be sent (a body over the client's maxFrameSize, a closed fd...): that
+    // request alone fails, with the reason, and the connection goes on.
+    this.#handlerFailed(failure, context, false)
+    this.#reply(context.id, { error: toErrorInfo(failure) })
+  }
+
+  /** Logs a handler's failure with its stack and tells the host, unless the client cancelled. */
+  #handlerFailed(error: unknown, context: Context, stream: boolean): void {
+    if (context.aborted && error === context.abortReason) return
+    debug('handler %s (request %d) failed: %s', context.method, context.id, error instanceof Error ? (error.stack ?? error.message) : String(error))
+    const host = this.#host
+    if (host.handlerError === undefined) return
+    try {
+      host.handlerError(error, { id: context.id, method: context.method, stream, peer: context.peer })
+    } catch (listenerError) {
+      // A throwing 'handlerError' listener is the application's bug: surface it as Node does.
+      process.nextTick(() => {
+        throw listenerError
+      })
+    }
   }
 
   async #runStream(handler: StreamHandler, context: Context): Promise<void> {
@@ -207,26 +251,32 @@ export class Session {
       if (context.signal.aborted) throw context.signal.reason
       this.#send(encodeStreamEnd(context.id), context.id)
     } catch (error) {
+      this.#handlerFailed(error, context, true)
       this.#send(encodeStreamEnd(context.id, { error: toErrorInfo(error) }), context.id)
     }
   }
 
-  #reply(id: number, reply: { body?: Uint8Array; error?: { code: string; message: string } }, fds?: number[], closeFds = false): void {
+  /** Sends a reply; returns why it could not be sent while the connection is still open. */
+  #reply(id: number, reply: { body?: Uint8Array; error?: { code: string; message: string } }, fds?: number[], closeFds = false): unknown {
     if (this.connection.closed) {
       if (fds && closeFds) for (const fd of fds) native.close(fd)
-      return
+      return undefined
     }
-    this.#send(encodeResponse(id, reply), id, fds, closeFds)
+    return this.#send(encodeResponse(id, reply), id, fds, closeFds)
   }
 
-  #send(payload: Uint8Array, id: number, fds?: number[], closeFds = false): void {
+  /** Sends one envelope; returns why it was not sent when the connection is still open. */
+  #send(payload: Uint8Array, id: number, fds?: number[], closeFds = false): unknown {
+    let failure: unknown
     try {
       this.connection.send(payload, { id, type: ENVELOPE_FRAME_TYPE, ...(fds ? { fds, closeFds } : {}) })
     } catch (error) {
-      // The connection ended meanwhile; nothing left to tell the client.
-      debug('reply to request %d dropped: %s', id, (error as Error).message)
+      debug('reply to request %d not sent: %s', id, (error as Error).message)
+      // Once the connection ended there is nobody left to tell.
+      if (!this.connection.closed && !(error instanceof FdwireError && error.code === 'ERR_FDWIRE_CLOSED')) failure = error
     }
     this.#uncork()
+    return failure
   }
 
   /** Tells the client why, then ends the connection. */
@@ -249,6 +299,8 @@ export interface ServeConnectionOptions {
   handlers?: Readonly<Record<string, Handler>>
   /** Streaming handlers by method. */
   streamHandlers?: Readonly<Record<string, StreamHandler>>
+  /** Called when a handler throws or rejects (as the Server's `'handlerError'` event). */
+  onHandlerError?: (error: unknown, context: HandlerErrorContext) => void
 }
 
 /**
@@ -269,6 +321,7 @@ export function serveConnection(connection: Connection, options: ServeConnection
     },
     requestStarted: () => void inFlight++,
     requestFinished: () => void inFlight--,
+    ...(options.onHandlerError ? { handlerError: options.onHandlerError } : {}),
   }
   new Session(connection, host)
   return new Promise((resolve) => {
@@ -314,6 +367,14 @@ class Context implements RequestContext {
       if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason)
     }
     return this.#controller.signal
+  }
+
+  get aborted(): boolean {
+    return this.#abortReason !== undefined
+  }
+
+  get abortReason(): Error | undefined {
+    return this.#abortReason
   }
 
   abort(reason: Error): void {

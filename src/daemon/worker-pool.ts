@@ -15,7 +15,7 @@ import { native } from '../binding.js'
 import { FdwireError } from '../errors.js'
 import { Connection } from '../transport/connection.js'
 import { socketPairFds } from '../transport/connect.js'
-import { checkObject, optionalInteger } from '../validate.js'
+import { checkObject, checkString, invalidArgType, optionalInteger } from '../validate.js'
 import { ownFds, resolvePoolOptions, resolveRunOptions, type ResolvedPoolOptions, type RunOptions, type WorkerPoolOptions } from './pool-options.js'
 import { Fifo } from './pool-queue.js'
 import { PoolReply, PoolWorker, type Job, type PoolHost, type WorkerExitInfo } from './pool-worker.js'
@@ -48,11 +48,22 @@ export interface PoolStats {
   mode: 'pool' | 'spawn'
 }
 
+/** Events of a WorkerPool. */
+export type WorkerPoolEvents = {
+  workerSpawn: (info: { pid: number }) => void
+  workerExit: (info: WorkerExitInfo) => void
+}
+
+/** Typed events. `on`, `once`, `off`, `addListener`, `removeListener`, `prependListener` and
+ *  `prependOnceListener` take only these names, each with its listener's signature. */
 export interface WorkerPool {
-  on(event: 'workerSpawn', listener: (info: { pid: number }) => void): this
-  on(event: 'workerExit', listener: (info: WorkerExitInfo) => void): this
-  once(event: 'workerSpawn', listener: (info: { pid: number }) => void): this
-  once(event: 'workerExit', listener: (info: WorkerExitInfo) => void): this
+  on<E extends keyof WorkerPoolEvents>(event: E, listener: WorkerPoolEvents[E]): this
+  once<E extends keyof WorkerPoolEvents>(event: E, listener: WorkerPoolEvents[E]): this
+  off<E extends keyof WorkerPoolEvents>(event: E, listener: WorkerPoolEvents[E]): this
+  addListener<E extends keyof WorkerPoolEvents>(event: E, listener: WorkerPoolEvents[E]): this
+  removeListener<E extends keyof WorkerPoolEvents>(event: E, listener: WorkerPoolEvents[E]): this
+  prependListener<E extends keyof WorkerPoolEvents>(event: E, listener: WorkerPoolEvents[E]): this
+  prependOnceListener<E extends keyof WorkerPoolEvents>(event: E, listener: WorkerPoolEvents[E]): this
 }
 
 /**
@@ -109,8 +120,8 @@ export class WorkerPool extends EventEmitter implements PoolHost {
    * `ERR_FDWIRE_TIMEOUT`, `ERR_FDWIRE_CLOSED`, or the signal's reason.
    */
   run(method: string, body?: Uint8Array, options?: RunOptions): Promise<PoolReply> {
-    if (typeof method !== 'string' || method.length === 0) throw new TypeError('method must be a non-empty string')
-    if (body !== undefined && !(body instanceof Uint8Array)) throw new TypeError('body must be a Uint8Array')
+    checkString('method', method, true)
+    if (body !== undefined && !(body instanceof Uint8Array)) throw invalidArgType('body', 'an instance of Uint8Array', body)
     const o = resolveRunOptions(options, this.#o.requestTimeout)
     const fds = ownFds(o.fds, o.closeFds)
     const fail = (error: Error): Promise<PoolReply> => {

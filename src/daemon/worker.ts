@@ -10,7 +10,7 @@ import { FdwireError } from '../errors.js'
 import { encodeHello, encodeResponse, PROTOCOL_VERSION, readEnvelope } from '../protocol/index.js'
 import { Connection } from '../transport/connection.js'
 import type { ConnectionOptions } from '../transport/options.js'
-import { checkFd, checkFunction, checkObject, optionalBoolean } from '../validate.js'
+import { checkFd, checkFunction, checkInteger, checkObject, MAX_FD, optionalBoolean, outOfRange } from '../validate.js'
 
 const debug = debuglog('fdwire')
 
@@ -119,8 +119,11 @@ async function handle(
       return fds.filter((fd) => fd >= 0)
     },
     takeFd(index = 0) {
+      checkInteger('index', index, 0, MAX_FD)
       const fd = fds[index]
-      if (fd === undefined || fd < 0) throw new RangeError(`index ${index}: the request has no fd there (it carried ${fds.length}, or it was taken)`)
+      if (fd === undefined || fd < 0) {
+        throw outOfRange('index', `the index of an fd the request still holds (it carried ${fds.length}; taken ones are gone)`, index)
+      }
       fds[index] = -1
       return fd
     },

@@ -2,6 +2,7 @@
  * Builder helpers shared by the encoders.
  */
 import type * as flatbuffers from 'flatbuffers'
+import { checkInteger } from '../validate.js'
 
 /**
  * Copies `bytes` into the builder as a `[ubyte]` vector whose elements start 8-aligned (the
@@ -19,7 +20,5 @@ export function createAlignedBytes(builder: flatbuffers.Builder, bytes: Uint8Arr
 
 /** Checks a u32 message id. */
 export function checkId(id: number, name = 'id'): void {
-  if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) {
-    throw new RangeError(`${name} must be an integer in 0..2^32-1, got ${String(id)}`)
-  }
+  checkInteger(name, id, 0, 0xffffffff)
 }

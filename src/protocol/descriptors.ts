@@ -10,7 +10,7 @@ const uint = fb.scalar('uint')
 /** fdwire.Hello */
 export const HelloTable: TableDescriptor = {
   name: 'Hello',
-  fields: [fb.field('protocol_version', 0, uint), fb.field('build_id', 1, fb.string)],
+  fields: [fb.field('protocol_version', 0, uint), fb.field('build_id', 1, fb.string), fb.field('max_frame_size', 2, uint)],
 }
 
 /** fdwire.Request */

@@ -7,6 +7,7 @@
  */
 import { Message, Status } from './generated/fdwire_generated.js'
 import { checkId } from './builder-util.js'
+import { checkString as checkNonEmptyString, invalidArgType, invalidArgValue } from '../validate.js'
 import type { ErrorInfo } from './envelope.js'
 import { StringCache } from './string-cache.js'
 import { Out, alignedBytes, header, pad, stringBound, stringBytes, vtable2, vtable4, w32, w8 } from './writer.js'
@@ -57,14 +58,18 @@ export class Encoder {
     return typeof x !== 'string' && x.buffer === this.out.bytes.buffer ? (Uint8Array.prototype.slice.call(x) as T) : x
   }
 
-  /** Encodes a Hello. */
-  hello(protocolVersion: number = PROTOCOL_VERSION, buildId: StringValue = ''): Uint8Array {
+  /** Encodes a Hello. `maxFrameSize` is the sender's limit (0: not stated, the field is left out). */
+  hello(protocolVersion: number = PROTOCOL_VERSION, buildId: StringValue = '', maxFrameSize = 0): Uint8Array {
     checkId(protocolVersion, 'protocolVersion')
+    checkId(maxFrameSize, 'maxFrameSize')
     buildId = this.own(checkString(buildId, 'buildId'))
-    const b = this.out.reserve(FIXED + stringBound(buildId))
-    const t = envelope(b, Message.Hello, vtable2, 12, 4, 8)
+    const b = this.out.reserve(FIXED + 4 + stringBound(buildId))
+    // Hello: protocol_version@4, build_id@8, max_frame_size@12 (only when stated).
+    const size = maxFrameSize === 0 ? 12 : 16
+    const t = envelope4(b, Message.Hello, size, 4, 8, maxFrameSize === 0 ? 0 : 12, 0)
     w32(b, t + 4, protocolVersion)
-    const s = t + 12
+    if (maxFrameSize !== 0) w32(b, t + 12, maxFrameSize)
+    const s = t + size
     w32(b, t + 8, s - (t + 8))
     return b.subarray(0, stringBytes(b, s, buildId))
   }
@@ -72,7 +77,7 @@ export class Encoder {
   /** Encodes a Request. `method` names are cached encoded; `body` is copied in with one `set()`. */
   request(id: number, method: string, body?: Uint8Array): Uint8Array {
     checkId(id)
-    if (typeof method !== 'string' || method.length === 0) throw new TypeError('method must be a non-empty string')
+    checkNonEmptyString('method', method, true)
     if (body !== undefined) body = this.own(checkBytes(body, 'body'))
     const name = method.length <= 64 ? this.methods.get(method) : method
     const b = this.out.reserve(FIXED + stringBound(name) + (body === undefined ? 0 : body.length + 12))
@@ -226,31 +231,31 @@ function errorInfo(b: Buffer, slot: number, at: number, error: ErrorInfo): numbe
 
 function checkError(error: ErrorInfo): void {
   if (typeof error !== 'object' || error === null || typeof error.code !== 'string' || typeof error.message !== 'string') {
-    throw new TypeError('error must be { code: string, message: string }')
+    throw invalidArgValue('error', error, 'must be { code: string, message: string }')
   }
 }
 
 function checkString<T extends StringValue>(s: T, name: string): T {
-  if (typeof s !== 'string' && !(s instanceof Uint8Array)) throw new TypeError(`${name} must be a string or a Uint8Array`)
+  if (typeof s !== 'string' && !(s instanceof Uint8Array)) throw invalidArgType(name, 'of type string or an instance of Uint8Array', s)
   return s
 }
 
 function replyStatus(reply: Omit<ReplyOptions, 'body'>): Status {
   const status = reply.status ?? (reply.error === undefined ? Status.Ok : Status.Error)
-  if (Status[status] === undefined) throw new RangeError(`status must be a Status, got ${String(status)}`)
+  if (Status[status] === undefined) throw invalidArgValue('reply.status', status, 'must be a Status', RangeError)
   return status
 }
 
 function checkBytes(bytes: Uint8Array, name: string): Uint8Array {
-  if (!(bytes instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array`)
+  if (!(bytes instanceof Uint8Array)) throw invalidArgType(name, 'an instance of Uint8Array', bytes)
   return bytes
 }
 
 const shared = new Encoder()
 
 /** Encodes a Hello with the shared encoder. The view is overwritten by the next shared encode. */
-export function encodeHello(protocolVersion: number = PROTOCOL_VERSION, buildId: StringValue = ''): Uint8Array {
-  return shared.hello(protocolVersion, buildId)
+export function encodeHello(protocolVersion: number = PROTOCOL_VERSION, buildId: StringValue = '', maxFrameSize = 0): Uint8Array {
+  return shared.hello(protocolVersion, buildId, maxFrameSize)
 }
 
 /** Encodes a Request with the shared encoder. The view is overwritten by the next shared encode. */

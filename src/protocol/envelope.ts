@@ -83,6 +83,10 @@ export class HelloView extends View {
   get buildId(): string {
     return this.readString(1) ?? ''
   }
+  /** Largest frame payload the sender accepts; 0 when it did not say (an older peer). */
+  get maxFrameSize(): number {
+    return this.readU32(2)
+  }
 }
 
 /** fdwire.Request: a call routed by `method`, with the daemon author's own `body`. */

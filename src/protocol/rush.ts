@@ -8,6 +8,7 @@
  */
 import * as flatbuffers from 'flatbuffers'
 import { malformed } from '../errors.js'
+import { checkInteger, checkString, checkStringArray, optionalBoolean, optionalInteger } from '../validate.js'
 import { FdRole, StdinMode } from './generated/rush_common_generated.js'
 import { ExecRequest } from './generated/rush_exec_generated.js'
 import { RunLocally } from './generated/rush_run_locally_generated.js'
@@ -77,12 +78,10 @@ function envEntries(env: ExecRequestInit['env']): readonly string[] {
  * entries (and cwd) are encoded once and copied afterwards.
  */
 export function encodeExecRequest(init: ExecRequestInit, cache?: StringCache): Uint8Array {
-  if (!Array.isArray(init.argv) || init.argv.length === 0) throw new TypeError('argv must be a non-empty array of strings')
-  if (typeof init.cwd !== 'string') throw new TypeError('cwd must be a string')
-  const umask = init.umask ?? 0o022
-  if (!Number.isInteger(umask) || umask < 0 || umask > 0o7777) throw new RangeError('umask must be an integer in 0..0o7777')
-  const line = init.line ?? 0
-  if (!Number.isInteger(line) || line < 0 || line > 0xffffffff) throw new RangeError('line must be an integer in 0..2^32-1')
+  checkStringArray('init.argv', init.argv, true)
+  checkString('init.cwd', init.cwd)
+  const umask = optionalInteger('init.umask', init.umask, 0, 0o7777, 0o022)
+  const line = optionalInteger('init.line', init.line, 0, 0xffffffff, 0)
   const b = start()
   const argv = stringVector(b, init.argv, undefined)
   const cwd = b.createString(cache === undefined ? utf8(init.cwd) : cache.get(init.cwd))
@@ -187,8 +186,9 @@ const RUN_LOCALLY = compileRoot(RushRoots.runLocally)
  * `ended`: the command ended the session, and the connection ends right behind this reply.
  */
 export function encodeResult(status: number, signal = 0, ended = false): Uint8Array {
-  if (!Number.isInteger(status) || !Number.isInteger(signal)) throw new TypeError('status and signal must be integers')
-  if (typeof ended !== 'boolean') throw new TypeError('ended must be a boolean')
+  checkInteger('status', status, -0x80000000, 0x7fffffff)
+  checkInteger('signal', signal, -0x80000000, 0x7fffffff)
+  optionalBoolean('ended', ended, false)
   const b = fixed.bytes
   if (!ended) {
     // root -> table at 16; vtable at 8: size 8, table size 12, status at 4, signal at 8.
@@ -223,8 +223,8 @@ export function encodeRunLocally(reason = '', exec?: LocalProgram): Uint8Array {
   const b = start()
   const r = reason === '' ? 0 : b.createString(utf8(reason))
   if (exec === undefined) return finish(RunLocally.createRunLocally(b, r, 0, 0, 0), RushRoots.runLocally.fileIdentifier)
-  if (typeof exec.program !== 'string' || exec.program === '') throw new TypeError('exec.program must be a non-empty string')
-  if (!Array.isArray(exec.argv) || exec.argv.length === 0) throw new TypeError('exec.argv must be a non-empty array of strings')
+  checkString('exec.program', exec.program, true)
+  checkStringArray('exec.argv', exec.argv, true)
   const program = b.createString(utf8(exec.program))
   const argv = stringVector(b, exec.argv, undefined)
   const env = stringVector(b, exec.env, undefined)

@@ -3,6 +3,7 @@
  * method names, cwd). Encoding, not copying, is what FlatBuffers costs in Node: `createString`
  * of a JS string runs a `TextEncoder` (~450 ns for 40 bytes); copying cached bytes is ~10× less.
  */
+import { checkInteger } from '../validate.js'
 
 /** A bounded map from string to its UTF-8 bytes. */
 export class StringCache {
@@ -11,7 +12,7 @@ export class StringCache {
 
   /** @param maxEntries Entries kept before the cache starts over (bounds memory). Default 4096. */
   constructor(maxEntries = 4096) {
-    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be a positive integer')
+    checkInteger('maxEntries', maxEntries, 1, 0x7fffffff)
     this.maxEntries = maxEntries
   }
 

@@ -14,6 +14,7 @@
  * treated as immutable once used.
  */
 import { malformed } from '../errors.js'
+import { invalidArgType, invalidArgValue, optionalInteger } from '../validate.js'
 import { scalarSize, tableOf, type ElementDescriptor, type RootDescriptor, type TableDescriptor, type TypeDescriptor } from './descriptor.js'
 
 /** Limits that bound the verifier's work on hostile input. */
@@ -102,7 +103,7 @@ function compileTable(desc: TableDescriptor): CompiledTable {
     const f = fields[i]!
     const type: TypeDescriptor = f.type
     if (!Number.isInteger(f.id) || f.id < 0 || f.id > 0x7ffe || (type.kind === 'union' && f.id < 1)) {
-      throw new RangeError(`descriptor ${desc.name}.${f.name}: bad field id ${String(f.id)}`)
+      throw invalidArgValue(`descriptor ${desc.name}.${f.name}.id`, f.id, 'is a bad field id (an integer in 0..32766, from 1 for a union)', RangeError)
     }
     ids[i] = f.id
     required[i] = f.required === true ? 1 : 0
@@ -119,7 +120,7 @@ function compileTable(desc: TableDescriptor): CompiledTable {
       case 'struct': {
         const align = type.struct.align
         if (!(align >= 1 && align <= 16 && (align & (align - 1)) === 0)) {
-          throw new RangeError(`descriptor ${desc.name}.${f.name}: struct alignment must be a power of two, got ${String(align)}`)
+          throw invalidArgValue(`descriptor ${desc.name}.${f.name}.align`, align, 'must be a power of two (struct alignment)', RangeError)
         }
         kinds[i] = STRUCT
         sizes[i] = type.struct.size
@@ -177,7 +178,7 @@ function compileRoot(root: RootDescriptor): CompiledRoot {
   const id = root.fileIdentifier
   let ident: Int32Array | null = null
   if (id !== undefined) {
-    if (id.length !== 4) throw new RangeError(`file identifier must be 4 characters, got "${id}"`)
+    if (id.length !== 4) throw invalidArgValue('root.fileIdentifier', id, 'must be 4 characters', RangeError)
     ident = Int32Array.from([0, 1, 2, 3], (i) => id.charCodeAt(i))
   }
   c = new CompiledRoot(compileTable(tableOf(root.table)), ident, id ?? '')
@@ -347,14 +348,12 @@ export { compileRoot }
 
 /** `verify` with a root compiled beforehand by `compileRoot`. */
 export function verifyCompiled(buffer: Uint8Array, root: CompiledRoot, options?: VerifyOptions): void {
-  if (!(buffer instanceof Uint8Array)) throw new TypeError('buffer must be a Uint8Array')
+  if (!(buffer instanceof Uint8Array)) throw invalidArgType('buffer', 'an instance of Uint8Array', buffer)
   let maxDepth = DEFAULT_MAX_DEPTH
   let maxTables = DEFAULT_MAX_TABLES
   if (options !== undefined) {
-    maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH
-    maxTables = options.maxTables ?? DEFAULT_MAX_TABLES
-    if (!Number.isInteger(maxDepth) || maxDepth < 1) throw new RangeError('options.maxDepth must be a positive integer')
-    if (!Number.isInteger(maxTables) || maxTables < 1) throw new RangeError('options.maxTables must be a positive integer')
+    maxDepth = optionalInteger('options.maxDepth', options.maxDepth, 1, 0x7fffffff, DEFAULT_MAX_DEPTH)
+    maxTables = optionalInteger('options.maxTables', options.maxTables, 1, 0x7fffffff, DEFAULT_MAX_TABLES)
   }
   tableBudget = maxTables
   tablesLeft = maxTables

@@ -3,7 +3,7 @@
 import * as os from 'node:os'
 import { native } from '../binding.js'
 import { FdwireError, systemError } from '../errors.js'
-import { describe } from '../validate.js'
+import { invalidArgType, invalidArgValue } from '../validate.js'
 
 export interface SocketAddress {
   /** The name as bytes, as the kernel sees it (without the leading NUL of an abstract name). */
@@ -18,7 +18,7 @@ export const MAX_SOCKET_PATH: number = native.maxSocketPath
 
 export function resolveAddress(path: unknown, abstract: boolean, syscall: string): SocketAddress {
   if (typeof path !== 'string' && !Buffer.isBuffer(path)) {
-    throw new TypeError(`path must be a string or a Buffer, got ${describe(path)}`)
+    throw invalidArgType('path', 'of type string or an instance of Buffer', path)
   }
   const name = typeof path === 'string' ? Buffer.from(path) : path
   if (abstract) {
@@ -31,8 +31,8 @@ export function resolveAddress(path: unknown, abstract: boolean, syscall: string
     }
     return { name, abstract, display: `@${name.toString()}` }
   }
-  if (name.length === 0) throw new TypeError('path must not be empty')
-  if (name.includes(0)) throw new TypeError('path must not contain NUL bytes')
+  if (name.length === 0) throw invalidArgValue('path', path, 'must not be empty')
+  if (name.includes(0)) throw invalidArgValue('path', path, 'must be a string or Buffer without null bytes')
   const display = name.toString()
   if (name.length > MAX_SOCKET_PATH) {
     throw systemError(

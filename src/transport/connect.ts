@@ -3,7 +3,7 @@ import * as os from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { native } from '../binding.js'
 import { FdwireError, systemError } from '../errors.js'
-import { checkObject, optionalBoolean, optionalInteger } from '../validate.js'
+import { checkFd, checkObject, optionalBoolean, optionalInteger, optionalSignal } from '../validate.js'
 import { resolveAddress } from './address.js'
 import { Connection } from './connection.js'
 import { resolveConnectionOptions, type ConnectionOptions } from './options.js'
@@ -26,10 +26,8 @@ export async function connect(path: string | Buffer, options?: ConnectOptions): 
   const o = checkObject('options', options)
   const abstract = optionalBoolean('options.abstract', o['abstract'], false)
   const timeout = optionalInteger('options.timeout', o['timeout'], 0, 0x7fffffff, 5000)
-  const signal = o['signal'] as AbortSignal | undefined
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError('options.signal must be an AbortSignal')
-  }
+  const signal = optionalSignal('options.signal', o['signal'])
+  resolveConnectionOptions(options) // usage errors before any fd exists
   const address = resolveAddress(path, abstract, 'connect')
   const deadline = Date.now() + timeout
   let delay = 1
@@ -70,8 +68,12 @@ export function pipe(): [number, number] {
   return result
 }
 
-/** Closes an fd you own (for example one taken from a message). */
+/**
+ * Closes an fd you own (for example one taken from a message). `fd` is checked as `fs.closeSync`
+ * checks it (`ERR_INVALID_ARG_TYPE`, `ERR_OUT_OF_RANGE`) before anything is closed.
+ */
 export function closeFd(fd: number): void {
+  checkFd('fd', fd)
   const err = native.close(fd)
   if (err < 0) throw systemError(err, 'close')
 }

@@ -11,12 +11,13 @@
  * fills and the sender sees backpressure).
  */
 import { EventEmitter } from 'node:events'
+import * as fs from 'node:fs'
 import * as os from 'node:os'
 import { debuglog } from 'node:util'
 import { native } from '../binding.js'
 import { FdwireError, protocolError, systemError } from '../errors.js'
 import { FRAME_RECORD_WORDS, NativeEvent, type NativeConnection } from '../native.js'
-import { checkFd, checkObject, describe, optionalBoolean, optionalInteger } from '../validate.js'
+import { checkFd, checkFdArray, checkInteger, checkObject, invalidArgType, invalidArgValue, optionalBoolean, optionalInteger, outOfRange } from '../validate.js'
 import { Message } from './message.js'
 import { resolveConnectionOptions, type ConnectionOptions, type ResolvedConnectionOptions } from './options.js'
 
@@ -33,8 +34,12 @@ export interface PeerCredentials {
 export interface SendOptions {
   /** fds to pass with this message (at most 253). They arrive bound to this message. */
   fds?: readonly number[]
-  /** Close our copies of `fds` once the kernel has them (or if sending fails). Default false:
-   *  the fds stay yours and you may close them as soon as `send()` returns. */
+  /** Give `fds` to the connection: it closes them once the kernel has them, and also when
+   *  sending fails, including when `send()` throws `ERR_FDWIRE_CLOSED`,
+   *  `ERR_FDWIRE_FRAME_TOO_LARGE` or `EBADF` (then it closes those of `fds` that are open).
+   *  A `TypeError`/`RangeError` about the arguments closes nothing. Default false: the fds stay
+   *  yours whatever happens (never closed by `send()`), and you may close them as soon as
+   *  `send()` returns or throws. */
   closeFds?: boolean
   /** Message id (u32) carried in the frame header. Default 0. */
   id?: number
@@ -67,13 +72,24 @@ export function acceptedConnection(fd: number, options: ResolvedConnectionOption
   }
 }
 
+/** Events of a Connection (see the top of this file). */
+export type ConnectionEvents = {
+  message: (message: Message) => void
+  drain: () => void
+  end: () => void
+  close: (reason: Error | undefined) => void
+}
+
+/** Typed events. `on`, `once`, `off`, `addListener`, `removeListener`, `prependListener` and
+ *  `prependOnceListener` take only these names, each with its listener's signature. */
 export interface Connection {
-  on(event: 'message', listener: (message: Message) => void): this
-  on(event: 'drain' | 'end', listener: () => void): this
-  on(event: 'close', listener: (reason: Error | undefined) => void): this
-  once(event: 'message', listener: (message: Message) => void): this
-  once(event: 'drain' | 'end', listener: () => void): this
-  once(event: 'close', listener: (reason: Error | undefined) => void): this
+  on<E extends keyof ConnectionEvents>(event: E, listener: ConnectionEvents[E]): this
+  once<E extends keyof ConnectionEvents>(event: E, listener: ConnectionEvents[E]): this
+  off<E extends keyof ConnectionEvents>(event: E, listener: ConnectionEvents[E]): this
+  addListener<E extends keyof ConnectionEvents>(event: E, listener: ConnectionEvents[E]): this
+  removeListener<E extends keyof ConnectionEvents>(event: E, listener: ConnectionEvents[E]): this
+  prependListener<E extends keyof ConnectionEvents>(event: E, listener: ConnectionEvents[E]): this
+  prependOnceListener<E extends keyof ConnectionEvents>(event: E, listener: ConnectionEvents[E]): this
 }
 
 export class Connection extends EventEmitter {
@@ -93,30 +109,35 @@ export class Connection extends EventEmitter {
   #closed = false
   #closeReason: Error | undefined
   #corks = 0
+  #peerMaxFrameSize: number
 
   /**
-   * Wraps a connected Unix stream socket. The connection owns `fd` from now on (also if this
-   * throws). Prefer `connect()`, `Listener` or `socketPair()`; this is for sockets that arrived by
-   * other means, such as fd passing.
+   * Wraps a connected Unix stream socket. The connection owns `fd` from now on, also if preparing
+   * the socket fails; a bad argument (`ERR_INVALID_ARG_TYPE`, `ERR_OUT_OF_RANGE`, or
+   * `ERR_INVALID_ARG_VALUE` when `fd` is not a socket) closes nothing, and an fd that is not open
+   * fails with `EBADF` (syscall `fstat`). Prefer `connect()`, `Listener` or `socketPair()`; this is
+   * for sockets that arrived by other means, such as fd passing.
    */
   constructor(fd: number, options?: ConnectionOptions, peer?: PeerCredentials) {
     super()
-    checkFd('fd', fd)
     let resolved: ResolvedConnectionOptions
-    try {
-      if (fd === preparedFd) {
-        resolved = options as ResolvedConnectionOptions
-      } else {
-        resolved = resolveConnectionOptions(options)
-        const err = native.prepareSocket(fd)
-        if (err < 0) throw systemError(err, 'fcntl')
+    if (preparedFd >= 0 && fd === preparedFd) {
+      resolved = options as ResolvedConnectionOptions
+    } else {
+      checkFd('fd', fd)
+      resolved = resolveConnectionOptions(options)
+      // The addon would only see uv_poll_init fail (or poll a file forever): say what is wrong.
+      const stats = fs.fstatSync(fd)
+      if (!stats.isSocket()) throw invalidArgValue('fd', fd, `must be a connected Unix socket; fd ${fd} is ${fileKind(stats)}`)
+      const err = native.prepareSocket(fd)
+      if (err < 0) {
+        native.close(fd)
+        throw systemError(err, 'fcntl')
       }
-    } catch (error) {
-      native.close(fd)
-      throw error
     }
     this.#fd = fd
     this.#options = resolved
+    this.#peerMaxFrameSize = resolved.peerMaxFrameSize
     this.#peer = peer
     this.#native = new native.Connection(
       fd,
@@ -163,6 +184,21 @@ export class Connection extends EventEmitter {
     return this.#needDrain
   }
 
+  /** Largest payload accepted from the peer (`ConnectionOptions.maxFrameSize`). */
+  get maxFrameSize(): number {
+    return this.#options.maxFrameSize
+  }
+
+  /** Largest payload `send()` accepts (the peer's `maxFrameSize`); see
+   *  `ConnectionOptions.peerMaxFrameSize`. Set it when the peer tells you its limit. */
+  get peerMaxFrameSize(): number {
+    return this.#peerMaxFrameSize
+  }
+
+  set peerMaxFrameSize(value: number) {
+    this.#peerMaxFrameSize = checkInteger('peerMaxFrameSize', value, 0, 0xffffffff)
+  }
+
   /** True once the connection is closed (after which `'close'` is or was emitted). */
   get closed(): boolean {
     return this.#closed
@@ -176,12 +212,15 @@ export class Connection extends EventEmitter {
   /**
    * Sends one message. The payload is sent or copied before this returns, so the buffer may be
    * reused at once. Returns false when the queue reached `highWaterMark`: wait for `'drain'`.
+   * A send that throws sent and queued nothing, and the connection stays as it was.
    * @throws FdwireError `ERR_FDWIRE_CLOSED` after the connection closed or `end()` was called.
+   * @throws FdwireError `ERR_FDWIRE_FRAME_TOO_LARGE` when the payload is over `peerMaxFrameSize`.
+   * @throws SystemError `EBADF` when one of `options.fds` is not an open fd (the message names it).
    */
   send(payload: Uint8Array | string, options?: SendOptions): boolean {
     const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload
     if (!(bytes instanceof Uint8Array)) {
-      throw new TypeError(`payload must be a Uint8Array or a string, got ${describe(payload)}`)
+      throw invalidArgType('payload', 'of type string or an instance of Uint8Array', payload)
     }
     const o = options === undefined ? undefined : checkObject('options', options)
     const id = o ? optionalInteger('options.id', o['id'], 0, 0xffffffff, 0) : 0
@@ -189,15 +228,36 @@ export class Connection extends EventEmitter {
     const closeFds = o ? optionalBoolean('options.closeFds', o['closeFds'], false) : false
     const fds = o?.['fds'] === undefined ? null : toFdArray(o['fds'])
     if (bytes.byteLength > 0xffffffff) {
-      throw new RangeError(`payload is ${bytes.byteLength} bytes; a frame carries at most 4 GiB - 1`)
+      throw outOfRange('payload.byteLength', '<= 4294967295 (a frame carries at most 4 GiB - 1)', bytes.byteLength)
     }
     const handle = this.#native
     if (handle === null || this.#ending) {
       if (fds && closeFds) for (const fd of fds) native.close(fd)
       throw new FdwireError('ERR_FDWIRE_CLOSED', this.#closed ? 'connection is closed' : 'connection was ended')
     }
+    if (bytes.byteLength > this.#peerMaxFrameSize) {
+      if (fds && closeFds) for (const fd of fds) native.close(fd)
+      throw new FdwireError(
+        'ERR_FDWIRE_FRAME_TOO_LARGE',
+        `payload is ${bytes.byteLength} bytes, over the peer's maxFrameSize of ${this.#peerMaxFrameSize} bytes; nothing was sent`,
+      )
+    }
+    // A closed fd is the caller's mistake, knowable now: fail this send alone. (Left to sendmsg,
+    // it would fail the whole write; the kernel's verdict on a later queued frame would close
+    // the connection.)
+    if (fds) checkFdsOpen(fds, closeFds, 'fcntl', 'is not an open file descriptor')
     const queued = handle.send(bytes.byteLength > 0 ? bytes : null, id, type, fds, closeFds)
     if (queued < 0) {
+      // sendmsg with SCM_RIGHTS fails atomically, and dup() fails before anything is queued: on
+      // these the frame was neither sent nor queued (and, with closeFds, its fds were closed),
+      // so only this send fails. An fd closed since the check above (by another thread) ends here.
+      if (fds && queued === -os.constants.errno.EBADF && native.isCloexec(this.#fd) >= 0 /* not our socket */) {
+        if (!closeFds) checkFdsOpen(fds, false, 'sendmsg', 'was closed before it could be sent')
+        throw systemError(queued, 'sendmsg', undefined, 'one of options.fds was closed before it could be sent; nothing was sent')
+      }
+      if (fds && frameOnlyErrors.has(-queued)) {
+        throw systemError(queued, 'dup', undefined, 'no fd left to hold options.fds until they are sent; nothing was sent')
+      }
       const error = systemError(queued, 'sendmsg')
       process.nextTick(() => this.destroy(error))
       return false
@@ -455,17 +515,30 @@ export class Connection extends EventEmitter {
   }
 }
 
+// Failures of one frame's fds that leave the connection intact (see send()).
+const frameOnlyErrors = new Set([os.constants.errno.EMFILE, os.constants.errno.ENFILE])
+
+/** Throws EBADF naming the first of `fds` that is not open; with `closeOthers`, first closes the
+ *  ones that are (they were given to the connection with closeFds). */
+function checkFdsOpen(fds: Int32Array, closeOthers: boolean, syscall: string, what: string): void {
+  for (let i = 0; i < fds.length; i++) {
+    const fd = fds[i]!
+    const result = native.isCloexec(fd) // fcntl(F_GETFD): -EBADF when fd is not open
+    if (result >= 0) continue
+    if (closeOthers) for (const other of fds) if (native.isCloexec(other) >= 0) native.close(other)
+    throw systemError(result, syscall, undefined, `options.fds[${i}] (fd ${fd}) ${what}; nothing was sent`)
+  }
+}
+
 function toFdArray(value: unknown): Int32Array {
-  if (!Array.isArray(value) && !(value instanceof Int32Array)) {
-    throw new TypeError(`options.fds must be an array of fds, got ${describe(value)}`)
-  }
-  if (value.length > native.maxFdsPerFrame) {
-    throw new RangeError(
-      `options.fds has ${value.length} fds; one message carries at most ${native.maxFdsPerFrame} ` +
-        '(Linux SCM_MAX_FD): split them over several messages',
-    )
-  }
-  const fds = new Int32Array(value.length)
-  for (let i = 0; i < value.length; i++) fds[i] = checkFd(`options.fds[${i}]`, value[i])
-  return fds
+  return Int32Array.from(checkFdArray('options.fds', value instanceof Int32Array ? Array.from(value) : value, native.maxFdsPerFrame))
+}
+
+function fileKind(stats: fs.Stats): string {
+  if (stats.isFile()) return 'a regular file'
+  if (stats.isDirectory()) return 'a directory'
+  if (stats.isFIFO()) return 'a pipe'
+  if (stats.isCharacterDevice()) return 'a character device'
+  if (stats.isBlockDevice()) return 'a block device'
+  return 'not a socket'
 }

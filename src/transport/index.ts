@@ -1,6 +1,6 @@
-export { Connection, type PeerCredentials, type SendOptions } from './connection.js'
+export { Connection, type ConnectionEvents, type PeerCredentials, type SendOptions } from './connection.js'
 export { Message } from './message.js'
-export { Listener, listen, type ListenOptions } from './listener.js'
+export { Listener, listen, type ListenerEvents, type ListenOptions } from './listener.js'
 export { connect, socketPair, socketPairFds, pipe, closeFd, type ConnectOptions } from './connect.js'
 export { MAX_SOCKET_PATH, type SocketAddress } from './address.js'
 export { DEFAULT_MAX_FRAME_SIZE, type ConnectionOptions } from './options.js'

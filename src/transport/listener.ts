@@ -13,7 +13,7 @@ import { debuglog } from 'node:util'
 import { native } from '../binding.js'
 import { systemError } from '../errors.js'
 import type { NativeListener } from '../native.js'
-import { checkObject, optionalBoolean, optionalInteger } from '../validate.js'
+import { checkObject, optionalBoolean, optionalFunction, optionalInteger } from '../validate.js'
 import { resolveAddress, type SocketAddress } from './address.js'
 import { acceptedConnection, type Connection, type PeerCredentials } from './connection.js'
 import { resolveConnectionOptions, type ConnectionOptions, type ResolvedConnectionOptions } from './options.js'
@@ -36,11 +36,24 @@ export interface ListenOptions extends ConnectionOptions {
   allowPeer?: (peer: PeerCredentials) => boolean
 }
 
+/** Events of a Listener. */
+export type ListenerEvents = {
+  connection: (connection: Connection) => void
+  refused: (peer: PeerCredentials) => void
+  acceptError: (error: Error) => void
+  close: () => void
+}
+
+/** Typed events. `on`, `once`, `off`, `addListener`, `removeListener`, `prependListener` and
+ *  `prependOnceListener` take only these names, each with its listener's signature. */
 export interface Listener {
-  on(event: 'connection', listener: (connection: Connection) => void): this
-  on(event: 'refused', listener: (peer: PeerCredentials) => void): this
-  on(event: 'acceptError', listener: (error: Error) => void): this
-  on(event: 'close', listener: () => void): this
+  on<E extends keyof ListenerEvents>(event: E, listener: ListenerEvents[E]): this
+  once<E extends keyof ListenerEvents>(event: E, listener: ListenerEvents[E]): this
+  off<E extends keyof ListenerEvents>(event: E, listener: ListenerEvents[E]): this
+  addListener<E extends keyof ListenerEvents>(event: E, listener: ListenerEvents[E]): this
+  removeListener<E extends keyof ListenerEvents>(event: E, listener: ListenerEvents[E]): this
+  prependListener<E extends keyof ListenerEvents>(event: E, listener: ListenerEvents[E]): this
+  prependOnceListener<E extends keyof ListenerEvents>(event: E, listener: ListenerEvents[E]): this
 }
 
 export class Listener extends EventEmitter {
@@ -58,11 +71,7 @@ export class Listener extends EventEmitter {
     const abstract = optionalBoolean('options.abstract', o['abstract'], false)
     const backlog = optionalInteger('options.backlog', o['backlog'], 1, 65535, 511)
     const mode = optionalInteger('options.mode', o['mode'], 0, 0o777, 0o600)
-    const allowPeer = o['allowPeer']
-    if (allowPeer !== undefined && typeof allowPeer !== 'function') {
-      throw new TypeError('options.allowPeer must be a function')
-    }
-    this.#allowPeer = allowPeer as ((peer: PeerCredentials) => boolean) | undefined
+    this.#allowPeer = optionalFunction<(peer: PeerCredentials) => boolean>('options.allowPeer', o['allowPeer'])
     this.#options = resolveConnectionOptions(options)
     this.address = resolveAddress(path, abstract, 'bind')
     const fd = native.listen(this.address.name, abstract, backlog, mode)

@@ -6,6 +6,11 @@ export interface ConnectionOptions {
   /** Largest payload accepted from the peer, in bytes; a larger frame closes the connection
    *  with `ERR_FDWIRE_FRAME_TOO_LARGE` before anything is allocated for it. Default 16 MiB. */
   maxFrameSize?: number
+  /** Largest payload `send()` accepts: the peer's `maxFrameSize`. A larger payload throws
+   *  `ERR_FDWIRE_FRAME_TOO_LARGE` and is not sent (the peer would close the connection on it).
+   *  `Client` and `Server` set it from the peer's hello when the peer states its limit.
+   *  Default: the larger of `maxFrameSize` and 16 MiB (the default every peer has). */
+  peerMaxFrameSize?: number
   /** Most fds the peer may send with one frame, 0..253; 0 refuses fds altogether
    *  (`ERR_FDWIRE_UNEXPECTED_FDS`). Default 253. */
   maxFdsPerFrame?: number
@@ -23,6 +28,7 @@ export interface ConnectionOptions {
 
 export interface ResolvedConnectionOptions {
   maxFrameSize: number
+  peerMaxFrameSize: number
   maxFdsPerFrame: number
   highWaterMark: number
   maxQueuedMessages: number
@@ -36,8 +42,10 @@ export const MAX_FRAME_SIZE_LIMIT = 0x7fff0000
 
 export function resolveConnectionOptions(value: unknown, name = 'options'): ResolvedConnectionOptions {
   const o = checkObject(name, value)
+  const maxFrameSize = optionalInteger(`${name}.maxFrameSize`, o['maxFrameSize'], 0, MAX_FRAME_SIZE_LIMIT, DEFAULT_MAX_FRAME_SIZE)
   return {
-    maxFrameSize: optionalInteger(`${name}.maxFrameSize`, o['maxFrameSize'], 0, MAX_FRAME_SIZE_LIMIT, DEFAULT_MAX_FRAME_SIZE),
+    maxFrameSize,
+    peerMaxFrameSize: optionalInteger(`${name}.peerMaxFrameSize`, o['peerMaxFrameSize'], 0, 0xffffffff, Math.max(maxFrameSize, DEFAULT_MAX_FRAME_SIZE)),
     maxFdsPerFrame: optionalInteger(`${name}.maxFdsPerFrame`, o['maxFdsPerFrame'], 0, native.maxFdsPerFrame, native.maxFdsPerFrame),
     highWaterMark: optionalInteger(`${name}.highWaterMark`, o['highWaterMark'], 0, Number.MAX_SAFE_INTEGER, 1024 * 1024),
     maxQueuedMessages: optionalInteger(`${name}.maxQueuedMessages`, o['maxQueuedMessages'], 1, 1 << 24, 256),

@@ -4,6 +4,7 @@
  * closed exactly once: by us, or by whoever took it.
  */
 import { native } from '../binding.js'
+import { checkInteger, MAX_FD, outOfRange } from '../validate.js'
 
 export class OwnedFds {
   readonly #fds: number[]
@@ -26,12 +27,15 @@ export class OwnedFds {
 
   /** Takes the fd at `index` (in the order sent): the caller owns it from now on. */
   take(index: number, holder: string): number {
+    checkInteger('index', index, 0, MAX_FD)
     const fd = this.#fds[index]
-    if (!Number.isInteger(index) || fd === undefined || fd < 0) {
-      throw new RangeError(
+    if (fd === undefined || fd < 0) {
+      throw outOfRange(
+        'index',
         this.#closed
-          ? `fd ${index} of this ${holder} was already closed: take fds while handling it`
-          : `index ${index}: this ${holder} has no fd there (it carried ${this.#fds.length}, or it was taken)`,
+          ? `the index of an fd of this ${holder} not closed yet (take fds while handling it)`
+          : `the index of an fd this ${holder} still holds (it carried ${this.#fds.length}; taken ones are gone)`,
+        index,
       )
     }
     this.#fds[index] = -1

@@ -179,3 +179,25 @@ leakTest(t, 'a socket path over the platform limit is a clear ENAMETOOLONG, neve
   guard.abort()
   t.match(result, { code: 'ENAMETOOLONG', message: /at most 107/ })
 })
+
+leakTest(t, 'usage errors are Node argument errors, raised before anything is created or started', async (t) => {
+  const runtimeDir = path.join(tempDir(t), 'run')
+  const command = [...node, daemonScript, runtimeDir, '{}']
+  await t.rejects(ensureDaemon({ runtimeDir } as EnsureDaemonOptions), {
+    name: 'TypeError',
+    code: 'ERR_INVALID_ARG_TYPE',
+    message: /^The "options\.command" property must be an instance of Array: it is required, the daemon's argv .*Received undefined$/,
+  })
+  await t.rejects(ensureDaemon({ runtimeDir, command: [] }), { code: 'ERR_INVALID_ARG_VALUE', message: /'options\.command' must be a non-empty array/ })
+  await t.rejects(ensureDaemon({ runtimeDir, command: [process.execPath, 1] as never }), { code: 'ERR_INVALID_ARG_TYPE', message: /"options\.command\[1\]"/ })
+  await t.rejects(ensureDaemon({ runtimeDir: '', command }), { code: 'ERR_INVALID_ARG_VALUE', message: /'options\.runtimeDir'/ })
+  await t.rejects(ensureDaemon({ runtimeDir, command, startTimeout: 1.5 }), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: /"options\.startTimeout"/ })
+  await t.rejects(ensureDaemon({ runtimeDir, command, connectTimeout: -1 }), { code: 'ERR_OUT_OF_RANGE', message: /"options\.connectTimeout"/ })
+  await t.rejects(ensureDaemon({ runtimeDir, command, maxFrameSize: '1' as unknown as number }), { code: 'ERR_INVALID_ARG_TYPE', message: /"options\.maxFrameSize"/ })
+  t.throws(() => new Server({ runtimeDir, maxConnections: 0 }), { code: 'ERR_OUT_OF_RANGE', message: /"options\.maxConnections"/ })
+  t.throws(() => new Server({ runtimeDir, maxFdsPerFrame: 254 }), { code: 'ERR_OUT_OF_RANGE', message: /"options\.maxFdsPerFrame"/ })
+  t.throws(() => new Server({ runtimeDir, allowUids: [-1] }), { code: 'ERR_OUT_OF_RANGE', message: /"options\.allowUids\[0\]"/ })
+  t.throws(() => new Server({ runtimeDir, socketName: 'a/b' }), { code: 'ERR_INVALID_ARG_VALUE', message: /'options\.socketName'/ })
+  t.throws(() => new Server(undefined as never), { code: 'ERR_INVALID_ARG_TYPE', message: /"options" argument/ })
+  t.notOk(fs.existsSync(runtimeDir), 'the runtime dir was not even created')
+})

@@ -504,3 +504,83 @@ leakTest(t, "a request that came with the connection is answered in the Hello's 
   const second = protocol.readEnvelope(messages[2]!.payload)
   t.equal(second.kind === 'response' && second.body ? Buffer.from(second.body).toString() : '', '0', 'later requests: nothing held back')
 })
+
+leakTest(t, 'a request with a closed fd rejects with EBADF alone: other requests and the connection go on', async (t) => {
+  let release: (() => void) | undefined
+  const server = await startServer(t, {}, (s) => {
+    s.handle('wait', () => new Promise<string>((resolve) => (release = () => resolve('waited'))))
+    s.handle('echo', (request) => request.body)
+  })
+  const c = await client(t, server)
+  const waiting = c.request('wait')
+  t.ok(await until(() => release !== undefined), 'the first request is being handled')
+  const [r, w] = pipe()
+  closeFd(r)
+  const bad = r
+  await t.rejects(c.request('echo', 'x', { fds: [w, bad] }), { code: 'EBADF', syscall: 'fcntl', message: new RegExp(`fd ${bad}\\)`) })
+  t.ok(native.isCloexec(w) >= 0, "the caller's good fd is still open")
+  t.equal(c.pending, 1, 'the failed request left nothing pending')
+  release!()
+  t.equal((await waiting).text(), 'waited', 'the pending request was answered')
+  t.equal((await c.request('echo', 'later')).text(), 'later', 'a later request works')
+  t.notOk(c.closed)
+  closeFd(w)
+})
+
+leakTest(t, "a request over the daemon's maxFrameSize rejects with ERR_FDWIRE_FRAME_TOO_LARGE before anything is sent", async (t) => {
+  let seen = 0
+  const server = await startServer(t, { maxFrameSize: 4096 }, (s) => {
+    s.handle('echo', (request) => {
+      seen++
+      return request.body
+    })
+  })
+  const c = await client(t, server)
+  t.equal(c.daemon.maxFrameSize, 4096, "the client learnt the daemon's limit from its hello")
+  await t.rejects(c.request('echo', Buffer.alloc(5000)), {
+    code: 'ERR_FDWIRE_FRAME_TOO_LARGE',
+    message: /payload is \d+ bytes, over the peer's maxFrameSize of 4096 bytes/,
+  })
+  t.equal((await c.request('echo', 'small')).text(), 'small', 'the connection goes on')
+  t.equal(seen, 1, 'the daemon saw only the small request')
+  t.notOk(c.closed)
+})
+
+leakTest(t, "a reply over the client's maxFrameSize fails that request alone, with the reason", async (t) => {
+  const errors: unknown[] = []
+  const server = await startServer(t, {}, (s) => {
+    s.handle('big', () => Buffer.alloc(8192))
+    s.handle('small', () => 'ok')
+    s.on('handlerError', (error) => errors.push(error))
+  })
+  const c = await client(t, server, { maxFrameSize: 4096 })
+  await t.rejects(within(c.request('big'), 'the reply to big'), { name: 'RemoteError', code: 'ERR_FDWIRE_FRAME_TOO_LARGE', message: /over the peer's maxFrameSize of 4096 bytes/ })
+  t.equal((await c.request('small')).text(), 'ok', 'the connection goes on')
+  t.match(errors, [{ code: 'ERR_FDWIRE_FRAME_TOO_LARGE' }], "the daemon heard of it ('handlerError')")
+})
+
+leakTest(t, "an error thrown in a handler reaches 'handlerError' with its stack and context", async (t) => {
+  const events: [unknown, unknown][] = []
+  const server = await startServer(t, {}, (s) => {
+    s.handle('boom', function throwingHandler() {
+      throw new Error('kaboom')
+    })
+    s.handleStream('boomStream', async function* throwingStream() {
+      yield 'one'
+      throw new Error('stream kaboom')
+    })
+    s.on('handlerError', (error, context) => events.push([error, context]))
+  })
+  const c = await client(t, server)
+  await t.rejects(c.request('boom'), { name: 'RemoteError', message: /boom: kaboom/ })
+  const items: string[] = []
+  await t.rejects((async () => {
+    for await (const item of c.stream('boomStream')) items.push(item.text())
+  })(), { message: /stream kaboom/ })
+  t.same(items, ['one'])
+  t.equal(events.length, 2)
+  const [error, context] = events[0]!
+  t.match(error, { message: 'kaboom', stack: /throwingHandler/ }, 'the error as thrown, stack included')
+  t.match(context, { method: 'boom', stream: false, peer: { pid: process.pid } })
+  t.match(events[1], [{ message: 'stream kaboom' }, { method: 'boomStream', stream: true }])
+})

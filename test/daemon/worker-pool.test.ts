@@ -203,18 +203,29 @@ poolTest('an aborted request is dropped from the queue or cancelled on its worke
   t.ok(parse(await pool.run('pid')).pid > 0, 'and serves the next request')
 })
 
-t.test('usage errors name the option', async (t) => {
-  t.throws(() => new WorkerPool(undefined as never), TypeError)
-  t.throws(() => new WorkerPool({ script: '' }), { name: 'TypeError', message: /options\.script/ })
-  t.throws(() => new WorkerPool({ script, size: 0 }), { name: 'RangeError', message: /options\.size must be between 1 and 1024/ })
-  t.throws(() => new WorkerPool({ script, maxQueue: -1 }), { name: 'RangeError', message: /options\.maxQueue/ })
-  t.throws(() => new WorkerPool({ script, requestTimeout: 1.5 }), { name: 'TypeError', message: /options\.requestTimeout/ })
-  t.throws(() => new WorkerPool({ script, args: [1] as never }), { name: 'TypeError', message: /options\.args\[0\]/ })
-  t.throws(() => new WorkerPool({ script, maxFrameSize: -1 }), { name: 'RangeError', message: /options\.maxFrameSize/ })
+t.test('usage errors are Node argument errors naming the option', async (t) => {
+  t.throws(() => new WorkerPool(undefined as never), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: /"options" argument must be of type object/ })
+  t.throws(() => new WorkerPool({ script: '' }), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE', message: /'options\.script'/ })
+  t.throws(() => new WorkerPool({ script, size: 0 }), {
+    name: 'RangeError',
+    code: 'ERR_OUT_OF_RANGE',
+    message: 'The value of "options.size" is out of range. It must be >= 1 && <= 1024. Received 0',
+  })
+  t.throws(() => new WorkerPool({ script, size: 1.5 }), { code: 'ERR_OUT_OF_RANGE', message: /"options\.size".*an integer\. Received 1\.5/ })
+  t.throws(() => new WorkerPool({ script, size: '4' as unknown as number }), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: /"options\.size" property must be of type number\. Received type string \('4'\)/ })
+  t.throws(() => new WorkerPool({ script, size: NaN }), { code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => new WorkerPool({ script, maxQueue: -1 }), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: /options\.maxQueue/ })
+  t.throws(() => new WorkerPool({ script, requestTimeout: 1.5 }), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: /options\.requestTimeout/ })
+  t.throws(() => new WorkerPool({ script, startTimeout: 2 ** 31 }), { code: 'ERR_OUT_OF_RANGE', message: /options\.startTimeout/ })
+  t.throws(() => new WorkerPool({ script, args: [1] as never }), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: /options\.args\[0\]/ })
+  t.throws(() => new WorkerPool({ script, maxFrameSize: -1 }), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: /options\.maxFrameSize/ })
   const pool = new WorkerPool({ script })
-  t.throws(() => pool.run(''), TypeError)
+  t.throws(() => pool.run(''), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE', message: /'method'/ })
   await t.rejects(pool.run('pid'), { code: 'ERR_FDWIRE_CLOSED', message: /not started/ })
-  t.throws(() => pool.run('pid', undefined, { timeout: 0 }), { name: 'RangeError', message: /options\.timeout/ })
+  t.throws(() => pool.run('pid', undefined, { timeout: 0 }), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: /options\.timeout/ })
+  t.throws(() => pool.run('pid', undefined, { fds: [1.5] }), { code: 'ERR_OUT_OF_RANGE', message: /"options\.fds\[0\]"/ })
+  t.throws(() => pool.run('pid', undefined, { fds: ['0' as unknown as number] }), { code: 'ERR_INVALID_ARG_TYPE', message: /"options\.fds\[0\]"/ })
+  t.throws(() => pool.run('pid', undefined, { fds: new Array<number>(254).fill(0) }), { code: 'ERR_OUT_OF_RANGE', message: /"options\.fds\.length"/ })
 })
 
 poolTest('a worker that exits mid-request is reported with its exit code and replaced', { size: 2 }, async (t, pool) => {

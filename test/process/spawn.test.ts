@@ -32,3 +32,25 @@ leakTest(t, 'a command that cannot be started is a system error, and no process 
   t.throws(() => spawnProcess('/bin/sh', { cwd: '/nonexistent/dir', stdio: [-1, -1, -1] }), { code: 'ENOENT', syscall: 'spawn' })
   t.same(children(), before, 'each child that failed before exec was reaped before spawnProcess returned')
 })
+
+leakTest(t, 'bad fds, umask and argv are Node argument errors, and no process is started', async (t) => {
+  const before = children()
+  const cases: [object, string, RegExp][] = [
+    [{ stdio: [1.5] }, 'ERR_OUT_OF_RANGE', /"options\.stdio\[0\]".*an integer\. Received 1\.5/],
+    [{ stdio: [-1, '1'] }, 'ERR_INVALID_ARG_TYPE', /"options\.stdio\[1\]" property must be of type number/],
+    [{ stdio: [-1, -1, -2] }, 'ERR_OUT_OF_RANGE', /It must be >= -1 && <= 2147483647\. Received -2/],
+    [{ stdio: [-1, -1, -1, 1] }, 'ERR_OUT_OF_RANGE', /"options\.stdio\.length"/],
+    [{ stdio: 1 }, 'ERR_INVALID_ARG_TYPE', /"options\.stdio" property must be an instance of Array/],
+    [{ stdio: [], umask: -1 }, 'ERR_OUT_OF_RANGE', /"options\.umask".*>= 0 && <= 511\. Received -1/],
+    [{ stdio: [], umask: 0.5 }, 'ERR_OUT_OF_RANGE', /"options\.umask"/],
+    [{ stdio: [], umask: 0o1000 }, 'ERR_OUT_OF_RANGE', /"options\.umask"/],
+    [{ stdio: [], argv: 'sh' }, 'ERR_INVALID_ARG_TYPE', /"options\.argv"/],
+    [{ stdio: [], argv: [] }, 'ERR_INVALID_ARG_VALUE', /'options\.argv' must be a non-empty array/],
+    [{ stdio: [], env: [1] }, 'ERR_INVALID_ARG_TYPE', /"options\.env\[0\]"/],
+  ]
+  for (const [options, code, message] of cases) {
+    t.throws(() => spawnProcess('/bin/true', options as never), { code, message }, `${JSON.stringify(options)}: ${code}`)
+  }
+  t.throws(() => spawnProcess('' as string, { stdio: [] }), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' })
+  t.same(children(), before, 'no child was started')
+})

@@ -47,11 +47,11 @@ t.test('the encoder reuses its builder: the previous view is overwritten', async
 })
 
 t.test('usage errors name the argument', async (t) => {
-  t.throws(() => encodeRequest(-1, 'x'), RangeError)
-  t.throws(() => encodeRequest(1.5, 'x'), /id must be/)
-  t.throws(() => encodeRequest(1, ''), /method/)
-  t.throws(() => encodeRequest(1, 'x', 'nope' as unknown as Uint8Array), /body must be a Uint8Array/)
-  t.throws(() => readEnvelope('x' as unknown as Uint8Array), TypeError)
+  t.throws(() => encodeRequest(-1, 'x'), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: /"id".*>= 0 && <= 4294967295\. Received -1/ })
+  t.throws(() => encodeRequest(1.5, 'x'), { code: 'ERR_OUT_OF_RANGE', message: /"id".*an integer/ })
+  t.throws(() => encodeRequest(1, ''), { code: 'ERR_INVALID_ARG_VALUE', message: /'method'/ })
+  t.throws(() => encodeRequest(1, 'x', 'nope' as unknown as Uint8Array), { code: 'ERR_INVALID_ARG_TYPE', message: /"body" argument must be an instance of Uint8Array/ })
+  t.throws(() => readEnvelope('x' as unknown as Uint8Array), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' })
 })
 
 t.test('garbage is ERR_FDWIRE_MALFORMED, not zeros', async (t) => {

@@ -1,8 +1,10 @@
 import * as fs from 'node:fs'
+import * as os from 'node:os'
 import * as path from 'node:path'
 import { once } from 'node:events'
 import t, { type Test } from 'tap'
 import { closeFd, listen, pipe, socketPair, type Connection, type Message } from '../../src/index.js'
+import { native } from '../../src/binding.js'
 import { collect, exitCode, fdFlags, fdInode, leakTest, O_CLOEXEC, spawnFixture, tempDir } from '../helpers.js'
 
 /** Listens in a temp dir, starts fd-peer.mjs against it, resolves with our end of its connection. */
@@ -165,6 +167,60 @@ leakTest(t, 'fds queued behind backpressure still arrive with their own frame', 
   }
   t.same(seen, [[big.length, 0], [7, 1]])
   closeFd(r)
+  a.destroy()
+  b.destroy()
+})
+
+/** An fd number that is not open right now. */
+function closedFdNumber(): number {
+  const [r, w] = pipe()
+  closeFd(w)
+  closeFd(r)
+  return r
+}
+
+leakTest(t, 'a send with a closed fd throws EBADF naming it; nothing is sent and the connection goes on', async (t) => {
+  const [a, b] = socketPair()
+  const [r, w] = pipe()
+  const bad = closedFdNumber()
+  let drained = false
+  a.on('drain', () => (drained = true))
+  t.throws(() => a.send('lost', { fds: [w, bad] }), {
+    code: 'EBADF',
+    errno: -os.constants.errno.EBADF,
+    syscall: 'fcntl',
+    message: new RegExp(`options\\.fds\\[1\\] \\(fd ${bad}\\) is not an open file descriptor`),
+  })
+  t.ok(native.isCloexec(w) >= 0, 'without closeFds, the caller keeps its good fd')
+  t.throws(() => a.send('lost', { fds: [w, bad], closeFds: true }), { code: 'EBADF' })
+  t.equal(native.isCloexec(w), -os.constants.errno.EBADF, 'with closeFds, the fds that were open were closed')
+  t.equal(a.send('next', { id: 2 }), true, 'the next send goes through')
+  const [message] = (await once(b, 'message')) as [Message]
+  t.same([message.id, message.payload.toString(), message.fdCount], [2, 'next', 0], 'only the good message arrived')
+  t.notOk(a.closed || b.closed, 'both ends still open')
+  t.notOk(drained, 'no drain was promised')
+  closeFd(r)
+  a.destroy()
+  b.destroy()
+})
+
+leakTest(t, 'an fd closed between the check and sendmsg fails that send alone (sendmsg EBADF)', async (t) => {
+  const [a, b] = socketPair()
+  const bad = closedFdNumber()
+  // Stand-in for another thread closing the fd right after the check: the check passes once.
+  const check = native.isCloexec
+  let bypassed = 0
+  native.isCloexec = (fd: number) => (fd === bad && bypassed++ === 0 ? 1 : check(fd))
+  try {
+    t.throws(() => a.send('lost', { fds: [bad] }), { code: 'EBADF', syscall: 'sendmsg', message: new RegExp(`fd ${bad}\\) was closed before it could be sent`) })
+  } finally {
+    native.isCloexec = check
+  }
+  t.ok(bypassed > 0, 'the check was bypassed once')
+  a.send('next')
+  const [message] = (await once(b, 'message')) as [Message]
+  t.equal(message.payload.toString(), 'next', 'the connection goes on')
+  t.notOk(a.closed, 'still open')
   a.destroy()
   b.destroy()
 })

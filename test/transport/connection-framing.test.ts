@@ -269,3 +269,26 @@ async function until(check: () => boolean, ms = 10_000): Promise<boolean> {
   }
   return true
 }
+
+leakTest(t, 'send refuses a payload over peerMaxFrameSize, naming both sizes, and sends nothing', async (t) => {
+  const [a, b] = socketPair({ peerMaxFrameSize: 100 })
+  const [r, w] = pipe()
+  t.equal(a.peerMaxFrameSize, 100)
+  t.throws(() => a.send(Buffer.alloc(101), { fds: [w] }), {
+    code: 'ERR_FDWIRE_FRAME_TOO_LARGE',
+    message: /payload is 101 bytes, over the peer's maxFrameSize of 100 bytes; nothing was sent/,
+  })
+  t.ok(native.isCloexec(w) >= 0, 'without closeFds, the fd stays the caller’s')
+  a.peerMaxFrameSize = 200 // as Client and Session do on the peer's hello
+  a.send(Buffer.alloc(150), { id: 1 })
+  a.send(Buffer.alloc(100), { id: 2 })
+  const ids: number[] = []
+  for await (const m of b) if (ids.push(m.id) === 2) break
+  t.same(ids, [1, 2], 'only the frames within the limit arrived')
+  t.notOk(a.closed || b.closed, 'the connection goes on')
+  t.throws(() => (a.peerMaxFrameSize = -1), RangeError)
+  closeFd(r)
+  closeFd(w)
+  a.destroy()
+  b.destroy()
+})

@@ -12,3 +12,7 @@ const e: Error = new fdwire.FdwireError('ERR_FDWIRE_STATE', 'x')
 void e
 // @ts-expect-error not an export
 fdwire.noSuchExport()
+declare const client: fdwire.Client
+// @ts-expect-error Client has no 'nonsense' event
+client.on('nonsense', () => {})
+client.off('close', (reason: Error | undefined) => void reason)

@@ -19,3 +19,29 @@ let creds: PeerCredentials | undefined
 void [sent, max, err, creds, r, protocol]
 // @ts-expect-error send() takes a payload
 a.send()
+
+// Events are typed on every emitter, for every way of adding or removing a listener.
+import { Client, Server, WorkerPool, listen } from 'fdwire'
+declare const client: Client
+declare const server: Server
+declare const pool: WorkerPool
+const listener = listen('/tmp/never-bound.sock')
+const onClose = (reason: Error | undefined): void => void reason
+client.on('close', onClose).off('close', onClose)
+server.once('connection', (c: Connection) => c.destroy())
+server.prependListener('handlerError', (error: unknown) => void error)
+pool.addListener('workerExit', (info) => void info.pid)
+b.removeListener('drain', () => {})
+listener.prependOnceListener('refused', (peer: PeerCredentials) => void peer.uid)
+// @ts-expect-error Client has no 'nonsense' event
+client.on('nonsense', () => {})
+// @ts-expect-error Server has no 'nonsense' event
+server.off('nonsense', () => {})
+// @ts-expect-error a Connection's 'message' listener gets a Message, not a string
+b.addListener('message', (m: string) => void m)
+// @ts-expect-error WorkerPool has no 'nonsense' event
+pool.prependListener('nonsense', () => {})
+// @ts-expect-error Listener has no 'message' event
+listener.removeListener('message', () => {})
+// @ts-expect-error Client has no 'nonsense' event
+client.once('nonsense', () => {})

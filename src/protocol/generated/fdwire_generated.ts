@@ -91,8 +91,17 @@ buildId(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+/**
+ * Largest frame payload, in bytes, the sender accepts (its maxFrameSize); 0: not stated.
+ * A peer refuses to send a larger message instead of having the connection closed on it.
+ */
+maxFrameSize():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startHello(builder:flatbuffers.Builder) {
-  builder.startObject(2);
+  builder.startObject(3);
 }
 
 static addProtocolVersion(builder:flatbuffers.Builder, protocolVersion:number) {
@@ -103,15 +112,20 @@ static addBuildId(builder:flatbuffers.Builder, buildIdOffset:flatbuffers.Offset)
   builder.addFieldOffset(1, buildIdOffset, 0);
 }
 
+static addMaxFrameSize(builder:flatbuffers.Builder, maxFrameSize:number) {
+  builder.addFieldInt32(2, maxFrameSize, 0);
+}
+
 static endHello(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createHello(builder:flatbuffers.Builder, protocolVersion:number, buildIdOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createHello(builder:flatbuffers.Builder, protocolVersion:number, buildIdOffset:flatbuffers.Offset, maxFrameSize:number):flatbuffers.Offset {
   Hello.startHello(builder);
   Hello.addProtocolVersion(builder, protocolVersion);
   Hello.addBuildId(builder, buildIdOffset);
+  Hello.addMaxFrameSize(builder, maxFrameSize);
   return Hello.endHello(builder);
 }
 }
