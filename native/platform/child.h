@@ -44,6 +44,14 @@ struct fdwire_child {
  * signal blocked and may only make async-signal-safe calls. */
 typedef void (*fdwire_child_main)(struct fdwire_child* child, void* arg);
 
+/* Blocks every signal in this thread around the start of a child, so no handler of ours runs in
+ * it; *previous gets the mask to put back. */
+static inline void fdwire_block_all_signals(sigset_t* previous) {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, previous);
+}
+
 static inline void fdwire_reap_blocking(pid_t pid, int* status) {
     while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
     }
@@ -68,9 +76,8 @@ static inline int fdwire_child_set_parent_death_signal(int sig) {
 static inline int fdwire_start_child(fdwire_child_main main, void* arg) {
     struct fdwire_child child;
     child.error = 0;
-    sigset_t all, previous;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    sigset_t previous;
+    fdwire_block_all_signals(&previous);
     pid_t pid = vfork();
     if (pid == 0) {
         main(&child, arg);
@@ -141,9 +148,8 @@ static inline int fdwire_start_child(fdwire_child_main main, void* arg) {
     }
     struct fdwire_child child;
     child.error = 0;
-    sigset_t all, previous;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    sigset_t previous;
+    fdwire_block_all_signals(&previous);
     pid_t pid = fork();
     if (pid == 0) {
         /* Our copy of the write end goes first, so a parent that dies now means EOF, not a hang. */

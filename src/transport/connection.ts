@@ -251,7 +251,7 @@ export class Connection extends EventEmitter {
       // sendmsg with SCM_RIGHTS fails atomically, and dup() fails before anything is queued: on
       // these the frame was neither sent nor queued (and, with closeFds, its fds were closed),
       // so only this send fails. An fd closed since the check above (by another thread) ends here.
-      if (fds && queued === -os.constants.errno.EBADF && native.isCloexec(this.#fd) >= 0 /* not our socket */) {
+      if (fds && queued === -os.constants.errno.EBADF && native.isCloexec(this.#fd) >= 0 /* our socket is open: the bad fd is one of fds */) {
         if (!closeFds) checkFdsOpen(fds, false, 'sendmsg', 'was closed before it could be sent')
         throw systemError(queued, 'sendmsg', undefined, 'one of options.fds was closed before it could be sent; nothing was sent')
       }
