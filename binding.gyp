@@ -1,7 +1,10 @@
 # Builds the fdwire addon with node-gyp (used by `npm install` from source and by prebuildify).
 # Exception mode: C++ exceptions are OFF (NAPI_DISABLE_CPP_EXCEPTIONS, -fno-exceptions). The native core
 # reports failures as -errno / protocol codes; the binding checks napi status and returns errors to JS
-# as values. CMakeLists.txt builds the same sources with ASan+UBSan.
+# as values.
+# This is the one list of native sources, defines and flags: CMakeLists.txt (the ASan+UBSan build),
+# scripts/prebuild/build.mjs (zig cross builds) and scripts/ci/musl-core.mjs (the core without
+# native/napi/) read theirs from here, through scripts/prebuild/gyp.mjs.
 {
   "targets": [
     {
@@ -12,7 +15,12 @@
         "native/reader.cc",
         "native/writer.cc",
         "native/spawn.cc",
-        "native/binding.cc"
+        "native/napi/handle.cc",
+        "native/napi/connection.cc",
+        "native/napi/listener.cc",
+        "native/napi/process_watch.cc",
+        "native/napi/functions.cc",
+        "native/napi/module.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

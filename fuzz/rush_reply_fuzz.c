@@ -22,14 +22,14 @@ static void inside(const uint8_t *base, size_t size, struct span s, const char *
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (size < WIRE_HEADER_SIZE) return 0;
+    if (size < FDWIRE_HEADER_SIZE) return 0;
     uint32_t length;
     const char *why = NULL;
     /* Copy into an exact-size heap buffer so ASan catches any read past the end. */
     uint8_t *frame = malloc(size);
     memcpy(frame, data, size);
-    if (wire_check_header(frame, &length, &why) == 0 && length <= size - WIRE_HEADER_SIZE) {
-        const uint8_t *payload = frame + WIRE_HEADER_SIZE;
+    if (wire_check_header(frame, &length, &why) == 0 && length <= size - FDWIRE_HEADER_SIZE) {
+        const uint8_t *payload = frame + FDWIRE_HEADER_SIZE;
         struct response r;
         memset(&r, 0, sizeof r);
         int kind = wire_decode_envelope(payload, length, &r, &why);

@@ -1,8 +1,8 @@
-// Encoding and validation of the 16-byte frame header (see frame.h for the layout). Pure functions
+// Encoding and validation of the frame header (laid out in wire.h). Pure functions
 // over bytes: no syscalls, no allocation, so the fuzz harness drives exactly this code.
 #include "frame.h"
 
-#include "platform.h"
+#include "wire.h"
 
 namespace fdwire {
 namespace {
@@ -29,29 +29,31 @@ inline uint32_t get_u32(const uint8_t* p) {
 }  // namespace
 
 void encode_header(const FrameHeader& header, uint8_t* out) {
-  out[0] = kMagic0;
-  out[1] = kMagic1;
-  out[2] = kVersion;
-  out[3] = header.fd_count;
-  put_u32(out + 4, header.length);
-  put_u32(out + 8, header.id);
-  put_u16(out + 12, header.type);
-  put_u16(out + 14, 0);
+  out[FDWIRE_AT_MAGIC] = FDWIRE_MAGIC0;
+  out[FDWIRE_AT_MAGIC + 1] = FDWIRE_MAGIC1;
+  out[FDWIRE_AT_VERSION] = FDWIRE_VERSION;
+  out[FDWIRE_AT_FD_COUNT] = header.fd_count;
+  put_u32(out + FDWIRE_AT_LENGTH, header.length);
+  put_u32(out + FDWIRE_AT_ID, header.id);
+  put_u16(out + FDWIRE_AT_TYPE, header.type);
+  put_u16(out + FDWIRE_AT_FLAGS, FDWIRE_FLAGS_NONE);
 }
 
 ProtocolError decode_header(const uint8_t* in, const Limits& limits, FrameHeader* out) {
-  if (in[0] != kMagic0 || in[1] != kMagic1) return ProtocolError::kBadMagic;
-  if (in[2] != kVersion) return ProtocolError::kBadVersion;
-  if (get_u16(in + 14) != 0) return ProtocolError::kBadFlags;
-  uint32_t length = get_u32(in + 4);
+  if (in[FDWIRE_AT_MAGIC] != FDWIRE_MAGIC0 || in[FDWIRE_AT_MAGIC + 1] != FDWIRE_MAGIC1) {
+    return ProtocolError::kBadMagic;
+  }
+  if (in[FDWIRE_AT_VERSION] != FDWIRE_VERSION) return ProtocolError::kBadVersion;
+  if (get_u16(in + FDWIRE_AT_FLAGS) != FDWIRE_FLAGS_NONE) return ProtocolError::kBadFlags;
+  uint32_t length = get_u32(in + FDWIRE_AT_LENGTH);
   if (length > limits.max_payload) return ProtocolError::kFrameTooLarge;
-  uint8_t fd_count = in[3];
-  if (fd_count > limits.max_fds_per_frame || fd_count > kMaxFdsPerSend) {
+  uint8_t fd_count = in[FDWIRE_AT_FD_COUNT];
+  if (fd_count > limits.max_fds_per_frame || fd_count > kMaxFdsPerFrame) {
     return ProtocolError::kTooManyFds;
   }
   out->length = length;
-  out->id = get_u32(in + 8);
-  out->type = get_u16(in + 12);
+  out->id = get_u32(in + FDWIRE_AT_ID);
+  out->type = get_u16(in + FDWIRE_AT_TYPE);
   out->fd_count = fd_count;
   return ProtocolError::kNone;
 }

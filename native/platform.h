@@ -1,6 +1,6 @@
 /*
- * Which platform we build for, and the limits every file shares. Plain C and C++ (the rush client
- * includes it too).
+ * Which platform we build for. Plain C and C++ (the rush client includes it too). The protocol's
+ * own limits (fds per frame, header size) are native/wire.h's.
  *
  * Every difference between Linux and macOS lives in native/platform/, one header per concern,
  * each function defined once per platform there; the rest of native/ calls those functions and has
@@ -27,16 +27,6 @@
 #define FDWIRE_MACOS 1
 #else
 #error "fdwire's native code supports Linux and macOS: see native/platform.h for what a port needs"
-#endif
-
-/* Linux's SCM_MAX_FD (include/net/scm.h): at most 253 fds in one SCM_RIGHTS message. The frame
- * format carries at most this many on every platform. */
-#define FDWIRE_MAX_FDS_PER_SEND 253
-
-#ifdef __cplusplus
-namespace fdwire {
-constexpr int kMaxFdsPerSend = FDWIRE_MAX_FDS_PER_SEND;
-}  // namespace fdwire
 #endif
 
 #endif

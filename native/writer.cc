@@ -37,7 +37,7 @@ int64_t send_with_fds(int fd, const iovec* iov, size_t iov_count, const int* fds
   msg.msg_iovlen = iov_count;
   union {
     cmsghdr align;
-    char bytes[CMSG_SPACE(sizeof(int) * kMaxFdsPerSend)];
+    char bytes[CMSG_SPACE(sizeof(int) * kMaxFdsPerFrame)];
   } control;
   if (fd_count > 0) {
     size_t data_len = sizeof(int) * fd_count;
@@ -75,7 +75,7 @@ FrameWriter::Pending& FrameWriter::enqueue(const uint8_t* header, size_t header_
 
 int64_t FrameWriter::send(int fd, const FrameHeader& header, const uint8_t* payload,
                           const int* fds, size_t fd_count, bool take_fds) {
-  if (fd_count > static_cast<size_t>(kMaxFdsPerSend) || fd_count != header.fd_count) {
+  if (fd_count > static_cast<size_t>(kMaxFdsPerFrame) || fd_count != header.fd_count) {
     if (take_fds) {
       for (size_t i = 0; i < fd_count; i++) close_fd(fds[i]);
     }

@@ -84,7 +84,7 @@ export class FdwireError extends Error {
   }
 }
 
-/** Protocol error codes as numbered by the addon (native/frame.h `ProtocolError`); append only. */
+/** Protocol error codes as numbered by the addon (native/wire.h, `FDWIRE_PROTOCOL_*`); append only. */
 const protocolCodes: readonly FdwireErrorCode[] = [
   'ERR_FDWIRE_NONE',
   'ERR_FDWIRE_BAD_MAGIC',

@@ -1,5 +1,5 @@
 /**
- * The one typed declaration of the native addon (native/binding.cc). Everything here is mechanism
+ * The one typed declaration of the native addon (native/napi/). Everything here is mechanism
  * shaped like syscalls: fds, buffers and integers in; fds, numbers and arrays out. Failures are
  * returned as negative errno values, never thrown; `src/errors.ts` turns them into errors.
  * Only `src/binding.ts` loads the `.node` file.
@@ -30,7 +30,7 @@ export type FramesCallback = (buffer: Buffer, frames: number, fds: number) => vo
 /** Called for connection events; see {@link NativeEvent}. */
 export type EventCallback = (kind: number, value: number, detail: string | undefined) => void
 
-/** A connected stream socket reading and writing frames (native/binding.cc `Connection`). */
+/** A connected stream socket reading and writing frames (native/napi/connection.cc). */
 export interface NativeConnection {
   /**
    * Sends one frame: header and payload in one sendmsg, `fds` on its first byte. The payload is
@@ -79,7 +79,7 @@ export interface NativeConnectionConstructor {
   ): NativeConnection
 }
 
-/** A listening socket that accepts connections (native/binding.cc `Listener`). */
+/** A listening socket that accepts connections (native/napi/listener.cc). */
 export interface NativeListener {
   /** Stops accepting (connections wait in the backlog). */
   pause(): void
@@ -104,7 +104,7 @@ export interface NativeListenerConstructor {
 }
 
 /**
- * Watches a child process for its exit (native/binding.cc `ProcessWatch`): through its exit fd
+ * Watches a child process for its exit (native/napi/process_watch.cc): through its exit fd
  * (`exitFd()`), or through SIGCHLD when there is none. Keeps the event loop alive while watching.
  */
 export interface NativeProcessWatch {

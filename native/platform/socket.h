@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../platform.h"
+#include "../wire.h"
 #include "fd.h"
 
 #if FDWIRE_LINUX
@@ -165,6 +166,9 @@ static inline int fdwire_peer_credentials(int fd, int32_t* pid, uint32_t* uid, u
 }
 
 #endif
+
+/* A receive buffer sized for one recvmsg's fds holds those of any frame. */
+FDWIRE_STATIC_ASSERT(FDWIRE_MAX_FDS_PER_RECVMSG >= FDWIRE_MAX_FDS_PER_FRAME, "room for a frame's fds");
 
 /*
  * Takes the fds of every SCM_RIGHTS message in `msg` (just filled by recvmsg): marks each

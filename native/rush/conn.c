@@ -51,7 +51,7 @@ int conn_send(int fd, const uint8_t *frame, size_t len, const int *fds, unsigned
     if (nfds > 3) return -EINVAL;
     /* Two iovecs, header and payload, as docs/protocol.md describes (they are contiguous here,
      * so this is one write either way). */
-    struct iovec iov[2] = {{(void *)frame, WIRE_HEADER_SIZE}, {(void *)(frame + WIRE_HEADER_SIZE), len - WIRE_HEADER_SIZE}};
+    struct iovec iov[2] = {{(void *)frame, FDWIRE_HEADER_SIZE}, {(void *)(frame + FDWIRE_HEADER_SIZE), len - FDWIRE_HEADER_SIZE}};
     struct msghdr msg;
     memset(&msg, 0, sizeof msg);
     msg.msg_iov = iov;
@@ -134,19 +134,19 @@ int rx_fill(int fd, struct rx *rx) {
 
 int rx_next(struct rx *rx, const uint8_t **payload, uint32_t *len, const char **why) {
     size_t have = rx->end - rx->start;
-    if (have < WIRE_HEADER_SIZE) return 0;
+    if (have < FDWIRE_HEADER_SIZE) return 0;
     uint32_t n;
     if (wire_check_header(rx->buf + rx->start, &n, why) < 0) return -1;
-    size_t need = WIRE_HEADER_SIZE + (size_t)n;
+    size_t need = FDWIRE_HEADER_SIZE + (size_t)n;
     if (have >= need) {
-        *payload = rx->buf + rx->start + WIRE_HEADER_SIZE;
+        *payload = rx->buf + rx->start + FDWIRE_HEADER_SIZE;
         *len = n;
         rx->start += need;
         return 1;
     }
     if (need > rx->cap) {
         /* Only a frame larger than the static buffer gets here: grow once to the maximum. */
-        size_t cap = WIRE_HEADER_SIZE + WIRE_MAX_FRAME;
+        size_t cap = FDWIRE_HEADER_SIZE + WIRE_MAX_FRAME;
         uint8_t *big = malloc(cap);
         if (!big) {
             *why = "out of memory";

@@ -74,6 +74,11 @@ static uint32_t current_umask(void) {
     return (uint32_t)m;
 }
 
+/* FdRole numbers the three stdio roles as unistd.h numbers the fds: fd 0, 1, 2 each go with the
+ * role of the same number. */
+_Static_assert(RUSH_ROLE_STDIN == STDIN_FILENO && RUSH_ROLE_STDOUT == STDOUT_FILENO && RUSH_ROLE_STDERR == STDERR_FILENO,
+               "an stdio fd's role is its number");
+
 /* Sends a rush.exec request for argv[0..argc) with our open stdio fds. Returns 0 or -errno. */
 int send_exec(int sock, uint32_t id, char *const *argv, size_t argc, uint32_t line) {
     int fds[3];
@@ -82,7 +87,7 @@ int send_exec(int sock, uint32_t id, char *const *argv, size_t argc, uint32_t li
     for (int fd = 0; fd < 3; fd++) {
         if (closed_stdio & (1u << fd)) continue;
         fds[n] = fd;
-        roles[n++] = (uint8_t)fd; /* ROLE_STDIN/STDOUT/STDERR are 0/1/2 */
+        roles[n++] = (uint8_t)fd; /* RUSH_ROLE_STDIN, _STDOUT, _STDERR */
     }
     struct exec_request r = {
         .argv = argv, .argc = argc, .cwd = current_dir(), .env = environ,
@@ -174,16 +179,16 @@ static int on_frame(const uint8_t *p, uint32_t n, uint32_t exec_id) {
         return LOST_STATUS;
     }
     if (kind != MSG_RESPONSE) return KEEP_WAITING; /* Hello, or anything we did not ask for */
-    if (r.id == 0 && r.status != 0) {
+    if (r.id == 0 && r.status != FDWIRE_STATUS_OK) {
         /* The daemon refused the connection or our message: the command did not run there. */
         say_n("", r.message.p, r.message.n, r.message.n ? "; running locally" : "rushd refused the connection; running locally");
         return RUN_LOCALLY;
     }
     if (r.id != exec_id) return SIGNAL_ANSWERED;
-    if (r.status != 0) {
-        if (is_code(r.code, "ERR_FDWIRE_UNKNOWN_METHOD") || is_code(r.code, "ERR_FDWIRE_SHUTTING_DOWN")) return RUN_LOCALLY;
+    if (r.status != FDWIRE_STATUS_OK) {
+        if (is_code(r.code, FDWIRE_CODE_UNKNOWN_METHOD) || is_code(r.code, FDWIRE_CODE_SHUTTING_DOWN)) return RUN_LOCALLY;
         if (r.message.n) say_n("", r.message.p, r.message.n, "");
-        else say(r.status == 2 ? "rushd cancelled the command" : "rushd could not run the command", NULL);
+        else say(r.status == FDWIRE_STATUS_CANCELLED ? "rushd cancelled the command" : "rushd could not run the command", NULL);
         return 127;
     }
     int32_t status = 0, signo = 0;
@@ -295,7 +300,7 @@ int await_hello(struct session *s) {
             return -1;
         }
         if (kind == MSG_HELLO) return 0;
-        if (kind == MSG_RESPONSE && r.id == 0 && r.status != 0) {
+        if (kind == MSG_RESPONSE && r.id == 0 && r.status != FDWIRE_STATUS_OK) {
             say_n("", r.message.p, r.message.n, "; running locally");
             return -1;
         }

@@ -83,14 +83,14 @@ static void put_ident(uint8_t *b, size_t at, const char *ident) {
 /* ---------- frames and the envelope ---------- */
 
 static void put_header(uint8_t *h, unsigned fd_count, uint32_t length, uint32_t id) {
-    h[0] = 0xFD;
-    h[1] = 0x57;
-    h[2] = 1;
-    h[3] = (uint8_t)fd_count;
-    w32(h, 4, length);
-    w32(h, 8, id);
-    w16(h, 12, 0); /* type 0: FlatBuffers envelope */
-    w16(h, 14, 0); /* flags: reserved */
+    h[FDWIRE_AT_MAGIC] = FDWIRE_MAGIC0;
+    h[FDWIRE_AT_MAGIC + 1] = FDWIRE_MAGIC1;
+    h[FDWIRE_AT_VERSION] = FDWIRE_VERSION;
+    h[FDWIRE_AT_FD_COUNT] = (uint8_t)fd_count;
+    w32(h, FDWIRE_AT_LENGTH, length);
+    w32(h, FDWIRE_AT_ID, id);
+    w16(h, FDWIRE_AT_TYPE, FDWIRE_FRAME_TYPE_ENVELOPE);
+    w16(h, FDWIRE_AT_FLAGS, FDWIRE_FLAGS_NONE);
 }
 
 /*
@@ -107,14 +107,14 @@ static void put_header(uint8_t *h, unsigned fd_count, uint32_t length, uint32_t 
  */
 static size_t put_request_envelope(uint8_t *b, uint32_t id, const char *method) {
     w32(b, 0, 16);
-    put_ident(b, 4, "FDWR");
+    put_ident(b, 4, FDWIRE_ENVELOPE_IDENTIFIER);
     w16(b, 8, 8);
     w16(b, 10, 12);
     w16(b, 12, 8);
     w16(b, 14, 4);
     w32(b, 16, 8);
     put_offset(b, 20, 40);
-    b[24] = 2;
+    b[24] = FDWIRE_MESSAGE_REQUEST;
     b[25] = b[26] = b[27] = 0;
     w16(b, 28, 10);
     w16(b, 30, 16);
@@ -134,6 +134,7 @@ static size_t put_request_envelope(uint8_t *b, uint32_t id, const char *method) 
 /* Room for put_request_envelope with a method of at most 15 bytes, the body's alignment padding
  * and the padding after the body. */
 #define ENVELOPE_ROOM (56 + 20 + 4 + 4 + 8)
+_Static_assert(sizeof RUSH_METHOD_EXEC - 1 <= 15 && sizeof RUSH_METHOD_SIGNAL - 1 <= 15, "method fits ENVELOPE_ROOM");
 
 /* Completes the envelope once the body (at vec + 4) is `n` bytes long; returns the payload size. */
 static size_t end_request_envelope(uint8_t *b, size_t vec, size_t n) {
@@ -144,7 +145,7 @@ static size_t end_request_envelope(uint8_t *b, size_t vec, size_t n) {
 /* ---------- rush.exec ---------- */
 
 size_t wire_exec_size(const struct exec_request *r) {
-    size_t n = WIRE_HEADER_SIZE + ENVELOPE_ROOM + 60;
+    size_t n = FDWIRE_HEADER_SIZE + ENVELOPE_ROOM + 60;
     n += 4 + 4 * r->argc;
     for (size_t i = 0; i < r->argc; i++) n += string_size(strlen(r->argv[i]));
     n += string_size(strlen(r->cwd));
@@ -169,14 +170,14 @@ size_t wire_exec_size(const struct exec_request *r) {
  */
 static size_t put_exec_body(uint8_t *b, const struct exec_request *r) {
     w32(b, 0, 28);
-    put_ident(b, 4, "RXEC");
+    put_ident(b, 4, RUSH_EXEC_IDENTIFIER);
     static const uint16_t vt[9] = {18, 32, 4, 8, 12, 16, 28, 20, 24};
     for (int i = 0; i < 9; i++) w16(b, 8 + 2 * (size_t)i, vt[i]);
     w16(b, 26, 0);
     w32(b, 28, 20);
     w32(b, 44, r->umask);
     w32(b, 52, r->line);
-    b[56] = 0; /* StdinMode.Inherit */
+    b[56] = RUSH_STDIN_INHERIT;
     b[57] = b[58] = b[59] = 0;
     size_t pos = 60;
     put_offset(b, 32, pos);
@@ -194,23 +195,23 @@ static size_t put_exec_body(uint8_t *b, const struct exec_request *r) {
 }
 
 size_t wire_encode_exec(uint8_t *out, uint32_t id, unsigned fd_count, const struct exec_request *r) {
-    uint8_t *p = out + WIRE_HEADER_SIZE;
-    size_t vec = put_request_envelope(p, id, "rush.exec");
+    uint8_t *p = out + FDWIRE_HEADER_SIZE;
+    size_t vec = put_request_envelope(p, id, RUSH_METHOD_EXEC);
     size_t body = put_exec_body(p + vec + 4, r);
     size_t len = end_request_envelope(p, vec, body);
     put_header(out, fd_count, (uint32_t)len, id);
-    return WIRE_HEADER_SIZE + len;
+    return FDWIRE_HEADER_SIZE + len;
 }
 
 /* ---------- rush.signal ---------- */
 
 /* Signal body: root -> 16, "RSIG", vtable {8, 12, exec_id@4, signo@8}, table {soffset 8, exec_id, signo}. */
 size_t wire_encode_signal(uint8_t *out, uint32_t id, uint32_t exec_id, int32_t signo) {
-    uint8_t *p = out + WIRE_HEADER_SIZE;
-    size_t vec = put_request_envelope(p, id, "rush.signal");
+    uint8_t *p = out + FDWIRE_HEADER_SIZE;
+    size_t vec = put_request_envelope(p, id, RUSH_METHOD_SIGNAL);
     uint8_t *s = p + vec + 4;
     w32(s, 0, 16);
-    put_ident(s, 4, "RSIG");
+    put_ident(s, 4, RUSH_SIGNAL_IDENTIFIER);
     w16(s, 8, 8);
     w16(s, 10, 12);
     w16(s, 12, 4);
@@ -220,25 +221,25 @@ size_t wire_encode_signal(uint8_t *out, uint32_t id, uint32_t exec_id, int32_t s
     w32(s, 24, (uint32_t)signo);
     size_t len = end_request_envelope(p, vec, 28);
     put_header(out, 0, (uint32_t)len, id);
-    return WIRE_HEADER_SIZE + len;
+    return FDWIRE_HEADER_SIZE + len;
 }
 
 /* ---------- decoding ---------- */
 
 int wire_check_header(const uint8_t *h, uint32_t *length, const char **why) {
-    if (h[0] != 0xFD || h[1] != 0x57) {
+    if (h[FDWIRE_AT_MAGIC] != FDWIRE_MAGIC0 || h[FDWIRE_AT_MAGIC + 1] != FDWIRE_MAGIC1) {
         *why = "bad frame magic";
         return -1;
     }
-    if (h[2] != 1) {
+    if (h[FDWIRE_AT_VERSION] != FDWIRE_VERSION) {
         *why = "unsupported frame version";
         return -1;
     }
-    if (r16(h, 14) != 0) {
+    if (r16(h, FDWIRE_AT_FLAGS) != FDWIRE_FLAGS_NONE) {
         *why = "reserved frame flags set";
         return -1;
     }
-    *length = r32(h, 4);
+    *length = r32(h, FDWIRE_AT_LENGTH);
     if (*length > WIRE_MAX_FRAME) {
         *why = "frame larger than 1 MiB";
         return -1;
@@ -317,7 +318,7 @@ static int opt_string(struct fb b, int64_t t, unsigned id, struct span *out) {
 int wire_decode_envelope(const uint8_t *p, uint32_t n, struct response *out, const char **why) {
     struct fb b = {p, n};
     *why = "malformed envelope";
-    int64_t t = fb_root(b, "FDWR");
+    int64_t t = fb_root(b, FDWIRE_ENVELOPE_IDENTIFIER);
     if (t < 0) return -1;
     int64_t type_at = fb_field(b, (uint64_t)t, 0, 1);
     int64_t msg_at = fb_field(b, (uint64_t)t, 1, 4);
@@ -405,8 +406,8 @@ int wire_decode_exec_reply(struct span body, int32_t *status, int32_t *signal, i
                            struct local_exec *exec, const char **why) {
     struct fb b = {body.p, body.n};
     *why = "malformed reply body";
-    if (b.n >= 8 && memcmp(b.p + 4, "RRES", 4) == 0) {
-        int64_t t = fb_root(b, "RRES");
+    if (b.n >= 8 && memcmp(b.p + 4, RUSH_RESULT_IDENTIFIER, 4) == 0) {
+        int64_t t = fb_root(b, RUSH_RESULT_IDENTIFIER);
         if (t < 0) return -1;
         int64_t s = fb_field(b, (uint64_t)t, 0, 4), g = fb_field(b, (uint64_t)t, 1, 4), e = fb_field(b, (uint64_t)t, 2, 1);
         if (s < 0 || g < 0 || e < 0) return -1;
@@ -415,8 +416,8 @@ int wire_decode_exec_reply(struct span body, int32_t *status, int32_t *signal, i
         *ended = e ? b.p[e] != 0 : 0;
         return REPLY_RESULT;
     }
-    if (b.n >= 8 && memcmp(b.p + 4, "RLOC", 4) == 0) {
-        int64_t t = fb_root(b, "RLOC");
+    if (b.n >= 8 && memcmp(b.p + 4, RUSH_RUN_LOCALLY_IDENTIFIER, 4) == 0) {
+        int64_t t = fb_root(b, RUSH_RUN_LOCALLY_IDENTIFIER);
         if (t < 0 || opt_string(b, t, 0, reason) < 0) return -1;
         int named = decode_local_exec(b, t, exec);
         if (named < 0) return -1;

@@ -3,8 +3,8 @@
  * hand-encoded and hand-decoded (no FlatBuffers runtime: the client is plain static C).
  *
  * Layouts follow docs/protocol.md and schemas/{fdwire,rush_exec,rush_result,rush_run_locally,
- * rush_signal}.fbs. Decoding never trusts the peer: every offset and length is checked against
- * the received bytes before it is followed.
+ * rush_signal}.fbs; their constants are ../wire.h's, shared with the addon. Decoding never trusts
+ * the peer: every offset and length is checked against the received bytes before it is followed.
  */
 #ifndef RUSH_WIRE_H
 #define RUSH_WIRE_H
@@ -12,12 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WIRE_HEADER_SIZE 16
+#include "../wire.h"
+
 /* The client refuses larger frames: its replies are a few hundred bytes. */
 #define WIRE_MAX_FRAME (1u << 20)
-
-/* FdRole values of schemas/rush_common.fbs. */
-enum { ROLE_STDIN = 0, ROLE_STDOUT = 1, ROLE_STDERR = 2, ROLE_TTY = 3 };
 
 /* What the client asks rushd to run. */
 struct exec_request {
@@ -26,7 +24,7 @@ struct exec_request {
     const char *cwd;
     char *const *env; /* NULL-terminated, "KEY=VALUE" */
     uint32_t umask;
-    const uint8_t *roles; /* one per fd sent */
+    const uint8_t *roles; /* one RUSH_ROLE_* per fd sent */
     size_t nroles;
     uint32_t line; /* interactive session: this input line's number (1-based); 0 for rush -c */
 };
@@ -34,7 +32,7 @@ struct exec_request {
 /* Upper bound of the frame (header included) that wire_encode_exec writes for `r`. */
 size_t wire_exec_size(const struct exec_request *r);
 
-/* Writes the 16-byte frame header and the Envelope{Request{id, "rush.exec", ExecRequest}} payload
+/* Writes the frame header and the Envelope{Request{id, "rush.exec", ExecRequest}} payload
  * into `out` (wire_exec_size bytes); returns the frame's length (header + payload). */
 size_t wire_encode_exec(uint8_t *out, uint32_t id, unsigned fd_count, const struct exec_request *r);
 
@@ -49,17 +47,18 @@ struct span {
     uint32_t n;
 };
 
-enum msg_kind { MSG_HELLO = 1, MSG_RESPONSE = 3, MSG_OTHER = 99 };
+/* What an envelope holds: the two messages the client reads, by their union values, or another. */
+enum msg_kind { MSG_HELLO = FDWIRE_MESSAGE_HELLO, MSG_RESPONSE = FDWIRE_MESSAGE_RESPONSE, MSG_OTHER = 99 };
 
 /* A decoded Response (only the fields the client uses). */
 struct response {
     uint32_t id;
-    unsigned status; /* 0 Ok, 1 Error, 2 Cancelled */
+    unsigned status; /* FDWIRE_STATUS_* */
     struct span code, message; /* ErrorInfo; empty when absent */
     struct span body; /* empty when absent */
 };
 
-/* Checks a frame header (16 bytes). Returns 0 and the payload length, or -1 with *why set. */
+/* Checks a frame header (FDWIRE_HEADER_SIZE bytes). Returns 0 and the payload length, or -1 with *why set. */
 int wire_check_header(const uint8_t *h, uint32_t *length, const char **why);
 
 /* Decodes an Envelope payload. Returns its kind (filling *out for MSG_RESPONSE) or -1 with *why

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The addon's native core under the libcs of the prebuilds no Node here can load: the linux musl
 // addons are cross-built with zig, and no musl Node exists on this machine. native/test/core-smoke.cc
-// drives the very same sources (native/{socket,frame,reader,writer,spawn}.cc) as a small program,
+// drives the very same sources (binding.gyp's, less native/napi/) as a small program,
 // built here with the flags of the prebuilds and run:
 //   x86_64-linux-musl       static, natively
 //   aarch64-linux-musl      static, under qemu-user (a static binary needs no arm64 sysroot)
@@ -17,12 +17,14 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { coreSources } from '../prebuild/gyp.mjs'
 import { ensureZig } from '../prebuild/toolchain.mjs'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
+// The smoke program, and the addon's sources from binding.gyp less its Node-API face (native/napi/).
 const SOURCES = [
   ...['core-smoke', 'smoke-socket', 'smoke-frames', 'smoke-spawn'].map((s) => `native/test/${s}.cc`),
-  ...['socket', 'frame', 'reader', 'writer', 'spawn'].map((s) => `native/${s}.cc`),
+  ...coreSources(),
 ]
 
 // `libc` and `arch`: what the program must report (its `# libc:` and `# arch:` lines), so a build

@@ -7,26 +7,20 @@
 //
 // Why not node-gyp here: node-gyp compiles for the machine it runs on (its macOS flags exist only
 // when it runs on macOS), and cross-compiling through it means faking a gyp configuration per
-// target. The sources, defines and flags come from binding.gyp, so the two builds cannot drift
-// apart in what they compile; binding.gyp stays the from-source build on users' machines.
+// target. The sources, defines and flags come from binding.gyp (scripts/prebuild/gyp.mjs), so the
+// two builds cannot drift apart in what they compile; binding.gyp stays the from-source build on
+// users' machines.
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { readGyp } from './gyp.mjs'
 import { inspectTarget } from './inspect.mjs'
 import { TARGETS } from './targets.mjs'
 import { ensureZig, nodeApiHeaders } from './toolchain.mjs'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
-
-/** binding.gyp is a Python literal; its comments are whole lines, the rest is JSON. */
-function readGyp() {
-  const text = fs.readFileSync(path.join(root, 'binding.gyp'), 'utf8').replace(/^\s*#.*$/gm, '')
-  const targets = Object.fromEntries(JSON.parse(text).targets.map((t) => [t.target_name, t]))
-  if (!targets.fdwire || !targets.rush) throw new Error('binding.gyp: expected the targets fdwire and rush')
-  return targets
-}
 
 /** Defines as compiler flags; `<!(...)` command expansions are resolved the way gyp would for ours. */
 function defineFlags(defines) {

@@ -1,0 +1,359 @@
+// Connection (JS: new addon.Connection(...)): one connected stream socket that reads and writes
+// frames. Reading fills a Buffer that JS owns and reports completed frames in batches (their
+// offsets, ids, types and fds in the shared `meta` and `fdsOut` arrays); writing sends each frame
+// at once when the socket takes it, and queues the rest until the socket is writable again.
+#include <errno.h>
+
+#include <memory>
+#include <vector>
+
+#include "../frame.h"
+#include "../reader.h"
+#include "../socket.h"
+#include "../writer.h"
+#include "handle.h"
+
+namespace fdwire {
+namespace {
+
+// What onEvent(kind, value, detail) reports; src/native.ts `NativeEvent` has the same numbers.
+enum EventKind { kEventEnd = 1, kEventError = 2, kEventProtocol = 3, kEventDrain = 4 };
+
+// Words per frame in `meta` (src/native.ts `FRAME_RECORD_WORDS`): offset, length, id, type, fd_count.
+constexpr size_t kMetaWords = 5;
+
+class Connection : public HandleWrap<Connection> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Connection",
+                       {
+                           InstanceMethod<&Connection::Send>("send"),
+                           InstanceMethod<&Connection::Shutdown>("shutdown"),
+                           InstanceMethod<&Connection::Pause>("pause"),
+                           InstanceMethod<&Connection::Resume>("resume"),
+                           InstanceMethod("ref", &Connection::JsRef),
+                           InstanceMethod("unref", &Connection::JsUnref),
+                           InstanceMethod("close", &Connection::JsClose),
+                           InstanceMethod<&Connection::Detach>("detach"),
+                           InstanceMethod<&Connection::QueuedBytes>("queuedBytes"),
+                           InstanceMethod<&Connection::Cork>("cork"),
+                           InstanceMethod<&Connection::Uncork>("uncork"),
+                           InstanceMethod<&Connection::ReadNow>("readNow"),
+                       });
+  }
+
+  // new Connection(fd, maxPayload, maxFdsPerFrame, bufferSize, meta: Uint32Array,
+  //                fdsOut: Int32Array, onFrames(buffer, frames, fds), onEvent(kind, value, detail))
+  explicit Connection(const Napi::CallbackInfo& info)
+      : HandleWrap<Connection>(info, "fdwire.Connection") {
+    Napi::Env env = info.Env();
+    if (info.Length() < 8 || !is_int(info[0]) || !is_int(info[1]) || !is_int(info[2]) ||
+        !is_int(info[3]) || !info[4].IsTypedArray() || !info[5].IsTypedArray() ||
+        !info[6].IsFunction() || !info[7].IsFunction()) {
+      type_error(env, "Connection(fd, maxPayload, maxFds, bufferSize, meta, fdsOut, onFrames, onEvent)");
+      return;
+    }
+    fd_ = int_value(info[0]);
+    Limits limits{info[1].As<Napi::Number>().Uint32Value(), info[2].As<Napi::Number>().Uint32Value()};
+    size_t buffer_size = info[3].As<Napi::Number>().Uint32Value();
+    Napi::Uint32Array meta = info[4].As<Napi::Uint32Array>();
+    Napi::Int32Array fds_out = info[5].As<Napi::Int32Array>();
+    if (fds_out.ElementLength() < static_cast<size_t>(kMaxFdsPerFrame) ||
+        meta.ElementLength() < kMetaWords) {
+      type_error(env, "meta/fdsOut arrays too small");
+      return;
+    }
+    meta_ = meta.Data();
+    meta_capacity_ = meta.ElementLength() / kMetaWords;
+    fds_out_ = fds_out.Data();
+    fds_capacity_ = fds_out.ElementLength();
+    meta_ref_ = Napi::Persistent(meta.As<Napi::Object>());
+    fds_ref_ = Napi::Persistent(fds_out.As<Napi::Object>());
+    on_frames_ = Napi::Persistent(info[6].As<Napi::Function>());
+    on_event_ = Napi::Persistent(info[7].As<Napi::Function>());
+    reader_ = std::make_unique<FrameReader>(limits, buffer_size);
+    writer_ = std::make_unique<FrameWriter>();
+    // On failure the fd stays the caller's to close.
+    if (!opened(env, open_poll(env), "uv_poll_init failed")) return;
+    update_poll();
+  }
+
+  ~Connection() override { release(); }
+
+ private:
+  void free_native() override {
+    reader_.reset();  // closes fds received but not handed to JS
+    writer_.reset();  // closes fds of frames never sent
+    buffer_ref_.Reset();
+  }
+
+  void update_poll() {
+    if (closed_) return;
+    int events = 0;
+    if (reading_ && !eof_) events |= UV_READABLE;
+    if (writer_->queued_frames() > 0 && !writer_->corked()) events |= UV_WRITABLE;
+    set_events(events);
+  }
+
+  void on_poll(int status, int events) override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    if (status < 0) {
+      // libuv passes EPOLLERR on as a bare UV_EBADF (and stops watching). On a socket it means a
+      // pending error, typically ECONNRESET: the peer went away with data unread, or its listener
+      // closed with us still in the backlog. Report that error as a read would have met it.
+      int pending = take_socket_error(fd_);
+      if (pending > 0) {
+        emit(env, kEventError, pending, "read");
+      } else {
+        emit(env, kEventError, -status, "poll");
+      }
+      return;
+    }
+    if (events & UV_WRITABLE) {
+      on_writable(env);
+      if (closed_) return;
+    }
+    if (events & (UV_READABLE | UV_DISCONNECT)) on_readable(env);
+  }
+
+  void on_writable(Napi::Env env) {
+    int64_t left = writer_->flush(fd_);
+    if (left < 0) {
+      emit(env, kEventError, static_cast<int>(-left), "write");
+      return;
+    }
+    if (left > 0) return;
+    update_poll();
+    if (shutdown_requested_) {
+      int err = shutdown_write(fd_);
+      if (err < 0) {
+        emit(env, kEventError, -err, "shutdown");
+        return;
+      }
+    }
+    emit(env, kEventDrain, 0, nullptr);
+  }
+
+  void on_readable(Napi::Env env) {
+    // Bounded work per wakeup so one busy peer cannot starve the loop.
+    for (int reads = 0; reads < 64; reads++) {
+      if (closed_ || !reading_ || eof_) return;
+      size_t needed = reader_->buffer_needed();
+      if (needed > 0) {
+        if (!deliver(env)) return;
+        if (closed_ || !reading_) return;
+        Napi::Buffer<uint8_t> buffer = Napi::Buffer<uint8_t>::New(env, needed);
+        if (env.IsExceptionPending()) {
+          env.GetAndClearPendingException();
+          emit(env, kEventError, ENOMEM, "read");
+          return;
+        }
+        buffer_ref_.Reset(buffer, 1);
+        reader_->use_buffer(buffer.Data(), needed);
+      }
+      size_t asked = reader_->write_space();
+      FrameReader::Result result = reader_->read_once(fd_);
+      switch (result.status) {
+        case FrameReader::Status::kData:
+          // A short read drained the socket: stop here rather than pay for a recvmsg that can
+          // only say EAGAIN. The poll is level-triggered, so anything arriving meanwhile wakes us.
+          if (static_cast<size_t>(result.value) < asked) {
+            deliver(env);
+            return;
+          }
+          continue;
+        case FrameReader::Status::kWouldBlock:
+          deliver(env);
+          return;
+        case FrameReader::Status::kEof:
+          if (!deliver(env)) return;
+          eof_ = true;
+          update_poll();
+          emit(env, kEventEnd, 0, nullptr);
+          return;
+        case FrameReader::Status::kError:
+          if (!deliver(env)) return;
+          emit(env, kEventError, result.value, "read");
+          return;
+        case FrameReader::Status::kProtocol: {
+          eof_ = true;
+          update_poll();
+          ProtocolError error = static_cast<ProtocolError>(result.value);
+          emit(env, kEventProtocol, result.value, protocol_error_name(error));
+          return;
+        }
+      }
+    }
+    deliver(env);
+  }
+
+  // Hands completed frames to JS, which owns their fds from then on. Returns false when the JS
+  // side closed the connection meanwhile (the undelivered frames' fds are closed here).
+  bool deliver(Napi::Env env) {
+    if (reader_->frames().empty()) return true;
+    std::vector<ReceivedFrame> frames = reader_->frames();
+    std::vector<int> fds = reader_->fds();
+    reader_->clear_frames();
+    Napi::Value buffer = buffer_ref_.Value();
+    size_t frame_index = 0;
+    size_t fd_index = 0;
+    while (frame_index < frames.size()) {
+      if (closed_) break;
+      size_t count = 0;
+      size_t fd_count = 0;
+      while (frame_index + count < frames.size() && count < meta_capacity_) {
+        const ReceivedFrame& frame = frames[frame_index + count];
+        if (fd_count + frame.fd_count > fds_capacity_) break;
+        uint32_t* m = meta_ + count * kMetaWords;
+        m[0] = frame.offset;
+        m[1] = frame.length;
+        m[2] = frame.id;
+        m[3] = frame.type;
+        m[4] = frame.fd_count;
+        for (size_t k = 0; k < frame.fd_count; k++) fds_out_[fd_count + k] = fds[fd_index + fd_count + k];
+        fd_count += frame.fd_count;
+        count++;
+      }
+      frame_index += count;
+      fd_index += fd_count;
+      call(env, on_frames_,
+           {buffer, Napi::Number::New(env, static_cast<double>(count)),
+            Napi::Number::New(env, static_cast<double>(fd_count))});
+    }
+    for (size_t i = fd_index; i < fds.size(); i++) close_fd(fds[i]);
+    return !closed_;
+  }
+
+  void emit(Napi::Env env, EventKind kind, int value, const char* detail) {
+    if (closed_) return;
+    if (kind == kEventError) {
+      // A socket error ends reading; the JS side decides what to close.
+      eof_ = true;
+      update_poll();
+    }
+    call(env, on_event_,
+         {Napi::Number::New(env, kind), Napi::Number::New(env, value),
+          detail != nullptr ? Napi::String::New(env, detail) : env.Undefined()});
+  }
+
+  // send(payload: Uint8Array | null, id, type, fds: Int32Array | null, takeFds: boolean)
+  //   -> bytes still queued (0 = all sent) or -errno
+  Napi::Value Send(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 5 || !is_int(info[1]) || !is_int(info[2])) {
+      return type_error(env, "send(payload, id, type, fds, takeFds)");
+    }
+    uint8_t* data = nullptr;
+    size_t length = 0;
+    get_bytes(info[0], &data, &length);  // null: an empty payload
+    const int* fds = nullptr;
+    size_t fd_count = 0;
+    get_fds(info[3], &fds, &fd_count);  // null: no fds
+    bool take_fds = info[4].ToBoolean().Value();
+    if (closed_ || shutdown_requested_) {
+      if (take_fds) {
+        for (size_t i = 0; i < fd_count; i++) close_fd(fds[i]);
+      }
+      return Napi::Number::New(env, closed_ ? -EBADF : -EPIPE);
+    }
+    if (length > 0xFFFFFFFFu || fd_count > static_cast<size_t>(kMaxFdsPerFrame)) {
+      if (take_fds) {
+        for (size_t i = 0; i < fd_count; i++) close_fd(fds[i]);
+      }
+      return Napi::Number::New(env, -EINVAL);
+    }
+    FrameHeader header{static_cast<uint32_t>(length), info[1].As<Napi::Number>().Uint32Value(),
+                       static_cast<uint16_t>(info[2].As<Napi::Number>().Uint32Value()),
+                       static_cast<uint8_t>(fd_count)};
+    int64_t result = writer_->send(fd_, header, data, fds, fd_count, take_fds);
+    if (result > 0) update_poll();
+    return Napi::Number::New(env, static_cast<double>(result));
+  }
+
+  // shutdown(): half-close our side once everything queued is sent. Returns 0 or -errno.
+  Napi::Value Shutdown(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (closed_) return Napi::Number::New(env, -EBADF);
+    if (shutdown_requested_) return Napi::Number::New(env, 0);
+    shutdown_requested_ = true;
+    if (writer_->queued_frames() > 0) return Napi::Number::New(env, 0);
+    return Napi::Number::New(env, shutdown_write(fd_));
+  }
+
+  // cork(): frames sent from now on are queued, not written, until uncork().
+  Napi::Value Cork(const Napi::CallbackInfo& info) {
+    if (!closed_) writer_->set_corked(true);
+    return info.Env().Undefined();
+  }
+
+  // uncork(): writes what was queued (several frames per sendmsg), then as after a writable
+  // event: a requested half-close follows the last byte, 'drain' when everything went.
+  Napi::Value Uncork(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (closed_ || !writer_->corked()) return env.Undefined();
+    writer_->set_corked(false);
+    if (writer_->queued_frames() > 0) {
+      on_writable(env);
+      if (!closed_) update_poll();
+    }
+    return env.Undefined();
+  }
+
+  // readNow(): reads what the socket holds right now, as a readable event would, instead of
+  // waiting for the next turn of the event loop (e.g. a request sent right after connect()).
+  Napi::Value ReadNow(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!closed_) on_readable(env);
+    return env.Undefined();
+  }
+
+  Napi::Value Pause(const Napi::CallbackInfo& info) {
+    reading_ = false;
+    update_poll();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Resume(const Napi::CallbackInfo& info) {
+    reading_ = true;
+    update_poll();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value QueuedBytes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), closed_ ? 0 : static_cast<double>(writer_->queued_bytes()));
+  }
+
+  // detach() -> fd | -errno: stops watching the socket and gives its fd back, open, untouched.
+  // -EBUSY when bytes were already read or are still queued: they would be lost with the handover.
+  Napi::Value Detach(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (closed_) return Napi::Number::New(env, -EBADF);
+    if (reader_->holds_data() || writer_->queued_frames() > 0) return Napi::Number::New(env, -EBUSY);
+    int fd = fd_;
+    fd_ = -1;  // no longer ours: drop() leaves it open
+    drop();
+    return Napi::Number::New(env, fd);
+  }
+
+  bool reading_ = true;
+  bool eof_ = false;
+  bool shutdown_requested_ = false;
+  std::unique_ptr<FrameReader> reader_;
+  std::unique_ptr<FrameWriter> writer_;
+  Napi::Reference<Napi::Buffer<uint8_t>> buffer_ref_;
+  Napi::ObjectReference meta_ref_;
+  Napi::ObjectReference fds_ref_;
+  uint32_t* meta_ = nullptr;
+  size_t meta_capacity_ = 0;
+  int32_t* fds_out_ = nullptr;
+  size_t fds_capacity_ = 0;
+  Napi::FunctionReference on_frames_;
+  Napi::FunctionReference on_event_;
+};
+
+}  // namespace
+
+Napi::Function define_connection(Napi::Env env) { return Connection::Define(env); }
+
+}  // namespace fdwire

@@ -1,0 +1,30 @@
+// The addon's entry point (NODE_API_MODULE): per env, the bookkeeping of open handles (handle.cc),
+// then every class, function and constant under its JS name (src/native.ts declares them).
+#include "../frame.h"
+#include "../platform/socket.h"
+#include "../socket.h"
+#include "addon.h"
+#include "handle.h"
+
+namespace fdwire {
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  init_env_state(env);
+  exports.Set("Connection", define_connection(env));
+  exports.Set("Listener", define_listener(env));
+  exports.Set("ProcessWatch", define_process_watch(env));
+  export_functions(env, exports);
+  exports.Set("maxSocketPath", Napi::Number::New(env, static_cast<double>(max_socket_path())));
+  exports.Set("headerSize", Napi::Number::New(env, static_cast<double>(kHeaderSize)));
+  exports.Set("maxFdsPerFrame", Napi::Number::New(env, kMaxFdsPerFrame));
+  exports.Set("abstractNamespace", Napi::Boolean::New(env, FDWIRE_ABSTRACT_NAMESPACE != 0));
+  return exports;
+}
+
+}  // namespace
+}  // namespace fdwire
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return fdwire::Init(env, exports); }
+
+NODE_API_MODULE(NODE_GYP_MODULE_NAME, InitModule)
