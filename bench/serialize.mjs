@@ -29,7 +29,6 @@ const exec = {
   cwd: '/home/builder/src/project',
   env,
   umask: 0o022,
-  stdinMode: 0,
   fdRoles: [1, 2],
 }
 const ID = 12345
@@ -87,7 +86,7 @@ const fbRequestAll = (b) => {
   const m = readEnvelope(b)
   if (m.kind !== 'request') throw new Error('not a request')
   const x = rush.readExecRequest(m.body)
-  sink += m.id + m.method.length + x.argv.length + x.cwd.length + x.env.length + x.umask + x.stdinMode + x.fdRoles.length
+  sink += m.id + m.method.length + x.argv.length + x.cwd.length + x.env.length + x.umask + x.fdRoles.length
 }
 const fbResponseAll = (b) => {
   const m = readEnvelope(b)

@@ -75,9 +75,17 @@ for f in package/LICENSE package/CHANGELOG.md package/bin/rush package/bin/rushd
   package/prebuilds/darwin-x64/fdwire.node package/prebuilds/darwin-x64/rush \
   package/prebuilds/darwin-arm64/fdwire.node package/prebuilds/darwin-arm64/rush package/dist/index.js \
   package/dist/index.d.ts package/dist/cjs/index.js package/dist/cjs/index.d.ts package/dist/cjs/package.json \
-  package/scripts/install.cjs package/binding.gyp package/native/binding.cc; do
+  package/scripts/install.cjs package/binding.gyp package/native/napi/module.cc package/native/wire.h; do
   check "tarball has ${f#package/}" grep -qx "$f" "$work/contents"
 done
+# What the registry shows beside the name: the license file above, and where the source and the
+# issue tracker are.
+tar xzf "$tgz" -C "$work" package/package.json
+check "package.json names the repository, homepage and issue tracker" node -e '
+  const p = require(process.argv[1])
+  const ok = /^git\+https:\/\/.+\.git$/.test(p.repository?.url ?? "") && /^https:\/\//.test(p.homepage ?? "") && /^https:\/\/.+\/issues$/.test(p.bugs?.url ?? "")
+  if (!ok) { console.error(JSON.stringify({ repository: p.repository, homepage: p.homepage, bugs: p.bugs })); process.exit(1) }
+' "$work/package/package.json"
 # Everything in the tarball must be one of these; anything else (a source map pointing at sources
 # that do not ship, the demo, a stray build product) fails the test.
 allowed='^package/(package\.json|README\.md|LICENSE|CHANGELOG\.md|binding\.gyp|bin/rushd?|scripts/install\.cjs'

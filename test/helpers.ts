@@ -172,14 +172,18 @@ export function alive(pid: number): boolean {
   }
 }
 
-/** Polls until `check` holds, for at most `ms` (a hang guard, not a timing assertion). */
-export async function until(check: () => boolean, ms = 30_000): Promise<boolean> {
+/**
+ * Polls until `check` holds, every `every` ms (0: every turn of the event loop), for at most `ms`.
+ * A hang guard, never a timing assertion: the default is generous, since a loaded machine can
+ * stall a test process for seconds.
+ */
+export async function until(check: () => boolean | Promise<boolean>, ms = 60_000, every = 10): Promise<boolean> {
   const deadline = Date.now() + ms
-  while (!check()) {
+  for (;;) {
+    if (await check()) return true
     if (Date.now() > deadline) return false
-    await sleep(10)
+    await (every === 0 ? new Promise((resolve) => setImmediate(resolve)) : sleep(every))
   }
-  return true
 }
 
 /** Whether the suite runs under CI (.ci/run exports CI=true). */

@@ -228,7 +228,7 @@ export class Client extends EventEmitter {
   #onMessage(message: Message): void {
     let envelope
     try {
-      envelope = readEnvelope(message.payload)
+      envelope = readEnvelope(envelopePayload(message))
     } catch (error) {
       this.#connection.destroy(error as Error)
       return
@@ -306,6 +306,12 @@ export class Client extends EventEmitter {
   }
 }
 
+/** The payload of an envelope frame; a frame of another type breaks the protocol (as on the Server). */
+function envelopePayload(message: Message): Uint8Array {
+  if (message.type !== ENVELOPE_FRAME_TYPE) throw new FdwireError('ERR_FDWIRE_MALFORMED', `frame type ${message.type} is not an fdwire envelope`)
+  return message.payload
+}
+
 /** Connects and waits for the daemon's hello (or its refusal). */
 async function handshake(socketPath: string, options: ClientOptions, timeout: number): Promise<{ connection: Connection; daemon: DaemonInfo }> {
   const deadline = Date.now() + timeout
@@ -321,7 +327,7 @@ async function handshake(socketPath: string, options: ClientOptions, timeout: nu
   try {
     const first = await iterator.next()
     if (first.done) throw new FdwireError('ERR_FDWIRE_CLOSED', `${socketPath}: the daemon closed the connection before its hello`)
-    const envelope = readEnvelope(first.value.payload)
+    const envelope = readEnvelope(envelopePayload(first.value))
     if (envelope.kind === 'response' && !envelope.ok) {
       const error = envelope.error
       throw new RemoteError(error?.code ?? 'ERR_FDWIRE_REFUSED', error?.message ?? 'the daemon refused the connection')

@@ -9,7 +9,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { FdwireError } from '../errors.js'
-import { checkInteger, checkObject, checkString, checkStringArray, invalidArgType, invalidArgValue, optionalInteger } from '../validate.js'
+import { checkFunction, checkInteger, checkObject, checkString, checkStringArray, invalidArgType, invalidArgValue, optionalInteger } from '../validate.js'
 import { Client } from './client.js'
 import { readPidFile } from './pid-file.js'
 import { BuiltinMethod } from './rpc.js'
@@ -186,6 +186,9 @@ export function tailLog(logFile: string, lines = 20): string {
  * Starts at the current end. Survives truncation (rotation) by starting over at 0.
  */
 export async function followLog(logFile: string, onData: (text: string) => void, signal: AbortSignal): Promise<void> {
+  checkString('logFile', logFile, true)
+  checkFunction('onData', onData)
+  if (!(signal instanceof AbortSignal)) throw invalidArgType('signal', 'an instance of AbortSignal', signal)
   let position = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0
   while (!signal.aborted) {
     let size = 0
@@ -219,8 +222,36 @@ export interface ServiceOptions {
   env?: Record<string, string>
 }
 
+/**
+ * Usage errors in ServiceOptions. A unit file and a plist are line- and text-based: a newline in a
+ * description would start a new unit directive, and XML 1.0 cannot carry most control characters
+ * at all, so every string is refused if it holds a control character other than a tab.
+ */
+function checkServiceOptions(options: ServiceOptions & { label?: string }): void {
+  if (options === undefined) throw invalidArgType('options', 'of type object', options)
+  const o = checkObject('options', options)
+  const text = (name: string, value: unknown, nonEmpty: boolean): void => {
+    const string = checkString(name, value, nonEmpty)
+    if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(string)) throw invalidArgValue(name, string, 'must not contain a newline or another control character')
+  }
+  text('options.name', o['name'], true)
+  if (String(o['name']).includes('/')) throw invalidArgValue('options.name', o['name'], 'must be a file name, without a slash')
+  text('options.description', o['description'], false)
+  const command = checkStringArray('options.command', o['command'], true)
+  command.forEach((arg, i) => text(`options.command[${i}]`, arg, i === 0))
+  if (o['env'] !== undefined) {
+    const env = checkObject('options.env', o['env'])
+    for (const [key, value] of Object.entries(env)) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw invalidArgValue(`options.env`, key, 'must have variable names of letters, digits and _, not starting with a digit')
+      text(`options.env.${key}`, value, false)
+    }
+  }
+  if (o['label'] !== undefined) text('options.label', o['label'], true)
+}
+
 /** A systemd user unit (`~/.config/systemd/user/<name>.service`). */
 export function systemdUnit(options: ServiceOptions): string {
+  checkServiceOptions(options)
   // systemd expands %-specifiers in these settings, and $VAR in ExecStart=: both escaped by doubling.
   const specifiers = (text: string) => text.replace(/%/g, '%%')
   const quote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `"${arg.replace(/(["\\])/g, '\\$1')}"`)
@@ -236,6 +267,7 @@ export function systemdUnit(options: ServiceOptions): string {
 
 /** A launchd agent plist (`~/Library/LaunchAgents/<label>.plist`). */
 export function launchdPlist(options: ServiceOptions & { label?: string }): string {
+  checkServiceOptions(options)
   const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
   const args = options.command.map((arg) => `    <string>${xml(arg)}</string>\n`).join('')
   const env = Object.entries(options.env ?? {})

@@ -4,40 +4,55 @@
  */
 import type { ChildProcess } from 'node:child_process'
 import { debuglog } from 'node:util'
-import { native } from '../binding.js'
 import { FdwireError } from '../errors.js'
 import { encodeCancel, encodeRequest, PROTOCOL_VERSION, readEnvelope } from '../protocol/index.js'
 import type { Connection } from '../transport/connection.js'
 import type { Message } from '../transport/message.js'
+import type * as net from 'node:net'
+import type { FdStream, TakeSocketOptions, TakeStreamOptions } from '../transport/fd-stream.js'
+import { OwnedFds } from '../transport/owned-fds.js'
 
 const debug = debuglog('fdwire')
 
 /** How long a worker may linger after its connection closed (or the reverse) before we force it. */
 const LINGER_MS = 1000
 
-/** A worker's reply. `fds` are yours: close them (or `takeFds()` and close those). */
+/** A worker's reply. `fds` are yours: take them (`takeFd`, `takeFds`, `takeSocket`,
+ *  `takeStream`), or close them all with `closeFds()`. */
 export class PoolReply {
   /** The reply body, a view into the received bytes (empty when the worker sent none). */
   readonly body: Buffer
-  #fds: number[]
+  readonly #fds: OwnedFds
   /** @internal */
   constructor(body: Buffer, fds: number[]) {
     this.body = body
-    this.#fds = fds
+    this.#fds = new OwnedFds(fds, 'reply')
   }
   /** fds the worker sent back, not taken yet. They are yours to close. */
   get fds(): readonly number[] {
-    return this.#fds
+    return this.#fds.shown()
+  }
+  /** Takes the fd at `index` (in the order sent): the reply forgets it. */
+  takeFd(index = 0): number {
+    return this.#fds.take(index)
   }
   /** Takes the fds: the reply forgets them. */
   takeFds(): number[] {
-    const fds = this.#fds
-    this.#fds = []
-    return fds
+    return this.#fds.takeAll()
+  }
+  /** Takes the fd at `index` as a `net.Socket` that owns it (a stream socket or pipe); see
+   *  `Message.takeSocket`. */
+  takeSocket(index = 0, options?: TakeSocketOptions): net.Socket {
+    return this.#fds.takeSocket(index, options)
+  }
+  /** Takes the fd at `index` as a stream that owns it (socket, pipe, terminal, file, device); see
+   *  `Message.takeStream`. */
+  takeStream(index = 0, options?: TakeStreamOptions): FdStream {
+    return this.#fds.takeStream(index, options)
   }
   /** Closes the fds not taken. */
   closeFds(): void {
-    for (const fd of this.takeFds()) native.close(fd)
+    this.#fds.closeRest()
   }
 }
 

@@ -4,6 +4,8 @@
  */
 import { FdwireError } from '../errors.js'
 import { invalidArgType } from '../validate.js'
+import type * as net from 'node:net'
+import type { FdStream, TakeSocketOptions, TakeStreamOptions } from '../transport/fd-stream.js'
 import type { Message } from '../transport/message.js'
 import { OwnedFds } from '../transport/owned-fds.js'
 
@@ -32,18 +34,31 @@ export class Reply {
   /** @internal Takes the message's fds: the reply owns them from now on. */
   constructor(body: Uint8Array | null, message?: Message) {
     this.body = body === null ? emptyBody : Buffer.from(body.buffer, body.byteOffset, body.byteLength)
-    this.#fds = new OwnedFds(message === undefined ? [] : message.takeFds())
+    this.#fds = new OwnedFds(message === undefined ? [] : message.takeFds(), 'reply')
     if (this.#fds.count > 0) setImmediate(() => this.#fds.closeRest())
   }
 
-  /** The fds not yet taken. */
+  /** The fds not yet taken. Take one before wrapping it (`takeSocket`, `takeStream`, `takeFd`):
+   *  the reply closes those left on the next turn of the event loop. */
   get fds(): readonly number[] {
-    return this.#fds.remaining
+    return this.#fds.shown()
   }
 
   /** Takes the fd at `index`: yours to close. */
   takeFd(index = 0): number {
-    return this.#fds.take(index, 'reply')
+    return this.#fds.take(index)
+  }
+
+  /** Takes the fd at `index` as a `net.Socket` that owns it (a stream socket or pipe); see
+   *  `Message.takeSocket`. */
+  takeSocket(index = 0, options?: TakeSocketOptions): net.Socket {
+    return this.#fds.takeSocket(index, options)
+  }
+
+  /** Takes the fd at `index` as a stream that owns it (socket, pipe, terminal, file, device); see
+   *  `Message.takeStream`. */
+  takeStream(index = 0, options?: TakeStreamOptions): FdStream {
+    return this.#fds.takeStream(index, options)
   }
 
   /** Takes every fd not yet taken: yours to close. */

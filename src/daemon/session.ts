@@ -17,6 +17,8 @@ import {
 } from '../protocol/index.js'
 import type { Connection, PeerCredentials } from '../transport/connection.js'
 import type { Message } from '../transport/message.js'
+import type * as net from 'node:net'
+import type { FdStream, TakeSocketOptions, TakeStreamOptions } from '../transport/fd-stream.js'
 import { native } from '../binding.js'
 import { OwnedFds } from '../transport/owned-fds.js'
 import { ENVELOPE_FRAME_TYPE, toBody, toErrorInfo } from './rpc.js'
@@ -29,12 +31,19 @@ export interface RequestContext {
   readonly method: string
   /** The request body: a view of the received bytes. */
   readonly body: Buffer
-  /** The request's fds not yet taken; untaken ones are closed when the handler settles. */
+  /** The request's fds not yet taken; untaken ones are closed when the handler settles (so take
+   *  one before wrapping it: `takeSocket`, `takeStream`, `takeFd`). */
   readonly fds: readonly number[]
   /** Takes the fd at `index`: yours to close. */
   takeFd(index?: number): number
   /** Takes all fds not yet taken: yours to close. */
   takeFds(): number[]
+  /** Takes the fd at `index` as a `net.Socket` that owns it (a stream socket or pipe); see
+   *  `Message.takeSocket`. Wrap a request's fd this way, never with `new net.Socket({ fd })`. */
+  takeSocket(index?: number, options?: TakeSocketOptions): net.Socket
+  /** Takes the fd at `index` as a stream that owns it (socket, pipe, terminal, file, device); see
+   *  `Message.takeStream`. */
+  takeStream(index?: number, options?: TakeStreamOptions): FdStream
   /** The client's kernel credentials. */
   readonly peer: PeerCredentials
   /** Aborted when the client cancels, disconnects, or the server stops waiting for handlers. */
@@ -357,7 +366,7 @@ class Context implements RequestContext {
     this.id = id
     this.method = method
     this.body = body
-    this.#fds = new OwnedFds(fds)
+    this.#fds = new OwnedFds(fds, 'request')
     this.connection = connection
   }
 
@@ -388,11 +397,19 @@ class Context implements RequestContext {
   }
 
   get fds(): readonly number[] {
-    return this.#fds.remaining
+    return this.#fds.shown()
   }
 
   takeFd(index = 0): number {
-    return this.#fds.take(index, 'request')
+    return this.#fds.take(index)
+  }
+
+  takeSocket(index = 0, options?: TakeSocketOptions): net.Socket {
+    return this.#fds.takeSocket(index, options)
+  }
+
+  takeStream(index = 0, options?: TakeStreamOptions): FdStream {
+    return this.#fds.takeStream(index, options)
   }
 
   takeFds(): number[] {

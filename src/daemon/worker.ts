@@ -5,12 +5,14 @@
  * umask), so one request cannot leak state into the next.
  */
 import { debuglog } from 'node:util'
-import { native } from '../binding.js'
 import { FdwireError } from '../errors.js'
 import { encodeHello, encodeResponse, PROTOCOL_VERSION, readEnvelope } from '../protocol/index.js'
+import type * as net from 'node:net'
 import { Connection } from '../transport/connection.js'
+import type { FdStream, TakeSocketOptions, TakeStreamOptions } from '../transport/fd-stream.js'
+import { OwnedFds } from '../transport/owned-fds.js'
 import type { ConnectionOptions } from '../transport/options.js'
-import { checkFd, checkFunction, checkInteger, checkObject, MAX_FD, optionalBoolean, outOfRange } from '../validate.js'
+import { checkFd, checkFunction, checkObject, optionalBoolean } from '../validate.js'
 
 const debug = debuglog('fdwire')
 
@@ -26,6 +28,12 @@ export interface WorkerContext {
   takeFd(index?: number): number
   /** Takes every fd not taken yet: they are yours to close. */
   takeFds(): number[]
+  /** Takes the fd at `index` as a `net.Socket` that owns it (a stream socket or pipe); see
+   *  `Message.takeSocket`. Wrap a request's fd this way, never with `new net.Socket({ fd })`. */
+  takeSocket(index?: number, options?: TakeSocketOptions): net.Socket
+  /** Takes the fd at `index` as a stream that owns it (socket, pipe, terminal, file, device); see
+   *  `Message.takeStream`. */
+  takeStream(index?: number, options?: TakeStreamOptions): FdStream
   /** Aborted when the caller cancels the request (its AbortSignal fired). */
   readonly signal: AbortSignal
 }
@@ -112,25 +120,24 @@ async function handle(
   fds: number[],
   signal: AbortSignal,
 ): Promise<void> {
+  const owned = new OwnedFds(fds, 'request')
   const ctx: WorkerContext = {
     method: request.method,
     body: request.body,
     get fds() {
-      return fds.filter((fd) => fd >= 0)
+      return owned.shown()
     },
     takeFd(index = 0) {
-      checkInteger('index', index, 0, MAX_FD)
-      const fd = fds[index]
-      if (fd === undefined || fd < 0) {
-        throw outOfRange('index', `the index of an fd the request still holds (it carried ${fds.length}; taken ones are gone)`, index)
-      }
-      fds[index] = -1
-      return fd
+      return owned.take(index)
     },
     takeFds() {
-      const taken = fds.filter((fd) => fd >= 0)
-      fds.fill(-1)
-      return taken
+      return owned.takeAll()
+    },
+    takeSocket(index = 0, options?: TakeSocketOptions) {
+      return owned.takeSocket(index, options)
+    },
+    takeStream(index = 0, options?: TakeStreamOptions) {
+      return owned.takeStream(index, options)
     },
     signal,
   }
@@ -155,7 +162,7 @@ async function handle(
     conn.send(encodeResponse(request.id, { error: { code, message } }))
   } finally {
     // fds the handler left untaken are ours to close, like a Message's.
-    for (const fd of fds) if (fd >= 0) native.close(fd)
+    owned.closeRest()
   }
 }
 

@@ -13,6 +13,8 @@ export const ExecRequestTable: TableDescriptor = {
     fb.field('cwd', 1, fb.string),
     fb.field('env', 2, fb.vector(fb.string)),
     fb.field('umask', 3, fb.scalar('uint')),
+    // Deprecated in the schema and never read, but still declared there (and written as 0 by rush's
+    // C client): listed so the descriptor stays in step with the schema.
     fb.field('stdin_mode', 4, fb.scalar('ubyte')),
     fb.field('fd_roles', 5, fb.vector(fb.scalar('ubyte'))),
     fb.field('line', 6, fb.scalar('uint')),
@@ -42,30 +44,10 @@ export const RunLocallyTable: TableDescriptor = {
   ],
 }
 
-/** rush.StatusQuery */
-export const StatusQueryTable: TableDescriptor = {
-  name: 'StatusQuery',
-  fields: [fb.field('verbose', 0, fb.scalar('bool'))],
-}
-
-/** rush.DaemonStatus */
-export const DaemonStatusTable: TableDescriptor = {
-  name: 'DaemonStatus',
-  fields: [
-    fb.field('pid', 0, fb.scalar('int')),
-    fb.field('uptime_ms', 1, fb.scalar('ulong')),
-    fb.field('running', 2, fb.scalar('uint')),
-    fb.field('build_id', 3, fb.string),
-    fb.field('jobs', 4, fb.vector(fb.string)),
-  ],
-}
-
 /** Roots of the rush messages, each with its schema's file_identifier. */
 export const RushRoots = {
   execRequest: { table: ExecRequestTable, fileIdentifier: 'RXEC' },
   signal: { table: SignalTable, fileIdentifier: 'RSIG' },
   result: { table: ResultTable, fileIdentifier: 'RRES' },
   runLocally: { table: RunLocallyTable, fileIdentifier: 'RLOC' },
-  statusQuery: { table: StatusQueryTable, fileIdentifier: 'RSTQ' },
-  daemonStatus: { table: DaemonStatusTable, fileIdentifier: 'RSTA' },
 } as const satisfies Record<string, RootDescriptor>

@@ -1,7 +1,7 @@
 /**
  * Rush's messages (schemas/rush_*.fbs), encoded and read the way a daemon author handles their own
  * messages: each is a root table with its own file_identifier, carried as the body of an fdwire
- * Request ("rush.exec", "rush.signal", "rush.status") or Response.
+ * Request ("rush.exec", "rush.signal") or Response.
  *
  * Encoders return a view into a shared builder, overwritten by the next rush encode: pass it
  * straight to `Encoder.request`/`response` (which copy it) or copy it.
@@ -9,22 +9,20 @@
 import * as flatbuffers from 'flatbuffers'
 import { malformed } from '../errors.js'
 import { checkInteger, checkString, checkStringArray, optionalBoolean, optionalInteger } from '../validate.js'
-import { FdRole, StdinMode } from './generated/rush_common_generated.js'
+import { FdRole } from './generated/rush_common_generated.js'
 import { ExecRequest } from './generated/rush_exec_generated.js'
 import { RunLocally } from './generated/rush_run_locally_generated.js'
 import { Signal } from './generated/rush_signal_generated.js'
-import { DaemonStatus } from './generated/rush_status_generated.js'
-import { StatusQuery } from './generated/rush_status_query_generated.js'
 import { RushRoots } from './rush-descriptors.js'
 import { StringCache, utf8 } from './string-cache.js'
-import { asBuffer, bytesAt, field, i32, rootTable, stringAt, stringsAt, u32, u64, u8 } from './table-reader.js'
+import { asBuffer, bytesAt, field, i32, rootTable, stringAt, stringsAt, u32 } from './table-reader.js'
 import { compileRoot, verify, verifyCompiled } from './verify.js'
 import { Out, header, pad, vtable2, w16, w32 } from './writer.js'
 
-export { FdRole, StdinMode }
+export { FdRole }
 
 /** Rush's method names. */
-export const RushMethod = { exec: 'rush.exec', signal: 'rush.signal', status: 'rush.status' } as const
+export const RushMethod = { exec: 'rush.exec', signal: 'rush.signal' } as const
 
 /** What the thin client asks the daemon to run. */
 export interface ExecRequestInit {
@@ -34,7 +32,6 @@ export interface ExecRequestInit {
   readonly env: readonly string[] | Readonly<Record<string, string | undefined>>
   /** Defaults to 0o022. */
   readonly umask?: number
-  readonly stdinMode?: StdinMode
   /** One role per fd sent with the message, in order. */
   readonly fdRoles?: readonly FdRole[]
   /** Interactive session: this input line's number in the session (1-based). Default 0: `rush -c`. */
@@ -92,13 +89,16 @@ export function encodeExecRequest(init: ExecRequestInit, cache?: StringCache): U
   ExecRequest.addCwd(b, cwd)
   ExecRequest.addEnv(b, env)
   ExecRequest.addUmask(b, umask)
-  ExecRequest.addStdinMode(b, init.stdinMode ?? StdinMode.Inherit)
   if (roles !== 0) ExecRequest.addFdRoles(b, roles)
   if (line !== 0) ExecRequest.addLine(b, line)
   return finish(ExecRequest.endExecRequest(b), RushRoots.execRequest.fileIdentifier)
 }
 
-/** A verified ExecRequest, read in place; each getter decodes on access. */
+/**
+ * A verified ExecRequest, read in place; each getter decodes on access. Strings (argv, cwd, env)
+ * are decoded as UTF-8: a byte sequence that is not UTF-8 reads as U+FFFD. Field 4 (`stdin_mode`)
+ * is deprecated: verified like any field, never read.
+ */
 export class ExecRequestView {
   private readonly b: Buffer
   private readonly t: number
@@ -124,10 +124,6 @@ export class ExecRequestView {
   get umask(): number {
     const at = field(this.b, this.t, 3)
     return at === 0 ? 0o022 : u32(this.b, at)
-  }
-  get stdinMode(): StdinMode {
-    const at = field(this.b, this.t, 4)
-    return at === 0 ? StdinMode.Inherit : (u8(this.b, at) as StdinMode)
   }
   /** Roles of the fds sent with the message, as a view (values are `FdRole`s). */
   get fdRoles(): Uint8Array {
@@ -257,52 +253,4 @@ export function readExecReply(body: Uint8Array): ExecReply {
     return { kind: 'runLocally', reason, exec }
   }
   throw malformed('rush exec reply is neither a Result nor a RunLocally')
-}
-
-/** Encodes a StatusQuery body. */
-export function encodeStatusQuery(verbose = false): Uint8Array {
-  const b = start()
-  return finish(StatusQuery.createStatusQuery(b, verbose), RushRoots.statusQuery.fileIdentifier)
-}
-
-/** Verifies and reads a StatusQuery body. */
-export function readStatusQuery(body: Uint8Array): { verbose: boolean } {
-  verify(body, RushRoots.statusQuery)
-  const at = field(body, rootTable(body), 0)
-  return { verbose: at !== 0 && u8(body, at) !== 0 }
-}
-
-/** The daemon's status. */
-export interface DaemonStatusInfo {
-  readonly pid: number
-  readonly uptimeMs: bigint
-  readonly running: number
-  readonly buildId: string
-  readonly jobs: readonly string[]
-}
-
-/** Encodes a DaemonStatus body. */
-export function encodeDaemonStatus(status: DaemonStatusInfo): Uint8Array {
-  const b = start()
-  const build = b.createString(utf8(status.buildId))
-  const jobs = stringVector(b, status.jobs, undefined)
-  return finish(
-    DaemonStatus.createDaemonStatus(b, status.pid, status.uptimeMs, status.running, build, jobs),
-    RushRoots.daemonStatus.fileIdentifier,
-  )
-}
-
-/** Verifies and reads a DaemonStatus body. */
-export function readDaemonStatus(body: Uint8Array): DaemonStatusInfo {
-  verify(body, RushRoots.daemonStatus)
-  const b = asBuffer(body)
-  const t = rootTable(b)
-  const [pid, up, running, build, jobs] = [0, 1, 2, 3, 4].map((id) => field(b, t, id)) as [number, number, number, number, number]
-  return {
-    pid: pid === 0 ? 0 : i32(b, pid),
-    uptimeMs: up === 0 ? 0n : u64(b, up),
-    running: running === 0 ? 0 : u32(b, running),
-    buildId: build === 0 ? '' : stringAt(b, build),
-    jobs: jobs === 0 ? [] : stringsAt(b, jobs),
-  }
 }

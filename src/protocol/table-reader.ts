@@ -123,8 +123,3 @@ export function stringsAt(b: Buffer, at: number): string[] {
   for (let i = 0; i < n; i++) out[i] = stringAt(b, v + 4 + 4 * i)
   return out
 }
-
-/** Number of elements of the vector whose offset is stored at `at`. */
-export function lengthAt(b: Uint8Array, at: number): number {
-  return u32(b, deref(b, at))
-}

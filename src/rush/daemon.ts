@@ -16,7 +16,7 @@ import { socketPairFds } from '../transport/connect.js'
 import { Connection } from '../transport/connection.js'
 import { rushHandlers } from './handlers.js'
 import { packageRoot } from './paths.js'
-import { ADOPT, RUSH_CONNECTION } from './constants.js'
+import { ADOPT, ADOPT_TIMEOUT_MS, DEFAULT_MAX_SESSIONS, RUSH_CONNECTION } from './constants.js'
 
 export interface RushdOptions {
   runtimeDir: string
@@ -60,7 +60,7 @@ export async function startRushd(options: RushdOptions): Promise<Server> {
   const { mode, poolSize } = rushdMode(options)
   const inlineEnv = process.env['RUSH_INLINE_SESSIONS']
   const inlineLimit = mode === 'pool' ? (options.inlineSessions ?? (inlineEnv !== undefined && /^\d+$/.test(inlineEnv) ? Number(inlineEnv) : 1)) : 0
-  const maxSessions = options.maxSessions ?? 100
+  const maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS
   const buildId = rushBuildId()
   const startedAt = Date.now()
   const counters = { sessions: 0, commands: 0, handedOff: 0 }
@@ -113,7 +113,7 @@ export async function startRushd(options: RushdOptions): Promise<Server> {
       : {}),
   })
   if (pool) server.on('close', () => void pool!.close())
-  const handlers = rushHandlers(options.runtimeDir, buildId, counters)
+  const handlers = rushHandlers(options.runtimeDir, counters)
   for (const [method, handler] of Object.entries(handlers)) server.handle(method, handler)
   const serveHere = (connection: Connection): Promise<void> => {
     counters.sessions++
@@ -133,9 +133,6 @@ export async function startRushd(options: RushdOptions): Promise<Server> {
     throw error
   }
 }
-
-/** How long a worker may take to adopt a connection before it is presumed stuck (e.g. stopped). */
-const ADOPT_TIMEOUT_MS = 1000
 
 /**
  * Gives a client connection to a worker; resolves when its session ended (or the worker died).

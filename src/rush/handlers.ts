@@ -1,11 +1,12 @@
 /**
- * rush's request handlers — `rush.exec`, `rush.signal`, `rush.status` — shared by every rushd mode:
+ * rush's request handlers — `rush.exec`, `rush.signal` — shared by every rushd mode:
  * the daemon process itself (in-process mode) and its workers (pool and spawn modes). Sessions are
  * per connection and live only as data.
  */
 import type { Handler } from '../daemon/session.js'
 import { rush } from '../protocol/index.js'
 import type { Connection } from '../transport/connection.js'
+import { RESPONSE_OVERHEAD, RUSH_CLIENT_MAX_FRAME } from './constants.js'
 import { runExec, RushSession } from './exec.js'
 
 export interface RushCounters {
@@ -13,9 +14,8 @@ export interface RushCounters {
   commands: number
 }
 
-export function rushHandlers(stateDir: string, buildId: string, counters: RushCounters): Record<string, Handler> {
+export function rushHandlers(stateDir: string, counters: RushCounters): Record<string, Handler> {
   const sessions = new WeakMap<Connection, RushSession>()
-  const startedAt = Date.now()
   const sessionOf = (connection: Connection): RushSession => {
     let session = sessions.get(connection)
     if (session === undefined) {
@@ -37,7 +37,14 @@ export function rushHandlers(stateDir: string, buildId: string, counters: RushCo
           session.discardOnClose = true
           request.connection.once('close', () => session.discard())
         }
-        return Buffer.from(rush.encodeRunLocally(outcome.reason, outcome.exec))
+        const body = rush.encodeRunLocally(outcome.reason, outcome.exec)
+        // A program whose argv and environment make a reply larger than the client reads is left
+        // to the client's own `/bin/sh -c`, which gives the same result. (A line run on the
+        // terminal carries the session's state in its program: that one has no such fallback.)
+        if (outcome.exec !== undefined && session.terminalRun === undefined && body.byteLength > RUSH_CLIENT_MAX_FRAME - RESPONSE_OVERHEAD) {
+          return Buffer.from(rush.encodeRunLocally(outcome.reason))
+        }
+        return Buffer.from(body)
       }
       // Copied: the encoder's buffer is reused by the next encode, possibly before this is sent.
       const result = Buffer.from(rush.encodeResult(outcome.status, outcome.signal, outcome.exited))
@@ -49,9 +56,5 @@ export function rushHandlers(stateDir: string, buildId: string, counters: RushCo
       const { execId, signo } = rush.readSignal(request.body)
       sessions.get(request.connection)?.running.get(execId)?.kill(signo)
     },
-    [rush.RushMethod.status]: () =>
-      Buffer.from(
-        rush.encodeDaemonStatus({ pid: process.pid, uptimeMs: BigInt(Date.now() - startedAt), running: counters.commands, buildId, jobs: [] }),
-      ),
   }
 }

@@ -21,7 +21,7 @@ const buildId = process.env['RUSH_BUILD_ID'] ?? ''
 const stateDir = process.env['RUSH_STATE_DIR'] ?? '/tmp'
 const spawnMode = process.env['RUSH_WORKER_MODE'] === 'spawn'
 const counters = { sessions: 0, commands: 0 }
-const handlers = rushHandlers(stateDir, buildId, counters)
+const handlers = rushHandlers(stateDir, counters)
 
 serveWorker(
   async (request) => {

@@ -1,5 +1,6 @@
 export { Connection, type ConnectionEvents, type PeerCredentials, type SendOptions } from './connection.js'
 export { Message } from './message.js'
+export type { FdStream, TakeSocketOptions, TakeStreamOptions } from './fd-stream.js'
 export { Listener, listen, type ListenerEvents, type ListenOptions } from './listener.js'
 export { connect, socketPair, socketPairFds, pipe, closeFd, type ConnectOptions } from './connect.js'
 export { MAX_SOCKET_PATH, type SocketAddress } from './address.js'

@@ -4,6 +4,8 @@
  * taken is closed when the message is done (after the 'message' listeners return, or when an async
  * iterator moves on). See DESIGN.md §3.
  */
+import type * as net from 'node:net'
+import type { FdStream, TakeSocketOptions, TakeStreamOptions } from './fd-stream.js'
 import { OwnedFds } from './owned-fds.js'
 
 export class Message {
@@ -20,7 +22,7 @@ export class Message {
     this.payload = payload
     this.id = id
     this.type = type
-    this.#fds = new OwnedFds(fds)
+    this.#fds = new OwnedFds(fds, 'message')
   }
 
   /** Number of fds the frame carried (taken or not). */
@@ -28,9 +30,13 @@ export class Message {
     return this.#fds.count
   }
 
-  /** The fds still owned by the message (taken ones are left out). Do not close these yourself. */
+  /**
+   * The fds still owned by the message (taken ones are left out). Do not close these yourself,
+   * and do not wrap them (`new net.Socket({ fd })`): the message closes them once the 'message'
+   * listeners return. Take them first (`takeFd`, `takeSocket`, `takeStream`).
+   */
   get fds(): readonly number[] {
-    return this.#fds.remaining
+    return this.#fds.shown()
   }
 
   /**
@@ -38,7 +44,28 @@ export class Message {
    * @throws RangeError when there is no fd at that index or it was already taken or closed.
    */
   takeFd(index = 0): number {
-    return this.#fds.take(index, 'message')
+    return this.#fds.take(index)
+  }
+
+  /**
+   * Takes the fd at `index` as a `net.Socket` that owns it (and closes it when destroyed): a Unix
+   * or TCP stream socket, or a pipe. `readable`/`writable` default to how the fd is open (a pipe's
+   * read end only reads). Anything else throws `ERR_INVALID_ARG_VALUE` and takes nothing.
+   * @throws RangeError when there is no fd at that index or it was already taken or closed.
+   */
+  takeSocket(index = 0, options?: TakeSocketOptions): net.Socket {
+    return this.#fds.takeSocket(index, options)
+  }
+
+  /**
+   * Takes the fd at `index` as a stream that owns it: a socket or pipe as `takeSocket()` does, a
+   * terminal as a tty stream, a file or device as an `fs.ReadStream` or `fs.WriteStream` (by the
+   * fd's access mode, or `options.mode`). A directory or a non-stream socket throws
+   * `ERR_INVALID_ARG_VALUE` and takes nothing.
+   * @throws RangeError when there is no fd at that index or it was already taken or closed.
+   */
+  takeStream(index = 0, options?: TakeStreamOptions): FdStream {
+    return this.#fds.takeStream(index, options)
   }
 
   /** Takes every fd still owned by the message: they are yours to close. */

@@ -179,3 +179,41 @@ leakTest(t, 'launchdPlist: a property list launchd reads, with arguments and env
   t.match(JSON.parse(noLabel.stdout), { Label: 'svc', ProgramArguments: ['/bin/true'] }, 'the label defaults to the name; no environment key without env')
   t.notOk('EnvironmentVariables' in JSON.parse(noLabel.stdout))
 })
+
+/** The code and message a call throws synchronously, or its rejection's. */
+async function failure(fn: () => unknown): Promise<{ code: unknown; message: string }> {
+  try {
+    await fn()
+  } catch (error) {
+    return { code: (error as { code?: unknown }).code, message: (error as Error).message }
+  }
+  throw new Error('did not throw')
+}
+
+leakTest(t, 'service files and followLog check their arguments: nothing injected, nothing started', async (t) => {
+  const good = { name: 'svc', description: 'a daemon', command: ['/bin/true'] }
+  const cases: [string, unknown, string, RegExp][] = [
+    ['no options', undefined, 'ERR_INVALID_ARG_TYPE', /"options" argument must be of type object/],
+    ['a newline in the description (it would start a new unit directive)', { ...good, description: 'x\nExecStartPre=/bin/evil' }, 'ERR_INVALID_ARG_VALUE', /'options.description' must not contain a newline/],
+    ['a newline in an argument', { ...good, command: ['/bin/true', 'a\nb'] }, 'ERR_INVALID_ARG_VALUE', /'options.command\[1\]'/],
+    ['an empty command', { ...good, command: [] }, 'ERR_INVALID_ARG_VALUE', /non-empty array/],
+    ['a command that is a string', { ...good, command: '/bin/true' }, 'ERR_INVALID_ARG_TYPE', /"options.command"/],
+    ['a name with a slash', { ...good, name: '../x' }, 'ERR_INVALID_ARG_VALUE', /without a slash/],
+    ['a name that is missing', { ...good, name: undefined }, 'ERR_INVALID_ARG_TYPE', /"options.name" property must be of type string/],
+    ['an env value that is a number', { ...good, env: { A: 1 } }, 'ERR_INVALID_ARG_TYPE', /"options.env.A"/],
+    ['an env name with =', { ...good, env: { 'A=B': 'x' } }, 'ERR_INVALID_ARG_VALUE', /variable names/],
+    ['a NUL in an env value (XML 1.0 cannot carry it)', { ...good, env: { A: 'x\u0000' } }, 'ERR_INVALID_ARG_VALUE', /control character/],
+  ]
+  for (const [what, options, code, message] of cases) {
+    for (const make of [systemdUnit, launchdPlist]) {
+      t.match(await failure(() => make(options as never)), { code, message }, `${make.name}: ${what}`)
+    }
+  }
+  t.match(await failure(() => launchdPlist({ ...good, label: '' })), { code: 'ERR_INVALID_ARG_VALUE' }, 'an empty label')
+  t.match(systemdUnit({ ...good, description: 'tabs\tare fine' }), /Description=tabs\tare fine\n/)
+
+  const signal = new AbortController().signal
+  t.match(await failure(() => followLog(undefined as never, () => {}, signal)), { code: 'ERR_INVALID_ARG_TYPE', message: /"logFile"/ })
+  t.match(await failure(() => followLog('/tmp/x.log', 'print' as never, signal)), { code: 'ERR_INVALID_ARG_TYPE', message: /"onData" argument must be of type function/ })
+  t.match(await failure(() => followLog('/tmp/x.log', () => {}, undefined as never)), { code: 'ERR_INVALID_ARG_TYPE', message: /"signal" argument must be an instance of AbortSignal/ })
+})

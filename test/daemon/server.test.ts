@@ -19,7 +19,7 @@ import {
   type ServerOptions,
 } from '../../src/index.js'
 import { native } from '../../src/binding.js'
-import { cleanup, closed, frameHeader, leakTest, tempDir } from '../helpers.js'
+import { cleanup, closed, frameHeader, leakTest, tempDir, until } from '../helpers.js'
 
 type Test = Parameters<Parameters<typeof leakTest>[2]>[0]
 
@@ -45,15 +45,6 @@ async function client(t: Test, server: Server | string, options = {}): Promise<C
   return c
 }
 
-/** Polls until `check` holds, for at most `ms` (a hang guard, not a timing assertion). */
-async function until(check: () => boolean, ms = 10_000): Promise<boolean> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) return false
-    await sleep(5)
-  }
-  return true
-}
 
 /** `promise`, or a rejection naming `what` after `ms` (a hang guard, not a timing assertion). */
 async function within<T>(promise: Promise<T>, what: string, ms = 10_000): Promise<T> {

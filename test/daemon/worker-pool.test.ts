@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { WorkerPool, type PoolReply } from '../../src/daemon/worker-pool.js'
 import { Connection, closeFd, pipe, socketPair, socketPairFds } from '../../src/transport/index.js'
-import { alive, cleanup, fixtures, leakTest } from '../helpers.js'
+import { alive, cleanup, fixtures, leakTest, until } from '../helpers.js'
 
 const script = path.join(fixtures, 'pool-worker.mjs')
 const json = (value: unknown) => Buffer.from(JSON.stringify(value))
@@ -26,15 +26,6 @@ function poolTest(name: string, options: Options, fn: (t: T, pool: WorkerPool) =
   })
 }
 
-/** Polls until `check` holds, for at most `ms` (a hang guard, not a timing assertion). */
-async function until(check: () => boolean, ms = 5000): Promise<boolean> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) return false
-    await sleep(10)
-  }
-  return true
-}
 
 t.before(() => {
   const [a, b] = socketPair()
@@ -238,7 +229,7 @@ poolTest('a worker that exits mid-request is reported with its exit code and rep
   // Workers dying over and over are still replaced (with a backoff past 5 deaths a second).
   const many = await Promise.allSettled([0, 1, 2, 3, 4, 5, 6, 7].map(() => pool.run('exit', json({ code: 4 }))))
   t.ok(many.every((r) => r.status === 'rejected' && (r.reason as { code?: string }).code === 'ERR_FDWIRE_WORKER_DIED'), 'each one failed clearly')
-  t.ok(await until(() => pool.stats().alive === 2, 10_000), 'and the pool recovers')
+  t.ok(await until(() => pool.stats().alive === 2), 'and the pool recovers')
   t.equal(parse(await pool.run('echo', json({ text: 'still here' })))['text'], 'still here')
 })
 

@@ -1,5 +1,7 @@
+import * as flatbuffers from 'flatbuffers'
 import t from 'tap'
 import { FdwireError } from '../../src/errors.js'
+import { ExecRequest } from '../../src/protocol/generated/rush_exec_generated.js'
 import { Encoder, Status, encodeRequest, readEnvelope, rush, StringCache } from '../../src/protocol/index.js'
 import { asReceived, validMessages } from './fixtures.js'
 
@@ -68,7 +70,6 @@ t.test('rush exec request round-trips, with and without a string cache', async (
     cwd: '/src',
     env: ['PATH=/bin', 'HOME=/root', 'Ü=ÿ'],
     umask: 0,
-    stdinMode: rush.StdinMode.Pipe,
     fdRoles: [rush.FdRole.Stdin, rush.FdRole.Tty],
     line: 42,
   }
@@ -78,7 +79,6 @@ t.test('rush exec request round-trips, with and without a string cache', async (
     t.equal(x.cwd, '/src')
     t.same(x.env, init.env)
     t.equal(x.umask, 0, 'umask 0 is kept')
-    t.equal(x.stdinMode, rush.StdinMode.Pipe)
     t.same([...x.fdRoles], [0, 3])
     t.equal(x.line, 42)
   }
@@ -98,9 +98,6 @@ t.test('other rush messages round-trip', async (t) => {
   t.throws(() => rush.encodeRunLocally('', { program: '/bin/x', argv: [], env: [] }), TypeError)
   t.same(rush.readExecReply(rush.encodeResult(0, 9)), { kind: 'result', status: 0, signal: 9, ended: false })
   t.same(rush.readExecReply(rush.encodeResult(1, 0, true)), { kind: 'result', status: 1, signal: 0, ended: true })
-  t.same(rush.readStatusQuery(rush.encodeStatusQuery(true)), { verbose: true })
-  const st = { pid: 123, uptimeMs: 2n ** 40n, running: 2, buildId: 'b', jobs: ['make', 'cc'] }
-  t.same(rush.readDaemonStatus(asReceived(rush.encodeDaemonStatus(st))), st)
   t.throws(() => rush.readExecReply(rush.encodeSignal(1, 2)), { code: 'ERR_FDWIRE_MALFORMED' })
 })
 
@@ -142,4 +139,24 @@ t.test('status and errors encode as given', async (t) => {
   t.throws(() => enc.response(1, { error: { code: 1 } as unknown as { code: string; message: string } }), TypeError)
   const c = readEnvelope(Buffer.from(enc.cancel(4)))
   t.ok(c.kind === 'cancel' && c.id === 4 && c.reason === '')
+})
+
+t.test("rush strings (docs/rush-client.md, Strings): rushd reads the request's as UTF-8, U+FFFD for other bytes; it writes UTF-8", async (t) => {
+  // The bytes a client on a Latin-1 system sends: "café" with é as the single byte 0xE9.
+  const b = new flatbuffers.Builder(256)
+  const latin1 = (s: string) => b.createString(Buffer.from(s, 'latin1'))
+  const argv = ExecRequest.createArgvVector(b, [latin1('ls caf\xe9'), latin1('caf\xe9')])
+  const cwd = latin1('/tmp/caf\xe9')
+  const env = ExecRequest.createEnvVector(b, [latin1('NAME=caf\xe9'), latin1('PLAIN=ascii')])
+  ExecRequest.startExecRequest(b)
+  ExecRequest.addArgv(b, argv)
+  ExecRequest.addCwd(b, cwd)
+  ExecRequest.addEnv(b, env)
+  b.finish(ExecRequest.endExecRequest(b), 'RXEC')
+  const x = rush.readExecRequest(asReceived(b.asUint8Array()))
+  t.same([x.argv, x.cwd, x.env], [['ls caf\uFFFD', 'caf\uFFFD'], '/tmp/caf\uFFFD', ['NAME=caf\uFFFD', 'PLAIN=ascii']])
+  // What rushd writes back (a program to exec) is UTF-8: U+FFFD goes out as EF BF BD.
+  const reply = Buffer.from(rush.encodeRunLocally('', { program: '/bin/ls', argv: x.argv, env: x.env }))
+  t.ok(reply.includes(Buffer.from([0x63, 0x61, 0x66, 0xef, 0xbf, 0xbd, 0])), 'caf + EF BF BD + NUL')
+  t.notOk(reply.includes(Buffer.from([0xe9])), 'the original byte is gone')
 })

@@ -13,7 +13,6 @@ export function validMessages(): { name: string; bytes: Buffer }[] {
       cwd: '/home/me/project',
       env: { PATH: '/usr/bin:/bin', HOME: '/home/me', LANG: 'C.UTF-8' },
       umask: 0o027,
-      stdinMode: rush.StdinMode.Null,
       fdRoles: [rush.FdRole.Stdout, rush.FdRole.Stderr],
     }),
   )

@@ -49,7 +49,7 @@ function check(bytes: Uint8Array): 'rejected' | 'valid' {
       try {
         if (m.kind === 'request') {
           const x = rush.readExecRequest(body)
-          void [x.argv, x.cwd, x.env, x.umask, x.stdinMode, x.fdRoles]
+          void [x.argv, x.cwd, x.env, x.umask, x.fdRoles, x.line]
           toObject(body, RushRoots.execRequest)
         } else if (m.kind === 'response') rush.readExecReply(body)
       } catch (e) {

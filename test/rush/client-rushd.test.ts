@@ -8,6 +8,8 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
+import { Client } from '../../src/index.js'
+import { RUSH_CLIENT_MAX_FRAME, RUSH_CONNECTION } from '../../src/rush/constants.js'
 import { collect, needs, root, tempDir } from '../helpers.js'
 
 const rush = path.join(root, 'build', 'Release', 'rush')
@@ -110,4 +112,33 @@ t.test('autostart: the first call runs locally and starts rushd; the next one is
   t.same([second.stdout, second.code, second.stderr], ['second\n', 3, ''])
   const status = spawnSync(clean[0]!, [...clean.slice(1), rushd, 'status'], { env: { ...baseEnv, RUSH_RUNTIME_DIR: dir } as NodeJS.ProcessEnv, encoding: 'utf8' })
   t.equal(status.status, 0, 'rushd status: running')
+})
+
+t.test("rushd's limits (docs/rush-client.md): past each, the command still runs as sh -c runs it", async (t) => {
+  if (!needs(t, missing, '`npm install` builds them')) return
+  const env = await daemon(t)
+  // A program to exec with an environment of ~1.1 MiB: its RunLocally reply would be over the
+  // client's 1 MiB, so rushd leaves it to the client's /bin/sh -c.
+  const chunk = 'a'.repeat(120_000)
+  const big: Record<string, string> = {}
+  for (let i = 0; Object.keys(big).length * chunk.length <= RUSH_CLIENT_MAX_FRAME; i++) big[`BIG${i}`] = chunk
+  const exec = await run([rush, '-c', '/bin/echo hi'], { ...env, ...big })
+  t.same([exec.code, exec.signal, exec.stdout, exec.stderr], [0, null, 'hi\n', ''], 'a program whose exec reply would be over RUSH_CLIENT_MAX_FRAME')
+
+  // A request over RUSH_CONNECTION.maxFrameSize (an environment that large needs a raised stack
+  // limit: ARG_MAX is a quarter of it): rushd closes the connection, the client runs it locally.
+  const count = Math.ceil(RUSH_CONNECTION.maxFrameSize / chunk.length) + 1
+  const grow = `ulimit -s 65536 2>/dev/null || exit 99; big=$(head -c ${chunk.length} /dev/zero | tr '\\0' a); i=0; while [ $i -lt ${count} ]; do export BIG$i=$big; i=$((i+1)); done; exec "$@"`
+  const huge = await run(['/bin/sh', '-c', grow, 'sh', rush, '-c', 'echo hi; exit 3'], env)
+  if (huge.code === 99) t.comment('not checked: cannot raise the stack limit to make argv + env over 4 MiB')
+  else {
+    t.same([huge.code, huge.signal, huge.stdout], [3, null, 'hi\n'], 'a request over RUSH_CONNECTION.maxFrameSize runs locally')
+    t.match(huge.stderr, /^(rush: rushd closed the connection; running locally\n)?$/)
+  }
+
+  // The retired method rush.status is not answered; fdwire.status is.
+  const client = await Client.connect(path.join(env['RUSH_RUNTIME_DIR']!, 'daemon.sock'))
+  t.teardown(() => client.destroy())
+  await t.rejects(client.request('rush.status'), { code: 'ERR_FDWIRE_UNKNOWN_METHOD' })
+  t.match((await client.request('fdwire.status')).json(), { pid: Number, buildId: String, sessions: Number, commandsRun: Number })
 })

@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import t, { type Test } from 'tap'
 import { native } from '../../src/binding.js'
 import { Connection, closeFd, pipe, socketPair, socketPairFds, type Message } from '../../src/index.js'
-import { cleanup, closed, frame, frameHeader, leakTest } from '../helpers.js'
+import { cleanup, closed, frame, frameHeader, leakTest, until } from '../helpers.js'
 
 /** A Connection on one end of a socketpair and the raw fd of the other end, for hand-made bytes. */
 function rawPeer(t: Test, options?: ConstructorParameters<typeof Connection>[1]) {
@@ -243,7 +243,7 @@ leakTest(t, 'cork() holds sends back until the last uncork(); then they arrive i
   t.same(got, [], 'cork calls nest: one uncork is not enough')
   a.uncork()
   t.equal(a.writableLength, 0, 'the last uncork wrote everything')
-  await until(() => got.length === 3)
+  await until(() => got.length === 3, undefined, 0)
   t.same(got, [{ text: 'one', fds: 0 }, { text: 'two', fds: 2 }, { text: 'three', fds: 0 }])
   closeFd(r)
   closeFd(w)
@@ -261,14 +261,6 @@ leakTest(t, 'cork() holds sends back until the last uncork(); then they arrive i
   b.destroy()
 })
 
-async function until(check: () => boolean, ms = 10_000): Promise<boolean> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) return false
-    await tick()
-  }
-  return true
-}
 
 leakTest(t, 'send refuses a payload over peerMaxFrameSize, naming both sizes, and sends nothing', async (t) => {
   const [a, b] = socketPair({ peerMaxFrameSize: 100 })

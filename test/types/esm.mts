@@ -12,6 +12,12 @@ b.once('message', (m: Message) => {
   const text: string = m.payload.toString()
   closeFd(fd)
   void text
+  // A received fd as a stream that owns it: typed on Message (and Reply, RequestContext...).
+  const socket: import('node:net').Socket = m.takeSocket(1, { readable: true, allowHalfOpen: false })
+  const stream: import('fdwire').FdStream = m.takeStream(2, { mode: 'r' })
+  // @ts-expect-error mode is 'r' or 'w'
+  m.takeStream(3, { mode: 'rw' })
+  void [socket, stream]
 })
 const max: 253 | number = MAX_FDS_PER_MESSAGE
 const err: Error = new FdwireError('ERR_FDWIRE_STATE', 'x')

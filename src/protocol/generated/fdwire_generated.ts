@@ -6,6 +6,11 @@ import * as flatbuffers from 'flatbuffers';
 export enum Status {
   Ok = 0,
   Error = 1,
+
+  /**
+   * Reserved: fdwire never sends it. A cancelled request that still gets a reply gets Error
+   * with code ERR_FDWIRE_CANCELLED; readers treat Cancelled like Error (anything but Ok fails).
+   */
   Cancelled = 2
 }
 
@@ -53,7 +58,8 @@ export function unionListToMessage(
 }
 
 /**
- * First message each side sends: lets a peer refuse an incompatible protocol early.
+ * The daemon's first message on every connection it serves (see docs/protocol.md, section 6).
+ * A client may send one too, as its first message; it is optional.
  */
 export class Hello {
   bb: flatbuffers.ByteBuffer|null = null;

@@ -2,7 +2,9 @@
 
 
 /**
- * What the command's stdin is.
+ * Type of the deprecated field ExecRequest.stdin_mode, kept because that field stays declared.
+ * Only Inherit was ever implemented: the command's stdin is the fd whose role is Stdin, or none
+ * (closed) when no fd has that role. rushd does not read the field; send 0 (Inherit) or nothing.
  */
 export enum StdinMode {
   /**
@@ -11,18 +13,20 @@ export enum StdinMode {
   Inherit = 0,
 
   /**
-   * /dev/null.
+   * Reserved: never implemented.
    */
   Null = 1,
 
   /**
-   * A pipe the daemon feeds from stream items.
+   * Reserved: never implemented.
    */
   Pipe = 2
 }
 
 /**
- * Role of each fd passed with the exec request, in SCM_RIGHTS order.
+ * Role of each fd passed with the exec request, in SCM_RIGHTS order. The first fd of each of
+ * Stdin, Stdout and Stderr becomes the command's fd 0, 1 or 2; rushd closes every other fd sent
+ * (a second one of the same role, an unknown role) without using it.
  */
 export enum FdRole {
   Stdin = 0,
@@ -30,7 +34,7 @@ export enum FdRole {
   Stderr = 2,
 
   /**
-   * The client's controlling terminal.
+   * Reserved: never sent by rush, and rushd closes such an fd unused.
    */
   Tty = 3
 }

@@ -2,7 +2,7 @@
 
 import * as flatbuffers from 'flatbuffers';
 
-import {FdRole as FdRole, StdinMode as StdinMode} from './rush_common_generated.js';
+import {FdRole as FdRole} from './rush_common_generated.js';
 
 export class ExecRequest {
   bb: flatbuffers.ByteBuffer|null = null;
@@ -66,11 +66,6 @@ envLength():number {
 umask():number {
   const offset = this.bb!.__offset(this.bb_pos, 10);
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 18;
-}
-
-stdinMode():StdinMode {
-  const offset = this.bb!.__offset(this.bb_pos, 12);
-  return offset ? this.bb!.readUint8(this.bb_pos + offset) : StdinMode.Inherit;
 }
 
 /**
@@ -146,10 +141,6 @@ static addUmask(builder:flatbuffers.Builder, umask:number) {
   builder.addFieldInt32(3, umask, 18);
 }
 
-static addStdinMode(builder:flatbuffers.Builder, stdinMode:StdinMode) {
-  builder.addFieldInt8(4, stdinMode, StdinMode.Inherit);
-}
-
 static addFdRoles(builder:flatbuffers.Builder, fdRolesOffset:flatbuffers.Offset) {
   builder.addFieldOffset(5, fdRolesOffset, 0);
 }
@@ -183,13 +174,12 @@ static finishSizePrefixedExecRequestBuffer(builder:flatbuffers.Builder, offset:f
   builder.finish(offset, 'RXEC', true);
 }
 
-static createExecRequest(builder:flatbuffers.Builder, argvOffset:flatbuffers.Offset, cwdOffset:flatbuffers.Offset, envOffset:flatbuffers.Offset, umask:number, stdinMode:StdinMode, fdRolesOffset:flatbuffers.Offset, line:number):flatbuffers.Offset {
+static createExecRequest(builder:flatbuffers.Builder, argvOffset:flatbuffers.Offset, cwdOffset:flatbuffers.Offset, envOffset:flatbuffers.Offset, umask:number, fdRolesOffset:flatbuffers.Offset, line:number):flatbuffers.Offset {
   ExecRequest.startExecRequest(builder);
   ExecRequest.addArgv(builder, argvOffset);
   ExecRequest.addCwd(builder, cwdOffset);
   ExecRequest.addEnv(builder, envOffset);
   ExecRequest.addUmask(builder, umask);
-  ExecRequest.addStdinMode(builder, stdinMode);
   ExecRequest.addFdRoles(builder, fdRolesOffset);
   ExecRequest.addLine(builder, line);
   return ExecRequest.endExecRequest(builder);
