@@ -39,14 +39,14 @@
       "target_name": "rush",
       "type": "executable",
       "sources": [
-        "native/rush/main.c",
-        "native/rush/session.c",
-        "native/rush/interactive.c",
-        "native/rush/wire.c",
-        "native/rush/conn.c",
-        "native/rush/runtime.c",
-        "native/rush/signals.c",
-        "native/rush/util.c"
+        "rush/client/main.c",
+        "rush/client/session.c",
+        "rush/client/interactive.c",
+        "rush/client/wire.c",
+        "rush/client/conn.c",
+        "rush/client/runtime.c",
+        "rush/client/signals.c",
+        "rush/client/util.c"
       ],
       "defines": ["_GNU_SOURCE", "RUSH_VERSION=\"<!(node -p \"require('./package.json').version\")\""],
       "cflags": ["-std=c11", "-O2", "-Wall", "-Wextra"],

@@ -32,4 +32,4 @@ const env = {
   UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
 }
 console.log(`asan-test: ${addon} with ${libasan}`)
-run('npx', ['tap', '--timeout=600', ...(tests.length ? tests : ['test/transport', 'test/daemon', 'test/rush', 'test/process'])], env)
+run('npx', ['tap', '--timeout=600', ...(tests.length ? tests : ['test/transport', 'test/daemon', 'rush/test', 'test/process'])], env)

@@ -5,6 +5,7 @@ import * as net from 'node:net'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connect, protocol } from '../dist/index.js'
+import * as rush from '../dist/rush/protocol/messages.js'
 import { environment, fmt, median, printHeader, printTable, quantile, startServer, tempDir, writeResults } from './lib/common.mjs'
 import { loadUsocket } from './lib/peers.mjs'
 import { makeRequest } from './lib/request.mjs'
@@ -92,7 +93,7 @@ async function fdwireFlatBuffers(socketPath) {
     onReply: null,
     send: (id) => {
       const r = makeRequest(id)
-      const body = protocol.rush.encodeExecRequest({ argv: r.argv, cwd: r.cwd, env: envEntries, umask: 0o022, fdRoles: [0, 1, 2] }, cache)
+      const body = rush.encodeExecRequest({ argv: r.argv, cwd: r.cwd, env: envEntries, umask: 0o022, fdRoles: [0, 1, 2] }, cache)
       connection.send(protocol.encodeRequest(id, r.method, body), { id, type: MESSAGE_FLATBUFFERS })
     },
     close: () => connection.destroy(),

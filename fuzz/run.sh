@@ -17,7 +17,7 @@ flags=(-g -O1 -std=c++17 -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
 clang++ "${flags[@]}" -o "$out/frame_reader" fuzz/frame_reader_fuzz.cc native/reader.cc native/frame.cc native/socket.cc
 targets=(frame_reader)
 if [ -f fuzz/rush_reply_fuzz.c ]; then
-  clang "${flags[@]/-std=c++17/-std=c11}" -D_GNU_SOURCE -o "$out/rush_reply" fuzz/rush_reply_fuzz.c native/rush/wire.c native/rush/util.c
+  clang "${flags[@]/-std=c++17/-std=c11}" -D_GNU_SOURCE -o "$out/rush_reply" fuzz/rush_reply_fuzz.c rush/client/wire.c rush/client/util.c
   targets+=(rush_reply)
 fi
 for target in "${targets[@]}"; do

@@ -1,5 +1,5 @@
 /*
- * libFuzzer harness for the rush client's reply decoder (native/rush/wire.c): the C code that
+ * libFuzzer harness for the rush client's reply decoder (rush/client/wire.c): the C code that
  * reads bytes a daemon sent. Input: a frame header + payload as received. The harness decodes the
  * way the client does (header, envelope, then the exec reply in a Response body) and checks that
  * every span it was given lies inside the input (and every string of a program to exec, NUL
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../native/rush/wire.h"
+#include "../rush/client/wire.h"
 
 static void inside(const uint8_t *base, size_t size, struct span s, const char *what) {
     if (s.n == 0) return;

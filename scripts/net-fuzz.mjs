@@ -24,6 +24,7 @@ import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { native } from '../dist/binding.js'
 import { protocol } from '../dist/index.js'
+import * as rush from '../dist/rush/protocol/messages.js'
 import {
   alive, descendants, fdList, makeRuntimeDir, parseArgs, poll, prng, quiesce, usePrivateTree, treeRoot, rushAsync, rushReady,
   snapshot, startRushd, stopRushd, workerPids,
@@ -33,7 +34,7 @@ const opts = parseArgs(process.argv.slice(2), {
   connections: 10_000, seed: -1, inFlight: 32, peerTimeout: 10_000, only: -1, json: '', verbose: false, socket: '', daemonPid: 0,
 })
 if (opts.seed < 0) opts.seed = Math.floor(Math.random() * 2 ** 31)
-const MAX_FRAME = 4 * 1024 * 1024 // rushd's maxFrameSize (src/rush/constants.ts)
+const MAX_FRAME = 4 * 1024 * 1024 // rushd's maxFrameSize (rush/src/constants.ts)
 const MAX_FDS = 8 // rushd's maxFdsPerFrame
 
 // ---------------------------------------------------------------- frames
@@ -51,7 +52,7 @@ function header(length, { fdCount = 0, id = 0, type = 0, flags = 0, magic = 0x57
 const frame = (payload, o = {}) => Buffer.concat([header(payload.length, o), Buffer.from(payload)])
 const hello = (version = protocol.PROTOCOL_VERSION) => frame(protocol.encodeHello(version, 'net-fuzz'))
 const request = (id, method, body) => frame(protocol.encodeRequest(id, method, body), { id })
-const validExec = () => protocol.rush.encodeExecRequest({ argv: ['echo never run'], cwd: '/', env: {}, umask: 0o22, fdRoles: [0, 1, 2] })
+const validExec = () => rush.encodeExecRequest({ argv: ['echo never run'], cwd: '/', env: {}, umask: 0o22, fdRoles: [0, 1, 2] })
 
 /** Parses the frames in `bytes`: [{length, fdCount, type, envelope?: {kind, id, code}}]. */
 function parseFrames(bytes) {

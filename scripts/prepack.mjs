@@ -25,5 +25,7 @@ const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc')
 // A fresh dist/ without source maps: the tarball ships no TypeScript sources for them to point at.
 fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true })
 run(process.execPath, [tsc, '-p', 'tsconfig.json', '--sourceMap', 'false'])
+// rush is an application of the library: it compiles against the library's own declarations.
+run(process.execPath, [tsc, '-p', 'rush/tsconfig.json', '--sourceMap', 'false'])
 run(process.execPath, [path.join(root, 'scripts', 'prepack-cjs.mjs')])
 run(process.execPath, [path.join(root, 'scripts', 'prebuild', 'build.mjs')])

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates src/protocol/generated/ from schemas/*.fbs (npm run schemas).
+# Regenerates src/protocol/generated/ from schemas/*.fbs (the library's envelope) and
+# rush/src/protocol/generated/ from rush/schemas/*.fbs (rush's messages) (npm run schemas).
 #
 # Uses Debian's flatc 2.0.8 (`apt-get install flatbuffers-compiler`) with flat files, then two
 # fixes so the output compiles under our tsconfig (NodeNext ESM, noUnusedParameters):
@@ -10,7 +11,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-out=src/protocol/generated
 if ! command -v flatc >/dev/null; then
   echo "schemas.sh: flatc not found; install it with: apt-get install -y flatbuffers-compiler" >&2
   exit 1
@@ -22,14 +22,18 @@ case "$version" in
   *) echo "schemas.sh: warning: expected flatc 2.0.8 (Debian 12), got '$version'; output may differ" >&2 ;;
 esac
 
-rm -rf "$out"
-mkdir -p "$out"
-flatc --ts --ts-flat-files -o "$out" schemas/*.fbs
-
-for f in "$out"/*.ts; do
-  sed -i -E \
-    -e "s#(from '\./[A-Za-z0-9_]+_generated)';#\1.js';#" \
-    -e 's#<T extends flatbuffers\.Table>\(obj:any\)#(obj:any)#' \
-    "$f"
-done
-echo "schemas.sh: regenerated $(ls "$out" | wc -l) files in $out with $version"
+generate() {
+  local out="$1" schemas="$2"
+  rm -rf "$out"
+  mkdir -p "$out"
+  flatc --ts --ts-flat-files -o "$out" "$schemas"/*.fbs
+  for f in "$out"/*.ts; do
+    sed -i -E \
+      -e "s#(from '\./[A-Za-z0-9_]+_generated)';#\1.js';#" \
+      -e 's#<T extends flatbuffers\.Table>\(obj:any\)#(obj:any)#' \
+      "$f"
+  done
+  echo "schemas.sh: regenerated $(ls "$out" | wc -l) files in $out with $version"
+}
+generate src/protocol/generated schemas
+generate rush/src/protocol/generated rush/schemas

@@ -3,9 +3,9 @@
 # host, so `npm test` never runs it: .ci/run does (as root), and so can you (`sudo bash
 # scripts/test-deps.sh`). Locally, a test whose tool is missing skips and says which package to
 # install; under CI it fails instead.
-#   flatbuffers-compiler, python3-flatbuffers  independent decoders (test/protocol, test/rush/client)
-#   tmux                                        rush on a real terminal (test/rush/terminal)
-#   valgrind, gcc                               memcheck of the rush client (test/rush/client, scripts/valgrind-client.sh)
+#   flatbuffers-compiler, python3-flatbuffers  independent decoders (test/protocol, rush/test/client)
+#   tmux                                        rush on a real terminal (rush/test/terminal)
+#   valgrind, gcc                               memcheck of the rush client (rush/test/client, scripts/valgrind-client.sh)
 #   systemd                                     systemd-analyze verify of the generated unit (test/daemon/lifecycle)
 #   bsdutils, python3                           script(1) for a pseudo-terminal; python3 for peers the tests script
 #   hyperfine                                   rush start-up benchmark (bench/startup.mjs)

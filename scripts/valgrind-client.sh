@@ -10,7 +10,7 @@ command -v valgrind >/dev/null || bash scripts/test-deps.sh
 dir="$(mktemp -d /tmp/rush-vg-XXXXXX)"
 trap 'rm -rf "$dir"' EXIT
 version="$(node -p "require('./package.json').version")"
-cc -std=c11 -O1 -g -D_GNU_SOURCE "-DRUSH_VERSION=\"$version\"" -o "$dir/rush-dynamic" native/rush/*.c
+cc -std=c11 -O1 -g -D_GNU_SOURCE "-DRUSH_VERSION=\"$version\"" -o "$dir/rush-dynamic" rush/client/*.c
 cat >"$dir/rush" <<WRAP
 #!/bin/sh
 exec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect "$dir/rush-dynamic" "\$@"
@@ -20,4 +20,4 @@ echo "valgrind-client: memcheck of $dir/rush-dynamic over the differential suite
 # Left out, because of valgrind and not the client: cases that print the environment (valgrind
 # adds LD_PRELOAD and _ to it) and closed-stderr cases (valgrind itself will not start without fd 2).
 RUSH_TEST_CLIENT="$dir/rush" RUSH_TEST_MODES=daemon RUSH_TEST_SKIP='^env|closed stderr' \
-  npx tap --timeout=1800 test/rush/differential.test.ts
+  npx tap --timeout=1800 rush/test/differential.test.ts

@@ -16,9 +16,10 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const { native } = await import(path.join(root, 'dist', 'binding.js'))
 const { NativeEvent } = await import(path.join(root, 'dist', 'native.js'))
 const { Server, protocol } = await import(path.join(root, 'dist', 'index.js'))
+const rush = await import(path.join(root, 'dist', 'rush', 'protocol', 'messages.js'))
 
 const [level, runtimeDir] = process.argv.slice(2)
-const result = Buffer.from(protocol.rush.encodeResult(0, 0))
+const result = Buffer.from(rush.encodeResult(0, 0))
 
 if (level === 'addon') {
   const hello = Buffer.from(protocol.encodeHello(protocol.PROTOCOL_VERSION, 'node-floor'))
@@ -50,7 +51,7 @@ if (level === 'addon') {
   )
 } else if (level === 'server') {
   const server = new Server({ runtimeDir, buildId: 'node-floor', handleSignals: false, maxFdsPerFrame: 8 })
-  server.handle(protocol.rush.RushMethod.exec, () => result)
+  server.handle(rush.RushMethod.exec, () => result)
   await server.listen()
 } else {
   console.error('usage: node node-floor.mjs addon|server RUNTIME_DIR')

@@ -2,11 +2,12 @@
 // socket and do not share an event loop. argv: <net socket path> <fdwire socket path> [<usocket path>].
 import * as net from 'node:net'
 import { listen, protocol } from '../../dist/index.js'
+import * as rush from '../../dist/rush/protocol/messages.js'
 import { serveUntilParentExits } from './common.mjs'
 import { loadUsocket } from './peers.mjs'
 import { MESSAGE_FLATBUFFERS, MESSAGE_JSON, MESSAGE_RAW, RAW_REPLY } from './roundtrip-protocol.mjs'
 
-const okResult = Buffer.from(protocol.rush.encodeResult(0, 0))
+const okResult = Buffer.from(rush.encodeResult(0, 0))
 
 const [netPath, fdwirePath, usocketPath] = process.argv.slice(2)
 

@@ -1,5 +1,5 @@
 // Shared helpers of the reliability scripts (scripts/soak.mjs, scripts/net-fuzz.mjs) and their
-// tests (test/reliability/*): starting a private rushd, finding its workers, reading a process's
+// tests (rush/test/reliability/*): starting a private rushd, finding its workers, reading a process's
 // open fds and RSS from /proc, running the C client.
 import { spawn, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'

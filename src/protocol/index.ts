@@ -1,9 +1,9 @@
 /**
  * fdwire's FlatBuffers protocol layer: envelope encoding, verified zero-copy reading, the
- * schema-driven verifier (usable for your own tables) and rush's messages.
+ * schema-driven verifier and in-place readers and writers, usable for your own tables.
  */
 export * from './descriptor.js'
-export { verify, type VerifyOptions } from './verify.js'
+export { verify, compileRoot, verifyCompiled, type CompiledRoot, type VerifyOptions } from './verify.js'
 export { toObject, type Decoded } from './to-object.js'
 export { EnvelopeRoot, MessageUnion } from './descriptors.js'
 export * as descriptors from './descriptors.js'
@@ -35,6 +35,4 @@ export {
   type StringValue,
 } from './encode.js'
 export { StringCache } from './string-cache.js'
-export * as rush from './rush.js'
-export { RushRoots } from './rush-descriptors.js'
-export * as rushDescriptors from './rush-descriptors.js'
+export * as flat from './flat.js'

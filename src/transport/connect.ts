@@ -69,6 +69,18 @@ export function pipe(): [number, number] {
 }
 
 /**
+ * A duplicate of an fd you own, close-on-exec (`fcntl(F_DUPFD_CLOEXEC)`): the lowest free fd, sharing
+ * the open file description (offset, status flags) with `fd`. Yours to close. `fd` is checked as
+ * `fs.closeSync` checks it; `EBADF`, `EMFILE` and the like are system errors (syscall `dup`).
+ */
+export function dupFd(fd: number): number {
+  checkFd('fd', fd)
+  const result = native.dup(fd)
+  if (result < 0) throw systemError(result, 'dup')
+  return result
+}
+
+/**
  * Closes an fd you own (for example one taken from a message). `fd` is checked as `fs.closeSync`
  * checks it (`ERR_INVALID_ARG_TYPE`, `ERR_OUT_OF_RANGE`) before anything is closed.
  */

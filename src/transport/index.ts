@@ -2,6 +2,6 @@ export { Connection, type ConnectionEvents, type PeerCredentials, type SendOptio
 export { Message } from './message.js'
 export type { FdStream, TakeSocketOptions, TakeStreamOptions } from './fd-stream.js'
 export { Listener, listen, type ListenerEvents, type ListenOptions } from './listener.js'
-export { connect, socketPair, socketPairFds, pipe, closeFd, type ConnectOptions } from './connect.js'
+export { connect, socketPair, socketPairFds, pipe, closeFd, dupFd, type ConnectOptions } from './connect.js'
 export { MAX_SOCKET_PATH, type SocketAddress } from './address.js'
 export { DEFAULT_MAX_FRAME_SIZE, type ConnectionOptions } from './options.js'

@@ -1,5 +1,5 @@
 /**
- * Every fenced code block in README.md, docs/*.md and examples/*\/README.md is run or checked here,
+ * Every fenced code block in README.md, docs/*.md, rush/docs/*.md and examples/*\/README.md is run or checked here,
  * as the Markdown has it, so no example can go stale. Each block says what it is in its info
  * string, after the language (renderers show only the language):
  *
@@ -61,14 +61,15 @@ interface Classified {
   output?: Block
 }
 
-/** README.md, docs/*.md, examples/*\/README.md, relative to the repository root. */
+/** README.md, docs/*.md, rush/docs/*.md, examples/*\/README.md, relative to the repository root. */
 function docFiles(): string[] {
   const docs = fs.readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)
   const examples = fs.readdirSync(path.join(root, 'examples'), { withFileTypes: true })
     .filter((e) => e.isDirectory() && fs.existsSync(path.join(root, 'examples', e.name, 'README.md')))
     .map((e) => `examples/${e.name}/README.md`)
     .sort()
-  return ['README.md', ...docs, ...examples]
+  const rushDocs = fs.readdirSync(path.join(root, 'rush', 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `rush/docs/${f}`)
+  return ['README.md', ...docs, ...rushDocs, ...examples]
 }
 
 /** Classifies a doc's blocks; a block without a usable role fails the test here. */

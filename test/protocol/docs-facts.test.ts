@@ -9,11 +9,12 @@ import * as path from 'node:path'
 import t from 'tap'
 import { DEFAULT_MAX_FRAME_SIZE, MAX_FDS_PER_MESSAGE, protocol } from '../../src/index.js'
 import { native } from '../../src/binding.js'
-import { ADOPT_TIMEOUT_MS, DEFAULT_MAX_SESSIONS, RUSH_CLIENT_MAX_FRAME, RUSH_CONNECTION } from '../../src/rush/constants.js'
+import { ADOPT_TIMEOUT_MS, DEFAULT_MAX_SESSIONS, RUSH_CLIENT_MAX_FRAME, RUSH_CONNECTION } from '../../rush/src/constants.js'
 import { root } from '../helpers.js'
+import * as rush from '../../rush/src/protocol/messages.js'
 
 const read = (file: string): string => fs.readFileSync(path.join(root, file), 'utf8')
-const doc = (name: string): string => read(path.join('docs', name))
+const doc = (name: string): string => read(path.join(name.startsWith('rush') ? 'rush/docs' : 'docs', name))
 
 /** The text of a section: from its heading line to the next heading of the same or a higher level. */
 function section(text: string, heading: string): string {
@@ -77,28 +78,30 @@ t.test('Status.Cancelled: documented as reserved and never sent, in the docs and
 t.test("schemas.md: the identifiers table is the schemas'; retired identifiers are in none", async (t) => {
   const schemas = doc('schemas.md')
   const rows = [...section(schemas, '## File identifiers').matchAll(/^\| `(\w{4})` \| `([\w.]+)` \| `(\w+\.fbs)` \|/gm)]
-  const files = fs.readdirSync(path.join(root, 'schemas')).filter((f) => f.endsWith('.fbs'))
-  const roots = files.filter((f) => /^file_identifier "/m.test(read(`schemas/${f}`)))
+  // The library's schemas and rush's (rush/schemas), by file name.
+  const schemaPath = (f: string): string => (f.startsWith('rush_') ? `rush/schemas/${f}` : `schemas/${f}`)
+  const files = [...fs.readdirSync(path.join(root, 'schemas')), ...fs.readdirSync(path.join(root, 'rush', 'schemas'))].filter((f) => f.endsWith('.fbs'))
+  const roots = files.filter((f) => /^file_identifier "/m.test(read(schemaPath(f))))
   t.same(rows.map((r) => r[3]).sort(), roots.sort(), 'one row per root schema')
   for (const [, id, table, file] of rows) {
-    const fbs = read(`schemas/${file}`)
+    const fbs = read(schemaPath(file!))
     t.match(fbs, new RegExp(`^file_identifier "${id}";`, 'm'), `${file}: ${id}`)
     t.match(fbs, new RegExp(`^root_type ${table!.split('.').pop()};`, 'm'), `${file}: ${table}`)
   }
   const retired = /Retired, never to be reused: ([^\n]*\n[^\n]*)/.exec(schemas)?.[1] ?? ''
   const ids = [...retired.matchAll(/`(\w{4})` \(`rush\.\w+`\)/g)].map((r) => r[1]!)
   t.same(ids, ['RSTQ', 'RSTA'])
-  for (const id of ids) t.notOk(files.some((f) => read(`schemas/${f}`).includes(`file_identifier "${id}"`)), `${id} is used by no schema`)
-  t.notOk(Object.values(protocol.rush.RushMethod).includes('rush.status' as never), 'rush.status is not a method any more')
+  for (const id of ids) t.notOk(files.some((f) => read(schemaPath(f)).includes(`file_identifier "${id}"`)), `${id} is used by no schema`)
+  t.notOk(Object.values(rush.RushMethod).includes('rush.status' as never), 'rush.status is not a method any more')
 })
 
 t.test('deprecated and reserved rush items: as the schemas and the generated code say', async (t) => {
-  t.match(read('schemas/rush_exec.fbs'), /^ {2}stdin_mode: StdinMode \(deprecated\);$/m)
-  t.notMatch(read('src/protocol/generated/rush_exec_generated.ts'), /stdinMode/, 'no accessor is generated for it')
-  t.match(read('schemas/rush_common.fbs'), /\/\/\/ Reserved: never sent by rush[^\n]*\n\s*Tty = 3/)
+  t.match(read('rush/schemas/rush_exec.fbs'), /^ {2}stdin_mode: StdinMode \(deprecated\);$/m)
+  t.notMatch(read('rush/src/protocol/generated/rush_exec_generated.ts'), /stdinMode/, 'no accessor is generated for it')
+  t.match(read('rush/schemas/rush_common.fbs'), /\/\/\/ Reserved: never sent by rush[^\n]*\n\s*Tty = 3/)
   const client = doc('rush-client.md')
   t.match(client, /`stdin_mode` is deprecated: rushd does not read it/)
-  t.match(client, new RegExp(`Role ${protocol.rush.FdRole.Tty} \\(\`Tty\`\\) is reserved`))
+  t.match(client, new RegExp(`Role ${rush.FdRole.Tty} \\(\`Tty\`\\) is reserved`))
 })
 
 t.test("rush-client.md: rushd's limits table against the constants they come from", async (t) => {
@@ -111,11 +114,11 @@ t.test("rush-client.md: rushd's limits table against the constants they come fro
     ['DEFAULT_MAX_SESSIONS', DEFAULT_MAX_SESSIONS],
     ['ADOPT_TIMEOUT_MS', ADOPT_TIMEOUT_MS],
     ['RUSH_CLIENT_MAX_FRAME', RUSH_CLIENT_MAX_FRAME],
-    ['SIGNAL_ANSWER_MS', cDefine('native/rush/session.h', 'SIGNAL_ANSWER_MS')],
+    ['SIGNAL_ANSWER_MS', cDefine('rush/client/session.h', 'SIGNAL_ANSWER_MS')],
   ]
   t.same([...rows.keys()].sort(), expected.map(([name]) => name).sort(), 'one row per constant')
   for (const [name, want] of expected) t.equal(value(rows.get(name) ?? ''), want, `${name}: ${rows.get(name)}`)
-  t.equal(RUSH_CLIENT_MAX_FRAME, cDefine('native/rush/wire.h', 'WIRE_MAX_FRAME'), "RUSH_CLIENT_MAX_FRAME is the C client's WIRE_MAX_FRAME")
+  t.equal(RUSH_CLIENT_MAX_FRAME, cDefine('rush/client/wire.h', 'WIRE_MAX_FRAME'), "RUSH_CLIENT_MAX_FRAME is the C client's WIRE_MAX_FRAME")
 })
 
 t.test('rush -c dies of its command\'s signal: rush-client.md and rush.md say so', async (t) => {

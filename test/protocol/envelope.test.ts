@@ -1,9 +1,10 @@
 import * as flatbuffers from 'flatbuffers'
 import t from 'tap'
 import { FdwireError } from '../../src/errors.js'
-import { ExecRequest } from '../../src/protocol/generated/rush_exec_generated.js'
-import { Encoder, Status, encodeRequest, readEnvelope, rush, StringCache } from '../../src/protocol/index.js'
+import { ExecRequest } from '../../rush/src/protocol/generated/rush_exec_generated.js'
+import { Encoder, Status, encodeRequest, readEnvelope, StringCache } from '../../src/protocol/index.js'
 import { asReceived, validMessages } from './fixtures.js'
+import * as rush from '../../rush/src/protocol/messages.js'
 
 t.test('a request reads back from a view inside a larger buffer, body as a zero-copy view', async (t) => {
   const body = Buffer.from([1, 2, 3, 4, 5])

@@ -1,5 +1,6 @@
 // Valid messages of every kind, shared by the protocol tests.
-import { Encoder, Status, rush } from '../../src/protocol/index.js'
+import { Encoder, Status } from '../../src/protocol/index.js'
+import * as rush from '../../rush/src/protocol/messages.js'
 
 export const env30: Record<string, string> = {}
 for (let i = 0; i < 30; i++) env30[`VAR_${i}`] = `/usr/local/share/value-${i}/bin:/usr/bin`

@@ -6,12 +6,17 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { EnvelopeRoot, RushRoots, readEnvelope, rush, tableOf, toObject, type TableDescriptor } from '../../src/protocol/index.js'
+import { EnvelopeRoot, readEnvelope, tableOf, toObject, type TableDescriptor } from '../../src/protocol/index.js'
 import { validMessages } from './fixtures.js'
 import { aptInstall, needs } from '../helpers.js'
+import * as rush from '../../rush/src/protocol/messages.js'
+import { RushRoots } from '../../rush/src/protocol/descriptors.js'
 
 const repo = new URL('../../', import.meta.url).pathname
 const schemas = join(repo, 'schemas')
+const rushSchemas = join(repo, 'rush', 'schemas')
+/** The directory a schema file is in: rush's own, or the library's. */
+const dirOf = (schema: string): string => (schema.startsWith('rush_') ? rushSchemas : schemas)
 const PY = '/usr/bin/python3'
 const dir = mkdtempSync(join(tmpdir(), 'fdwire-fbs-'))
 
@@ -34,9 +39,9 @@ declare namespace Tap {
 function flatcJson(bytes: Uint8Array, schema: string, root?: string): unknown {
   const bin = join(dir, `in-${Math.random().toString(36).slice(2)}.bin`)
   writeFileSync(bin, bytes)
-  const args = ['--json', '--strict-json', '--raw-binary', '-o', dir, '-I', schemas]
+  const args = ['--json', '--strict-json', '--raw-binary', '-o', dir, '-I', dirOf(schema)]
   if (root !== undefined) args.push('--root-type', root)
-  execFileSync('flatc', [...args, join(schemas, schema), '--', bin])
+  execFileSync('flatc', [...args, join(dirOf(schema), schema), '--', bin])
   return JSON.parse(readFileSync(bin.replace(/\.bin$/, '.json'), 'utf8'))
 }
 
@@ -44,7 +49,7 @@ function flatcJson(bytes: Uint8Array, schema: string, root?: string): unknown {
 function flatcBinary(json: unknown, schema: string): Buffer {
   const file = join(dir, `out-${Math.random().toString(36).slice(2)}.json`)
   writeFileSync(file, JSON.stringify(json))
-  execFileSync('flatc', ['-b', '-o', dir, '-I', schemas, join(schemas, schema), file])
+  execFileSync('flatc', ['-b', '-o', dir, '-I', dirOf(schema), join(dirOf(schema), schema), file])
   return readFileSync(file.replace(/\.json$/, '.bin'))
 }
 
@@ -158,10 +163,10 @@ t.test('verifier descriptors agree with the .fbs files (via flatc)', async (t) =
     ['rush_result.fbs', RushRoots.result],
     ['rush_run_locally.fbs', RushRoots.runLocally],
   ]
-  t.equal(roots.length, readdirSync(schemas).filter((f) => f.endsWith('.fbs') && f !== 'rush_common.fbs').length, 'every root schema is covered')
+  t.equal(roots.length, [...readdirSync(schemas), ...readdirSync(rushSchemas)].filter((f) => f.endsWith('.fbs') && f !== 'rush_common.fbs').length, 'every root schema is covered')
   for (const [schema, root] of roots) {
     // 1. Field names and order per table, from flatc's JSON Schema.
-    execFileSync('flatc', ['--jsonschema', '-o', dir, '-I', schemas, join(schemas, schema)])
+    execFileSync('flatc', ['--jsonschema', '-o', dir, '-I', dirOf(schema), join(dirOf(schema), schema)])
     const js = JSON.parse(readFileSync(join(dir, schema.replace(/\.fbs$/, '.schema.json')), 'utf8'))
     const seen = new Set<TableDescriptor>()
     const visit = (desc: TableDescriptor): void => {

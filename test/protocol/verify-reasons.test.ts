@@ -1,17 +1,9 @@
 // Known-bad buffers are rejected with a specific reason (the fuzz test only checks the error code).
 import t, { type Test } from 'tap'
-import {
-  EnvelopeRoot,
-  RushRoots,
-  descriptors,
-  fb,
-  readEnvelope,
-  rush,
-  verify,
-  type RootDescriptor,
-  type TableDescriptor,
-} from '../../src/protocol/index.js'
+import { EnvelopeRoot, descriptors, fb, readEnvelope, verify, type RootDescriptor, type TableDescriptor } from '../../src/protocol/index.js'
 import { asReceived, validMessages } from './fixtures.js'
+import * as rush from '../../rush/src/protocol/messages.js'
+import { RushRoots } from '../../rush/src/protocol/descriptors.js'
 
 const request = (): Buffer => Buffer.from(validMessages()[1]!.bytes)
 const rootOf = (b: Buffer): number => b.readUInt32LE(0)

@@ -4,7 +4,7 @@ import { once } from 'node:events'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import t from 'tap'
-import { closeFd, connect, Connection, listen, pipe, socketPair, socketPairFds, type Message } from '../../src/index.js'
+import { closeFd, connect, dupFd, Connection, listen, pipe, socketPair, socketPairFds, type Message } from '../../src/index.js'
 import { leakTest, tempDir } from '../helpers.js'
 
 /** What `fn` throws, as the fields Node's argument errors have. */
@@ -129,4 +129,22 @@ leakTest(t, 'listen() and connect() check sizes and counts before creating anyth
   await new Promise((resolve) => setImmediate(resolve))
   t.equal(accepted, 0, 'no connection was made by the refused connect() calls')
   listener.close()
+})
+
+leakTest(t, 'dupFd: a close-on-exec duplicate of the same open file; its fd checked as closeSync checks one', async (t) => {
+  const [r, w] = pipe()
+  const copy = dupFd(w)
+  t.not(copy, w)
+  t.match(fs.readlinkSync(`/proc/self/fd/${copy}`), fs.readlinkSync(`/proc/self/fd/${w}`), 'the same pipe')
+  const flags = parseInt(/^flags:\s+([0-7]+)$/m.exec(fs.readFileSync(`/proc/self/fdinfo/${copy}`, 'utf8'))![1]!, 8)
+  t.ok(flags & 0o2000000, 'O_CLOEXEC is set (fdinfo flags)')
+  fs.writeSync(copy, 'x')
+  closeFd(copy)
+  const buffer = Buffer.alloc(1)
+  t.equal(fs.readSync(r, buffer), 1, 'what the copy wrote came through the pipe')
+  for (const fd of badFds) t.same(thrown(() => dupFd(fd as number)), thrown(() => fs.closeSync(fd as number)), `dupFd(${String(fd)})`)
+  const unused = 1_000_000
+  t.match(thrown(() => dupFd(unused)), { code: 'EBADF', message: /dup/ })
+  closeFd(r)
+  closeFd(w)
 })

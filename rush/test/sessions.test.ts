@@ -1,0 +1,181 @@
+/**
+ * rush sessions against a real rushd: nothing leaks from one `rush -c` to the next (through the
+ * in-process path and through sh), `exit N` ends a session and never the daemon, 100 concurrent
+ * calls, signals to the client end the job, and a daemon killed with -9 is replaced.
+ */
+import * as fs from 'node:fs'
+import t from 'tap'
+import { alive, childrenOf, daemonPid, haveClient, leftovers, processesWith, run, runtimeDir, rushBin, rushd, startRushd, until, withoutNodeOptions, type Run } from './scripts/harness.js'
+import { spawn } from 'node:child_process'
+import { leakTest } from '../../test/helpers.js'
+
+const status = (r: Run): number | null => (r.signal ? 128 + (os_signals[r.signal] ?? 0) : r.code)
+const os_signals: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGPIPE: 13, SIGTERM: 15 }
+
+if (haveClient(t)) {
+  t.setTimeout(600_000)
+  const dir = runtimeDir(t)
+  const cwd = fs.mkdtempSync('/tmp/rush-sess-')
+  t.teardown(() => fs.rmSync(cwd, { recursive: true, force: true }))
+  const env = (extra: Record<string, string> = {}): Record<string, string> => {
+    const base: Record<string, string> = {}
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) base[k] = v
+    return { ...base, PWD: cwd, RUSH_RUNTIME_DIR: dir, RUSH_NO_AUTOSTART: '1', ...extra }
+  }
+  const rushC = (script: string, ...args: string[]) => run([rushBin, '-c', script, ...args], { cwd, env: env() })
+  const text = (r: Run) => ({ out: r.stdout.toString(), err: r.stderr.toString(), status: status(r) })
+
+  t.before(() => {
+    startRushd(t, dir)
+  })
+
+  t.test('isolation between consecutive sessions', async (t) => {
+    const pairs: [string, string, { out: string; err: string; status: number }][] = [
+      // in-process, both
+      ['cd /tmp', 'pwd', { out: `${cwd}\n`, err: '', status: 0 }],
+      ['export FOO=bar', 'echo "${FOO-unset}"', { out: 'unset\n', err: '', status: 0 }],
+      ['FOO=bar', 'echo "${FOO-unset}"', { out: 'unset\n', err: '', status: 0 }],
+      ['false', 'echo $?', { out: '0\n', err: '', status: 0 }],
+      ['exit 7', 'echo $?', { out: '0\n', err: '', status: 0 }],
+      ['umask 077', 'umask', { out: `${(process.umask().toString(8)).padStart(4, '0')}\n`, err: '', status: 0 }],
+      // the first through sh
+      ['cd /tmp; ls >/dev/null', 'pwd', { out: `${cwd}\n`, err: '', status: 0 }],
+      ['export FOO=bar; ls >/dev/null', 'printenv FOO', { out: '', err: '', status: 1 }],
+      ['(false); false', 'echo $?', { out: '0\n', err: '', status: 0 }],
+      ['umask 077; ls >/dev/null', 'umask', { out: `${(process.umask().toString(8)).padStart(4, '0')}\n`, err: '', status: 0 }],
+      // the second through sh / direct exec
+      ['cd /tmp', 'pwd | cat', { out: `${cwd}\n`, err: '', status: 0 }],
+      ['cd /tmp', '/bin/pwd', { out: `${fs.realpathSync(cwd)}\n`, err: '', status: 0 }],
+      ['export FOO=bar', 'printenv FOO', { out: '', err: '', status: 1 }],
+      ['false', '(echo $?)', { out: '0\n', err: '', status: 0 }],
+    ]
+    for (const [first, second, want] of pairs) {
+      await rushC(first)
+      t.same(text(await rushC(second)), want, `${JSON.stringify(first)} then ${JSON.stringify(second)}`)
+    }
+  })
+
+  t.test('exit N ends the session, never the daemon', async (t) => {
+    const pid = daemonPid(dir)
+    t.ok(pid !== undefined && alive(pid), 'daemon running')
+    for (const script of ['exit 5', 'echo a; exit 5', 'true && exit 5', 'exit 5 | :; exit 5', 'sh -c "exit 5"']) {
+      t.same(text(await rushC(script)).status, 5, script)
+    }
+    t.equal(rushd(dir, 'status').status, 0, 'rushd status: running')
+    t.equal(daemonPid(dir), pid, 'same daemon pid')
+    t.ok(pid !== undefined && alive(pid), 'that daemon is alive')
+    t.same(text(await rushC('echo still here')), { out: 'still here\n', err: '', status: 0 }, 'it still serves')
+  })
+
+  // Sessions the daemon ran itself plus the ones it handed to workers (one command each here).
+  const commandsRun = (): number => {
+    const out = rushd(dir, 'status').output
+    return Number(/commands\s+(\d+) answered/.exec(out)?.[1] ?? NaN) + Number(/(\d+) sessions handed to workers/.exec(out)?.[1] ?? 0)
+  }
+
+  leakTest(t, '100 concurrent rush -c calls', async (t) => {
+    const pid = daemonPid(dir)
+    const before = commandsRun()
+    const calls = Array.from({ length: 100 }, (_, i) => {
+      const code = (i * 7 + 1) % 256
+      const kind = i % 3
+      // The exec and sh kinds print their $$ first: the sh script runs under the daemon (not the
+      // client's pid); the lone program is exec'ed by the client in its own place (the client's pid).
+      const script =
+        kind === 0 ? `echo uniq-${i} && exit ${code}` // in-process
+        : kind === 1 ? `/bin/sh -c 'echo $$; echo uniq-${i}; echo err-${i} >&2; exit ${code}'` // a lone program: exec'ed by the client
+        : `echo $$; echo "uniq-$1"; echo "err-$1" >&2; exit ${code}` // sh, under the daemon
+      const want = { out: `uniq-${i}\n`, err: kind === 0 ? '' : `err-${i}\n`, status: code, onDaemon: kind !== 1 }
+      let clientPid = 0
+      const child = run([rushBin, '-c', script, 'name', String(i)], { cwd, env: env(), onSpawn: (pid) => (clientPid = pid) })
+      return child.then((r) => {
+        const got = { ...text(r), onDaemon: true }
+        if (kind !== 0) {
+          const [pid, ...rest] = got.out.split('\n')
+          got.onDaemon = Number(pid) !== clientPid
+          got.out = rest.join('\n')
+        }
+        return { i, script, got, want }
+      })
+    })
+    const results = await Promise.all(calls)
+    const wrong = results.filter((r) => JSON.stringify(r.got) !== JSON.stringify(r.want))
+    t.same(wrong, [], 'every output and status right')
+    let after = commandsRun()
+    await until(() => (after = commandsRun()) - before >= 100, 60_000, 200) // a hang guard
+    t.equal(after - before, 100, `rushd status accounts for the 100 commands (answered by the daemon + handed to workers: ${before} -> ${after})`)
+    t.equal(daemonPid(dir), pid, 'same daemon')
+    t.equal(rushd(dir, 'status').status, 0, 'daemon still running')
+  })
+
+  const signalCases: [NodeJS.Signals, number, boolean][] = [
+    ['SIGINT', 130, false], ['SIGTERM', 143, false], ['SIGHUP', 129, false], ['SIGQUIT', 131, false],
+    ['SIGINT', 130, true], ['SIGTERM', 143, true],
+  ]
+  for (const [signal, code, onWorker] of signalCases) {
+    t.test(`${signal} to the client ends the job${onWorker ? ' (session on a pool worker)' : ''}`, async (t) => {
+      const mark = `sess-${process.pid}-${signal}-${onWorker}`
+      if (onWorker) {
+        // The daemon serves one session itself; while this one holds it, the next goes to a worker.
+        const holdMark = `${mark}-hold`
+        const holder = spawn(rushBin, ['-c', 'sleep 60; :'], { cwd, env: env({ RUSH_SESS_MARK: holdMark }), stdio: 'ignore' })
+        t.ok(await until(() => processesWith('RUSH_SESS_MARK', holdMark).some((p) => p !== holder.pid), 20_000), 'holder runs')
+        t.teardown(async () => {
+          holder.kill('SIGTERM')
+          await leftovers('RUSH_SESS_MARK', holdMark)
+        })
+      }
+      const child = spawn(rushBin, ['-c', 'sleep 30; echo not reached'], { cwd, env: env({ RUSH_SESS_MARK: mark }), stdio: ['ignore', 'pipe', 'pipe'] })
+      let out = ''
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()))
+      child.stderr.on('data', (c: Buffer) => (out += c.toString()))
+      const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])))
+      // The sleep runs under the daemon (its parent is not the client).
+      const started = await until(() => processesWith('RUSH_SESS_MARK', mark).some((p) => p !== child.pid), 20_000)
+      t.ok(started, 'the command started')
+      const daemon = daemonPid(dir)!
+      const parents = processesWith('RUSH_SESS_MARK', mark).map(ppid)
+      if (onWorker) t.ok(parents.some((p) => childrenOf(daemon).includes(p)), 'it runs under a worker', { parents })
+      else t.ok(parents.includes(daemon), 'it runs under the daemon itself', { parents })
+      child.kill(signal)
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+      const [c, s] = await exited
+      clearTimeout(timer)
+      t.equal(s ? 128 + os_signals[s]! : c, code, `status ${code} (got ${s ?? c})`)
+      t.equal(out, '', 'no output')
+      t.same(await leftovers('RUSH_SESS_MARK', mark), [], 'the sleep is gone')
+    })
+  }
+
+  t.test('daemon killed with -9: the next call is right, and a daemon comes back', async (t) => {
+    const own = runtimeDir(t)
+    const first = startRushd(t, own)
+    process.kill(first, 'SIGKILL')
+    t.ok(await until(() => !alive(first), 60_000), 'daemon dead')
+    // Autostart on: the client finds bin/rushd from its own path (build/Release/../../bin/rushd).
+    const childEnv = env({ RUSH_RUNTIME_DIR: own })
+    delete childEnv['RUSH_NO_AUTOSTART']
+    const r = await run(withoutNodeOptions([rushBin, '-c', 'echo "after $1"; exit 3', 'sh', 'kill']), { cwd, env: childEnv })
+    t.same(text(r), { out: 'after kill\n', err: '', status: 3 }, 'the call after the kill is right')
+    let second: number | undefined
+    const back = await until(() => {
+      second = daemonPid(own)
+      return second !== undefined && second !== first && alive(second) && rushd(own, 'status').status === 0
+    }, 60_000, 200)
+    t.ok(back, `a new daemon is running (pid ${second})`)
+    const again = await run([rushBin, '-c', 'echo "$$" >/dev/null; echo served'], { cwd, env: { ...childEnv, RUSH_NO_AUTOSTART: '1' } })
+    t.same(text(again), { out: 'served\n', err: '', status: 0 }, 'and it serves')
+    t.equal(rushd(own, 'stop').status, 0, 'stopped')
+    t.ok(await until(() => second === undefined || !alive(second), 60_000), 'the new daemon is gone')
+  })
+}
+
+
+function ppid(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+  } catch {
+    return 0
+  }
+}
