@@ -26,7 +26,7 @@ import { checkFunction, checkInteger, checkObject, checkString, invalidArgType, 
 import { PidFile } from './pid-file.js'
 import { BuiltinMethod } from './rpc.js'
 import { ensureRuntimeDir } from './runtime-dir.js'
-import { refuseConnection, Session, type Handler, type HandlerErrorContext, type SessionHost, type StreamHandler } from './session.js'
+import { refuseConnection, ServedConnection, type Handler, type HandlerErrorContext, type ServeHost, type StreamHandler } from './serve-connection.js'
 
 const debug = debuglog('fdwire')
 
@@ -89,7 +89,7 @@ export interface Server {
   prependOnceListener<E extends keyof ServerEvents>(event: E, listener: ServerEvents[E]): this
 }
 
-export class Server extends EventEmitter implements SessionHost {
+export class Server extends EventEmitter implements ServeHost {
   readonly runtimeDir: string
   readonly socketPath: string
   readonly pidFilePath: string | undefined
@@ -100,7 +100,7 @@ export class Server extends EventEmitter implements SessionHost {
   readonly #shutdownTimeout: number
   readonly #idleTimeout: number
   readonly #handlers = new Map<string, { handler: Handler; stream: false } | { handler: StreamHandler; stream: true }>()
-  readonly #sessions = new Set<Session>()
+  readonly #served = new Set<ServedConnection>()
   #handedOff = 0
   #listener: Listener | undefined
   #socketInode = 0
@@ -194,7 +194,7 @@ export class Server extends EventEmitter implements SessionHost {
       buildId: this.buildId,
       protocolVersion: PROTOCOL_VERSION,
       socketPath: this.socketPath,
-      connections: this.#sessions.size + this.#handedOff,
+      connections: this.#served.size + this.#handedOff,
       inFlight: this.#inFlight,
       ...(this.#options.status?.() ?? {}),
     }
@@ -202,7 +202,7 @@ export class Server extends EventEmitter implements SessionHost {
 
   /** Number of open client connections (served here or handed off). */
   get connections(): number {
-    return this.#sessions.size + this.#handedOff
+    return this.#served.size + this.#handedOff
   }
 
   /**
@@ -260,14 +260,14 @@ export class Server extends EventEmitter implements SessionHost {
       const done = new Promise<void>((resolve) => (this.#requestsDone = resolve))
       const timer = setTimeout(() => {
         const reason = new FdwireError('ERR_FDWIRE_SHUTTING_DOWN', 'the daemon is shutting down')
-        for (const session of this.#sessions) session.abortAll(reason)
+        for (const served of this.#served) served.abortAll(reason)
       }, this.#shutdownTimeout)
       await done
       clearTimeout(timer)
     }
     await Promise.all(
-      [...this.#sessions].map((session) => {
-        const connection = session.connection
+      [...this.#served].map((served) => {
+        const connection = served.connection
         if (connection.closed) return undefined
         connection.end()
         return new Promise<void>((resolve) => {
@@ -309,7 +309,7 @@ export class Server extends EventEmitter implements SessionHost {
       refuse('ERR_FDWIRE_PERMISSION', `uid ${peer.uid} may not use this daemon (it serves uid ${this.#allowUids.join(', ')})`)
       return
     }
-    const active = this.#sessions.size + this.#handedOff
+    const active = this.#served.size + this.#handedOff
     if (active >= this.#maxConnections) {
       refuse('ERR_FDWIRE_BUSY', `the daemon is busy: ${active} connections (limit ${this.#maxConnections})`)
       return
@@ -338,11 +338,11 @@ export class Server extends EventEmitter implements SessionHost {
         return
       }
     }
-    const session = new Session(connection, this)
-    this.#sessions.add(session)
+    const served = new ServedConnection(connection, this)
+    this.#served.add(served)
     clearTimeout(this.#idleTimer)
     connection.on('close', () => {
-      this.#sessions.delete(session)
+      this.#served.delete(served)
       this.#armIdle()
     })
     this.emit('connection', connection)

@@ -3,7 +3,7 @@
  * the daemon process itself (in-process mode) and its workers (pool and spawn modes). Sessions are
  * per connection and live only as data.
  */
-import type { Handler } from '../daemon/session.js'
+import type { Handler } from '../daemon/serve-connection.js'
 import { rush } from '../protocol/index.js'
 import type { Connection } from '../transport/connection.js'
 import { RESPONSE_OVERHEAD, RUSH_CLIENT_MAX_FRAME } from './constants.js'

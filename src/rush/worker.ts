@@ -8,8 +8,8 @@
  * process per request) answers when its one session is over, then exits.
  */
 import { BuiltinMethod } from '../daemon/rpc.js'
-import { serveConnection } from '../daemon/session.js'
-import { serveWorker } from '../daemon/worker.js'
+import { serveConnection } from '../daemon/serve-connection.js'
+import { serveWorker } from '../daemon/serve-worker.js'
 import { FdwireError } from '../errors.js'
 import { closeFd } from '../transport/connect.js'
 import { Connection } from '../transport/connection.js'

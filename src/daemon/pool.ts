@@ -1,7 +1,7 @@
 /**
  * WorkerPool: pre-spawned worker processes, each linked to us by a socketpair (fd 3 in the worker)
  * so requests and replies can carry fds — accepted client connections included. See
- * docs/worker-pool.md. The worker side is `serveWorker()` (worker.ts).
+ * docs/worker-pool.md. The worker side is `serveWorker()` (serve-worker.ts).
  *
  * Dispatch is O(1): idle workers sit on a stack (the most recently used one is warmest), waiting
  * requests in a FIFO. A worker that dies is replaced at once; its request rejects with

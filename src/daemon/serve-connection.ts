@@ -63,7 +63,7 @@ export type HandlerResult =
       fds?: readonly number[]
       closeFds?: boolean
       /** End the connection with this reply: the client sees its end of stream right behind the
-       *  reply, never a moment later (e.g. a session that `exit` ends). Default false. */
+       *  reply, never a moment later (e.g. a remote shell that `exit` ends). Default false. */
       end?: boolean
     }
 
@@ -80,8 +80,8 @@ export interface HandlerErrorContext {
 export type Handler = (request: RequestContext) => HandlerResult | Promise<HandlerResult>
 export type StreamHandler = (request: RequestContext) => AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>
 
-/** What a session needs from its server. */
-export interface SessionHost {
+/** What a served connection needs from its server. */
+export interface ServeHost {
   readonly buildId: string
   handlerFor(method: string): { handler: Handler; stream: false } | { handler: StreamHandler; stream: true } | undefined
   /** Whether new requests are refused (the server is shutting down). */
@@ -104,13 +104,13 @@ function helloFor(buildId: string, maxFrameSize: number): Uint8Array {
   return helloCache.bytes
 }
 
-export class Session {
+export class ServedConnection {
   readonly connection: Connection
-  readonly #host: SessionHost
+  readonly #host: ServeHost
   readonly #inFlight = new Map<number, Context>()
   #corked = true
 
-  constructor(connection: Connection, host: SessionHost) {
+  constructor(connection: Connection, host: ServeHost) {
     this.connection = connection
     this.#host = host
     // The Hello is held back until the first reply or the end of this turn of the event loop,
@@ -290,7 +290,7 @@ export class Session {
 
   /** Tells the client why, then ends the connection. */
   #refuse(code: string, message: string): void {
-    debug('closing session: %s %s', code, message)
+    debug('closing connection: %s %s', code, message)
     if (this.connection.closed) return
     this.#send(encodeResponse(0, { error: { code, message } }), 0)
     this.connection.end()
@@ -319,7 +319,7 @@ export interface ServeConnectionOptions {
  */
 export function serveConnection(connection: Connection, options: ServeConnectionOptions = {}): Promise<void> {
   let inFlight = 0
-  const host: SessionHost = {
+  const host: ServeHost = {
     buildId: options.buildId ?? '',
     draining: false,
     handlerFor(method) {
@@ -332,14 +332,14 @@ export function serveConnection(connection: Connection, options: ServeConnection
     requestFinished: () => void inFlight--,
     ...(options.onHandlerError ? { handlerError: options.onHandlerError } : {}),
   }
-  new Session(connection, host)
+  new ServedConnection(connection, host)
   return new Promise((resolve) => {
     if (connection.closed) resolve()
     else connection.once('close', () => resolve())
   })
 }
 
-/** Sends a refusal (id 0 error response) on a connection that gets no session, then ends it. */
+/** Sends a refusal (id 0 error response) on a connection that is not served, then ends it. */
 export function refuseConnection(connection: Connection, code: string, message: string): void {
   // Discard what the peer sent (its hello): a frame nobody reads keeps the peer's end unseen, and
   // the connection (and its fd) open for good. A peer that never ends its side is cut off.
