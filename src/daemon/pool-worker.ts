@@ -14,7 +14,9 @@ import { OwnedFds } from '../transport/owned-fds.js'
 
 const debug = debuglog('fdwire')
 
-/** How long a worker may linger after its connection closed (or the reverse) before we force it. */
+/** How long a worker may outlive its connection before it is SIGKILLed (it should exit as the
+ *  connection closes), and how long its connection may stay open after it exited before we destroy
+ *  it (a grandchild holding the socket would keep it open for good). */
 const LINGER_MS = 1000
 
 /** A worker's reply. `fds` are yours: take them (`takeFd`, `takeFds`, `takeSocket`,

@@ -25,6 +25,12 @@ import { ENVELOPE_FRAME_TYPE, toBody, toErrorInfo } from './rpc.js'
 
 const debug = debuglog('fdwire')
 
+/**
+ * After we end a connection (a refusal, or the server closing), how long the peer has to end its
+ * side before we destroy ours: a peer that neither reads nor closes would hold the fd for good.
+ */
+export const PEER_END_GRACE_MS = 1000
+
 /** What a handler gets for one request. */
 export interface RequestContext {
   readonly id: number
@@ -344,7 +350,7 @@ export function refuseConnection(connection: Connection, code: string, message: 
   // Discard what the peer sent (its hello): a frame nobody reads keeps the peer's end unseen, and
   // the connection (and its fd) open for good. A peer that never ends its side is cut off.
   connection.on('message', () => {})
-  const force = setTimeout(() => connection.destroy(), 1000)
+  const force = setTimeout(() => connection.destroy(), PEER_END_GRACE_MS)
   force.unref()
   connection.once('close', () => clearTimeout(force))
   connection.send(encodeResponse(0, { error: { code, message } }), { type: ENVELOPE_FRAME_TYPE })

@@ -16,6 +16,9 @@ import { checkFd, checkFunction, checkObject, optionalBoolean } from '../validat
 
 const debug = debuglog('fdwire')
 
+/** Where WorkerPool puts the worker's end of its socketpair: the first fd after stdio. */
+const WORKER_SOCKET_FD = 3
+
 /** What a handler gets for one request. */
 export interface WorkerContext {
   /** The request's method name. */
@@ -72,7 +75,7 @@ export interface ServeWorkerOptions extends ConnectionOptions {
 export function serveWorker(handler: WorkerHandler, options?: ServeWorkerOptions): Connection {
   checkFunction('handler', handler)
   const o = checkObject('options', options)
-  const fd = o['fd'] === undefined ? 3 : checkFd('options.fd', o['fd'])
+  const fd = o['fd'] === undefined ? WORKER_SOCKET_FD : checkFd('options.fd', o['fd'])
   const restore = optionalBoolean('options.restoreState', o['restoreState'], true)
   const exitOnClose = optionalBoolean('options.exitOnClose', o['exitOnClose'], true)
   const { fd: _fd, restoreState: _r, exitOnClose: _e, ...connectionOptions } = o

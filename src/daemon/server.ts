@@ -26,9 +26,17 @@ import { checkFunction, checkInteger, checkObject, checkString, invalidArgType, 
 import { PidFile } from './pid-file.js'
 import { BuiltinMethod } from './rpc.js'
 import { ensureRuntimeDir } from './runtime-dir.js'
-import { refuseConnection, ServedConnection, type Handler, type HandlerErrorContext, type ServeHost, type StreamHandler } from './serve-connection.js'
+import { PEER_END_GRACE_MS, refuseConnection, ServedConnection, type Handler, type HandlerErrorContext, type ServeHost, type StreamHandler } from './serve-connection.js'
 
 const debug = debuglog('fdwire')
+
+/** Connections served at once before the next is refused (ERR_FDWIRE_BUSY): a bound on the fds
+ *  and memory clients can make the daemon hold. */
+const DEFAULT_MAX_CONNECTIONS = 100
+/** How long close() lets running handlers finish before aborting them. */
+const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000
+/** How often the server checks its socket file is still its own (another daemon replaced it). */
+const DEFAULT_SOCKET_CHECK_INTERVAL_MS = 2000
 
 export interface ServerOptions extends ConnectionOptions {
   /** Directory for the socket and pid file; created 0700 if missing, refused if insecure. */
@@ -133,10 +141,10 @@ export class Server extends EventEmitter implements ServeHost {
     this.pidFilePath = optionalBoolean('options.pidFile', o['pidFile'], true) ? path.join(this.runtimeDir, 'daemon.pid') : undefined
     this.buildId = buildId
     this.#allowUids = allowUids as number[]
-    this.#maxConnections = optionalInteger('options.maxConnections', o['maxConnections'], 1, 1 << 20, 100)
-    this.#shutdownTimeout = optionalInteger('options.shutdownTimeout', o['shutdownTimeout'], 0, 0x7fffffff, 10_000)
+    this.#maxConnections = optionalInteger('options.maxConnections', o['maxConnections'], 1, 1 << 20, DEFAULT_MAX_CONNECTIONS)
+    this.#shutdownTimeout = optionalInteger('options.shutdownTimeout', o['shutdownTimeout'], 0, 0x7fffffff, DEFAULT_SHUTDOWN_TIMEOUT_MS)
     this.#idleTimeout = optionalInteger('options.idleTimeout', o['idleTimeout'], 0, 0x7fffffff, 0)
-    optionalInteger('options.socketCheckInterval', o['socketCheckInterval'], 0, 0x7fffffff, 2000)
+    optionalInteger('options.socketCheckInterval', o['socketCheckInterval'], 0, 0x7fffffff, DEFAULT_SOCKET_CHECK_INTERVAL_MS)
     optionalBoolean('options.handleSignals', o['handleSignals'], true)
     optionalFunction('options.onReload', o['onReload'])
     optionalFunction('options.status', o['status'])
@@ -229,7 +237,7 @@ export class Server extends EventEmitter implements ServeHost {
     this.#startedAt = Date.now()
     this.#installSignals()
     this.#armIdle()
-    const interval = this.#options.socketCheckInterval ?? 2000
+    const interval = this.#options.socketCheckInterval ?? DEFAULT_SOCKET_CHECK_INTERVAL_MS
     if (interval > 0) {
       this.#watchTimer = setInterval(() => this.#checkSocket(), interval)
       this.#watchTimer.unref()
@@ -271,7 +279,7 @@ export class Server extends EventEmitter implements ServeHost {
         if (connection.closed) return undefined
         connection.end()
         return new Promise<void>((resolve) => {
-          const force = setTimeout(() => connection.destroy(), 1000)
+          const force = setTimeout(() => connection.destroy(), PEER_END_GRACE_MS)
           connection.once('close', () => {
             clearTimeout(force)
             resolve()
