@@ -16,6 +16,9 @@ import { ENVELOPE_FRAME_TYPE, RemoteError, Reply, toBody } from './rpc.js'
 
 const debug = debuglog('fdwire')
 
+/** How long connecting (and the daemon's Hello) may take before ERR_FDWIRE_TIMEOUT. */
+const DEFAULT_CONNECT_TIMEOUT_MS = 5000
+
 export interface ClientOptions extends Omit<ConnectOptions, 'signal'> {
   /** Build id this client was made for (sent in its hello; used by `ensureDaemon`). Default `''`. */
   buildId?: string
@@ -98,7 +101,7 @@ export class Client extends EventEmitter {
    */
   static async connect(socketPath: string, options?: ClientOptions): Promise<Client> {
     const o = checkObject('options', options)
-    const timeout = optionalInteger('options.timeout', o['timeout'], 0, 0x7fffffff, 5000)
+    const timeout = optionalInteger('options.timeout', o['timeout'], 0, 0x7fffffff, DEFAULT_CONNECT_TIMEOUT_MS)
     optionalBoolean('options.reconnect', o['reconnect'], false)
     const { connection, daemon } = await handshake(socketPath, options ?? {}, timeout)
     return new Client(socketPath, connection, daemon, options ?? {})
@@ -292,7 +295,7 @@ export class Client extends EventEmitter {
   #reconnect(): Promise<void> {
     this.#reconnecting ??= (async () => {
       try {
-        const timeout = this.#options.timeout ?? 5000
+        const timeout = this.#options.timeout ?? DEFAULT_CONNECT_TIMEOUT_MS
         const { connection, daemon } = await handshake(this.socketPath, this.#options, timeout)
         this.#connection = connection
         this.#daemon = daemon

@@ -28,6 +28,15 @@ export interface EnsureDaemonOptions extends StartOptions, Omit<ClientOptions, '
 
 const EAGAIN = -os.constants.errno.EAGAIN
 
+/** The bound on a whole ensureDaemon() call: connecting, starting, waiting for the Hello. */
+const DEFAULT_START_TIMEOUT_MS = 10_000
+/** How long one connection attempt may wait for the Hello before it is retried. */
+const DEFAULT_ATTEMPT_TIMEOUT_MS = 2000
+/** How long an outdated daemon has to answer fdwire.stop (it may close without answering). */
+const STOP_REQUEST_TIMEOUT_MS = 2000
+/** How long an outdated daemon that ignored fdwire.stop has to exit after SIGTERM. */
+const OUTDATED_TERM_WAIT_MS = 5000
+
 /** What a connection attempt ends with when no daemon is there to answer it. */
 const GONE = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ERR_FDWIRE_CLOSED'])
 
@@ -35,8 +44,8 @@ const GONE = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ERR_FDWI
 export async function ensureDaemon(options: EnsureDaemonOptions): Promise<Client> {
   // Usage errors whether or not a daemon already runs, so they show on the first try.
   checkStartOptions(options)
-  const startTimeout = optionalInteger('options.startTimeout', options.startTimeout, 1, 0x7fffffff, 10_000)
-  optionalInteger('options.connectTimeout', options.connectTimeout, 1, 0x7fffffff, 2000)
+  const startTimeout = optionalInteger('options.startTimeout', options.startTimeout, 1, 0x7fffffff, DEFAULT_START_TIMEOUT_MS)
+  optionalInteger('options.connectTimeout', options.connectTimeout, 1, 0x7fffffff, DEFAULT_ATTEMPT_TIMEOUT_MS)
   resolveConnectionOptions(options)
   ensureRuntimeDir(options.runtimeDir)
   const { socket, pidFile, log } = paths(options)
@@ -86,7 +95,7 @@ function isCurrent(client: Client, options: EnsureDaemonOptions): boolean {
  * most `connectTimeout`, and a timed-out attempt is retried while time remains.
  */
 async function tryConnect(socket: string, options: EnsureDaemonOptions, deadline: number): Promise<Client | undefined> {
-  const perAttempt = options.connectTimeout ?? 2000
+  const perAttempt = options.connectTimeout ?? DEFAULT_ATTEMPT_TIMEOUT_MS
   for (;;) {
     const timeout = Math.max(1, Math.min(perAttempt, deadline - Date.now()))
     try {
@@ -98,7 +107,7 @@ async function tryConnect(socket: string, options: EnsureDaemonOptions, deadline
       if (GONE.has(code ?? '')) return undefined
       if (code !== 'ERR_FDWIRE_TIMEOUT') throw error
       if (Date.now() >= deadline) {
-        const waited = options.startTimeout ?? 10_000
+        const waited = options.startTimeout ?? DEFAULT_START_TIMEOUT_MS
         throw new FdwireError('ERR_FDWIRE_TIMEOUT', `${socket}: the daemon accepts connections but did not say hello within ${waited} ms`)
       }
     }
@@ -109,7 +118,7 @@ async function tryConnect(socket: string, options: EnsureDaemonOptions, deadline
 async function replace(client: Client, pidFile: string, deadline: number): Promise<void> {
   const pid = client.daemon.peer.pid
   try {
-    await client.request(BuiltinMethod.stop, undefined, { timeout: 2000 })
+    await client.request(BuiltinMethod.stop, undefined, { timeout: STOP_REQUEST_TIMEOUT_MS })
   } catch {
     // It may close before answering; the lock below tells whether it is gone.
   }
@@ -118,7 +127,7 @@ async function replace(client: Client, pidFile: string, deadline: number): Promi
     try {
       process.kill(pid, 'SIGTERM')
     } catch {}
-    if (!(await waitForExit(pidFile, 5000))) {
+    if (!(await waitForExit(pidFile, OUTDATED_TERM_WAIT_MS))) {
       throw new FdwireError('ERR_FDWIRE_TIMEOUT', `the outdated daemon (pid ${pid}) did not stop`)
     }
   }

@@ -14,6 +14,19 @@ import { Client } from './client.js'
 import { readPidFile } from './pid-file.js'
 import { BuiltinMethod } from './rpc.js'
 
+/** How long daemonStatus() waits for the daemon to connect and answer fdwire.status. */
+const DEFAULT_STATUS_TIMEOUT_MS = 2000
+/** How long stopDaemon() gives a daemon between SIGTERM and SIGKILL. */
+const DEFAULT_STOP_TIMEOUT_MS = 10_000
+/** How long a SIGKILLed daemon may take to be gone (its pid-file lock released) before we give up. */
+const KILL_WAIT_MS = 5000
+/** waitForExit() polls the pid-file lock at 5 ms, doubling to 100 ms: quick for a daemon that
+ *  exits at once, cheap for one that takes its time. */
+const LOCK_POLL_FIRST_MS = 5
+const LOCK_POLL_MAX_MS = 100
+/** How often followLog() looks at the log file for new bytes. */
+const LOG_POLL_MS = 200
+
 export interface DaemonPaths {
   /** The daemon's runtime directory (see `Server`). */
   runtimeDir: string
@@ -98,7 +111,7 @@ export interface DaemonStatus {
 
 /** Whether the daemon runs (its pid-file lock is held) and, if it answers, its own figures. */
 export async function daemonStatus(options: DaemonPaths & { timeout?: number }): Promise<DaemonStatus> {
-  const timeout = optionalInteger('options.timeout', checkObject('options', options)['timeout'], 1, 0x7fffffff, 2000)
+  const timeout = optionalInteger('options.timeout', checkObject('options', options)['timeout'], 1, 0x7fffffff, DEFAULT_STATUS_TIMEOUT_MS)
   const { socket, pidFile } = paths(options)
   const state = readPidFile(pidFile)
   if (!state.locked) return { running: false }
@@ -120,7 +133,7 @@ export async function daemonStatus(options: DaemonPaths & { timeout?: number }):
  * pid-file lock, then SIGKILL. Resolves with how it ended; `'not-running'` if it was not.
  */
 export async function stopDaemon(options: DaemonPaths & { timeout?: number }): Promise<'stopped' | 'killed' | 'not-running'> {
-  const timeout = optionalInteger('options.timeout', checkObject('options', options)['timeout'], 0, 0x7fffffff, 10_000)
+  const timeout = optionalInteger('options.timeout', checkObject('options', options)['timeout'], 0, 0x7fffffff, DEFAULT_STOP_TIMEOUT_MS)
   const { pidFile } = paths(options)
   const state = readPidFile(pidFile)
   if (!state.locked || state.pid === undefined) return 'not-running'
@@ -128,8 +141,8 @@ export async function stopDaemon(options: DaemonPaths & { timeout?: number }): P
   signal(pid, 'SIGTERM')
   if (await waitForExit(pidFile, timeout)) return 'stopped'
   signal(pid, 'SIGKILL')
-  if (await waitForExit(pidFile, 5000)) return 'killed'
-  throw new FdwireError('ERR_FDWIRE_TIMEOUT', `daemon pid ${pid} survived SIGKILL for 5 s`)
+  if (await waitForExit(pidFile, KILL_WAIT_MS)) return 'killed'
+  throw new FdwireError('ERR_FDWIRE_TIMEOUT', `daemon pid ${pid} survived SIGKILL for ${KILL_WAIT_MS / 1000} s`)
 }
 
 /** Waits until nobody holds the pid-file lock. */
@@ -137,7 +150,7 @@ export async function waitForExit(pidFile: string, timeout: number): Promise<boo
   checkString('pidFile', pidFile, true)
   checkInteger('timeout', timeout, 0, 0x7fffffff)
   const deadline = Date.now() + timeout
-  for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+  for (let delay = LOCK_POLL_FIRST_MS; ; delay = Math.min(delay * 2, LOCK_POLL_MAX_MS)) {
     if (!readPidFile(pidFile).locked) return true
     if (Date.now() >= deadline) return false
     await sleep(delay)
@@ -209,7 +222,7 @@ export async function followLog(logFile: string, onData: (text: string) => void,
         fs.closeSync(fd)
       }
     }
-    await sleep(200, undefined, { signal }).catch(() => undefined)
+    await sleep(LOG_POLL_MS, undefined, { signal }).catch(() => undefined)
   }
 }
 

@@ -43,6 +43,13 @@ export interface ResolvedPoolOptions {
 }
 
 const MAX_TIMER = 0x7fffffff
+/** Workers kept running by default. */
+const DEFAULT_POOL_SIZE = 4
+/** Requests that may wait for a worker before run() rejects with ERR_FDWIRE_BUSY: a bound on the
+ *  memory and fds callers can make the pool hold. */
+const DEFAULT_MAX_QUEUE = 100
+/** How long a new worker may take to say Hello before it is killed. */
+const DEFAULT_WORKER_START_TIMEOUT_MS = 10_000
 
 export function resolvePoolOptions(value: unknown): ResolvedPoolOptions {
   if (value === undefined) throw invalidArgType('options', 'of type object', value)
@@ -57,10 +64,10 @@ export function resolvePoolOptions(value: unknown): ResolvedPoolOptions {
     script: scriptPath,
     args: argList,
     env: env as NodeJS.ProcessEnv | undefined,
-    size: optionalInteger('options.size', size, 1, 1024, 4),
-    maxQueue: optionalInteger('options.maxQueue', maxQueue, 0, 1_000_000, 100),
+    size: optionalInteger('options.size', size, 1, 1024, DEFAULT_POOL_SIZE),
+    maxQueue: optionalInteger('options.maxQueue', maxQueue, 0, 1_000_000, DEFAULT_MAX_QUEUE),
     requestTimeout: requestTimeout === undefined ? undefined : optionalInteger('options.requestTimeout', requestTimeout, 1, MAX_TIMER, 0),
-    startTimeout: optionalInteger('options.startTimeout', startTimeout, 1, MAX_TIMER, 10_000),
+    startTimeout: optionalInteger('options.startTimeout', startTimeout, 1, MAX_TIMER, DEFAULT_WORKER_START_TIMEOUT_MS),
     spawnPerRequest: optionalBoolean('options.spawnPerRequest', spawnPerRequest, false),
     connection,
   }

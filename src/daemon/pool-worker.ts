@@ -8,51 +8,29 @@ import { FdwireError } from '../errors.js'
 import { encodeCancel, encodeRequest, PROTOCOL_VERSION, readEnvelope } from '../protocol/index.js'
 import type { Connection } from '../transport/connection.js'
 import type { Message } from '../transport/message.js'
-import type * as net from 'node:net'
-import type { FdStream, TakeSocketOptions, TakeStreamOptions } from '../transport/fd-stream.js'
-import { OwnedFds } from '../transport/owned-fds.js'
+import { bodyView, FdHolder, releaseHeldFds } from './request.js'
 
 const debug = debuglog('fdwire')
 
-/** How long a worker may linger after its connection closed (or the reverse) before we force it. */
+/** How long a worker may outlive its connection before it is SIGKILLed (it should exit as the
+ *  connection closes), and how long its connection may stay open after it exited before we destroy
+ *  it (a grandchild holding the socket would keep it open for good). */
 const LINGER_MS = 1000
 
 /** A worker's reply. `fds` are yours: take them (`takeFd`, `takeFds`, `takeSocket`,
- *  `takeStream`), or close them all with `closeFds()`. */
-export class PoolReply {
+ *  `takeStream`), or close them all with `closeFds()`; unlike a Client's `Reply`, it does not close
+ *  them by itself. */
+export class PoolReply extends FdHolder {
   /** The reply body, a view into the received bytes (empty when the worker sent none). */
   readonly body: Buffer
-  readonly #fds: OwnedFds
   /** @internal */
   constructor(body: Buffer, fds: number[]) {
+    super(fds, 'reply')
     this.body = body
-    this.#fds = new OwnedFds(fds, 'reply')
-  }
-  /** fds the worker sent back, not taken yet. They are yours to close. */
-  get fds(): readonly number[] {
-    return this.#fds.shown()
-  }
-  /** Takes the fd at `index` (in the order sent): the reply forgets it. */
-  takeFd(index = 0): number {
-    return this.#fds.take(index)
-  }
-  /** Takes the fds: the reply forgets them. */
-  takeFds(): number[] {
-    return this.#fds.takeAll()
-  }
-  /** Takes the fd at `index` as a `net.Socket` that owns it (a stream socket or pipe); see
-   *  `Message.takeSocket`. */
-  takeSocket(index = 0, options?: TakeSocketOptions): net.Socket {
-    return this.#fds.takeSocket(index, options)
-  }
-  /** Takes the fd at `index` as a stream that owns it (socket, pipe, terminal, file, device); see
-   *  `Message.takeStream`. */
-  takeStream(index = 0, options?: TakeStreamOptions): FdStream {
-    return this.#fds.takeStream(index, options)
   }
   /** Closes the fds not taken. */
   closeFds(): void {
-    this.#fds.closeRest()
+    releaseHeldFds(this)
   }
 }
 
@@ -94,9 +72,7 @@ export function readWorkerMessage(message: Message):
     const e = envelope.error
     return { kind: 'response', id: envelope.id, result: new FdwireError(e?.code || 'ERR_FDWIRE_WORKER_HANDLER', e?.message ?? 'worker handler failed') }
   }
-  const b = envelope.body
-  const body = b === null ? Buffer.alloc(0) : Buffer.from(b.buffer, b.byteOffset, b.byteLength)
-  return { kind: 'response', id: envelope.id, result: new PoolReply(body, message.takeFds()) }
+  return { kind: 'response', id: envelope.id, result: new PoolReply(bodyView(envelope.body), message.takeFds()) }
 }
 
 

@@ -1,13 +1,11 @@
 /**
- * What the Server and Client share: the reply a caller receives (body view + fds), the mapping
+ * What the Server and Client share: the reply a Client receives (body view + fds), the mapping
  * between thrown errors and the protocol's structured `{code, message}`, and reserved methods.
  */
 import { FdwireError } from '../errors.js'
 import { invalidArgType } from '../validate.js'
-import type * as net from 'node:net'
-import type { FdStream, TakeSocketOptions, TakeStreamOptions } from '../transport/fd-stream.js'
 import type { Message } from '../transport/message.js'
-import { OwnedFds } from '../transport/owned-fds.js'
+import { bodyView, FdHolder, heldFdCount, releaseHeldFds } from './request.js'
 
 /** Methods every fdwire Server answers itself. */
 export const BuiltinMethod = {
@@ -20,50 +18,19 @@ export const BuiltinMethod = {
 /** Frame type of envelope messages (other types are left to applications). */
 export const ENVELOPE_FRAME_TYPE = 0
 
-const emptyBody = Buffer.alloc(0)
-
 /**
  * A reply: its body (a view of the received bytes) and the fds that came with it. Take the fds
  * you want with `takeFd`/`takeFds` before the next turn of the event loop; the rest are closed
  * then (a reply cannot know when you are done with it, so it does not wait longer).
  */
-export class Reply {
+export class Reply extends FdHolder {
   readonly body: Buffer
-  readonly #fds: OwnedFds
 
   /** @internal Takes the message's fds: the reply owns them from now on. */
   constructor(body: Uint8Array | null, message?: Message) {
-    this.body = body === null ? emptyBody : Buffer.from(body.buffer, body.byteOffset, body.byteLength)
-    this.#fds = new OwnedFds(message === undefined ? [] : message.takeFds(), 'reply')
-    if (this.#fds.count > 0) setImmediate(() => this.#fds.closeRest())
-  }
-
-  /** The fds not yet taken. Take one before wrapping it (`takeSocket`, `takeStream`, `takeFd`):
-   *  the reply closes those left on the next turn of the event loop. */
-  get fds(): readonly number[] {
-    return this.#fds.shown()
-  }
-
-  /** Takes the fd at `index`: yours to close. */
-  takeFd(index = 0): number {
-    return this.#fds.take(index)
-  }
-
-  /** Takes the fd at `index` as a `net.Socket` that owns it (a stream socket or pipe); see
-   *  `Message.takeSocket`. */
-  takeSocket(index = 0, options?: TakeSocketOptions): net.Socket {
-    return this.#fds.takeSocket(index, options)
-  }
-
-  /** Takes the fd at `index` as a stream that owns it (socket, pipe, terminal, file, device); see
-   *  `Message.takeStream`. */
-  takeStream(index = 0, options?: TakeStreamOptions): FdStream {
-    return this.#fds.takeStream(index, options)
-  }
-
-  /** Takes every fd not yet taken: yours to close. */
-  takeFds(): number[] {
-    return this.#fds.takeAll()
+    super(message === undefined ? [] : message.takeFds(), 'reply')
+    this.body = bodyView(body)
+    if (heldFdCount(this) > 0) setImmediate(() => releaseHeldFds(this))
   }
 
   /** The body decoded as UTF-8. */

@@ -1,7 +1,10 @@
 /**
  * The runtime directory a daemon keeps its socket, pid file and log in. Socket security rests on
  * it: created 0700, and refused unless it is a real directory (not a symlink) owned by us with no
- * group/other bits — so nobody else can reach, replace or pre-create the socket (DESIGN.md §7).
+ * group/other bits — so nobody else can reach, replace or pre-create the socket. The directory is
+ * the guard because a socket file's own mode is not one everywhere: connect(2) needs write
+ * permission on the socket on Linux, but POSIX leaves it open and older BSDs ignore it (unix(7));
+ * and a socket file in a directory others can write to can be unlinked and replaced under us.
  */
 import * as fs from 'node:fs'
 import * as os from 'node:os'

@@ -26,9 +26,17 @@ import { checkFunction, checkInteger, checkObject, checkString, invalidArgType, 
 import { PidFile } from './pid-file.js'
 import { BuiltinMethod } from './rpc.js'
 import { ensureRuntimeDir } from './runtime-dir.js'
-import { refuseConnection, Session, type Handler, type HandlerErrorContext, type SessionHost, type StreamHandler } from './session.js'
+import { PEER_END_GRACE_MS, refuseConnection, ServedConnection, type Handler, type HandlerErrorContext, type ServeHost, type StreamHandler } from './serve-connection.js'
 
 const debug = debuglog('fdwire')
+
+/** Connections served at once before the next is refused (ERR_FDWIRE_BUSY): a bound on the fds
+ *  and memory clients can make the daemon hold. */
+const DEFAULT_MAX_CONNECTIONS = 100
+/** How long close() lets running handlers finish before aborting them. */
+const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000
+/** How often the server checks its socket file is still its own (another daemon replaced it). */
+const DEFAULT_SOCKET_CHECK_INTERVAL_MS = 2000
 
 export interface ServerOptions extends ConnectionOptions {
   /** Directory for the socket and pid file; created 0700 if missing, refused if insecure. */
@@ -89,7 +97,7 @@ export interface Server {
   prependOnceListener<E extends keyof ServerEvents>(event: E, listener: ServerEvents[E]): this
 }
 
-export class Server extends EventEmitter implements SessionHost {
+export class Server extends EventEmitter implements ServeHost {
   readonly runtimeDir: string
   readonly socketPath: string
   readonly pidFilePath: string | undefined
@@ -100,7 +108,7 @@ export class Server extends EventEmitter implements SessionHost {
   readonly #shutdownTimeout: number
   readonly #idleTimeout: number
   readonly #handlers = new Map<string, { handler: Handler; stream: false } | { handler: StreamHandler; stream: true }>()
-  readonly #sessions = new Set<Session>()
+  readonly #served = new Set<ServedConnection>()
   #handedOff = 0
   #listener: Listener | undefined
   #socketInode = 0
@@ -133,10 +141,10 @@ export class Server extends EventEmitter implements SessionHost {
     this.pidFilePath = optionalBoolean('options.pidFile', o['pidFile'], true) ? path.join(this.runtimeDir, 'daemon.pid') : undefined
     this.buildId = buildId
     this.#allowUids = allowUids as number[]
-    this.#maxConnections = optionalInteger('options.maxConnections', o['maxConnections'], 1, 1 << 20, 100)
-    this.#shutdownTimeout = optionalInteger('options.shutdownTimeout', o['shutdownTimeout'], 0, 0x7fffffff, 10_000)
+    this.#maxConnections = optionalInteger('options.maxConnections', o['maxConnections'], 1, 1 << 20, DEFAULT_MAX_CONNECTIONS)
+    this.#shutdownTimeout = optionalInteger('options.shutdownTimeout', o['shutdownTimeout'], 0, 0x7fffffff, DEFAULT_SHUTDOWN_TIMEOUT_MS)
     this.#idleTimeout = optionalInteger('options.idleTimeout', o['idleTimeout'], 0, 0x7fffffff, 0)
-    optionalInteger('options.socketCheckInterval', o['socketCheckInterval'], 0, 0x7fffffff, 2000)
+    optionalInteger('options.socketCheckInterval', o['socketCheckInterval'], 0, 0x7fffffff, DEFAULT_SOCKET_CHECK_INTERVAL_MS)
     optionalBoolean('options.handleSignals', o['handleSignals'], true)
     optionalFunction('options.onReload', o['onReload'])
     optionalFunction('options.status', o['status'])
@@ -194,7 +202,7 @@ export class Server extends EventEmitter implements SessionHost {
       buildId: this.buildId,
       protocolVersion: PROTOCOL_VERSION,
       socketPath: this.socketPath,
-      connections: this.#sessions.size + this.#handedOff,
+      connections: this.#served.size + this.#handedOff,
       inFlight: this.#inFlight,
       ...(this.#options.status?.() ?? {}),
     }
@@ -202,7 +210,7 @@ export class Server extends EventEmitter implements SessionHost {
 
   /** Number of open client connections (served here or handed off). */
   get connections(): number {
-    return this.#sessions.size + this.#handedOff
+    return this.#served.size + this.#handedOff
   }
 
   /**
@@ -229,7 +237,7 @@ export class Server extends EventEmitter implements SessionHost {
     this.#startedAt = Date.now()
     this.#installSignals()
     this.#armIdle()
-    const interval = this.#options.socketCheckInterval ?? 2000
+    const interval = this.#options.socketCheckInterval ?? DEFAULT_SOCKET_CHECK_INTERVAL_MS
     if (interval > 0) {
       this.#watchTimer = setInterval(() => this.#checkSocket(), interval)
       this.#watchTimer.unref()
@@ -260,18 +268,18 @@ export class Server extends EventEmitter implements SessionHost {
       const done = new Promise<void>((resolve) => (this.#requestsDone = resolve))
       const timer = setTimeout(() => {
         const reason = new FdwireError('ERR_FDWIRE_SHUTTING_DOWN', 'the daemon is shutting down')
-        for (const session of this.#sessions) session.abortAll(reason)
+        for (const served of this.#served) served.abortAll(reason)
       }, this.#shutdownTimeout)
       await done
       clearTimeout(timer)
     }
     await Promise.all(
-      [...this.#sessions].map((session) => {
-        const connection = session.connection
+      [...this.#served].map((served) => {
+        const connection = served.connection
         if (connection.closed) return undefined
         connection.end()
         return new Promise<void>((resolve) => {
-          const force = setTimeout(() => connection.destroy(), 1000)
+          const force = setTimeout(() => connection.destroy(), PEER_END_GRACE_MS)
           connection.once('close', () => {
             clearTimeout(force)
             resolve()
@@ -309,7 +317,7 @@ export class Server extends EventEmitter implements SessionHost {
       refuse('ERR_FDWIRE_PERMISSION', `uid ${peer.uid} may not use this daemon (it serves uid ${this.#allowUids.join(', ')})`)
       return
     }
-    const active = this.#sessions.size + this.#handedOff
+    const active = this.#served.size + this.#handedOff
     if (active >= this.#maxConnections) {
       refuse('ERR_FDWIRE_BUSY', `the daemon is busy: ${active} connections (limit ${this.#maxConnections})`)
       return
@@ -338,11 +346,11 @@ export class Server extends EventEmitter implements SessionHost {
         return
       }
     }
-    const session = new Session(connection, this)
-    this.#sessions.add(session)
+    const served = new ServedConnection(connection, this)
+    this.#served.add(served)
     clearTimeout(this.#idleTimer)
     connection.on('close', () => {
-      this.#sessions.delete(session)
+      this.#served.delete(served)
       this.#armIdle()
     })
     this.emit('connection', connection)

@@ -8,6 +8,9 @@ import { resolveAddress } from './address.js'
 import { Connection } from './connection.js'
 import { resolveConnectionOptions, type ConnectionOptions } from './options.js'
 
+/** How long connect() keeps retrying while the listener's backlog is full (EAGAIN). */
+const DEFAULT_BACKLOG_TIMEOUT_MS = 5000
+
 export interface ConnectOptions extends ConnectionOptions {
   /** Treat `path` as a Linux abstract socket name. Default false. */
   abstract?: boolean
@@ -25,7 +28,7 @@ export interface ConnectOptions extends ConnectionOptions {
 export async function connect(path: string | Buffer, options?: ConnectOptions): Promise<Connection> {
   const o = checkObject('options', options)
   const abstract = optionalBoolean('options.abstract', o['abstract'], false)
-  const timeout = optionalInteger('options.timeout', o['timeout'], 0, 0x7fffffff, 5000)
+  const timeout = optionalInteger('options.timeout', o['timeout'], 0, 0x7fffffff, DEFAULT_BACKLOG_TIMEOUT_MS)
   const signal = optionalSignal('options.signal', o['signal'])
   resolveConnectionOptions(options) // usage errors before any fd exists
   const address = resolveAddress(path, abstract, 'connect')

@@ -17,11 +17,14 @@ import { debuglog } from 'node:util'
 import { native } from '../binding.js'
 import { FdwireError, protocolError, systemError } from '../errors.js'
 import { FRAME_RECORD_WORDS, NativeEvent, type NativeConnection } from '../native.js'
-import { checkFd, checkFdArray, checkInteger, checkObject, invalidArgType, invalidArgValue, optionalBoolean, optionalInteger, outOfRange } from '../validate.js'
+import { checkFd, checkInteger, invalidArgValue } from '../validate.js'
 import { Message } from './message.js'
+import { checkFdsOpen, checkSendArgs, throwIfFrameOnly, type SendOptions } from './send-args.js'
 import { resolveConnectionOptions, type ConnectionOptions, type ResolvedConnectionOptions } from './options.js'
 
 const debug = debuglog('fdwire')
+
+export type { SendOptions } from './send-args.js'
 
 /** Credentials of the process at the other end, as the kernel reported them. */
 export interface PeerCredentials {
@@ -29,22 +32,6 @@ export interface PeerCredentials {
   pid: number
   uid: number
   gid: number
-}
-
-export interface SendOptions {
-  /** fds to pass with this message (at most 253). They arrive bound to this message. */
-  fds?: readonly number[]
-  /** Give `fds` to the connection: it closes them once the kernel has them, and also when
-   *  sending fails, including when `send()` throws `ERR_FDWIRE_CLOSED`,
-   *  `ERR_FDWIRE_FRAME_TOO_LARGE` or `EBADF` (then it closes those of `fds` that are open).
-   *  A `TypeError`/`RangeError` about the arguments closes nothing. Default false: the fds stay
-   *  yours whatever happens (never closed by `send()`), and you may close them as soon as
-   *  `send()` returns or throws. */
-  closeFds?: boolean
-  /** Message id (u32) carried in the frame header. Default 0. */
-  id?: number
-  /** Message type (u16) carried in the frame header. Default 0. */
-  type?: number
 }
 
 // Frame records and fds are handed over through arrays shared by every connection of this thread:
@@ -218,18 +205,7 @@ export class Connection extends EventEmitter {
    * @throws SystemError `EBADF` when one of `options.fds` is not an open fd (the message names it).
    */
   send(payload: Uint8Array | string, options?: SendOptions): boolean {
-    const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload
-    if (!(bytes instanceof Uint8Array)) {
-      throw invalidArgType('payload', 'of type string or an instance of Uint8Array', payload)
-    }
-    const o = options === undefined ? undefined : checkObject('options', options)
-    const id = o ? optionalInteger('options.id', o['id'], 0, 0xffffffff, 0) : 0
-    const type = o ? optionalInteger('options.type', o['type'], 0, 0xffff, 0) : 0
-    const closeFds = o ? optionalBoolean('options.closeFds', o['closeFds'], false) : false
-    const fds = o?.['fds'] === undefined ? null : toFdArray(o['fds'])
-    if (bytes.byteLength > 0xffffffff) {
-      throw outOfRange('payload.byteLength', '<= 4294967295 (a frame carries at most 4 GiB - 1)', bytes.byteLength)
-    }
+    const { bytes, id, type, closeFds, fds } = checkSendArgs(payload, options)
     const handle = this.#native
     if (handle === null || this.#ending) {
       if (fds && closeFds) for (const fd of fds) native.close(fd)
@@ -248,16 +224,7 @@ export class Connection extends EventEmitter {
     if (fds) checkFdsOpen(fds, closeFds, 'fcntl', 'is not an open file descriptor')
     const queued = handle.send(bytes.byteLength > 0 ? bytes : null, id, type, fds, closeFds)
     if (queued < 0) {
-      // sendmsg with SCM_RIGHTS fails atomically, and dup() fails before anything is queued: on
-      // these the frame was neither sent nor queued (and, with closeFds, its fds were closed),
-      // so only this send fails. An fd closed since the check above (by another thread) ends here.
-      if (fds && queued === -os.constants.errno.EBADF && native.isCloexec(this.#fd) >= 0 /* our socket is open: the bad fd is one of fds */) {
-        if (!closeFds) checkFdsOpen(fds, false, 'sendmsg', 'was closed before it could be sent')
-        throw systemError(queued, 'sendmsg', undefined, 'one of options.fds was closed before it could be sent; nothing was sent')
-      }
-      if (fds && frameOnlyErrors.has(-queued)) {
-        throw systemError(queued, 'dup', undefined, 'no fd left to hold options.fds until they are sent; nothing was sent')
-      }
+      throwIfFrameOnly(queued, fds, closeFds, this.#fd)
       const error = systemError(queued, 'sendmsg')
       process.nextTick(() => this.destroy(error))
       return false
@@ -513,25 +480,6 @@ export class Connection extends EventEmitter {
     if (reason) debug('connection closed: %s', reason.message)
     process.nextTick(() => this.emit('close', reason))
   }
-}
-
-// Failures of one frame's fds that leave the connection intact (see send()).
-const frameOnlyErrors = new Set([os.constants.errno.EMFILE, os.constants.errno.ENFILE])
-
-/** Throws EBADF naming the first of `fds` that is not open; with `closeOthers`, first closes the
- *  ones that are (they were given to the connection with closeFds). */
-function checkFdsOpen(fds: Int32Array, closeOthers: boolean, syscall: string, what: string): void {
-  for (let i = 0; i < fds.length; i++) {
-    const fd = fds[i]!
-    const result = native.isCloexec(fd) // fcntl(F_GETFD): -EBADF when fd is not open
-    if (result >= 0) continue
-    if (closeOthers) for (const other of fds) if (native.isCloexec(other) >= 0) native.close(other)
-    throw systemError(result, syscall, undefined, `options.fds[${i}] (fd ${fd}) ${what}; nothing was sent`)
-  }
-}
-
-function toFdArray(value: unknown): Int32Array {
-  return Int32Array.from(checkFdArray('options.fds', value instanceof Int32Array ? Array.from(value) : value, native.maxFdsPerFrame))
 }
 
 function fileKind(stats: fs.Stats): string {

@@ -2,7 +2,8 @@
  * A received message: its payload (a view into the receive buffer, not a copy) and the fds that
  * travelled with it. The message owns its fds until the application takes them; whatever is not
  * taken is closed when the message is done (after the 'message' listeners return, or when an async
- * iterator moves on). See DESIGN.md §3.
+ * iterator moves on). Each received fd is a new descriptor in this process (SCM_RIGHTS, unix(7)):
+ * one nobody takes would stay open for good, so the message closes it.
  */
 import type * as net from 'node:net'
 import type { FdStream, TakeSocketOptions, TakeStreamOptions } from './fd-stream.js'

@@ -7,33 +7,19 @@
 import { debuglog } from 'node:util'
 import { FdwireError } from '../errors.js'
 import { encodeHello, encodeResponse, PROTOCOL_VERSION, readEnvelope } from '../protocol/index.js'
-import type * as net from 'node:net'
 import { Connection } from '../transport/connection.js'
-import type { FdStream, TakeSocketOptions, TakeStreamOptions } from '../transport/fd-stream.js'
-import { OwnedFds } from '../transport/owned-fds.js'
 import type { ConnectionOptions } from '../transport/options.js'
 import { checkFd, checkFunction, checkObject, optionalBoolean } from '../validate.js'
+import { bodyView, IncomingRequest, type HandlerRequest } from './request.js'
 
 const debug = debuglog('fdwire')
 
-/** What a handler gets for one request. */
-export interface WorkerContext {
-  /** The request's method name. */
-  readonly method: string
-  /** The request body (a view into the received bytes; empty when the caller sent none). */
-  readonly body: Buffer
-  /** The request's fds not taken yet. Those still here when the handler settles are closed. */
-  readonly fds: readonly number[]
-  /** Takes the fd at `index` (in the order sent): it is yours to close from then on. */
-  takeFd(index?: number): number
-  /** Takes every fd not taken yet: they are yours to close. */
-  takeFds(): number[]
-  /** Takes the fd at `index` as a `net.Socket` that owns it (a stream socket or pipe); see
-   *  `Message.takeSocket`. Wrap a request's fd this way, never with `new net.Socket({ fd })`. */
-  takeSocket(index?: number, options?: TakeSocketOptions): net.Socket
-  /** Takes the fd at `index` as a stream that owns it (socket, pipe, terminal, file, device); see
-   *  `Message.takeStream`. */
-  takeStream(index?: number, options?: TakeStreamOptions): FdStream
+/** Where WorkerPool puts the worker's end of its socketpair: the first fd after stdio. */
+const WORKER_SOCKET_FD = 3
+
+/** What a worker's handler gets for one request: the fields every handler's request has. A
+ *  worker's requests come from its pool, not from a client: there is no connection or peer. */
+export interface WorkerContext extends HandlerRequest {
   /** Aborted when the caller cancels the request (its AbortSignal fired). */
   readonly signal: AbortSignal
 }
@@ -72,40 +58,38 @@ export interface ServeWorkerOptions extends ConnectionOptions {
 export function serveWorker(handler: WorkerHandler, options?: ServeWorkerOptions): Connection {
   checkFunction('handler', handler)
   const o = checkObject('options', options)
-  const fd = o['fd'] === undefined ? 3 : checkFd('options.fd', o['fd'])
+  const fd = o['fd'] === undefined ? WORKER_SOCKET_FD : checkFd('options.fd', o['fd'])
   const restore = optionalBoolean('options.restoreState', o['restoreState'], true)
   const exitOnClose = optionalBoolean('options.exitOnClose', o['exitOnClose'], true)
   const { fd: _fd, restoreState: _r, exitOnClose: _e, ...connectionOptions } = o
   const conn = new Connection(fd, connectionOptions as ConnectionOptions)
   const state = restore ? snapshotState() : undefined
-  const cancels = new Map<number, AbortController>()
+  const requests = new Map<number, IncomingRequest>()
   let chain: Promise<void> = Promise.resolve()
 
   conn.on('message', (message) => {
-    let request
+    let envelope
     try {
-      const envelope = readEnvelope(message.payload)
+      envelope = readEnvelope(message.payload)
       if (envelope.kind === 'cancel') {
-        cancels.get(envelope.id)?.abort(new FdwireError('ERR_FDWIRE_CANCELLED', envelope.reason || 'request cancelled'))
+        requests.get(envelope.id)?.abort(new FdwireError('ERR_FDWIRE_CANCELLED', envelope.reason || 'request cancelled'))
         return
       }
       if (envelope.kind !== 'request') return
-      request = { id: envelope.id, method: envelope.method, body: toBuffer(envelope.body) }
     } catch (error) {
       conn.destroy(error as Error)
       return
     }
     // Take the fds now: the message closes whatever is left once this listener returns.
-    const fds = message.takeFds()
-    const controller = new AbortController()
-    cancels.set(request.id, controller)
-    chain = chain.then(() => handle(conn, handler, request, fds, controller.signal)).finally(() => {
-      cancels.delete(request.id)
+    const request = new IncomingRequest(envelope.id, envelope.method, bodyView(envelope.body), message.takeFds())
+    requests.set(request.id, request)
+    chain = chain.then(() => handle(conn, handler, request)).finally(() => {
+      requests.delete(request.id)
       if (state) restoreState(state)
     })
   })
   conn.on('close', (reason) => {
-    for (const controller of cancels.values()) controller.abort(new FdwireError('ERR_FDWIRE_CLOSED', 'worker pool connection closed'))
+    for (const request of requests.values()) request.abort(new FdwireError('ERR_FDWIRE_CLOSED', 'worker pool connection closed'))
     if (reason) debug('worker %d: pool connection closed: %s', process.pid, reason.message)
     if (exitOnClose) process.exit(reason ? 1 : (process.exitCode ?? 0))
   })
@@ -113,36 +97,11 @@ export function serveWorker(handler: WorkerHandler, options?: ServeWorkerOptions
   return conn
 }
 
-async function handle(
-  conn: Connection,
-  handler: WorkerHandler,
-  request: { id: number; method: string; body: Buffer },
-  fds: number[],
-  signal: AbortSignal,
-): Promise<void> {
-  const owned = new OwnedFds(fds, 'request')
-  const ctx: WorkerContext = {
-    method: request.method,
-    body: request.body,
-    get fds() {
-      return owned.shown()
-    },
-    takeFd(index = 0) {
-      return owned.take(index)
-    },
-    takeFds() {
-      return owned.takeAll()
-    },
-    takeSocket(index = 0, options?: TakeSocketOptions) {
-      return owned.takeSocket(index, options)
-    },
-    takeStream(index = 0, options?: TakeStreamOptions) {
-      return owned.takeStream(index, options)
-    },
-    signal,
-  }
+/** Runs the handler on one request and sends its Response. The handler sees the request as a
+ *  WorkerContext: an IncomingRequest shown without its id (see request.ts). */
+async function handle(conn: Connection, handler: WorkerHandler, request: IncomingRequest): Promise<void> {
   try {
-    const result = await handler(ctx)
+    const result = await handler(request)
     if (conn.closed) return
     if (result === undefined || result instanceof Uint8Array) {
       conn.send(encodeResponse(request.id, result === undefined ? {} : { body: result }))
@@ -162,12 +121,8 @@ async function handle(
     conn.send(encodeResponse(request.id, { error: { code, message } }))
   } finally {
     // fds the handler left untaken are ours to close, like a Message's.
-    owned.closeRest()
+    request.release()
   }
-}
-
-function toBuffer(bytes: Uint8Array | null): Buffer {
-  return bytes === null ? Buffer.alloc(0) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
 interface ProcessState {

@@ -17,33 +17,22 @@ import {
 } from '../protocol/index.js'
 import type { Connection, PeerCredentials } from '../transport/connection.js'
 import type { Message } from '../transport/message.js'
-import type * as net from 'node:net'
-import type { FdStream, TakeSocketOptions, TakeStreamOptions } from '../transport/fd-stream.js'
 import { native } from '../binding.js'
-import { OwnedFds } from '../transport/owned-fds.js'
+import { bodyView, IncomingRequest, type HandlerRequest } from './request.js'
 import { ENVELOPE_FRAME_TYPE, toBody, toErrorInfo } from './rpc.js'
 
 const debug = debuglog('fdwire')
 
-/** What a handler gets for one request. */
-export interface RequestContext {
+/**
+ * After we end a connection (a refusal, or the server closing), how long the peer has to end its
+ * side before we destroy ours: a peer that neither reads nor closes would hold the fd for good.
+ */
+export const PEER_END_GRACE_MS = 1000
+
+/** What a Server handler gets for one request: the fields every handler's request has, and the
+ *  client it came from. */
+export interface RequestContext extends HandlerRequest {
   readonly id: number
-  readonly method: string
-  /** The request body: a view of the received bytes. */
-  readonly body: Buffer
-  /** The request's fds not yet taken; untaken ones are closed when the handler settles (so take
-   *  one before wrapping it: `takeSocket`, `takeStream`, `takeFd`). */
-  readonly fds: readonly number[]
-  /** Takes the fd at `index`: yours to close. */
-  takeFd(index?: number): number
-  /** Takes all fds not yet taken: yours to close. */
-  takeFds(): number[]
-  /** Takes the fd at `index` as a `net.Socket` that owns it (a stream socket or pipe); see
-   *  `Message.takeSocket`. Wrap a request's fd this way, never with `new net.Socket({ fd })`. */
-  takeSocket(index?: number, options?: TakeSocketOptions): net.Socket
-  /** Takes the fd at `index` as a stream that owns it (socket, pipe, terminal, file, device); see
-   *  `Message.takeStream`. */
-  takeStream(index?: number, options?: TakeStreamOptions): FdStream
   /** The client's kernel credentials. */
   readonly peer: PeerCredentials
   /** Aborted when the client cancels, disconnects, or the server stops waiting for handlers. */
@@ -63,7 +52,7 @@ export type HandlerResult =
       fds?: readonly number[]
       closeFds?: boolean
       /** End the connection with this reply: the client sees its end of stream right behind the
-       *  reply, never a moment later (e.g. a session that `exit` ends). Default false. */
+       *  reply, never a moment later (e.g. a remote shell that `exit` ends). Default false. */
       end?: boolean
     }
 
@@ -80,8 +69,8 @@ export interface HandlerErrorContext {
 export type Handler = (request: RequestContext) => HandlerResult | Promise<HandlerResult>
 export type StreamHandler = (request: RequestContext) => AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>
 
-/** What a session needs from its server. */
-export interface SessionHost {
+/** What a served connection needs from its server. */
+export interface ServeHost {
   readonly buildId: string
   handlerFor(method: string): { handler: Handler; stream: false } | { handler: StreamHandler; stream: true } | undefined
   /** Whether new requests are refused (the server is shutting down). */
@@ -91,8 +80,6 @@ export interface SessionHost {
   /** A handler threw (or rejected), or its reply could not be sent; the client was told. */
   handlerError?(error: unknown, context: HandlerErrorContext): void
 }
-
-const emptyBody = Buffer.alloc(0)
 
 // The Hello of a build id and frame limit, encoded once (every connection gets the same bytes).
 let helloCache: { buildId: string; maxFrameSize: number; bytes: Uint8Array } | undefined
@@ -104,13 +91,13 @@ function helloFor(buildId: string, maxFrameSize: number): Uint8Array {
   return helloCache.bytes
 }
 
-export class Session {
+export class ServedConnection {
   readonly connection: Connection
-  readonly #host: SessionHost
+  readonly #host: ServeHost
   readonly #inFlight = new Map<number, Context>()
   #corked = true
 
-  constructor(connection: Connection, host: SessionHost) {
+  constructor(connection: Connection, host: ServeHost) {
     this.connection = connection
     this.#host = host
     // The Hello is held back until the first reply or the end of this turn of the event loop,
@@ -192,8 +179,7 @@ export class Session {
       return
     }
     const fds = message.takeFds()
-    const body = request.body
-    const context = new Context(id, method, body === null ? emptyBody : Buffer.from(body.buffer, body.byteOffset, body.byteLength), fds, this.connection)
+    const context = new Context(id, method, bodyView(request.body), fds, this.connection)
     this.#inFlight.set(id, context)
     this.#host.requestStarted()
     const run = route.stream ? this.#runStream(route.handler, context) : this.#runHandler(route.handler, context)
@@ -290,7 +276,7 @@ export class Session {
 
   /** Tells the client why, then ends the connection. */
   #refuse(code: string, message: string): void {
-    debug('closing session: %s %s', code, message)
+    debug('closing connection: %s %s', code, message)
     if (this.connection.closed) return
     this.#send(encodeResponse(0, { error: { code, message } }), 0)
     this.connection.end()
@@ -319,7 +305,7 @@ export interface ServeConnectionOptions {
  */
 export function serveConnection(connection: Connection, options: ServeConnectionOptions = {}): Promise<void> {
   let inFlight = 0
-  const host: SessionHost = {
+  const host: ServeHost = {
     buildId: options.buildId ?? '',
     draining: false,
     handlerFor(method) {
@@ -332,91 +318,36 @@ export function serveConnection(connection: Connection, options: ServeConnection
     requestFinished: () => void inFlight--,
     ...(options.onHandlerError ? { handlerError: options.onHandlerError } : {}),
   }
-  new Session(connection, host)
+  new ServedConnection(connection, host)
   return new Promise((resolve) => {
     if (connection.closed) resolve()
     else connection.once('close', () => resolve())
   })
 }
 
-/** Sends a refusal (id 0 error response) on a connection that gets no session, then ends it. */
+/** Sends a refusal (id 0 error response) on a connection that is not served, then ends it. */
 export function refuseConnection(connection: Connection, code: string, message: string): void {
   // Discard what the peer sent (its hello): a frame nobody reads keeps the peer's end unseen, and
   // the connection (and its fd) open for good. A peer that never ends its side is cut off.
   connection.on('message', () => {})
-  const force = setTimeout(() => connection.destroy(), 1000)
+  const force = setTimeout(() => connection.destroy(), PEER_END_GRACE_MS)
   force.unref()
   connection.once('close', () => clearTimeout(force))
   connection.send(encodeResponse(0, { error: { code, message } }), { type: ENVELOPE_FRAME_TYPE })
   connection.end()
 }
 
-class Context implements RequestContext {
-  readonly id: number
-  readonly method: string
-  readonly body: Buffer
+/** A Server's request: an IncomingRequest that also knows the client's connection (a worker's
+ *  requests come from its pool, so WorkerContext has neither `connection` nor `peer`). */
+class Context extends IncomingRequest implements RequestContext {
   readonly connection: Connection
-  readonly #fds: OwnedFds
-  // Made on first use of `signal`: most handlers never look at it, and an AbortController is
-  // among the costliest objects of a request.
-  #controller: AbortController | undefined
-  #abortReason: Error | undefined // set once: the request is aborted
 
   constructor(id: number, method: string, body: Buffer, fds: number[], connection: Connection) {
-    this.id = id
-    this.method = method
-    this.body = body
-    this.#fds = new OwnedFds(fds, 'request')
+    super(id, method, body, fds)
     this.connection = connection
-  }
-
-  get signal(): AbortSignal {
-    if (this.#controller === undefined) {
-      this.#controller = new AbortController()
-      if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason)
-    }
-    return this.#controller.signal
-  }
-
-  get aborted(): boolean {
-    return this.#abortReason !== undefined
-  }
-
-  get abortReason(): Error | undefined {
-    return this.#abortReason
-  }
-
-  abort(reason: Error): void {
-    if (this.#abortReason !== undefined) return
-    this.#abortReason = reason
-    this.#controller?.abort(reason)
   }
 
   get peer(): PeerCredentials {
     return this.connection.peer
-  }
-
-  get fds(): readonly number[] {
-    return this.#fds.shown()
-  }
-
-  takeFd(index = 0): number {
-    return this.#fds.take(index)
-  }
-
-  takeSocket(index = 0, options?: TakeSocketOptions): net.Socket {
-    return this.#fds.takeSocket(index, options)
-  }
-
-  takeStream(index = 0, options?: TakeStreamOptions): FdStream {
-    return this.#fds.takeStream(index, options)
-  }
-
-  takeFds(): number[] {
-    return this.#fds.takeAll()
-  }
-
-  release(): void {
-    this.#fds.closeRest()
   }
 }

@@ -2,7 +2,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { WorkerPool, type PoolReply } from '../../src/daemon/worker-pool.js'
+import { WorkerPool, type PoolReply } from '../../src/daemon/pool.js'
 import { Connection, closeFd, pipe, socketPair, socketPairFds } from '../../src/transport/index.js'
 import { alive, cleanup, fixtures, leakTest, until } from '../helpers.js'
 

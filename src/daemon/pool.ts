@@ -1,7 +1,7 @@
 /**
  * WorkerPool: pre-spawned worker processes, each linked to us by a socketpair (fd 3 in the worker)
  * so requests and replies can carry fds — accepted client connections included. See
- * docs/worker-pool.md. The worker side is `serveWorker()` (worker.ts).
+ * docs/worker-pool.md. The worker side is `serveWorker()` (serve-worker.ts).
  *
  * Dispatch is O(1): idle workers sit on a stack (the most recently used one is warmest), waiting
  * requests in a FIFO. A worker that dies is replaced at once; its request rejects with
@@ -25,6 +25,18 @@ export { PoolReply, type WorkerExitInfo } from './pool-worker.js'
 export type { RunOptions, WorkerPoolOptions } from './pool-options.js'
 
 const debug = debuglog('fdwire')
+
+/** How long close() lets requests running on workers finish before SIGTERM. */
+const DEFAULT_CLOSE_TIMEOUT_MS = 5000
+/** How long close() gives a worker between SIGTERM and SIGKILL. */
+const TERM_TO_KILL_MS = 1000
+/** Crash-loop guard: more than CRASH_LOOP_DEATHS worker deaths within CRASH_WINDOW_MS delays the
+ *  respawns, RESPAWN_BACKOFF_MIN_MS at first, doubling up to RESPAWN_BACKOFF_MAX_MS, instead of
+ *  spawning in a tight loop (a worker script that dies at once). */
+const CRASH_WINDOW_MS = 1000
+const CRASH_LOOP_DEATHS = 5
+const RESPAWN_BACKOFF_MIN_MS = 100
+const RESPAWN_BACKOFF_MAX_MS = 5000
 
 export interface PoolStats {
   /** Configured size (in spawn mode: most requests running at once). */
@@ -204,7 +216,7 @@ export class WorkerPool extends EventEmitter implements PoolHost {
    * Resolves once every worker has exited and been reaped.
    */
   close(options?: { timeout?: number }): Promise<void> {
-    const timeout = optionalInteger('options.timeout', checkObject('options', options)['timeout'], 0, 0x7fffffff, 5000)
+    const timeout = optionalInteger('options.timeout', checkObject('options', options)['timeout'], 0, 0x7fffffff, DEFAULT_CLOSE_TIMEOUT_MS)
     this.#closed ??= this.#close(timeout)
     return this.#closed
   }
@@ -226,7 +238,7 @@ export class WorkerPool extends EventEmitter implements PoolHost {
     }, timeout)
     const kill = setTimeout(() => {
       for (const w of this.#workers) w.kill('SIGKILL', 'the worker pool closed')
-    }, timeout + 1000)
+    }, timeout + TERM_TO_KILL_MS)
     try {
       await gone
     } finally {
@@ -350,11 +362,11 @@ export class WorkerPool extends EventEmitter implements PoolHost {
   }
 
   #scheduleRespawn(): void {
-    // Crash loop guard: more than 5 deaths within a second backs off (100 ms doubling to 5 s).
+    // Crash loop guard: more than CRASH_LOOP_DEATHS deaths within CRASH_WINDOW_MS backs off.
     const now = Date.now()
     this.#deaths.push(now)
-    while (this.#deaths.length > 0 && this.#deaths[0]! < now - 1000) this.#deaths.shift()
-    this.#backoff = this.#deaths.length > 5 ? Math.min(Math.max(this.#backoff * 2, 100), 5000) : 0
+    while (this.#deaths.length > 0 && this.#deaths[0]! < now - CRASH_WINDOW_MS) this.#deaths.shift()
+    this.#backoff = this.#deaths.length > CRASH_LOOP_DEATHS ? Math.min(Math.max(this.#backoff * 2, RESPAWN_BACKOFF_MIN_MS), RESPAWN_BACKOFF_MAX_MS) : 0
     const respawn = () => {
       this.#respawnTimer = undefined
       if (this.#closing) return
