@@ -5,7 +5,7 @@
  * daemon answers or the daemon asks for it. `rush` alone is an interactive session on rushd
  * (interactive.c); the conversation with rushd itself is session.c.
  *
- * The exact contract with rushd is docs/rush-client.md. Man pages: sh(1p) (-c, $0, usage errors
+ * The exact contract with rushd is rush/docs/rush-client.md. Man pages: sh(1p) (-c, $0, usage errors
  * exit 2), isatty(3).
  */
 #include "interactive.h"

@@ -2,8 +2,8 @@
  * wire.h — fdwire frames and the few FlatBuffers messages the rush client sends and reads,
  * hand-encoded and hand-decoded (no FlatBuffers runtime: the client is plain static C).
  *
- * Layouts follow docs/protocol.md and schemas/{fdwire,rush_exec,rush_result,rush_run_locally,
- * rush_signal}.fbs; their constants are ../wire.h's, shared with the addon. Decoding never trusts
+ * Layouts follow docs/protocol.md, schemas/fdwire.fbs and rush/schemas/{rush_exec,rush_result,
+ * rush_run_locally,rush_signal}.fbs; their constants are native/wire.h's, shared with the addon. Decoding never trusts
  * the peer: every offset and length is checked against the received bytes before it is followed.
  */
 #ifndef RUSH_WIRE_H
