@@ -3,8 +3,8 @@
 # reports failures as -errno / protocol codes; the binding checks napi status and returns errors to JS
 # as values.
 # This is the one list of native sources, defines and flags: CMakeLists.txt (the ASan+UBSan build),
-# scripts/prebuild/build.mjs (zig cross builds) and scripts/ci/musl-core.mjs (the core without
-# native/napi/) read theirs from here, through scripts/prebuild/gyp.mjs.
+# scripts/release/build.mjs (zig cross builds) and scripts/ci/musl-core.mjs (the core without
+# native/napi/) read theirs from here, through scripts/release/gyp.mjs.
 {
   "targets": [
     {

@@ -18,7 +18,7 @@ const WARMUP = 100
 /** hyperfine is needed; a bench never installs anything (that changes the host): it says how. */
 function ensureHyperfine() {
   if (spawnSync('hyperfine', ['--version']).status === 0) return
-  console.error('startup.mjs needs hyperfine: apt-get install -y hyperfine (as root), or `sudo bash scripts/test-deps.sh`')
+  console.error('startup.mjs needs hyperfine: apt-get install -y hyperfine (as root), or `sudo bash scripts/ci/test-deps.sh`')
   process.exit(2)
 }
 

@@ -203,5 +203,5 @@ export function needs(t: Test, missing: string | undefined, enable: string): boo
   return false
 }
 
-/** The exact command that installs Debian packages the suite needs (scripts/test-deps.sh lists them all). */
-export const aptInstall = (...packages: string[]): string => `apt-get install -y ${packages.join(' ')} (as root), or \`sudo bash scripts/test-deps.sh\` for all of them`
+/** The exact command that installs Debian packages the suite needs (scripts/ci/test-deps.sh lists them all). */
+export const aptInstall = (...packages: string[]): string => `apt-get install -y ${packages.join(' ')} (as root), or \`sudo bash scripts/ci/test-deps.sh\` for all of them`

@@ -318,7 +318,7 @@ if (haveClient(t)) {
     ['daemon, a worker per session (RUSH_DISABLE_POOL=1)', { RUSH_DISABLE_POOL: '1' }],
   ]
   // RUSH_TEST_MODES=daemon,fallback narrows the run (the valgrind run uses one mode: it is slow);
-  // RUSH_TEST_SKIP is a regular expression of case names to leave out (see scripts/valgrind-client.sh).
+  // RUSH_TEST_SKIP is a regular expression of case names to leave out (see scripts/ci/valgrind-client.sh).
   const skip = process.env['RUSH_TEST_SKIP'] ? new RegExp(process.env['RUSH_TEST_SKIP']) : undefined
   const only = process.env['RUSH_TEST_MODES']?.split(',')
   const wanted = (mode: string) => only === undefined || only.some((m) => (m === 'fallback' ? mode.startsWith('no daemon') : mode === m))

@@ -14,7 +14,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { arm64Emulator, ensureArm64Node } from '../prebuild/toolchain.mjs'
+import { arm64Emulator, ensureArm64Node } from '../release/toolchain.mjs'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const TRANSPORT_TESTS = [

@@ -17,8 +17,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { coreSources } from '../prebuild/gyp.mjs'
-import { ensureZig } from '../prebuild/toolchain.mjs'
+import { coreSources } from '../release/gyp.mjs'
+import { ensureZig } from '../release/toolchain.mjs'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 // The smoke program, and the addon's sources from binding.gyp less its Node-API face (native/napi/).

@@ -12,7 +12,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { elfFacts } from '../prebuild/inspect.mjs'
+import { elfFacts } from '../release/inspect.mjs'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const addon = path.join(root, 'prebuilds', 'linux-x64', 'fdwire.musl.node')

@@ -138,11 +138,11 @@ leakTest(t, 'startDetached: the daemon does not hold an fd its starter inherited
 function asNobody(t: Test, args: string[]): ReturnType<typeof spawn> | undefined {
   const [why, enable] =
     process.getuid?.() !== 0
-      ? ['not root: cannot switch to another uid', 'run the suite as root, after `bash scripts/test-user.sh` (as root)']
+      ? ['not root: cannot switch to another uid', 'run the suite as root, after `bash scripts/ci/test-user.sh` (as root)']
       : spawnSync('setpriv', ['--version']).error
-        ? ['setpriv is not installed', '`bash scripts/test-user.sh` as root (apt-get install -y util-linux)']
+        ? ['setpriv is not installed', '`bash scripts/ci/test-user.sh` as root (apt-get install -y util-linux)']
         : spawnSync('id', ['-u', 'nobody']).stdout?.toString().trim() !== '65534'
-          ? ['no user nobody with uid 65534', '`bash scripts/test-user.sh` as root (creates it)']
+          ? ['no user nobody with uid 65534', '`bash scripts/ci/test-user.sh` as root (creates it)']
           : [undefined, '']
   if (!needs(t, why === undefined ? undefined : `cross-uid test: ${why}`, enable)) return undefined
   // `node` (env -u NODE_OPTIONS): tap's loaders must not reach a process of another uid (they

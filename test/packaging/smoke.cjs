@@ -1,5 +1,5 @@
 // Smoke test of an installed fdwire (CommonJS): a socketPair round trip that passes a pipe's write end
-// with a message, and the receiver writes through it. Run by scripts/pack-test.sh.
+// with a message, and the receiver writes through it. Run by scripts/ci/pack-test.sh.
 const fs = require('node:fs')
 const { socketPair, pipe, closeFd } = require('fdwire')
 

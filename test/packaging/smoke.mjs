@@ -1,5 +1,5 @@
 // Smoke test of an installed fdwire (ESM): a socketPair round trip that passes a pipe's write end
-// with a message, and the receiver writes through it. Run by scripts/pack-test.sh.
+// with a message, and the receiver writes through it. Run by scripts/ci/pack-test.sh.
 import fs from 'node:fs'
 import { socketPair, pipe, closeFd } from 'fdwire'
 

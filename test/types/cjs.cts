@@ -1,5 +1,5 @@
 // Type test (CommonJS consumer): `require('fdwire')` in a .cts file resolves the package's
-// "require" types (dist/cjs/index.d.ts). Compiled by scripts/pack-test.sh with `tsc --noEmit`.
+// "require" types (dist/cjs/index.d.ts). Compiled by scripts/ci/pack-test.sh with `tsc --noEmit`.
 import fdwire = require('fdwire')
 import type { Connection, Message } from 'fdwire'
 

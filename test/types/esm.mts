@@ -1,5 +1,5 @@
 // Type test (ESM consumer: .mts, so ESM whatever the project's "type"): compiled with `tsc --noEmit`
-// against the installed tarball by scripts/pack-test.sh. It checks that `import 'fdwire'` resolves to the package's types.
+// against the installed tarball by scripts/ci/pack-test.sh. It checks that `import 'fdwire'` resolves to the package's types.
 import { socketPair, pipe, closeFd, FdwireError, MAX_FDS_PER_MESSAGE, protocol } from 'fdwire'
 import type { Connection, Message, SendOptions, PeerCredentials } from 'fdwire'
 

@@ -2,7 +2,7 @@
  * Crashes (issue 6, item 2), against the real rushd and C client: a worker killed mid-command, the
  * daemon killed (also with a client waiting in its backlog), a stopped worker, a log that cannot be
  * written. What is checked is what happens, never how fast: every wait is a hang guard. How fast
- * the pool and the daemon come back is measured by `npm run soak` (scripts/soak.mjs, "crash
+ * the pool and the daemon come back is measured by `npm run soak` (scripts/reliability/soak.mjs, "crash
  * recovery"), against the issue's targets.
  */
 import * as fs from 'node:fs'

@@ -1,4 +1,4 @@
-/** Helpers of the reliability tests (a typed subset of scripts/lib/reliability.mjs). */
+/** Helpers of the reliability tests (a typed subset of scripts/reliability/lib.mjs). */
 import { spawn, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'

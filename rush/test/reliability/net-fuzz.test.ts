@@ -1,5 +1,5 @@
 /**
- * The network fuzzer (issue 6, item 3; full size: `node scripts/net-fuzz.mjs --connections 10000`)
+ * The network fuzzer (issue 6, item 3; full size: `node scripts/reliability/net-fuzz.mjs --connections 10000`)
  * with 1,000 hostile connections to a rushd while `rush -c 'echo ok'` runs in a loop: every good
  * answer right, the daemon never dies, no worker dies, fds back to their start values, no stray
  * process, and every peer gets what the protocol promises (error reply or plain close).
@@ -29,7 +29,7 @@ t.test('1,000 hostile connections: the daemon keeps answering, leaks nothing, an
   if (!haveRush(t)) return
   const out = path.join(tempDir(t), 'fuzz.json')
   const seed = process.env['FDWIRE_FUZZ_SEED'] ?? '1'
-  const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, path.join(root, 'scripts', 'net-fuzz.mjs'),
+  const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, path.join(root, 'scripts', 'reliability', 'net-fuzz.mjs'),
     '--connections', '1000', '--seed', seed, '--peer-timeout', '60000', '--json', out], { stdio: ['ignore', 'pipe', 'pipe'] })
   const [stdout, stderr, code] = await Promise.all([collect(child.stdout), collect(child.stderr), new Promise((resolve) => child.on('close', resolve))])
   for (const line of stdout.trimEnd().split('\n')) t.comment(line)

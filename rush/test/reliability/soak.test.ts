@@ -1,5 +1,5 @@
 /**
- * A short soak (issue 6, item 1; the full size is `npm run soak`): scripts/soak.mjs with 500 rush
+ * A short soak (issue 6, item 1; the full size is `npm run soak`): scripts/reliability/soak.mjs with 500 rush
  * sessions after 3,000 of warm-up (by then V8's heap has its working size) and 10 connections x 100
  * library round trips. Every answer right, the fd count of the daemon, each worker and the library
  * server unchanged, RSS growth (after a forced GC) within 5 MB, some concurrent sessions served by
@@ -26,7 +26,7 @@ t.test('500 rush sessions and 1,000 library round trips leak no fd and grow RSS 
   if (!haveRush(t)) return
   const out = path.join(tempDir(t), 'soak.json')
   // `env -u NODE_OPTIONS`: tap's loaders must not reach the script, rushd or its workers.
-  const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, path.join(root, 'scripts', 'soak.mjs'),
+  const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, path.join(root, 'scripts', 'reliability', 'soak.mjs'),
     '--warmup', '3000', '--sessions', '500', '--connections', '10', '--round-trips', '100', '--recovery-rounds', '0', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] })
   const [stdout, stderr, code] = await Promise.all([collect(child.stdout), collect(child.stderr), new Promise((resolve) => child.on('close', resolve))])
   for (const line of stdout.trimEnd().split('\n')) t.comment(line)

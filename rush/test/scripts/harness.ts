@@ -14,7 +14,7 @@ export { alive }
 type Test = Parameters<Parameters<(typeof import('tap'))['default']['test']>[1]>[0]
 
 /** The client under test: the built one, or `RUSH_TEST_CLIENT` (e.g. a valgrind wrapper, see
- *  scripts/valgrind-client.sh). */
+ *  scripts/ci/valgrind-client.sh). */
 export const rushBin = process.env['RUSH_TEST_CLIENT'] ?? path.join(root, 'build', 'Release', 'rush')
 export const rushdBin = path.join(root, 'bin', 'rushd')
 

@@ -2,7 +2,7 @@
 // Network fuzzer (issue 6, item 3): hostile connections to a running rushd while a well-behaved
 // client keeps asking it for answers.
 //
-//   node scripts/net-fuzz.mjs [--connections 10000] [--seed N] [--in-flight 32] [--peer-timeout 10000]
+//   node scripts/reliability/net-fuzz.mjs [--connections 10000] [--seed N] [--in-flight 32] [--peer-timeout 10000]
 //                             [--only I] [--json FILE] [--verbose]
 //
 // Starts its own rushd (pool mode, private runtime dir) unless --socket PATH --daemon-pid PID name
@@ -22,13 +22,13 @@ import * as net from 'node:net'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { native } from '../dist/binding.js'
-import { protocol } from '../dist/index.js'
-import * as rush from '../dist/rush/protocol/messages.js'
+import { native } from '../../dist/binding.js'
+import { protocol } from '../../dist/index.js'
+import * as rush from '../../dist/rush/protocol/messages.js'
 import {
   alive, descendants, fdList, makeRuntimeDir, parseArgs, poll, prng, quiesce, usePrivateTree, treeRoot, rushAsync, rushReady,
   snapshot, startRushd, stopRushd, workerPids,
-} from './lib/reliability.mjs'
+} from './lib.mjs'
 
 const opts = parseArgs(process.argv.slice(2), {
   connections: 10_000, seed: -1, inFlight: 32, peerTimeout: 10_000, only: -1, json: '', verbose: false, socket: '', daemonPid: 0,

@@ -9,7 +9,7 @@
 # No --gen-object-api (copies everything, strict-mode errors in 2.0.8), no --gen-all (with flat
 # files it prefixes every type name).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 if ! command -v flatc >/dev/null; then
   echo "schemas.sh: flatc not found; install it with: apt-get install -y flatbuffers-compiler" >&2

@@ -4,10 +4,10 @@
 # need them and FAIL under CI without them), regenerates the TypeScript from schemas/ and fails
 # if it differs from what is committed.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
-bash scripts/test-deps.sh
-bash scripts/schemas.sh
+bash scripts/ci/test-deps.sh
+bash scripts/codegen/schemas.sh
 if ! git diff --exit-code -- src/protocol/generated rush/src/protocol/generated; then
   echo "ci-protocol: FAIL: src/protocol/generated or rush/src/protocol/generated differs from its schemas." >&2
   echo "ci-protocol: run 'npm run schemas' (flatc 2.0.8) and commit the result." >&2

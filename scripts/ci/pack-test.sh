@@ -17,9 +17,9 @@
 # puts those in the cache (`npm cache add`, the only step that may use the registry). Source
 # builds need node's headers locally (node-gyp's devdir, or `nodedir`), as the repo build does.
 #
-# Usage: bash scripts/pack-test.sh [--keep]     (--keep leaves the temp dir for inspection)
+# Usage: bash scripts/ci/pack-test.sh [--keep]     (--keep leaves the temp dir for inspection)
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
 keep=0; [ "${1:-}" = "--keep" ] && keep=1
 work="$(mktemp -d "${TMPDIR:-/tmp}/fdwire-pack-test.XXXXXX")"
 pids_to_stop=()

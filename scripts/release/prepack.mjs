@@ -10,7 +10,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
+const root = fileURLToPath(new URL('../..', import.meta.url))
 
 function run(cmd, args) {
   console.log(`fdwire prepack: ${cmd} ${args.join(' ')}`)
@@ -27,5 +27,5 @@ fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true })
 run(process.execPath, [tsc, '-p', 'tsconfig.json', '--sourceMap', 'false'])
 // rush is an application of the library: it compiles against the library's own declarations.
 run(process.execPath, [tsc, '-p', 'rush/tsconfig.json', '--sourceMap', 'false'])
-run(process.execPath, [path.join(root, 'scripts', 'prepack-cjs.mjs')])
-run(process.execPath, [path.join(root, 'scripts', 'prebuild', 'build.mjs')])
+run(process.execPath, [path.join(root, 'scripts', 'release', 'prepack-cjs.mjs')])
+run(process.execPath, [path.join(root, 'scripts', 'release', 'build.mjs')])

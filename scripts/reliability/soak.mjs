@@ -2,7 +2,7 @@
 // Soak test (issue 6, item 1): many rush sessions on one rushd, then many library round trips on
 // one Server, checking that no process leaks fds and that RSS stays flat after warm-up.
 //
-//   node scripts/soak.mjs [--warmup 3000] [--warmup-max 9000] [--sessions 10000] [--connections 100] [--round-trips 1000]
+//   node scripts/reliability/soak.mjs [--warmup 3000] [--warmup-max 9000] [--sessions 10000] [--connections 100] [--round-trips 1000]
 //                         [--burst-every 20] [--burst 6] [--rss-limit-mb 5] [--recovery-rounds 5] [--out FILE]
 //
 // Defaults are the full size (`npm run soak`); the full-size run writes bench/results/soak.json
@@ -29,11 +29,11 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 
-import { Client } from '../dist/index.js'
+import { Client } from '../../dist/index.js'
 import {
   alive, cleanEnv, daemonPid, descendants, fdList, liveStatus, makeRuntimeDir, parseArgs, poll, procStats, quiesce, root,
   running, rushAsync, rushReady, rushSync, usePrivateTree, treeRoot, startRushd, stopRushd, workerPids,
-} from './lib/reliability.mjs'
+} from './lib.mjs'
 
 // Warm-up rounds after the minimum, and what counts as a plateau (see the rush sessions below).
 const WARMUP_ROUND = 500

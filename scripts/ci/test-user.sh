@@ -2,9 +2,9 @@
 # Provides what the cross-uid daemon test needs (test/daemon/daemon-process.test.ts, "refuses
 # another uid ..."): setpriv (util-linux) and an unprivileged user `nobody` with uid 65534. Both
 # need root and change the host, so `npm test` never runs this: .ci/run does, and so can you
-# (`sudo bash scripts/test-user.sh`). Without them that test skips locally and fails under CI.
+# (`sudo bash scripts/ci/test-user.sh`). Without them that test skips locally and fails under CI.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "test-user: run this as root (it may install util-linux and create the system user nobody)" >&2

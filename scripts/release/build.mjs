@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 // `npm run prebuild:all`: builds the addon and the rush client for every shipped platform on this
 // machine (linux-x64), with zig as the cross compiler, into prebuilds/. Then checks each file
-// (scripts/prebuild/inspect.mjs): right format and architecture, GLIBC needs, exports.
+// (scripts/release/inspect.mjs): right format and architecture, GLIBC needs, exports.
 //
-//   node scripts/prebuild/build.mjs [--only linux-x64-glibc,darwin-arm64] [--no-check]
+//   node scripts/release/build.mjs [--only linux-x64-glibc,darwin-arm64] [--no-check]
 //
 // Why not node-gyp here: node-gyp compiles for the machine it runs on (its macOS flags exist only
 // when it runs on macOS), and cross-compiling through it means faking a gyp configuration per
-// target. The sources, defines and flags come from binding.gyp (scripts/prebuild/gyp.mjs), so the
+// target. The sources, defines and flags come from binding.gyp (scripts/release/gyp.mjs), so the
 // two builds cannot drift apart in what they compile; binding.gyp stays the from-source build on
 // users' machines.
 import { spawn } from 'node:child_process'

@@ -15,7 +15,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
+const root = fileURLToPath(new URL('../..', import.meta.url))
 const src = path.join(root, 'src')
 const stage = path.join(root, 'dist', '.cjs-src')
 const out = path.join(root, 'dist', 'cjs')

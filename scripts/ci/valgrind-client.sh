@@ -5,8 +5,8 @@
 #   valgrind --error-exitcode=99 --leak-check=full ... rush-dynamic ARGS
 # A memory error or leak makes that call exit 99, which the suite reports as a status mismatch.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-command -v valgrind >/dev/null || bash scripts/test-deps.sh
+cd "$(dirname "$0")/../.."
+command -v valgrind >/dev/null || bash scripts/ci/test-deps.sh
 dir="$(mktemp -d /tmp/rush-vg-XXXXXX)"
 trap 'rm -rf "$dir"' EXIT
 version="$(node -p "require('./package.json').version")"

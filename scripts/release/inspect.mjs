@@ -8,7 +8,7 @@
 //   - the addon exports napi_register_module_v1 (what Node looks up when it loads it).
 // Uses readelf (binutils, any ELF architecture) and llvm-nm / llvm-objdump (Mach-O).
 //
-//   node scripts/prebuild/inspect.mjs [--only key,...]     exit 1 if any check fails
+//   node scripts/release/inspect.mjs [--only key,...]     exit 1 if any check fails
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'

@@ -1,11 +1,11 @@
 // binding.gyp as data: the one list of the native sources, defines and compiler flags. node-gyp
 // reads binding.gyp itself; every other native build takes what it compiles from here, so none can
 // drift from it:
-//   scripts/prebuild/build.mjs   the zig cross builds (addon and rush client, every target)
+//   scripts/release/build.mjs   the zig cross builds (addon and rush client, every target)
 //   scripts/ci/musl-core.mjs     the native core without its Node-API face (sources outside napi/)
 //   CMakeLists.txt               the cmake-js (sanitizer) build, through the command line below
 //
-//   node scripts/prebuild/gyp.mjs cmake TARGET   prints CMake set() lines: GYP_SOURCES, GYP_DEFINES,
+//   node scripts/release/gyp.mjs cmake TARGET   prints CMake set() lines: GYP_SOURCES, GYP_DEFINES,
 //                                                GYP_CFLAGS (the target's cflags, then cflags_cc)
 import fs from 'node:fs'
 import path from 'node:path'
@@ -41,13 +41,13 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const [command, name] = process.argv.slice(2)
   const target = command === 'cmake' ? readGyp()[name] : undefined
   if (!target) {
-    console.error('usage: node scripts/prebuild/gyp.mjs cmake TARGET (a target_name of binding.gyp)')
+    console.error('usage: node scripts/release/gyp.mjs cmake TARGET (a target_name of binding.gyp)')
     process.exit(2)
   }
   const flags = [...new Set([...(target.cflags ?? []), ...(target.cflags_cc ?? [])])]
   console.log(
     [
-      `# Generated from binding.gyp (target ${name}) by scripts/prebuild/gyp.mjs.`,
+      `# Generated from binding.gyp (target ${name}) by scripts/release/gyp.mjs.`,
       cmakeList('GYP_SOURCES', target.sources),
       cmakeList('GYP_DEFINES', target.defines ?? []),
       cmakeList('GYP_CFLAGS', flags),

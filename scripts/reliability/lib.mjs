@@ -1,4 +1,4 @@
-// Shared helpers of the reliability scripts (scripts/soak.mjs, scripts/net-fuzz.mjs) and their
+// Shared helpers of the reliability scripts (scripts/reliability/soak.mjs, scripts/reliability/net-fuzz.mjs) and their
 // tests (rush/test/reliability/*): starting a private rushd, finding its workers, reading a process's
 // open fds and RSS from /proc, running the C client.
 import { spawn, spawnSync } from 'node:child_process'
