@@ -65,7 +65,9 @@ const commands = [
 ]
 const args = [String(WARMUP), String(RUNS)]
 for (const command of commands) args.push('--', ...command.argv)
-const lines = execFileSync(interleave, args, { encoding: 'utf8', maxBuffer: 64 << 20 }).trim().split('\n')
+const lines = execFileSync(interleave, args, { encoding: 'utf8', maxBuffer: 64 << 20 })
+  .trim()
+  .split('\n')
 const results = commands.map((command, i) => {
   const us = lines[i].split(' ').map(Number)
   return { name: command.name, p50: quantile(us, 0.5), p90: quantile(us, 0.9), bytes: command.file ? fs.statSync(command.file).size : null }
@@ -75,6 +77,13 @@ printHeader(`rush clients: rush -c exit through one warm rushd, ${RUNS} interlea
 const base = results.find((r) => r.name.startsWith('prebuilt client ('))
 printTable(
   ['command', 'p50 µs', 'p90 µs', 'p50 vs prebuilt client', 'p50 above prebuilt µs', 'size KB'],
-  results.map((r) => [r.name, r.p50.toFixed(0), r.p90.toFixed(0), `${(r.p50 / base.p50).toFixed(2)}×`, (r.p50 - base.p50).toFixed(0), r.bytes === null ? '' : (r.bytes / 1024).toFixed(0)]),
+  results.map((r) => [
+    r.name,
+    r.p50.toFixed(0),
+    r.p90.toFixed(0),
+    `${(r.p50 / base.p50).toFixed(2)}×`,
+    (r.p50 - base.p50).toFixed(0),
+    r.bytes === null ? '' : (r.bytes / 1024).toFixed(0),
+  ]),
 )
 writeResults('clients', { environment: env0, runs: RUNS, results })

@@ -131,7 +131,16 @@ async function measure(system, socketPath, writeEnd) {
     const fdsPerSecond = median(rounds[i].map((r) => r.fdsPerSecond))
     const sent = rounds[i].reduce((a, r) => a + r.sent, 0)
     const delivered = rounds[i].reduce((a, r) => a + r.delivered, 0)
-    return { system: system.name, fdsPerMessage, messagesPerSecond, fdsPerSecond, fdsDelivered: delivered, fdsSent: sent, rounds: rounds[i], ...windowFor(fdsPerMessage) }
+    return {
+      system: system.name,
+      fdsPerMessage,
+      messagesPerSecond,
+      fdsPerSecond,
+      fdsDelivered: delivered,
+      fdsSent: sent,
+      rounds: rounds[i],
+      ...windowFor(fdsPerMessage),
+    }
   })
 }
 
@@ -151,7 +160,14 @@ function report(env, results) {
   )
   writeResults('fdpass', {
     env,
-    config: { fdsPerMessage: FDS_PER_MESSAGE, rounds: ROUNDS, secondsPerRun: SECONDS_PER_RUN, payloadBytes: PAYLOAD.length, maxInFlightMessages: MAX_IN_FLIGHT_MESSAGES, maxInFlightFds: MAX_IN_FLIGHT_FDS },
+    config: {
+      fdsPerMessage: FDS_PER_MESSAGE,
+      rounds: ROUNDS,
+      secondsPerRun: SECONDS_PER_RUN,
+      payloadBytes: PAYLOAD.length,
+      maxInFlightMessages: MAX_IN_FLIGHT_MESSAGES,
+      maxInFlightFds: MAX_IN_FLIGHT_FDS,
+    },
     unit: { messagesPerSecond: 'messages/s', fdsPerSecond: 'fds/s' },
     results,
   })

@@ -16,7 +16,12 @@ const SESSIONS = 1000
 const rssKb = (pid) => Number(/^VmRSS:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN)
 const mb = (kb) => (kb / 1024).toFixed(1)
 const children = (pid) =>
-  fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
+  fs
+    .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
     .filter((child) => fs.readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('rush/worker.js'))
 
 async function main() {
@@ -48,7 +53,12 @@ async function main() {
         ['idle Node process (node -e setInterval)', mb(idleKb), '—', '1.00×'],
         ['rushd daemon', mb(before.daemon), mb(after.daemon), `${(after.daemon / idleKb).toFixed(2)}×`],
         ...after.workers.map((kb, i) => [`rushd worker ${i + 1}`, mb(before.workers[i] ?? NaN), mb(kb), `${(kb / idleKb).toFixed(2)}×`]),
-        ['rushd in all (daemon + workers)', mb(before.daemon + before.workers.reduce((a, b) => a + b, 0)), mb(after.daemon + after.workers.reduce((a, b) => a + b, 0)), '—'],
+        [
+          'rushd in all (daemon + workers)',
+          mb(before.daemon + before.workers.reduce((a, b) => a + b, 0)),
+          mb(after.daemon + after.workers.reduce((a, b) => a + b, 0)),
+          '—',
+        ],
       ],
     )
     writeResults('memory', { env: e, sessions: SESSIONS, idleNodeKb: idleKb, before, after })

@@ -20,9 +20,18 @@ const ROUND_NS = Number(process.env.BENCH_ROUND_MS ?? 2) * 1e6
 
 // --- inputs ---------------------------------------------------------------------------------
 const env = []
-const typical = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/home/builder',
-  'LANG=C.UTF-8', 'SHELL=/bin/bash', 'USER=builder', 'TERM=xterm-256color', 'PWD=/home/builder/src/project',
-  'EDITOR=vim', 'LOGNAME=builder', 'MAKEFLAGS=-j2']
+const typical = [
+  'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  'HOME=/home/builder',
+  'LANG=C.UTF-8',
+  'SHELL=/bin/bash',
+  'USER=builder',
+  'TERM=xterm-256color',
+  'PWD=/home/builder/src/project',
+  'EDITOR=vim',
+  'LOGNAME=builder',
+  'MAKEFLAGS=-j2',
+]
 for (let i = 0; i < 30; i++) env.push(typical[i] ?? `VAR_${i}=/opt/tool-${i}/share/value-${i}`)
 const exec = {
   argv: ['make', '-C', 'build', '-j2', 'all'],
@@ -74,7 +83,11 @@ const wire = {
   fb: { req: received(fbEncodeRequest()), ok: received(fbEncodeOk()), err: received(fbEncodeErr()) },
   json: { req: received(jsonEncode(jsonRequest)), ok: received(jsonEncode(jsonOk)), err: received(jsonEncode(jsonErr)) },
   msgpackr: { req: received(packr.pack(jsonRequest)), ok: received(packr.pack(jsonOk)), err: received(packr.pack(jsonErr)) },
-  protobufjs: { req: received(PbRequest.encode(pbReq).finish()), ok: received(PbResponse.encode(pbOk).finish()), err: received(PbResponse.encode(pbErr).finish()) },
+  protobufjs: {
+    req: received(PbRequest.encode(pbReq).finish()),
+    ok: received(PbResponse.encode(pbOk).finish()),
+    err: received(PbResponse.encode(pbErr).finish()),
+  },
 }
 
 let sink = 0
@@ -153,9 +166,7 @@ function measureRounds(cases, rounds, state) {
 /** Per case: the median ns/op and the median of its per-round ratio to case `base`. */
 function summarize(state, base) {
   const s = state.samples
-  return Object.fromEntries(
-    Object.keys(s).map((k) => [k, { ns: median(s[k]), ratio: median(s[k].map((x, r) => x / s[base][r])) }]),
-  )
+  return Object.fromEntries(Object.keys(s).map((k) => [k, { ns: median(s[k]), ratio: median(s[k].map((x, r) => x / s[base][r])) }]))
 }
 
 const groups = [
@@ -211,7 +222,10 @@ const groups = [
 // Byte payload decode should be O(1) in the payload size: the body is a view, never copied.
 const small = received(encoder.streamItem(1, 0, Buffer.alloc(64, 1)))
 const large = received(encoder.streamItem(1, 0, Buffer.alloc(1 << 20, 1)))
-const bodyLen = (b) => { const m = readEnvelope(b); sink += m.kind === 'streamItem' ? m.body.length : 0 }
+const bodyLen = (b) => {
+  const m = readEnvelope(b)
+  sink += m.kind === 'streamItem' ? m.body.length : 0
+}
 
 const t0 = Date.now()
 // Each measurement runs in BENCH_PROCESSES fresh child processes, one after the other, and the
@@ -231,10 +245,20 @@ if (!child) {
   }
   results = runs[0].results.map((row, i) => ({
     name: row.name,
-    cases: Object.fromEntries(Object.keys(row.cases).map((f) => {
-      const cells = runs.map((run) => run.results[i].cases[f])
-      return [f, { ns: Math.round(median(cells.map((c) => c.ns))), ratio: +median(cells.map((c) => c.ratio)).toFixed(3), bytes: row.cases[f].bytes, perProcessRatios: cells.map((c) => c.ratio) }]
-    })),
+    cases: Object.fromEntries(
+      Object.keys(row.cases).map((f) => {
+        const cells = runs.map((run) => run.results[i].cases[f])
+        return [
+          f,
+          {
+            ns: Math.round(median(cells.map((c) => c.ns))),
+            ratio: +median(cells.map((c) => c.ratio)).toFixed(3),
+            bytes: row.cases[f].bytes,
+            perProcessRatios: cells.map((c) => c.ratio),
+          },
+        ]
+      }),
+    ),
   }))
   bytes = {
     small: Math.round(median(runs.map((r) => r.bytes.small))),
@@ -243,33 +267,36 @@ if (!child) {
     perProcessRatios: runs.map((r) => r.bytes.ratio),
   }
 } else {
-for (const g of groups) for (const fn of Object.values(g.cases)) for (let i = 0; i < 2000; i++) fn() // warm up
-const bodyCases = { small: () => bodyLen(small), large: () => bodyLen(large) }
-for (let i = 0; i < 2000; i++) { bodyLen(small); bodyLen(large) }
-// One discarded pass first, so that every function has seen every call pattern (and been
-// re-optimized after any deopt) before timing starts; then PASSES passes over every group,
-// ROUNDS / PASSES rounds each time.
-const warm = new Map()
-for (const g of [...groups, { cases: bodyCases }]) warm.set(g, measureRounds(g.cases, 3, warm.get(g)))
-const states = new Map()
-const perPass = Math.max(1, Math.round(ROUNDS / PASSES))
-for (let p = 0; p < PASSES; p++) {
-  for (const g of groups) states.set(g, measureRounds(g.cases, perPass, states.get(g)))
-  states.set(bodyCases, measureRounds(bodyCases, perPass, states.get(bodyCases)))
-}
-results = []
-for (const g of groups) {
-  const row = { name: g.name, cases: {} }
-  const m = summarize(states.get(g), 'json')
-  for (const format of Object.keys(g.cases)) {
-    row.cases[format] = { ns: Math.round(m[format].ns), ratio: +m[format].ratio.toFixed(3), bytes: g.size(format) }
+  for (const g of groups) for (const fn of Object.values(g.cases)) for (let i = 0; i < 2000; i++) fn() // warm up
+  const bodyCases = { small: () => bodyLen(small), large: () => bodyLen(large) }
+  for (let i = 0; i < 2000; i++) {
+    bodyLen(small)
+    bodyLen(large)
   }
-  results.push(row)
-}
-const mb = summarize(states.get(bodyCases), 'small')
-bytes = { small: Math.round(mb.small.ns), large: Math.round(mb.large.ns), ratio: +mb.large.ratio.toFixed(3) }
-process.stdout.write(JSON.stringify({ results, bytes }))
-process.exit(0)
+  // One discarded pass first, so that every function has seen every call pattern (and been
+  // re-optimized after any deopt) before timing starts; then PASSES passes over every group,
+  // ROUNDS / PASSES rounds each time.
+  const warm = new Map()
+  for (const g of [...groups, { cases: bodyCases }]) warm.set(g, measureRounds(g.cases, 3, warm.get(g)))
+  const states = new Map()
+  const perPass = Math.max(1, Math.round(ROUNDS / PASSES))
+  for (let p = 0; p < PASSES; p++) {
+    for (const g of groups) states.set(g, measureRounds(g.cases, perPass, states.get(g)))
+    states.set(bodyCases, measureRounds(bodyCases, perPass, states.get(bodyCases)))
+  }
+  results = []
+  for (const g of groups) {
+    const row = { name: g.name, cases: {} }
+    const m = summarize(states.get(g), 'json')
+    for (const format of Object.keys(g.cases)) {
+      row.cases[format] = { ns: Math.round(m[format].ns), ratio: +m[format].ratio.toFixed(3), bytes: g.size(format) }
+    }
+    results.push(row)
+  }
+  const mb = summarize(states.get(bodyCases), 'small')
+  bytes = { small: Math.round(mb.small.ns), large: Math.round(mb.large.ns), ratio: +mb.large.ratio.toFixed(3) }
+  process.stdout.write(JSON.stringify({ results, bytes }))
+  process.exit(0)
 }
 
 // --- report -----------------------------------------------------------------------------------
@@ -282,7 +309,10 @@ for (const r of results) {
   const cells = formats.map((f) => (r.cases[f] ? `${r.cases[f].ns} (${r.cases[f].ratio.toFixed(2)}×)` : '—'))
   lines.push(`| ${r.name} | ${cells.join(' | ')} | ${formats.map((f) => (r.cases[f] ? r.cases[f].bytes : '—')).join('/')} |`)
 }
-lines.push('', `StreamItem body decode (verify + view): 64 B body ${bytes.small} ns/op, 1 MiB body ${bytes.large} ns/op (median per-round ratio ${bytes.ratio.toFixed(2)}).`)
+lines.push(
+  '',
+  `StreamItem body decode (verify + view): 64 B body ${bytes.small} ns/op, 1 MiB body ${bytes.large} ns/op (median per-round ratio ${bytes.ratio.toFixed(2)}).`,
+)
 
 const cell = (g, f = 'fb') => results.find((r) => r.name.startsWith(g)).cases[f]
 const ratio = (g) => cell(g).ratio
@@ -298,7 +328,19 @@ const goals = [
 ].map(([goal, value, limit], i) => ({
   goal,
   value,
-  perProcess: i === 6 ? bytes.perProcessRatios : perProcess(['Request decode: routing', 'Request encode', 'Response (ok + Result) encode', 'Response (ok + Result) decode', 'Response (error) encode', 'Response (error) decode'][i]),
+  perProcess:
+    i === 6
+      ? bytes.perProcessRatios
+      : perProcess(
+          [
+            'Request decode: routing',
+            'Request encode',
+            'Response (ok + Result) encode',
+            'Response (ok + Result) decode',
+            'Response (error) encode',
+            'Response (error) decode',
+          ][i],
+        ),
   met: value <= limit,
 }))
 lines.push(
@@ -308,8 +350,28 @@ lines.push(
   ...goals.map((g) => `| ${g.goal} | ${g.value} | ${g.perProcess ? g.perProcess.join(', ') : '—'} | ${g.met ? 'yes' : 'NO'} |`),
 )
 console.log(lines.join('\n'))
-console.log(`\n(${PROCESSES} processes × ${Math.max(1, Math.round(ROUNDS / PASSES)) * PASSES} interleaved rounds of ~${ROUND_NS / 1e6} ms per case in ${PASSES} passes; medians across processes of medians; ratios are medians of per-round ratios; node ${process.version}; ${((Date.now() - t0) / 1000).toFixed(1)} s; sink ${sink % 7})`)
+console.log(
+  `\n(${PROCESSES} processes × ${Math.max(1, Math.round(ROUNDS / PASSES)) * PASSES} interleaved rounds of ~${ROUND_NS / 1e6} ms per case in ${PASSES} passes; medians across processes of medians; ratios are medians of per-round ratios; node ${process.version}; ${((Date.now() - t0) / 1000).toFixed(1)} s; sink ${sink % 7})`,
+)
 
 const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'serialize.json')
 mkdirSync(dirname(out), { recursive: true })
-writeFileSync(out, JSON.stringify({ node: process.version, date: new Date().toISOString(), processes: PROCESSES, rounds: Math.max(1, Math.round(ROUNDS / PASSES)) * PASSES, passes: PASSES, roundMs: ROUND_NS / 1e6, method: 'median across processes of: interleaved rounds spread over passes; median ns/op; median of per-round ratio to JSON', results, byteBody: bytes, goals }, null, 2) + '\n')
+writeFileSync(
+  out,
+  `${JSON.stringify(
+    {
+      node: process.version,
+      date: new Date().toISOString(),
+      processes: PROCESSES,
+      rounds: Math.max(1, Math.round(ROUNDS / PASSES)) * PASSES,
+      passes: PASSES,
+      roundMs: ROUND_NS / 1e6,
+      method: 'median across processes of: interleaved rounds spread over passes; median ns/op; median of per-round ratio to JSON',
+      results,
+      byteBody: bytes,
+      goals,
+    },
+    null,
+    2,
+  )}\n`,
+)

@@ -6,7 +6,6 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { protocol } from '../dist/index.js'
-import * as rush from '../dist/rush/protocol/messages.js'
 import { environment, fmt, printHeader, printTable, quantile, tempDir, writeResults } from './lib/common.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -147,7 +146,14 @@ async function ladder(dir, nothing, env) {
     { name: 'C floor daemon (bench/floor/rushd-floor.c)', dir: path.join(dir, 'ladder-c'), start: (d) => startFloorDaemon(cFloor, dir, d) },
     { name: 'Node floor: addon handles only', dir: path.join(dir, 'ladder-addon'), start: (d) => startNodeFloor('addon', d) },
     { name: 'Node floor: fdwire Server, canned handler', dir: path.join(dir, 'ladder-server'), start: (d) => startNodeFloor('server', d) },
-    { name: 'rushd', dir: path.join(dir, 'ladder-rushd'), start: async (d) => (startRushd(d, {}), () => stopRushd(d)) },
+    {
+      name: 'rushd',
+      dir: path.join(dir, 'ladder-rushd'),
+      start: async (d) => {
+        startRushd(d, {})
+        return () => stopRushd(d)
+      },
+    },
   ]
   const stops = []
   try {
@@ -169,16 +175,29 @@ async function ladder(dir, nothing, env) {
     const lines = out.trim().split('\n')
     const by = Object.fromEntries(commands.map((command, i) => [command.name, stats(lines[i].split(' ').map((us) => Number(us) / 1e6))]))
     const nothingStats = by['do-nothing static binary']
-    printHeader(`where the time goes: rush -c exit against daemons doing more and more, interleaved (bench/floor/interleave.c), ${RUNS} rounds after ${DAEMON_WARMUP} warm-up rounds`, env)
+    printHeader(
+      `where the time goes: rush -c exit against daemons doing more and more, interleaved (bench/floor/interleave.c), ${RUNS} rounds after ${DAEMON_WARMUP} warm-up rounds`,
+      env,
+    )
     const ms = (s) => (s * 1000).toFixed(3)
     printTable(
       ['command', 'p50 ms', 'p90 ms', 'p50 above do-nothing µs', 'p50 vs dash -c exit', 'p50 vs bash -c exit', 'p90 vs do-nothing'],
       commands.map(({ name }) => {
         const s = by[name]
-        return [name, ms(s.p50), ms(s.p90), ((s.p50 - nothingStats.p50) * 1e6).toFixed(0), fmt.ratio(s.p50 / by['dash -c exit'].p50), fmt.ratio(s.p50 / by['bash -c exit'].p50), fmt.ratio(s.p90 / nothingStats.p90)]
+        return [
+          name,
+          ms(s.p50),
+          ms(s.p90),
+          ((s.p50 - nothingStats.p50) * 1e6).toFixed(0),
+          fmt.ratio(s.p50 / by['dash -c exit'].p50),
+          fmt.ratio(s.p50 / by['bash -c exit'].p50),
+          fmt.ratio(s.p90 / nothingStats.p90),
+        ]
       }),
     )
-    console.log('The floor daemons answer Result(0) at once, the Node ones on more or fewer of fdwire\'s layers. They bound what a daemon of their kind can reach on this machine: no C daemon goes below the first row, no Node daemon on fdwire below the second.\n')
+    console.log(
+      "The floor daemons answer Result(0) at once, the Node ones on more or fewer of fdwire's layers. They bound what a daemon of their kind can reach on this machine: no C daemon goes below the first row, no Node daemon on fdwire below the second.\n",
+    )
     return by
   } finally {
     for (const stop of stops) stop()
@@ -212,8 +231,8 @@ async function main() {
     main = hyperfine(
       [
         { name: 'do-nothing static binary', command: nothing },
-        { name: 'dash -c exit', command: "dash -c exit" },
-        { name: 'bash -c exit', command: "bash -c exit" },
+        { name: 'dash -c exit', command: 'dash -c exit' },
+        { name: 'bash -c exit', command: 'bash -c exit' },
         { name: 'rush -c exit', command: `${rush} -c exit` },
         { name: "dash -c 'echo hello'", command: "dash -c 'echo hello'" },
         { name: "rush -c 'echo hello'", command: `${rush} -c 'echo hello'` },
@@ -237,11 +256,21 @@ async function main() {
     ['command', 'p50 ms', 'p90 ms', 'p50 vs dash -c exit', 'p50 vs bash -c exit', 'p90 vs do-nothing'],
     main.map(({ name }) => {
       const s = by[name]
-      return [name, ms(s.p50), ms(s.p90), fmt.ratio(s.p50 / by['dash -c exit'].p50), fmt.ratio(s.p50 / by['bash -c exit'].p50), fmt.ratio(s.p90 / by['do-nothing static binary'].p90)]
+      return [
+        name,
+        ms(s.p50),
+        ms(s.p90),
+        fmt.ratio(s.p50 / by['dash -c exit'].p50),
+        fmt.ratio(s.p50 / by['bash -c exit'].p50),
+        fmt.ratio(s.p90 / by['do-nothing static binary'].p90),
+      ]
     }),
   )
   const goals = startupGoals(by, 'rush -c exit', 'rush -c /bin/true')
-  printTable(['goal', 'measured', 'met'], goals.map(({ goal, value, limit }) => [goal, fmt.ratio(value), value <= limit ? 'yes' : 'NO']))
+  printTable(
+    ['goal', 'measured', 'met'],
+    goals.map(({ goal, value, limit }) => [goal, fmt.ratio(value), value <= limit ? 'yes' : 'NO']),
+  )
   results.goals = goals
 
   // Pool vs one process per request: the same commands through each rushd mode.

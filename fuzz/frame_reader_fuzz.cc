@@ -63,13 +63,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         size_t needed = reader.buffer_needed();
         if (needed > 0) {
           check(reader.frames().empty(), "frames pending across a buffer switch");
-          check(needed <= fdwire::kHeaderSize + limits.max_payload || needed == 4096, "buffer larger than a frame may be");
+          check(needed <= fdwire::kHeaderSize + limits.max_payload || needed == 4096,
+                "buffer larger than a frame may be");
           buffers.emplace_back(new uint8_t[needed]);
           reader.use_buffer(buffers.back().get(), needed);
           capacity = needed;
         }
         size_t chunk = std::min(len - fed, reader.write_space());
-        ProtocolError error = reader.feed(data + pos + fed, chunk, first ? fds : nullptr, first ? nfds : 0, first && ctrunc);
+        ProtocolError error =
+            reader.feed(data + pos + fed, chunk, first ? fds : nullptr, first ? nfds : 0, first && ctrunc);
         first = false;
         fed += chunk;
         if (error != ProtocolError::kNone) {

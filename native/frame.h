@@ -25,13 +25,14 @@ struct FrameHeader {
 // Protocol violations a receiver detects, numbered as native/wire.h numbers them for JS.
 enum class ProtocolError : int {
   kNone = FDWIRE_PROTOCOL_NONE,
-  kBadMagic = FDWIRE_PROTOCOL_BAD_MAGIC,                  // first two bytes are not the magic
-  kBadVersion = FDWIRE_PROTOCOL_BAD_VERSION,              // a version this build does not speak
-  kBadFlags = FDWIRE_PROTOCOL_BAD_FLAGS,                  // reserved flag bits set
-  kFrameTooLarge = FDWIRE_PROTOCOL_FRAME_TOO_LARGE,       // declared length above the receiver's maximum
-  kTooManyFds = FDWIRE_PROTOCOL_TOO_MANY_FDS,             // declared fd count above the receiver's per-frame maximum
-  kFdCountMismatch = FDWIRE_PROTOCOL_FD_COUNT_MISMATCH,   // fds that arrived with a frame differ from its declared count
-  kUnexpectedFds = FDWIRE_PROTOCOL_UNEXPECTED_FDS,        // fds arrived where no frame starts, or on a connection that takes none
+  kBadMagic = FDWIRE_PROTOCOL_BAD_MAGIC,                 // first two bytes are not the magic
+  kBadVersion = FDWIRE_PROTOCOL_BAD_VERSION,             // a version this build does not speak
+  kBadFlags = FDWIRE_PROTOCOL_BAD_FLAGS,                 // reserved flag bits set
+  kFrameTooLarge = FDWIRE_PROTOCOL_FRAME_TOO_LARGE,      // declared length above the receiver's maximum
+  kTooManyFds = FDWIRE_PROTOCOL_TOO_MANY_FDS,            // declared fd count above the receiver's per-frame maximum
+  kFdCountMismatch = FDWIRE_PROTOCOL_FD_COUNT_MISMATCH,  // fds that arrived with a frame differ from its declared count
+  kUnexpectedFds =
+      FDWIRE_PROTOCOL_UNEXPECTED_FDS,  // fds arrived where no frame starts, or on a connection that takes none
   kControlTruncated = FDWIRE_PROTOCOL_CONTROL_TRUNCATED,  // MSG_CTRUNC: the kernel dropped ancillary data (fds lost)
   kTruncated = FDWIRE_PROTOCOL_TRUNCATED,                 // peer closed in the middle of a frame
 };

@@ -115,8 +115,7 @@ FrameReader::Result FrameReader::read_once(int fd) {
   return {Status::kData, static_cast<int>(n)};
 }
 
-ProtocolError FrameReader::feed(const uint8_t* data, size_t len, const int* fds, size_t fd_count,
-                                bool ctrunc) {
+ProtocolError FrameReader::feed(const uint8_t* data, size_t len, const int* fds, size_t fd_count, bool ctrunc) {
   if (failed_) return ProtocolError::kTruncated;
   len = std::min(len, write_space());
   if (len > 0) memcpy(buffer_ + end_, data, len);
@@ -155,8 +154,7 @@ ProtocolError FrameReader::parse() {
       // A batch that arrived wholly before this header was claimed by no earlier frame.
       if (!batches_.empty() && batches_.front().end <= at) return fail(ProtocolError::kUnexpectedFds);
       if (header_.fd_count > 0) {
-        if (batches_.empty() || batches_.front().begin > at ||
-            batches_.front().fds.size() != header_.fd_count) {
+        if (batches_.empty() || batches_.front().begin > at || batches_.front().fds.size() != header_.fd_count) {
           return fail(ProtocolError::kFdCountMismatch);
         }
         header_fds_ = std::move(batches_.front().fds);
@@ -166,8 +164,8 @@ ProtocolError FrameReader::parse() {
     }
     size_t total = kHeaderSize + static_cast<size_t>(header_.length);
     if (end_ - start_ < total) break;
-    frames_.push_back(ReceivedFrame{static_cast<uint32_t>(start_ + kHeaderSize), header_.length,
-                                    header_.id, header_.type, header_.fd_count});
+    frames_.push_back(ReceivedFrame{static_cast<uint32_t>(start_ + kHeaderSize), header_.length, header_.id,
+                                    header_.type, header_.fd_count});
     ready_fds_.insert(ready_fds_.end(), header_fds_.begin(), header_fds_.end());
     header_fds_.clear();
     start_ += total;

@@ -88,10 +88,10 @@ class FrameReader {
   size_t buffer_size_;
   uint8_t* buffer_ = nullptr;
   size_t capacity_ = 0;
-  size_t start_ = 0;             // first byte not yet part of a completed frame
-  size_t end_ = 0;               // one past the last byte received
-  uint64_t stream_start_ = 0;    // stream offset of buffer_[start_]
-  bool have_header_ = false;     // the header at start_ is decoded and its fds claimed
+  size_t start_ = 0;           // first byte not yet part of a completed frame
+  size_t end_ = 0;             // one past the last byte received
+  uint64_t stream_start_ = 0;  // stream offset of buffer_[start_]
+  bool have_header_ = false;   // the header at start_ is decoded and its fds claimed
   FrameHeader header_{};
   std::vector<int> header_fds_;  // fds claimed by the frame at start_
   std::deque<FdBatch> batches_;  // fds received but not yet claimed by a header

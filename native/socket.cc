@@ -24,8 +24,7 @@ namespace {
 
 // Builds a sockaddr_un. Abstract names (Linux) start with a NUL byte and are not NUL-terminated;
 // their length is carried by the address length alone (unix(7)).
-int make_address(const char* name, size_t name_len, bool abstract, sockaddr_un* addr,
-                 socklen_t* addr_len) {
+int make_address(const char* name, size_t name_len, bool abstract, sockaddr_un* addr, socklen_t* addr_len) {
   memset(addr, 0, sizeof(*addr));
   addr->sun_family = AF_UNIX;
   if (abstract) {

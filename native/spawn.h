@@ -11,13 +11,13 @@
 namespace fdwire {
 
 struct SpawnRequest {
-  const char* path;         // executable (not searched in PATH)
-  char* const* argv;        // NULL-terminated
-  char* const* envp;        // NULL-terminated
-  const char* cwd;          // nullptr: inherit
-  int umask_value;          // < 0: inherit
-  int stdio[3];             // fd for 0/1/2, or -1 to leave that fd closed in the child
-  bool new_process_group;   // setpgid(0, 0): signals to the group reach the command and its children
+  const char* path;        // executable (not searched in PATH)
+  char* const* argv;       // NULL-terminated
+  char* const* envp;       // NULL-terminated
+  const char* cwd;         // nullptr: inherit
+  int umask_value;         // < 0: inherit
+  int stdio[3];            // fd for 0/1/2, or -1 to leave that fd closed in the child
+  bool new_process_group;  // setpgid(0, 0): signals to the group reach the command and its children
 };
 
 // Starts the process. Returns its pid, or -errno if it could not be started (including exec

@@ -62,8 +62,8 @@ FrameWriter::~FrameWriter() {
   for (Pending& pending : queue_) close_all(&pending.fds);
 }
 
-FrameWriter::Pending& FrameWriter::enqueue(const uint8_t* header, size_t header_len,
-                                           const uint8_t* payload, size_t payload_len) {
+FrameWriter::Pending& FrameWriter::enqueue(const uint8_t* header, size_t header_len, const uint8_t* payload,
+                                           size_t payload_len) {
   queue_.emplace_back();
   Pending& pending = queue_.back();
   pending.bytes.resize(header_len + payload_len);
@@ -73,8 +73,8 @@ FrameWriter::Pending& FrameWriter::enqueue(const uint8_t* header, size_t header_
   return pending;
 }
 
-int64_t FrameWriter::send(int fd, const FrameHeader& header, const uint8_t* payload,
-                          const int* fds, size_t fd_count, bool take_fds) {
+int64_t FrameWriter::send(int fd, const FrameHeader& header, const uint8_t* payload, const int* fds, size_t fd_count,
+                          bool take_fds) {
   if (fd_count > static_cast<size_t>(kMaxFdsPerFrame) || fd_count != header.fd_count) {
     if (take_fds) {
       for (size_t i = 0; i < fd_count; i++) close_fd(fds[i]);
@@ -109,8 +109,8 @@ int64_t FrameWriter::send(int fd, const FrameHeader& header, const uint8_t* payl
   // Queue what is left. Copy only the unsent part.
   size_t header_left = sent < kHeaderSize ? kHeaderSize - sent : 0;
   size_t payload_from = sent > kHeaderSize ? sent - kHeaderSize : 0;
-  Pending& pending = enqueue(head + (kHeaderSize - header_left), header_left,
-                             payload + payload_from, header.length - payload_from);
+  Pending& pending =
+      enqueue(head + (kHeaderSize - header_left), header_left, payload + payload_from, header.length - payload_from);
   for (size_t i = 0; i < fd_count; i++) {
     int held = fds[i];
     if (!take_fds) {

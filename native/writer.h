@@ -28,8 +28,8 @@ class FrameWriter {
   // Sends one frame. `take_fds`: the writer owns `fds` from now on, even on error, and closes them
   // once the kernel has them. Returns the bytes still queued (0 = all sent) or -errno (-EINVAL for
   // more than 253 fds; -EPIPE/-ECONNRESET when the peer is gone).
-  int64_t send(int fd, const FrameHeader& header, const uint8_t* payload, const int* fds,
-               size_t fd_count, bool take_fds);
+  int64_t send(int fd, const FrameHeader& header, const uint8_t* payload, const int* fds, size_t fd_count,
+               bool take_fds);
 
   // Sends as much of the queue as the socket takes. Returns the bytes still queued or -errno.
   int64_t flush(int fd);
@@ -49,8 +49,7 @@ class FrameWriter {
     std::vector<int> fds;  // owned; empty once sent
   };
 
-  Pending& enqueue(const uint8_t* header, size_t header_len, const uint8_t* payload,
-                   size_t payload_len);
+  Pending& enqueue(const uint8_t* header, size_t header_len, const uint8_t* payload, size_t payload_len);
 
   std::deque<Pending> queue_;
   size_t queued_bytes_ = 0;
@@ -59,7 +58,6 @@ class FrameWriter {
 
 // sendmsg(2) of `iov` with `fds` as SCM_RIGHTS (none when fd_count is 0), retried on EINTR.
 // Returns bytes sent or -errno (-EAGAIN when the socket buffer is full).
-int64_t send_with_fds(int fd, const ::iovec* iov, size_t iov_count, const int* fds,
-                      size_t fd_count);
+int64_t send_with_fds(int fd, const ::iovec* iov, size_t iov_count, const int* fds, size_t fd_count);
 
 }  // namespace fdwire

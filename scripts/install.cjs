@@ -55,12 +55,13 @@ function gitCheckout() {
 function addonStatus() {
   const loader = path.join(root, 'dist', 'binding.js')
   const built = path.join(root, 'build', 'Release', 'fdwire.node')
-  const r = fs.existsSync(loader) && !gitCheckout()
-    ? spawnSync(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(pathToFileURL(loader).href)})`], {
-        encoding: 'utf8',
-        env: { ...process.env, NODE_DEBUG: 'fdwire', FDWIRE_ADDON: '' },
-      })
-    : spawnSync(process.execPath, ['-e', 'require(process.argv[1])', built], { encoding: 'utf8' })
+  const r =
+    fs.existsSync(loader) && !gitCheckout()
+      ? spawnSync(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(pathToFileURL(loader).href)})`], {
+          encoding: 'utf8',
+          env: { ...process.env, NODE_DEBUG: 'fdwire', FDWIRE_ADDON: '' },
+        })
+      : spawnSync(process.execPath, ['-e', 'require(process.argv[1])', built], { encoding: 'utf8' })
   if (r.status === 0) {
     const file = /addon: (.*)/.exec(r.stderr)?.[1] ?? built
     return { ok: true, file }
@@ -79,10 +80,7 @@ function runs(file) {
 
 /** The native clients that could serve here, best first: a source build, then the prebuilt one. */
 function clientCandidates() {
-  return [
-    path.join(root, 'build', 'Release', 'rush'),
-    path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'rush'),
-  ]
+  return [path.join(root, 'build', 'Release', 'rush'), path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'rush')]
 }
 
 function isLauncher(file) {
@@ -127,7 +125,9 @@ function installClient() {
 }
 
 function firstLine(x) {
-  return String(x instanceof Error ? x.message : x).trim().split('\n')[0]
+  return String(x instanceof Error ? x.message : x)
+    .trim()
+    .split('\n')[0]
 }
 
 function forcedFromSource() {

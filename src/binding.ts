@@ -22,8 +22,7 @@ function load(): NativeAddon {
   if (process.platform === 'win32') {
     throw new FdwireError(
       'ERR_FDWIRE_UNSUPPORTED',
-      'fdwire is not supported on Windows: it needs Unix domain sockets with SCM_RIGHTS fd passing ' +
-        '(Linux and macOS).',
+      'fdwire is not supported on Windows: it needs Unix domain sockets with SCM_RIGHTS fd passing ' + '(Linux and macOS).',
     )
   }
   const explicit = process.env['FDWIRE_ADDON']
@@ -65,8 +64,7 @@ function load(): NativeAddon {
       (prebuilt
         ? 'Fix: reinstall fdwire (the prebuilt file for this platform is missing or damaged), or build it ' +
           'from source with `npm rebuild fdwire --build-from-source`'
-        : `Fix: fdwire ships no prebuilt addon for ${process.platform}-${process.arch}; build it from source ` +
-          'with `npm rebuild fdwire`') +
+        : `Fix: fdwire ships no prebuilt addon for ${process.platform}-${process.arch}; build it from source with \`npm rebuild fdwire\``) +
       ' (needs a C++ compiler, python3 and make: Debian/Ubuntu `apt-get install python3 make g++`, ' +
       'Alpine `apk add python3 make g++`, macOS `xcode-select --install`).',
   )

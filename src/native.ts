@@ -96,11 +96,7 @@ export interface NativeListenerConstructor {
    *   callee's) and its peer's credentials (pid is -1 where the platform does not report it).
    * @param onError called with an errno when accepting failed (EMFILE...); accepting is paused.
    */
-  new (
-    fd: number,
-    onAccept: (fd: number, pid: number, uid: number, gid: number) => void,
-    onError: (errno: number) => void,
-  ): NativeListener
+  new (fd: number, onAccept: (fd: number, pid: number, uid: number, gid: number) => void, onError: (errno: number) => void): NativeListener
 }
 
 /**

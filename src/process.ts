@@ -14,17 +14,7 @@ import * as os from 'node:os'
 import { debuglog } from 'node:util'
 import { native } from './binding.js'
 import { systemError } from './errors.js'
-import {
-  checkInteger,
-  checkObject,
-  checkString,
-  checkStringArray,
-  invalidArgType,
-  MAX_FD,
-  optionalBoolean,
-  optionalInteger,
-  outOfRange,
-} from './validate.js'
+import { checkInteger, checkObject, checkString, checkStringArray, invalidArgType, MAX_FD, optionalBoolean, optionalInteger, outOfRange } from './validate.js'
 
 const debug = debuglog('fdwire')
 

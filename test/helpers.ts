@@ -138,7 +138,15 @@ export async function collect(stream: NodeJS.ReadableStream | null): Promise<str
  * Encodes a frame header independently of the addon, from docs/protocol.md: a second
  * implementation of the wire format, so tests check the addon against the document.
  */
-export function frameHeader(fields: { length: number; fdCount?: number; id?: number; type?: number; magic?: number; version?: number; flags?: number }): Buffer {
+export function frameHeader(fields: {
+  length: number
+  fdCount?: number
+  id?: number
+  type?: number
+  magic?: number
+  version?: number
+  flags?: number
+}): Buffer {
   const header = Buffer.alloc(16)
   header.writeUInt16LE(fields.magic ?? 0x57fd, 0)
   header.writeUInt8(fields.version ?? 1, 2)
@@ -157,7 +165,11 @@ export function frame(payload: Buffer | string, fields: { id?: number; type?: nu
 }
 
 /** Resolves with the close reason of a connection-like emitter. */
-export function closed(connection: { closed: boolean; closeReason: Error | undefined; once(event: 'close', listener: (reason: Error | undefined) => void): unknown }): Promise<Error | undefined> {
+export function closed(connection: {
+  closed: boolean
+  closeReason: Error | undefined
+  once(event: 'close', listener: (reason: Error | undefined) => void): unknown
+}): Promise<Error | undefined> {
   if (connection.closed) return Promise.resolve(connection.closeReason)
   return new Promise((resolve) => connection.once('close', (reason) => resolve(reason)))
 }
@@ -204,4 +216,5 @@ export function needs(t: Test, missing: string | undefined, enable: string): boo
 }
 
 /** The exact command that installs Debian packages the suite needs (scripts/ci/test-deps.sh lists them all). */
-export const aptInstall = (...packages: string[]): string => `apt-get install -y ${packages.join(' ')} (as root), or \`sudo bash scripts/ci/test-deps.sh\` for all of them`
+export const aptInstall = (...packages: string[]): string =>
+  `apt-get install -y ${packages.join(' ')} (as root), or \`sudo bash scripts/ci/test-deps.sh\` for all of them`

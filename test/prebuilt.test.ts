@@ -77,9 +77,18 @@ t.test('not an ELF file, a truncated one, or none: no interpreter', async (t) =>
 
 t.test('each platform, CPU and C library has its own file, named as node-gyp-build names them', async (t) => {
   const root = '/pkg'
-  t.equal(prebuiltAddon(root, 'linux', 'x64', () => 'glibc'), '/pkg/prebuilds/linux-x64/fdwire.glibc.node')
-  t.equal(prebuiltAddon(root, 'linux', 'x64', () => 'musl'), '/pkg/prebuilds/linux-x64/fdwire.musl.node')
-  t.equal(prebuiltAddon(root, 'linux', 'arm64', () => 'musl'), '/pkg/prebuilds/linux-arm64/fdwire.musl.node')
+  t.equal(
+    prebuiltAddon(root, 'linux', 'x64', () => 'glibc'),
+    '/pkg/prebuilds/linux-x64/fdwire.glibc.node',
+  )
+  t.equal(
+    prebuiltAddon(root, 'linux', 'x64', () => 'musl'),
+    '/pkg/prebuilds/linux-x64/fdwire.musl.node',
+  )
+  t.equal(
+    prebuiltAddon(root, 'linux', 'arm64', () => 'musl'),
+    '/pkg/prebuilds/linux-arm64/fdwire.musl.node',
+  )
   t.equal(prebuiltAddon(root, 'darwin', 'arm64'), '/pkg/prebuilds/darwin-arm64/fdwire.node')
   t.equal(prebuiltAddon(root, 'darwin', 'x64'), '/pkg/prebuilds/darwin-x64/fdwire.node')
   t.equal(prebuiltAddon(root, 'freebsd', 'x64'), null, 'no prebuilt file where none ships')

@@ -43,8 +43,10 @@ const inside = (spec: string, file: string, dir: string): boolean => {
 
 t.test("rush/src imports the library only through 'fdwire'", async (t) => {
   t.ok(sources('rush/src').length > 10, 'rush/src has its sources')
-  const bad = violations('rush/src', (spec, file) =>
-    spec === 'fdwire' || spec.startsWith('node:') || spec === 'flatbuffers' || (spec.startsWith('.') && inside(spec, file, 'rush/src')))
+  const bad = violations(
+    'rush/src',
+    (spec, file) => spec === 'fdwire' || spec.startsWith('node:') || spec === 'flatbuffers' || (spec.startsWith('.') && inside(spec, file, 'rush/src')),
+  )
   t.same(bad, [], 'no deep or internal import (allowed: fdwire, node:*, flatbuffers, and rush/src itself)')
 })
 

@@ -32,7 +32,12 @@ if (level === 'addon') {
     listenFd,
     (fd) => {
       const connection = new native.Connection(
-        fd, 1 << 24, 253, 16384, meta, fdsOut,
+        fd,
+        1 << 24,
+        253,
+        16384,
+        meta,
+        fdsOut,
         (_buffer, _frames, fdCount) => {
           for (let i = 0; i < fdCount; i++) native.close(fdsOut[i])
           connection.cork()

@@ -53,7 +53,10 @@ export function quantile(sorted, q) {
 }
 
 export function median(values) {
-  return quantile([...values].sort((a, b) => a - b), 0.5)
+  return quantile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  )
 }
 
 /** Context the numbers mean nothing without. */

@@ -17,7 +17,7 @@ server.on('connection', (socket) => {
       for (const fd of got.fds ?? []) fs.closeSync(fd)
       fdsReceived += got.fds?.length ?? 0
       if (got.data) pending = Buffer.concat([pending, got.data])
-      if (!got.data && !(got.fds?.length)) break
+      if (!got.data && !got.fds?.length) break
     }
     while (pending.length >= RECORD) {
       const ackEvery = pending[0]

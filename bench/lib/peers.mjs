@@ -19,7 +19,9 @@ export function loadUsocket({ install = true } = {}) {
   }
   fs.mkdirSync(peersDir, { recursive: true })
   console.log('installing usocket@1.1.0 into bench/.peers (npm registry; builds a native addon)…')
-  const result = spawnSync('npm', ['install', '--prefix', peersDir, '--no-audit', '--no-fund', '--no-package-lock', 'usocket@1.1.0'], { stdio: ['ignore', 'ignore', 'inherit'] })
+  const result = spawnSync('npm', ['install', '--prefix', peersDir, '--no-audit', '--no-fund', '--no-package-lock', 'usocket@1.1.0'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
   try {
     return requirePeer('usocket')
   } catch (error) {

@@ -44,12 +44,10 @@ class Connection : public HandleWrap<Connection> {
 
   // new Connection(fd, maxPayload, maxFdsPerFrame, bufferSize, meta: Uint32Array,
   //                fdsOut: Int32Array, onFrames(buffer, frames, fds), onEvent(kind, value, detail))
-  explicit Connection(const Napi::CallbackInfo& info)
-      : HandleWrap<Connection>(info, "fdwire.Connection") {
+  explicit Connection(const Napi::CallbackInfo& info) : HandleWrap<Connection>(info, "fdwire.Connection") {
     Napi::Env env = info.Env();
-    if (info.Length() < 8 || !is_int(info[0]) || !is_int(info[1]) || !is_int(info[2]) ||
-        !is_int(info[3]) || !info[4].IsTypedArray() || !info[5].IsTypedArray() ||
-        !info[6].IsFunction() || !info[7].IsFunction()) {
+    if (info.Length() < 8 || !is_int(info[0]) || !is_int(info[1]) || !is_int(info[2]) || !is_int(info[3]) ||
+        !info[4].IsTypedArray() || !info[5].IsTypedArray() || !info[6].IsFunction() || !info[7].IsFunction()) {
       type_error(env, "Connection(fd, maxPayload, maxFds, bufferSize, meta, fdsOut, onFrames, onEvent)");
       return;
     }
@@ -58,8 +56,7 @@ class Connection : public HandleWrap<Connection> {
     size_t buffer_size = info[3].As<Napi::Number>().Uint32Value();
     Napi::Uint32Array meta = info[4].As<Napi::Uint32Array>();
     Napi::Int32Array fds_out = info[5].As<Napi::Int32Array>();
-    if (fds_out.ElementLength() < static_cast<size_t>(kMaxFdsPerFrame) ||
-        meta.ElementLength() < kMetaWords) {
+    if (fds_out.ElementLength() < static_cast<size_t>(kMaxFdsPerFrame) || meta.ElementLength() < kMetaWords) {
       type_error(env, "meta/fdsOut arrays too small");
       return;
     }
@@ -163,9 +160,7 @@ class Connection : public HandleWrap<Connection> {
             return;
           }
           continue;
-        case FrameReader::Status::kWouldBlock:
-          deliver(env);
-          return;
+        case FrameReader::Status::kWouldBlock: deliver(env); return;
         case FrameReader::Status::kEof:
           if (!deliver(env)) return;
           eof_ = true;
@@ -264,8 +259,7 @@ class Connection : public HandleWrap<Connection> {
       return Napi::Number::New(env, -EINVAL);
     }
     FrameHeader header{static_cast<uint32_t>(length), info[1].As<Napi::Number>().Uint32Value(),
-                       static_cast<uint16_t>(info[2].As<Napi::Number>().Uint32Value()),
-                       static_cast<uint8_t>(fd_count)};
+                       static_cast<uint16_t>(info[2].As<Napi::Number>().Uint32Value()), static_cast<uint8_t>(fd_count)};
     int64_t result = writer_->send(fd_, header, data, fds, fd_count, take_fds);
     if (result > 0) update_poll();
     return Napi::Number::New(env, static_cast<double>(result));

@@ -86,15 +86,12 @@ Napi::Value Close(const Napi::CallbackInfo& info) { return fd_call(info, "close(
 Napi::Value Dup(const Napi::CallbackInfo& info) { return fd_call(info, "dup(fd)", dup_cloexec); }
 
 // prepareSocket(fd) -> 0 | -errno
-Napi::Value PrepareSocket(const Napi::CallbackInfo& info) {
-  return fd_call(info, "prepareSocket(fd)", prepare_socket);
-}
+Napi::Value PrepareSocket(const Napi::CallbackInfo& info) { return fd_call(info, "prepareSocket(fd)", prepare_socket); }
 
 // flock(fd, exclusive, unlock) -> 0 | -errno (-EAGAIN: held by another open file description)
 Napi::Value Flock(const Napi::CallbackInfo& info) {
   if (!fd_arg(info, 3, "flock(fd, exclusive, unlock)")) return info.Env().Undefined();
-  return number(info.Env(),
-                lock_file(int_value(info[0]), info[1].ToBoolean().Value(), info[2].ToBoolean().Value()));
+  return number(info.Env(), lock_file(int_value(info[0]), info[1].ToBoolean().Value(), info[2].ToBoolean().Value()));
 }
 
 // isCloexec(fd) -> 1 | 0 | -errno
@@ -163,9 +160,13 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   if (stdio.ElementLength() != 3) return type_error(env, "stdio must hold 3 fds");
   std::vector<char*> argv_ptrs = pointers(argv);
   std::vector<char*> envp_ptrs = pointers(envp);
-  SpawnRequest request{path.c_str(), argv_ptrs.data(), envp_ptrs.data(),
-                       info[3].IsString() ? cwd.c_str() : nullptr, int_value(info[4]),
-                       {stdio[0], stdio[1], stdio[2]}, info[6].ToBoolean().Value()};
+  SpawnRequest request{path.c_str(),
+                       argv_ptrs.data(),
+                       envp_ptrs.data(),
+                       info[3].IsString() ? cwd.c_str() : nullptr,
+                       int_value(info[4]),
+                       {stdio[0], stdio[1], stdio[2]},
+                       info[6].ToBoolean().Value()};
   return number(env, spawn_process(request));
 }
 

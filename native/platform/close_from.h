@@ -33,86 +33,86 @@
 #define FDWIRE_CLOSE_LOOP_CAP 65536
 
 static inline void fdwire_close_below_limit(int first) {
-    struct rlimit limit;
-    rlim_t end = FDWIRE_CLOSE_LOOP_CAP;
-    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < end) {
-        end = limit.rlim_cur;
-    }
-    for (rlim_t fd = (rlim_t)first; fd < end; fd++) close((int)fd);
+  struct rlimit limit;
+  rlim_t end = FDWIRE_CLOSE_LOOP_CAP;
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < end) {
+    end = limit.rlim_cur;
+  }
+  for (rlim_t fd = (rlim_t)first; fd < end; fd++) close((int)fd);
 }
 
 #if FDWIRE_LINUX
 
 /* struct linux_dirent64 (getdents64(2)); glibc before 2.30 has no wrapper for the syscall. */
 struct fdwire_dirent64 {
-    uint64_t d_ino;
-    int64_t d_off;
-    unsigned short d_reclen;
-    unsigned char d_type;
-    char d_name[1];
+  uint64_t d_ino;
+  int64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[1];
 };
 
 /* Closes every fd >= first that /proc/self/fd lists. 0, or -1 when /proc cannot be read (some fds
  * may be closed already; the caller's fallback closes the rest). Closing while reading is safe:
  * proc_readfd_common resumes at the next fd number, whatever was closed below it. */
 static inline int fdwire_close_listed(int first) {
-    int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir < 0) return -1;
-    union {
-        struct fdwire_dirent64 align;
-        char bytes[2048];
-    } buffer;
-    for (;;) {
-        long n = syscall(SYS_getdents64, dir, buffer.bytes, sizeof(buffer.bytes));
-        if (n < 0) {
-            close(dir);
-            return -1;
-        }
-        if (n == 0) break;
-        for (long offset = 0; offset < n;) {
-            const struct fdwire_dirent64* entry = (const struct fdwire_dirent64*)(buffer.bytes + offset);
-            offset += entry->d_reclen;
-            int fd = 0;
-            const char* digit = entry->d_name;
-            if (*digit < '0' || *digit > '9') continue; /* "." and ".." */
-            for (; *digit >= '0' && *digit <= '9'; digit++) fd = fd * 10 + (*digit - '0');
-            if (fd >= first && fd != dir) close(fd);
-        }
+  int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return -1;
+  union {
+    struct fdwire_dirent64 align;
+    char bytes[2048];
+  } buffer;
+  for (;;) {
+    long n = syscall(SYS_getdents64, dir, buffer.bytes, sizeof(buffer.bytes));
+    if (n < 0) {
+      close(dir);
+      return -1;
     }
-    close(dir);
-    return 0;
+    if (n == 0) break;
+    for (long offset = 0; offset < n;) {
+      const struct fdwire_dirent64* entry = (const struct fdwire_dirent64*)(buffer.bytes + offset);
+      offset += entry->d_reclen;
+      int fd = 0;
+      const char* digit = entry->d_name;
+      if (*digit < '0' || *digit > '9') continue; /* "." and ".." */
+      for (; *digit >= '0' && *digit <= '9'; digit++) fd = fd * 10 + (*digit - '0');
+      if (fd >= first && fd != dir) close(fd);
+    }
+  }
+  close(dir);
+  return 0;
 }
 
 static inline void fdwire_close_from(int first) {
 #if defined(SYS_close_range)
-    if (syscall(SYS_close_range, (unsigned)first, ~0u, 0u) == 0) return;
+  if (syscall(SYS_close_range, (unsigned)first, ~0u, 0u) == 0) return;
 #endif
-    if (fdwire_close_listed(first) == 0) return;
-    fdwire_close_below_limit(first);
+  if (fdwire_close_listed(first) == 0) return;
+  fdwire_close_below_limit(first);
 }
 
 #else /* macOS */
 
 static inline void fdwire_close_from(int first) {
-    enum { kBatch = 128 };
-    struct proc_fdinfo listed[kBatch];
-    pid_t self = getpid();
-    for (;;) {
-        /* Lists open fds in ascending order, as many as fit; closed ones drop out of the next call. */
-        int bytes = proc_pidinfo(self, PROC_PIDLISTFDS, 0, listed, (int)sizeof(listed));
-        if (bytes <= 0) break;
-        int count = bytes / (int)PROC_PIDLISTFD_SIZE;
-        int closed = 0;
-        for (int i = 0; i < count; i++) {
-            if (listed[i].proc_fd >= first) {
-                close(listed[i].proc_fd);
-                closed++;
-            }
-        }
-        if (count < kBatch) return; /* that was all of them */
-        if (closed == 0) break;     /* a full batch below `first`: list no further, loop instead */
+  enum { kBatch = 128 };
+  struct proc_fdinfo listed[kBatch];
+  pid_t self = getpid();
+  for (;;) {
+    /* Lists open fds in ascending order, as many as fit; closed ones drop out of the next call. */
+    int bytes = proc_pidinfo(self, PROC_PIDLISTFDS, 0, listed, (int)sizeof(listed));
+    if (bytes <= 0) break;
+    int count = bytes / (int)PROC_PIDLISTFD_SIZE;
+    int closed = 0;
+    for (int i = 0; i < count; i++) {
+      if (listed[i].proc_fd >= first) {
+        close(listed[i].proc_fd);
+        closed++;
+      }
     }
-    fdwire_close_below_limit(first);
+    if (count < kBatch) return; /* that was all of them */
+    if (closed == 0) break;     /* a full batch below `first`: list no further, loop instead */
+  }
+  fdwire_close_below_limit(first);
 }
 
 #endif

@@ -35,12 +35,12 @@
  * headers this was built with) has no pidfd_open. */
 static inline int fdwire_exit_fd_open(pid_t pid) {
 #if defined(SYS_pidfd_open)
-    long fd = syscall(SYS_pidfd_open, pid, 0);
-    if (fd < 0) return -errno;
-    return (int)fd;
+  long fd = syscall(SYS_pidfd_open, pid, 0);
+  if (fd < 0) return -errno;
+  return (int)fd;
 #else
-    (void)pid;
-    return -ENOSYS;
+  (void)pid;
+  return -ENOSYS;
 #endif
 }
 
@@ -50,8 +50,8 @@ static inline void fdwire_exit_fd_consume(int fd) { (void)fd; }
 /* The fd woke us but the child could not be reaped yet: have it turn readable again soon. Returns
  * 0 or -errno. A pidfd is readable only once waitpid can reap (see above), so this never happens. */
 static inline int fdwire_exit_fd_rearm(int fd) {
-    (void)fd;
-    return 0;
+  (void)fd;
+  return 0;
 }
 
 #else /* macOS */
@@ -62,48 +62,48 @@ static inline int fdwire_exit_fd_rearm(int fd) {
 enum { FDWIRE_EXIT_USER_IDENT = 1, FDWIRE_EXIT_TIMER_IDENT = 2 };
 
 static inline int fdwire_exit_fd_open(pid_t pid) {
-    int kq = kqueue();
-    if (kq < 0) return -errno;
-    int err = fdwire_set_cloexec(kq);
-    if (err < 0) {
-        close(kq);
-        return err;
+  int kq = kqueue();
+  if (kq < 0) return -errno;
+  int err = fdwire_set_cloexec(kq);
+  if (err < 0) {
+    close(kq);
+    return err;
+  }
+  struct kevent change;
+  EV_SET(&change, (uintptr_t)pid, EVFILT_PROC, EV_ADD, NOTE_EXIT, 0, NULL);
+  if (kevent(kq, &change, 1, NULL, 0, NULL) < 0) {
+    if (errno != ESRCH) {
+      err = -errno;
+      close(kq);
+      return err;
     }
-    struct kevent change;
-    EV_SET(&change, (uintptr_t)pid, EVFILT_PROC, EV_ADD, NOTE_EXIT, 0, NULL);
-    if (kevent(kq, &change, 1, NULL, 0, NULL) < 0) {
-        if (errno != ESRCH) {
-            err = -errno;
-            close(kq);
-            return err;
-        }
-        struct kevent user[2];
-        EV_SET(&user[0], FDWIRE_EXIT_USER_IDENT, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, NULL);
-        EV_SET(&user[1], FDWIRE_EXIT_USER_IDENT, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL);
-        if (kevent(kq, user, 2, NULL, 0, NULL) < 0) {
-            err = -errno;
-            close(kq);
-            return err;
-        }
+    struct kevent user[2];
+    EV_SET(&user[0], FDWIRE_EXIT_USER_IDENT, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, NULL);
+    EV_SET(&user[1], FDWIRE_EXIT_USER_IDENT, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL);
+    if (kevent(kq, user, 2, NULL, 0, NULL) < 0) {
+      err = -errno;
+      close(kq);
+      return err;
     }
-    return kq;
+  }
+  return kq;
 }
 
 static inline void fdwire_exit_fd_consume(int fd) {
-    struct kevent events[4];
-    struct timespec now = {0, 0};
-    int n;
-    do {
-        n = kevent(fd, NULL, 0, events, 4, &now);
-    } while (n == 4 || (n < 0 && errno == EINTR));
+  struct kevent events[4];
+  struct timespec now = {0, 0};
+  int n;
+  do {
+    n = kevent(fd, NULL, 0, events, 4, &now);
+  } while (n == 4 || (n < 0 && errno == EINTR));
 }
 
 static inline int fdwire_exit_fd_rearm(int fd) {
-    struct kevent timer;
-    /* data is in milliseconds by default (kevent(2), EVFILT_TIMER). */
-    EV_SET(&timer, FDWIRE_EXIT_TIMER_IDENT, EVFILT_TIMER, EV_ADD | EV_ONESHOT, 0, 1, NULL);
-    if (kevent(fd, &timer, 1, NULL, 0, NULL) < 0) return -errno;
-    return 0;
+  struct kevent timer;
+  /* data is in milliseconds by default (kevent(2), EVFILT_TIMER). */
+  EV_SET(&timer, FDWIRE_EXIT_TIMER_IDENT, EVFILT_TIMER, EV_ADD | EV_ONESHOT, 0, 1, NULL);
+  if (kevent(fd, &timer, 1, NULL, 0, NULL) < 0) return -errno;
+  return 0;
 }
 
 #endif

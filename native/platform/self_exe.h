@@ -21,19 +21,19 @@
 #if FDWIRE_LINUX
 
 static inline int fdwire_self_exe(char* out, size_t cap) {
-    if (cap < 2) return -1;
-    ssize_t n = readlink("/proc/self/exe", out, cap - 1);
-    if (n <= 0 || (size_t)n >= cap - 1) return -1; /* readlink truncates silently */
-    out[n] = 0;
-    return 0;
+  if (cap < 2) return -1;
+  ssize_t n = readlink("/proc/self/exe", out, cap - 1);
+  if (n <= 0 || (size_t)n >= cap - 1) return -1; /* readlink truncates silently */
+  out[n] = 0;
+  return 0;
 }
 
 #else
 
 static inline int fdwire_self_exe(char* out, size_t cap) {
-    uint32_t size = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
-    if (_NSGetExecutablePath(out, &size) != 0) return -1;
-    return 0;
+  uint32_t size = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
+  if (_NSGetExecutablePath(out, &size) != 0) return -1;
+  return 0;
 }
 
 #endif

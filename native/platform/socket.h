@@ -38,26 +38,26 @@
 #define FDWIRE_MAX_FDS_PER_RECVMSG 253
 
 static inline int fdwire_set_nosigpipe(int fd) {
-    (void)fd;
-    return 0;
+  (void)fd;
+  return 0;
 }
 
 /* A new AF_UNIX stream socket: close-on-exec, non-blocking when `nonblock`. fd or -errno. */
 static inline int fdwire_stream_socket(int nonblock) {
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
-    return fd < 0 ? -errno : fd;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
+  return fd < 0 ? -errno : fd;
 }
 
 /* A connected pair, both close-on-exec and non-blocking. 0 or -errno. */
 static inline int fdwire_stream_socket_pair(int fds[2]) {
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) < 0) return -errno;
-    return 0;
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) < 0) return -errno;
+  return 0;
 }
 
 /* One accept: the new fd (close-on-exec, non-blocking, no SIGPIPE) or -errno, EINTR included. */
 static inline int fdwire_accept(int listen_fd) {
-    int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    return fd < 0 ? -errno : fd;
+  int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  return fd < 0 ? -errno : fd;
 }
 
 /* How many fds the recvmsg control buffer must hold to receive up to `wanted` per message. Linux
@@ -69,13 +69,13 @@ static inline void fdwire_mark_received_fd(int fd) { (void)fd; }
 
 /* The peer's pid, uid and gid as they were when it connected (SO_PEERCRED). 0 or -errno. */
 static inline int fdwire_peer_credentials(int fd, int32_t* pid, uint32_t* uid, uint32_t* gid) {
-    struct ucred cred;
-    socklen_t len = sizeof(cred);
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return -errno;
-    *pid = cred.pid;
-    *uid = cred.uid;
-    *gid = cred.gid;
-    return 0;
+  struct ucred cred;
+  socklen_t len = sizeof(cred);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return -errno;
+  *pid = cred.pid;
+  *uid = cred.uid;
+  *gid = cred.gid;
+  return 0;
 }
 
 #else /* macOS */
@@ -92,49 +92,49 @@ static inline int fdwire_peer_credentials(int fd, int32_t* pid, uint32_t* uid, u
 #define FDWIRE_MAX_FDS_PER_RECVMSG 254
 
 static inline int fdwire_set_nosigpipe(int fd) {
-    int one = 1;
-    if (setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one)) < 0) return -errno;
-    return 0;
+  int one = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one)) < 0) return -errno;
+  return 0;
 }
 
 /* Marks a socket we just made close-on-exec (and non-blocking, and SIGPIPE-free); closes it and
  * returns -errno when that fails. */
 static inline int fdwire_finish_socket(int fd, int nonblock) {
-    int err = fdwire_set_cloexec(fd);
-    if (err == 0 && nonblock) err = fdwire_set_nonblock(fd);
-    if (err == 0) err = fdwire_set_nosigpipe(fd);
-    if (err < 0) {
-        close(fd);
-        return err;
-    }
-    return fd;
+  int err = fdwire_set_cloexec(fd);
+  if (err == 0 && nonblock) err = fdwire_set_nonblock(fd);
+  if (err == 0) err = fdwire_set_nosigpipe(fd);
+  if (err < 0) {
+    close(fd);
+    return err;
+  }
+  return fd;
 }
 
 static inline int fdwire_stream_socket(int nonblock) {
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (fd < 0) return -errno;
-    return fdwire_finish_socket(fd, nonblock);
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  if (fd < 0) return -errno;
+  return fdwire_finish_socket(fd, nonblock);
 }
 
 static inline int fdwire_stream_socket_pair(int fds[2]) {
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0) return -errno;
-    int first = fdwire_finish_socket(fds[0], 1);
-    if (first < 0) {
-        close(fds[1]);
-        return first;
-    }
-    int second = fdwire_finish_socket(fds[1], 1);
-    if (second < 0) {
-        close(fds[0]);
-        return second;
-    }
-    return 0;
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0) return -errno;
+  int first = fdwire_finish_socket(fds[0], 1);
+  if (first < 0) {
+    close(fds[1]);
+    return first;
+  }
+  int second = fdwire_finish_socket(fds[1], 1);
+  if (second < 0) {
+    close(fds[0]);
+    return second;
+  }
+  return 0;
 }
 
 static inline int fdwire_accept(int listen_fd) {
-    int fd = accept(listen_fd, NULL, NULL);
-    if (fd < 0) return -errno;
-    return fdwire_finish_socket(fd, 1);
+  int fd = accept(listen_fd, NULL, NULL);
+  if (fd < 0) return -errno;
+  return fdwire_finish_socket(fd, 1);
 }
 
 /* XNU installs every fd of the message in our process before it copies the control data out, and
@@ -142,27 +142,27 @@ static inline int fdwire_accept(int listen_fd) {
  * would be open here with numbers nobody learns. So the buffer always has room for the most one
  * message can carry, and fds beyond `wanted` are ours to see and close. */
 static inline size_t fdwire_recv_fd_room(size_t wanted) {
-    (void)wanted;
-    return FDWIRE_MAX_FDS_PER_RECVMSG;
+  (void)wanted;
+  return FDWIRE_MAX_FDS_PER_RECVMSG;
 }
 
 static inline void fdwire_mark_received_fd(int fd) {
-    /* Only EBADF could fail here, and the fd was installed a moment ago. */
-    (void)fdwire_set_cloexec(fd);
+  /* Only EBADF could fail here, and the fd was installed a moment ago. */
+  (void)fdwire_set_cloexec(fd);
 }
 
 static inline int fdwire_peer_credentials(int fd, int32_t* pid, uint32_t* uid, uint32_t* gid) {
-    uid_t peer_uid;
-    gid_t peer_gid;
-    if (getpeereid(fd, &peer_uid, &peer_gid) < 0) return -errno;
-    *uid = peer_uid;
-    *gid = peer_gid;
-    /* LOCAL_PEERPID (macOS 10.8+): the pid that connected, recorded at connect time like Linux. */
-    pid_t peer_pid = -1;
-    socklen_t len = sizeof(peer_pid);
-    if (getsockopt(fd, SOL_LOCAL, LOCAL_PEERPID, &peer_pid, &len) < 0) peer_pid = -1;
-    *pid = peer_pid;
-    return 0;
+  uid_t peer_uid;
+  gid_t peer_gid;
+  if (getpeereid(fd, &peer_uid, &peer_gid) < 0) return -errno;
+  *uid = peer_uid;
+  *gid = peer_gid;
+  /* LOCAL_PEERPID (macOS 10.8+): the pid that connected, recorded at connect time like Linux. */
+  pid_t peer_pid = -1;
+  socklen_t len = sizeof(peer_pid);
+  if (getsockopt(fd, SOL_LOCAL, LOCAL_PEERPID, &peer_pid, &len) < 0) peer_pid = -1;
+  *pid = peer_pid;
+  return 0;
 }
 
 #endif
@@ -177,32 +177,32 @@ FDWIRE_STATIC_ASSERT(FDWIRE_MAX_FDS_PER_RECVMSG >= FDWIRE_MAX_FDS_PER_FRAME, "ro
  * holds (XNU after MSG_CTRUNC) is read only as far as the buffer goes.
  */
 static inline size_t fdwire_take_received_fds(struct msghdr* msg, int* out, size_t cap) {
-    size_t taken = 0;
-    if (msg->msg_control == NULL || msg->msg_controllen == 0) return 0;
-    const unsigned char* end = (const unsigned char*)msg->msg_control + msg->msg_controllen;
-    struct cmsghdr* c;
-    /* musl's CMSG_NXTHDR compares a size_t with a pointer difference (-Wsign-compare). */
+  size_t taken = 0;
+  if (msg->msg_control == NULL || msg->msg_controllen == 0) return 0;
+  const unsigned char* end = (const unsigned char*)msg->msg_control + msg->msg_controllen;
+  struct cmsghdr* c;
+  /* musl's CMSG_NXTHDR compares a size_t with a pointer difference (-Wsign-compare). */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wsign-compare"
-    for (c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
+  for (c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
 #pragma GCC diagnostic pop
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        const unsigned char* data = CMSG_DATA(c);
-        size_t claimed = c->cmsg_len > CMSG_LEN(0) ? (size_t)(c->cmsg_len - CMSG_LEN(0)) : 0;
-        size_t present = data < end ? (size_t)(end - data) : 0;
-        size_t count = (claimed < present ? claimed : present) / sizeof(int);
-        for (size_t i = 0; i < count; i++) {
-            int fd;
-            memcpy(&fd, data + i * sizeof(int), sizeof(int));
-            fdwire_mark_received_fd(fd);
-            if (taken < cap) {
-                out[taken++] = fd;
-            } else {
-                close(fd);
-            }
-        }
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const unsigned char* data = CMSG_DATA(c);
+    size_t claimed = c->cmsg_len > CMSG_LEN(0) ? (size_t)(c->cmsg_len - CMSG_LEN(0)) : 0;
+    size_t present = data < end ? (size_t)(end - data) : 0;
+    size_t count = (claimed < present ? claimed : present) / sizeof(int);
+    for (size_t i = 0; i < count; i++) {
+      int fd;
+      memcpy(&fd, data + i * sizeof(int), sizeof(int));
+      fdwire_mark_received_fd(fd);
+      if (taken < cap) {
+        out[taken++] = fd;
+      } else {
+        close(fd);
+      }
     }
-    return taken;
+  }
+  return taken;
 }
 
 #endif

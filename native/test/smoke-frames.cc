@@ -41,8 +41,9 @@ FrameReader::Result read_frames(FrameReader* reader, std::vector<std::vector<uin
 void test_fd_passing(const std::string& dir) {
   int pair[2] = {-1, -1}, pipe_fds[2] = {-1, -1};
   check(fdwire::socket_pair(pair) == 0, "socket_pair");
-  check(fdwire::make_pipe(pipe_fds) == 0 && fdwire::is_cloexec(pipe_fds[0]) == 1 && fdwire::is_cloexec(pipe_fds[1]) == 1,
-        "make_pipe: both ends close-on-exec");
+  check(
+      fdwire::make_pipe(pipe_fds) == 0 && fdwire::is_cloexec(pipe_fds[0]) == 1 && fdwire::is_cloexec(pipe_fds[1]) == 1,
+      "make_pipe: both ends close-on-exec");
   std::string file_path = dir + "/attached.txt";
   int file = open(file_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   const char file_text[] = "written before sending";
@@ -93,8 +94,10 @@ void test_fd_passing(const std::string& dir) {
   fdwire::FrameWriter writer;
   FrameHeader again = {5, 43, 8, 1};
   int64_t queued = writer.send(pair[0], again, reinterpret_cast<const uint8_t*>("again"), &pipe_fds[1], 1, false);
-  check(queued == 0 && fdwire::is_cloexec(pipe_fds[1]) == 1, "FrameWriter::send with a kept fd: sent at once (%lld), "
-        "the caller's fd still open", static_cast<long long>(queued));
+  check(queued == 0 && fdwire::is_cloexec(pipe_fds[1]) == 1,
+        "FrameWriter::send with a kept fd: sent at once (%lld), "
+        "the caller's fd still open",
+        static_cast<long long>(queued));
   r = read_frames(&reader, &buffers, pair[1]);
   bool got_frame = r.status == FrameReader::Status::kData && reader.frames().size() == 1 && reader.fds().size() == 1;
   check(got_frame && reader.frames()[0].id == 43 && reader.fds()[0] != pipe_fds[1] &&

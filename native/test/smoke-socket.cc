@@ -42,8 +42,8 @@ void test_sockets(const std::string& dir) {
     fdwire::PeerCredentials peer = {-2, 0, 0};
     int rc = fdwire::peer_credentials(fd, &peer);
     check(rc == 0 && peer.pid == getpid() && peer.uid == getuid() && peer.gid == getgid(),
-          "peer_credentials on the %s end: pid %d uid %u gid %u", fd == server ? "accepted" : "connecting",
-          peer.pid, peer.uid, peer.gid);
+          "peer_credentials on the %s end: pid %d uid %u gid %u", fd == server ? "accepted" : "connecting", peer.pid,
+          peer.uid, peer.gid);
   }
   close_if_open(server);
   close_if_open(client);

@@ -128,8 +128,8 @@ void check_spawn_failure(const char* what, pid_t pid) {
   if (pid > 0) {
     int status = 0;
     waitpid(pid, &status, 0);
-    check(WIFEXITED(status) && WEXITSTATUS(status) == 127, "spawn_process %s: the child exited 127 (status %#x)",
-          what, status);
+    check(WIFEXITED(status) && WEXITSTATUS(status) == 127, "spawn_process %s: the child exited 127 (status %#x)", what,
+          status);
   }
 }
 
@@ -148,8 +148,7 @@ void test_child_fds(const char* label, bool expect_process_fd) {
         label, plain, high);
   char script[256];
   snprintf(script, sizeof script,
-           "umask; pwd; for n in 0 1 2 %d %d; do [ -e /proc/self/fd/$n ] && printf '%%s ' $n; done; echo", plain,
-           high);
+           "umask; pwd; for n in 0 1 2 %d %d; do [ -e /proc/self/fd/$n ] && printf '%%s ' $n; done; echo", plain, high);
   int out[2] = {-1, -1};
   fdwire::make_pipe(out);
   pid_t pid = spawn_sh("/bin/sh", script, -1, out[1], "/", 027);
@@ -166,7 +165,8 @@ void test_child_fds(const char* label, bool expect_process_fd) {
   }
   int status = -1, signal_number = -1;
   int rc = pid > 0 ? wait_exit(pid, process_fd, &status, &signal_number) : -ESRCH;
-  check(rc == 1 && status == 0 && signal_number == 0, "%s: reaped, exit status 0 (rc %d, status %d)", label, rc, status);
+  check(rc == 1 && status == 0 && signal_number == 0, "%s: reaped, exit status 0 (rc %d, status %d)", label, rc,
+        status);
   close_if_open(process_fd);
   fdwire::close_fd(out[0]);
   fdwire::close_fd(plain);

@@ -82,9 +82,9 @@ inline std::string one_line(const std::string& text) {
 }
 
 // The groups of checks, in the order core-smoke.cc runs them. `dir`: a fresh 0700 directory.
-void test_sockets(const std::string& dir);    // smoke-socket.cc
-void test_frames(const std::string& dir);     // smoke-frames.cc
-void test_spawn();                            // smoke-spawn.cc
-void test_spawn_without_new_syscalls();       // smoke-spawn.cc; installs a seccomp filter: run last
+void test_sockets(const std::string& dir);  // smoke-socket.cc
+void test_frames(const std::string& dir);   // smoke-frames.cc
+void test_spawn();                          // smoke-spawn.cc
+void test_spawn_without_new_syscalls();     // smoke-spawn.cc; installs a seccomp filter: run last
 
 }  // namespace smoke

@@ -51,7 +51,8 @@ int conn_send(int fd, const uint8_t *frame, size_t len, const int *fds, unsigned
     if (nfds > 3) return -EINVAL;
     /* Two iovecs, header and payload, as docs/protocol.md describes (they are contiguous here,
      * so this is one write either way). */
-    struct iovec iov[2] = {{(void *)frame, FDWIRE_HEADER_SIZE}, {(void *)(frame + FDWIRE_HEADER_SIZE), len - FDWIRE_HEADER_SIZE}};
+    struct iovec iov[2] = {{(void *)frame, FDWIRE_HEADER_SIZE},
+                           {(void *)(frame + FDWIRE_HEADER_SIZE), len - FDWIRE_HEADER_SIZE}};
     struct msghdr msg;
     memset(&msg, 0, sizeof msg);
     msg.msg_iov = iov;
@@ -100,9 +101,7 @@ void rx_free(struct rx *rx) {
 }
 
 /* Closes every fd in the control messages: the daemon has no business sending us any. */
-static void close_fds(struct msghdr *msg) {
-    fdwire_take_received_fds(msg, NULL, 0);
-}
+static void close_fds(struct msghdr *msg) { fdwire_take_received_fds(msg, NULL, 0); }
 
 int rx_fill(int fd, struct rx *rx) {
     if (rx->start == rx->end) rx->start = rx->end = 0;

@@ -62,8 +62,8 @@ int runtime_socket_path(char *out, size_t cap) {
     out[0] = 0;
     if (append(out, max, &plen, dir) == 0 && append(out, max, &plen, SOCKET_NAME) == 0) return 0;
 too_long:
-    say("socket path too long for a Unix socket (at most ", max == 108 ? "107" : "103",
-        " bytes): ", dir, SOCKET_NAME, "; set RUSH_RUNTIME_DIR to a shorter directory; running locally", NULL);
+    say("socket path too long for a Unix socket (at most ", max == 108 ? "107" : "103", " bytes): ", dir, SOCKET_NAME,
+        "; set RUSH_RUNTIME_DIR to a shorter directory; running locally", NULL);
     return -1;
 }
 

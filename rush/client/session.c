@@ -26,7 +26,6 @@
 
 extern char **environ;
 
-
 /* The signal that ended the last command, when one did (see session_command_signal). */
 static int command_signal;
 
@@ -76,7 +75,8 @@ static uint32_t current_umask(void) {
 
 /* FdRole numbers the three stdio roles as unistd.h numbers the fds: fd 0, 1, 2 each go with the
  * role of the same number. */
-_Static_assert(RUSH_ROLE_STDIN == STDIN_FILENO && RUSH_ROLE_STDOUT == STDOUT_FILENO && RUSH_ROLE_STDERR == STDERR_FILENO,
+_Static_assert(RUSH_ROLE_STDIN == STDIN_FILENO && RUSH_ROLE_STDOUT == STDOUT_FILENO &&
+                   RUSH_ROLE_STDERR == STDERR_FILENO,
                "an stdio fd's role is its number");
 
 /* Sends a rush.exec request for argv[0..argc) with our open stdio fds. Returns 0 or -errno. */
@@ -90,8 +90,14 @@ int send_exec(int sock, uint32_t id, char *const *argv, size_t argc, uint32_t li
         roles[n++] = (uint8_t)fd; /* RUSH_ROLE_STDIN, _STDOUT, _STDERR */
     }
     struct exec_request r = {
-        .argv = argv, .argc = argc, .cwd = current_dir(), .env = environ,
-        .umask = current_umask(), .roles = roles, .nroles = n, .line = line,
+        .argv = argv,
+        .argc = argc,
+        .cwd = current_dir(),
+        .env = environ,
+        .umask = current_umask(),
+        .roles = roles,
+        .nroles = n,
+        .line = line,
     };
     uint8_t *frame = malloc(wire_exec_size(&r));
     if (!frame) return -ENOMEM;
@@ -181,14 +187,19 @@ static int on_frame(const uint8_t *p, uint32_t n, uint32_t exec_id) {
     if (kind != MSG_RESPONSE) return KEEP_WAITING; /* Hello, or anything we did not ask for */
     if (r.id == 0 && r.status != FDWIRE_STATUS_OK) {
         /* The daemon refused the connection or our message: the command did not run there. */
-        say_n("", r.message.p, r.message.n, r.message.n ? "; running locally" : "rushd refused the connection; running locally");
+        say_n("", r.message.p, r.message.n,
+              r.message.n ? "; running locally" : "rushd refused the connection; running locally");
         return RUN_LOCALLY;
     }
     if (r.id != exec_id) return SIGNAL_ANSWERED;
     if (r.status != FDWIRE_STATUS_OK) {
-        if (is_code(r.code, FDWIRE_CODE_UNKNOWN_METHOD) || is_code(r.code, FDWIRE_CODE_SHUTTING_DOWN)) return RUN_LOCALLY;
-        if (r.message.n) say_n("", r.message.p, r.message.n, "");
-        else say(r.status == FDWIRE_STATUS_CANCELLED ? "rushd cancelled the command" : "rushd could not run the command", NULL);
+        if (is_code(r.code, FDWIRE_CODE_UNKNOWN_METHOD) || is_code(r.code, FDWIRE_CODE_SHUTTING_DOWN))
+            return RUN_LOCALLY;
+        if (r.message.n)
+            say_n("", r.message.p, r.message.n, "");
+        else
+            say(r.status == FDWIRE_STATUS_CANCELLED ? "rushd cancelled the command" : "rushd could not run the command",
+                NULL);
         return 127;
     }
     int32_t status = 0, signo = 0;
@@ -224,8 +235,10 @@ int await_exec(struct session *s, uint32_t exec_id) {
         }
         if (got > 0) {
             int st = on_frame(payload, len, exec_id);
-            if (st == SIGNAL_ANSWERED) s->unanswered_signal = 0; /* rushd is alive and handling them */
-            else if (st != KEEP_WAITING) return st;
+            if (st == SIGNAL_ANSWERED)
+                s->unanswered_signal = 0; /* rushd is alive and handling them */
+            else if (st != KEEP_WAITING)
+                return st;
             continue;
         }
         struct pollfd pfd[2] = {{s->sock, POLLIN, 0}, {s->sigfd, POLLIN, 0}};

@@ -33,10 +33,7 @@ void say(const char *first, ...) {
 
 void say_n(const char *prefix, const void *text, size_t n, const char *suffix) {
     struct iovec iov[5] = {
-        {(void *)"rush: ", 6},
-        {(void *)prefix, strlen(prefix)},
-        {(void *)text, n},
-        {(void *)suffix, strlen(suffix)},
+        {(void *)"rush: ", 6}, {(void *)prefix, strlen(prefix)}, {(void *)text, n}, {(void *)suffix, strlen(suffix)},
         {(void *)"\n", 1},
     };
     int saved = errno;

@@ -32,9 +32,7 @@ static void w32(uint8_t *b, size_t at, uint32_t v) {
     b[at + 3] = (uint8_t)(v >> 24);
 }
 
-static uint16_t r16(const uint8_t *b, size_t at) {
-    return (uint16_t)(b[at] | (b[at + 1] << 8));
-}
+static uint16_t r16(const uint8_t *b, size_t at) { return (uint16_t)(b[at] | (b[at + 1] << 8)); }
 
 static uint32_t r32(const uint8_t *b, size_t at) {
     return (uint32_t)b[at] | ((uint32_t)b[at + 1] << 8) | ((uint32_t)b[at + 2] << 16) | ((uint32_t)b[at + 3] << 24);
@@ -47,9 +45,7 @@ static size_t pad_to(uint8_t *b, size_t pos, size_t align, size_t rem) {
 }
 
 /* Bytes a string of length n takes: length prefix, bytes, NUL, padding to 4. */
-static size_t string_size(size_t n) {
-    return (4 + n + 1 + 3) & ~(size_t)3;
-}
+static size_t string_size(size_t n) { return (4 + n + 1 + 3) & ~(size_t)3; }
 
 /* Writes a string at `pos` (4-aligned); returns the 4-aligned end. */
 static size_t put_string(uint8_t *b, size_t pos, const char *s, size_t n) {
@@ -60,9 +56,7 @@ static size_t put_string(uint8_t *b, size_t pos, const char *s, size_t n) {
 }
 
 /* Stores at `slot` the uoffset to `target` (which is after it). */
-static void put_offset(uint8_t *b, size_t slot, size_t target) {
-    w32(b, slot, (uint32_t)(target - slot));
-}
+static void put_offset(uint8_t *b, size_t slot, size_t target) { w32(b, slot, (uint32_t)(target - slot)); }
 
 /* Writes a vector of strings at `pos` (4-aligned): count, one uoffset slot per string, then the
  * strings in order. Returns the end. */
@@ -76,9 +70,7 @@ static size_t put_strings(uint8_t *b, size_t pos, char *const *items, size_t n) 
     return at;
 }
 
-static void put_ident(uint8_t *b, size_t at, const char *ident) {
-    memcpy(b + at, ident, 4);
-}
+static void put_ident(uint8_t *b, size_t at, const char *ident) { memcpy(b + at, ident, 4); }
 
 /* ---------- frames and the envelope ---------- */
 
@@ -389,11 +381,13 @@ void wire_local_exec_free(struct local_exec *e) {
 
 /* The program of a RunLocally table, when it names one: 1 (filled), 0 (absent) or -1. */
 static int decode_local_exec(struct fb b, int64_t t, struct local_exec *exec) {
-    int64_t program = fb_field(b, (uint64_t)t, 1, 4), argv = fb_field(b, (uint64_t)t, 2, 4), env = fb_field(b, (uint64_t)t, 3, 4);
+    int64_t program = fb_field(b, (uint64_t)t, 1, 4), argv = fb_field(b, (uint64_t)t, 2, 4),
+            env = fb_field(b, (uint64_t)t, 3, 4);
     if (program < 0 || argv < 0 || env < 0) return -1;
     if (program == 0) return 0;
     struct local_exec e = {NULL, NULL, NULL};
-    if (fb_cstring(b, (uint64_t)program, &e.program) < 0 || e.program[0] == 0 || fb_cstrings(b, argv, &e.argv) < 0) return -1;
+    if (fb_cstring(b, (uint64_t)program, &e.program) < 0 || e.program[0] == 0 || fb_cstrings(b, argv, &e.argv) < 0)
+        return -1;
     if (e.argv[0] == NULL || fb_cstrings(b, env, &e.env) < 0) {
         wire_local_exec_free(&e);
         return -1;
@@ -409,7 +403,8 @@ int wire_decode_exec_reply(struct span body, int32_t *status, int32_t *signal, i
     if (b.n >= 8 && memcmp(b.p + 4, RUSH_RESULT_IDENTIFIER, 4) == 0) {
         int64_t t = fb_root(b, RUSH_RESULT_IDENTIFIER);
         if (t < 0) return -1;
-        int64_t s = fb_field(b, (uint64_t)t, 0, 4), g = fb_field(b, (uint64_t)t, 1, 4), e = fb_field(b, (uint64_t)t, 2, 1);
+        int64_t s = fb_field(b, (uint64_t)t, 0, 4), g = fb_field(b, (uint64_t)t, 1, 4),
+                e = fb_field(b, (uint64_t)t, 2, 1);
         if (s < 0 || g < 0 || e < 0) return -1;
         *status = s ? (int32_t)r32(b.p, (uint64_t)s) : 0;
         *signal = g ? (int32_t)r32(b.p, (uint64_t)g) : 0;

@@ -53,9 +53,9 @@ enum msg_kind { MSG_HELLO = FDWIRE_MESSAGE_HELLO, MSG_RESPONSE = FDWIRE_MESSAGE_
 /* A decoded Response (only the fields the client uses). */
 struct response {
     uint32_t id;
-    unsigned status; /* FDWIRE_STATUS_* */
+    unsigned status;           /* FDWIRE_STATUS_* */
     struct span code, message; /* ErrorInfo; empty when absent */
-    struct span body; /* empty when absent */
+    struct span body;          /* empty when absent */
 };
 
 /* Checks a frame header (FDWIRE_HEADER_SIZE bytes). Returns 0 and the payload length, or -1 with *why set. */

@@ -79,13 +79,13 @@ const builtins: Record<string, Builtin> = {
     // dash's echo always interprets backslash escapes; without backslashes the text is literal.
     if (args.some((arg) => arg.includes('\\'))) return undefined
     if (args[0] === '-n') out.push(args.slice(1).join(' '))
-    else out.push(args.join(' ') + '\n')
+    else out.push(`${args.join(' ')}\n`)
     return 0
   },
 
   pwd(args, state, out) {
     if (args.length > 0) return undefined
-    out.push(state.cwd + '\n')
+    out.push(`${state.cwd}\n`)
     return 0
   },
 
@@ -138,7 +138,7 @@ const builtins: Record<string, Builtin> = {
 
   umask(args, state, out) {
     if (args.length === 0) {
-      out.push(state.umask.toString(8).padStart(4, '0') + '\n')
+      out.push(`${state.umask.toString(8).padStart(4, '0')}\n`)
       return 0
     }
     if (args.length > 1 || !/^0?[0-7]{1,3}$/.test(args[0]!)) return undefined

@@ -56,7 +56,9 @@ async function main(args: string[]): Promise<number> {
       // Not running, or running an older build: ensureDaemon starts (or replaces) it, race-free.
       const client = await ensureDaemon({ runtimeDir, command: [process.execPath, self, 'run'], buildId })
       const replaced = before.running && before.pid !== client.daemon.peer.pid
-      console.log(`rushd ${replaced ? `replaced (was pid ${before.pid}, a different build)` : 'started'} (pid ${client.daemon.peer.pid}), socket ${paths(where).socket}`)
+      console.log(
+        `rushd ${replaced ? `replaced (was pid ${before.pid}, a different build)` : 'started'} (pid ${client.daemon.peer.pid}), socket ${paths(where).socket}`,
+      )
       client.destroy()
       return 0
     }
@@ -84,7 +86,9 @@ async function main(args: string[]): Promise<number> {
         console.log(`  sessions  ${String(d['sessions'])} (connections ${String(d['connections'])})`)
         // Workers count their own commands; the daemon reports what it answered (ran, or gave back to
         // the client to exec) and what it handed over.
-        console.log(`  commands  ${String(d['commandsRun'])} answered by the daemon itself${d['handedOff'] !== undefined ? `, ${String(d['handedOff'])} sessions handed to workers` : ''}`)
+        console.log(
+          `  commands  ${String(d['commandsRun'])} answered by the daemon itself${d['handedOff'] !== undefined ? `, ${String(d['handedOff'])} sessions handed to workers` : ''}`,
+        )
         console.log(`  mode      ${String(d['mode'])}${d['workers'] !== undefined ? `, workers ${String(d['workers'])}, queue ${String(d['queued'])}` : ''}`)
         console.log(`  socket    ${String(d['socketPath'])}`)
       }

@@ -34,7 +34,11 @@ export const RUSH_VERSION: string = (JSON.parse(fs.readFileSync(path.join(packag
 export function rushBuildId(): string {
   const hash = crypto.createHash('sha256')
   const dir = path.dirname(new URL(import.meta.url).pathname)
-  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.js')).sort()) hash.update(fs.readFileSync(path.join(dir, file)))
+  for (const file of fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.js'))
+    .sort())
+    hash.update(fs.readFileSync(path.join(dir, file)))
   return `${RUSH_VERSION}+${hash.digest('hex').slice(0, 12)}`
 }
 
@@ -84,7 +88,9 @@ export async function startRushd(options: RushdOptions): Promise<Server> {
       sessions: server.connections,
       sessionsInDaemon: counters.sessions,
       commandsRun: counters.commands,
-      ...(stats ? { workers: stats.alive, queued: stats.queued, workerRestarts: stats.restarts, inlineSessions: inlineLimit, handedOff: counters.handedOff } : {}),
+      ...(stats
+        ? { workers: stats.alive, queued: stats.queued, workerRestarts: stats.restarts, inlineSessions: inlineLimit, handedOff: counters.handedOff }
+        : {}),
     }
   }
   const server: Server = new Server({
@@ -99,10 +105,11 @@ export async function startRushd(options: RushdOptions): Promise<Server> {
           // The daemon answers directly while it is not already serving `inlineLimit` sessions
           // (one user's commands one after another never pay for a hand-over); concurrent
           // sessions go to the warm workers.
-          handoff: (connection: Connection) =>
-            !poolReady || (mode === 'pool' && counters.sessions < inlineLimit)
-              ? false
-              : (counters.handedOff++, handOff)(pool!, connection, () => JSON.stringify({ ...server.status(), uptimeMs: Date.now() - startedAt }), serveHere),
+          handoff: (connection: Connection) => {
+            if (!poolReady || (mode === 'pool' && counters.sessions < inlineLimit)) return false
+            counters.handedOff++
+            return handOff(pool!, connection, () => JSON.stringify({ ...server.status(), uptimeMs: Date.now() - startedAt }), serveHere)
+          },
         }
       : {}),
   })
@@ -111,7 +118,13 @@ export async function startRushd(options: RushdOptions): Promise<Server> {
   for (const [method, handler] of Object.entries(handlers)) server.handle(method, handler)
   const serveHere = (connection: Connection): Promise<void> => {
     counters.sessions++
-    const builtins = { [BuiltinMethod.status]: () => JSON.stringify(server.status()), [BuiltinMethod.stop]: () => (setImmediate(() => void server.close()), 'stopping') }
+    const builtins = {
+      [BuiltinMethod.status]: () => JSON.stringify(server.status()),
+      [BuiltinMethod.stop]: () => {
+        setImmediate(() => void server.close())
+        return 'stopping'
+      },
+    }
     return serveConnection(connection, { buildId, handlers: { ...handlers, ...builtins } }).finally(() => counters.sessions--)
   }
   server.on('connection', (connection) => {

@@ -21,17 +21,47 @@ const write = promisify(fs.write)
 
 /** Programs that need a controlling terminal (they open /dev/tty or do job control). */
 const NEEDS_TERMINAL = new Set([
-  'less', 'more', 'most', 'vi', 'vim', 'nvim', 'view', 'nano', 'emacs', 'pico', 'ed', 'ex',
-  'ssh', 'scp', 'sftp', 'sudo', 'su', 'doas', 'passwd', 'top', 'htop', 'btop', 'watch', 'man',
-  'tmux', 'screen', 'mc', 'fzf', 'tig', 'git', 'gdb', 'ftp', 'telnet', 'crontab', 'visudo',
+  'less',
+  'more',
+  'most',
+  'vi',
+  'vim',
+  'nvim',
+  'view',
+  'nano',
+  'emacs',
+  'pico',
+  'ed',
+  'ex',
+  'ssh',
+  'scp',
+  'sftp',
+  'sudo',
+  'su',
+  'doas',
+  'passwd',
+  'top',
+  'htop',
+  'btop',
+  'watch',
+  'man',
+  'tmux',
+  'screen',
+  'mc',
+  'fzf',
+  'tig',
+  'git',
+  'gdb',
+  'ftp',
+  'telnet',
+  'crontab',
+  'visudo',
 ])
 
 /** Interpreters that are interactive (and need the terminal) only when started without arguments. */
 const REPLS = new Set(['sh', 'bash', 'dash', 'zsh', 'fish', 'python', 'python3', 'node', 'irb', 'mysql', 'psql', 'sqlite3'])
 
-export type ExecOutcome =
-  | { kind: 'result'; status: number; signal: number; exited: boolean }
-  | { kind: 'runLocally'; reason: string; exec?: rush.LocalProgram }
+export type ExecOutcome = { kind: 'result'; status: number; signal: number; exited: boolean } | { kind: 'runLocally'; reason: string; exec?: rush.LocalProgram }
 
 /** A client connection's session: its shell state and its running commands. */
 export class RushSession {
@@ -100,7 +130,11 @@ export async function runExec(session: RushSession, id: number, request: rush.Ex
       // (directory, variables, umask, …), and what it leaves behind is the next line's to adopt.
       session.terminalRun = stateFile
       const local = capturingScript(script, state, stateFile, lineNumber, true)
-      return { kind: 'runLocally', reason: 'the command needs a controlling terminal', exec: { program: '/bin/sh', argv: ['sh', '-c', local], env: state.envList() } }
+      return {
+        kind: 'runLocally',
+        reason: 'the command needs a controlling terminal',
+        exec: { program: '/bin/sh', argv: ['sh', '-c', local], env: state.envList() },
+      }
     }
     const shellArgv = stateFile ? ['sh', '-c', capturingScript(script, state, stateFile, lineNumber), ...argv.slice(1)] : ['sh', '-c', ...argv]
     const child = spawnProcess('/bin/sh', {
@@ -156,8 +190,9 @@ async function writeAll(fd: number, bytes: Buffer): Promise<void> {
     try {
       offset += (await write(fd, bytes, offset, bytes.length - offset)).bytesWritten
     } catch (error) {
-      // The fd's file description is shared with the user's terminal or pipe; if someone else set
-      // O_NONBLOCK on it we must not clear it (DESIGN.md §3), only wait and retry.
+      // The fd's open file description is shared with the user's terminal or pipe (SCM_RIGHTS
+      // passes the description, not a copy), so its status flags are the user's too: if someone
+      // set O_NONBLOCK on it, clearing it would change their shell's pipe. Wait and retry instead.
       if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error
       await new Promise((resolve) => setTimeout(resolve, 1))
     }
@@ -166,11 +201,60 @@ async function writeAll(fd: number, bytes: Buffer): Promise<void> {
 
 // dash's builtins and reserved words: a command by one of these names is not a program to exec.
 const SHELL_WORDS = new Set([
-  '.', ':', '[', 'alias', 'bg', 'break', 'cd', 'chdir', 'command', 'continue', 'echo', 'eval', 'exec',
-  'exit', 'export', 'false', 'fg', 'getopts', 'hash', 'jobs', 'kill', 'local', 'printf', 'pwd', 'read',
-  'readonly', 'return', 'set', 'shift', 'test', 'times', 'trap', 'true', 'type', 'ulimit', 'umask',
-  'unalias', 'unset', 'wait', 'if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'case', 'esac',
-  'while', 'until', 'for', 'in', 'function', 'select',
+  '.',
+  ':',
+  '[',
+  'alias',
+  'bg',
+  'break',
+  'cd',
+  'chdir',
+  'command',
+  'continue',
+  'echo',
+  'eval',
+  'exec',
+  'exit',
+  'export',
+  'false',
+  'fg',
+  'getopts',
+  'hash',
+  'jobs',
+  'kill',
+  'local',
+  'printf',
+  'pwd',
+  'read',
+  'readonly',
+  'return',
+  'set',
+  'shift',
+  'test',
+  'times',
+  'trap',
+  'true',
+  'type',
+  'ulimit',
+  'umask',
+  'unalias',
+  'unset',
+  'wait',
+  'if',
+  'then',
+  'else',
+  'elif',
+  'fi',
+  'do',
+  'done',
+  'case',
+  'esac',
+  'while',
+  'until',
+  'for',
+  'in',
+  'function',
+  'select',
 ])
 
 /** The program and argv for a script that is one simple command naming an executable file. */

@@ -99,7 +99,7 @@ function parseEnv(entries: Iterable<string> | Map<string, string>): Map<string, 
 
 /** What a POSIX shell takes as its start directory: $PWD when it names the same directory. */
 function logicalCwd(physical: string, pwd: string | undefined): string {
-  if (pwd && pwd.startsWith('/') && pwd !== physical) {
+  if (pwd?.startsWith('/') && pwd !== physical) {
     try {
       const a = fs.statSync(pwd)
       const b = fs.statSync(physical)

@@ -54,7 +54,9 @@ export function capturingScript(line: string, state: ShellState, file: string, l
   if (onTerminal) {
     // cd sets OLDPWD to wherever the client was: put the session's back (or none, as it had).
     const oldpwd = state.get('OLDPWD')
-    prelude.push(`cd -- ${shellQuote(state.cwd)} 2>/dev/null; ${oldpwd === undefined ? 'unset OLDPWD' : `OLDPWD=${shellQuote(oldpwd)}`}; umask ${state.umask.toString(8).padStart(4, '0')}; `)
+    prelude.push(
+      `cd -- ${shellQuote(state.cwd)} 2>/dev/null; ${oldpwd === undefined ? 'unset OLDPWD' : `OLDPWD=${shellQuote(oldpwd)}`}; umask ${state.umask.toString(8).padStart(4, '0')}; `,
+    )
   }
   for (const [name, value] of state.aliases) prelude.push(`alias ${shellQuote(`${name}=${value}`)}; `)
   for (const [name, value] of state.vars) if (!SHELL_OWNED.has(name)) prelude.push(`${name}=${shellQuote(value)}; `)
@@ -157,7 +159,10 @@ export function adoptCapturedState(file: string, state: ShellState): boolean {
 }
 
 /** The sections after `set`'s output: `alias`, `readonly -p`, `set +o`, the positional parameters. */
-function readSections(text: string, at: number): { aliases: Map<string, string>; readonly: Set<string>; options: Set<string>; positional: string[] } | undefined {
+function readSections(
+  text: string,
+  at: number,
+): { aliases: Map<string, string>; readonly: Set<string>; options: Set<string>; positional: string[] } | undefined {
   const marker = `${SECTION}\n`
   if (!text.startsWith(marker, at)) return undefined
   let i = at + marker.length
@@ -208,7 +213,13 @@ function readSections(text: string, at: number): { aliases: Map<string, string>;
   const countEnd = text.indexOf('\n', i)
   if (countEnd < 0 || !/^\d+$/.test(text.slice(i, countEnd))) return undefined
   const count = Number(text.slice(i, countEnd))
-  const positional = count === 0 ? [] : text.slice(countEnd + 1).split('\0').slice(0, -1)
+  const positional =
+    count === 0
+      ? []
+      : text
+          .slice(countEnd + 1)
+          .split('\0')
+          .slice(0, -1)
   if (positional.length !== count || text[text.length - 1] !== (count === 0 ? '\n' : '\0')) return undefined
   return { aliases, readonly, options, positional }
 }

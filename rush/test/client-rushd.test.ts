@@ -47,7 +47,11 @@ function run(argv: string[], env: Record<string, string | undefined>, onSpawn?: 
 async function daemon(t: Parameters<Parameters<typeof t.test>[1]>[0]): Promise<Record<string, string>> {
   const dir = path.join(tempDir(t), 'run')
   const env = { RUSH_RUNTIME_DIR: dir, RUSH_NO_AUTOSTART: '1' }
-  const started = spawnSync(clean[0]!, [...clean.slice(1), rushd, 'start'], { env: { ...baseEnv, ...env } as NodeJS.ProcessEnv, encoding: 'utf8', timeout: 30_000 })
+  const started = spawnSync(clean[0]!, [...clean.slice(1), rushd, 'start'], {
+    env: { ...baseEnv, ...env } as NodeJS.ProcessEnv,
+    encoding: 'utf8',
+    timeout: 30_000,
+  })
   t.equal(started.status, 0, `rushd start: ${started.stdout}${started.stderr}`)
   t.teardown(() => {
     spawnSync(clean[0]!, [...clean.slice(1), rushd, 'stop'], { env: { ...baseEnv, ...env } as NodeJS.ProcessEnv, timeout: 30_000 })
@@ -110,7 +114,10 @@ t.test('autostart: the first call runs locally and starts rushd; the next one is
   await sleep(200)
   const second = await run([rush, '-c', 'echo second; exit 3'], { ...env, RUSH_NO_AUTOSTART: '1' })
   t.same([second.stdout, second.code, second.stderr], ['second\n', 3, ''])
-  const status = spawnSync(clean[0]!, [...clean.slice(1), rushd, 'status'], { env: { ...baseEnv, RUSH_RUNTIME_DIR: dir } as NodeJS.ProcessEnv, encoding: 'utf8' })
+  const status = spawnSync(clean[0]!, [...clean.slice(1), rushd, 'status'], {
+    env: { ...baseEnv, RUSH_RUNTIME_DIR: dir } as NodeJS.ProcessEnv,
+    encoding: 'utf8',
+  })
   t.equal(status.status, 0, 'rushd status: running')
 })
 

@@ -13,7 +13,7 @@ import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { alive, aptInstall, collect, frame, needs, node, root, tempDir } from '../../test/helpers.js'
+import { alive, aptInstall, collect, frame, needs, node, root, tempDir, until } from '../../test/helpers.js'
 
 const fixtures = fileURLToPath(new URL('fixtures', import.meta.url))
 
@@ -58,7 +58,12 @@ const fake = (t: Test, dir: string, config: Record<string, unknown> = {}) => sta
 const raw = (t: Test, dir: string, mode: string) => startDaemon(t, [...node, rawDaemon, dir, mode])
 
 /** Runs a command line (argv[0] = the program) with RUSH_RUNTIME_DIR=dir; never autostarts unless env says so. */
-async function run(argv: string[], dir: string, env: Record<string, string | undefined> = {}, options: { timeout?: number; onSpawn?: (c: ChildProcess) => void } = {}): Promise<Run> {
+async function run(
+  argv: string[],
+  dir: string,
+  env: Record<string, string | undefined> = {},
+  options: { timeout?: number; onSpawn?: (c: ChildProcess) => void } = {},
+): Promise<Run> {
   const child = spawn(argv[0]!, argv.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUSH_RUNTIME_DIR: dir, RUSH_NO_AUTOSTART: '1', RUSHD: fakeRushd, ...env },
@@ -74,22 +79,20 @@ async function run(argv: string[], dir: string, env: Record<string, string | und
   return { code, signal, stdout, stderr }
 }
 
-const rushC = (dir: string, args: string[], env?: Record<string, string | undefined>, timeout?: number) => run([rush, '-c', ...args], dir, env, timeout === undefined ? {} : { timeout })
+const rushC = (dir: string, args: string[], env?: Record<string, string | undefined>, timeout?: number) =>
+  run([rush, '-c', ...args], dir, env, timeout === undefined ? {} : { timeout })
 
-function log(dir: string): Record<string, any>[] {
+/**
+ * What the fake daemon logged: one JSON object per line. The daemon may be writing a line while
+ * this reads (a line with a whole environment is longer than one write), so only lines that
+ * already end in a newline count.
+ */
+function log(dir: string): Record<string, unknown>[] {
   const file = path.join(dir, 'log.jsonl')
   if (!fs.existsSync(file)) return []
-  return fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>)
-}
-
-/** Polls until `check` holds, for at most `ms`: a hang guard, never a timing assertion. */
-async function until(check: () => boolean, ms = 60_000): Promise<boolean> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) return false
-    await sleep(10)
-  }
-  return true
+  const lines = fs.readFileSync(file, 'utf8').split('\n')
+  lines.pop() // '' after the last newline, or a line still being written
+  return lines.filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
 }
 
 t.test('the binary is static', async (t) => {
@@ -147,7 +150,11 @@ t.test('the request decodes with our reader, our verifier and flatc', async (t) 
     ['schemas/fdwire.fbs', 'fdwire.Envelope', 'payload-1.bin'],
     ['rush/schemas/rush_exec.fbs', 'rush.ExecRequest', 'body.bin'],
   ] as const) {
-    const res = spawnSync('flatc', ['--json', '--strict-json', '--raw-binary', '--root-type', rootType, '-o', out, path.join(root, schema), '--', path.join(dir, file)], { encoding: 'utf8' })
+    const res = spawnSync(
+      'flatc',
+      ['--json', '--strict-json', '--raw-binary', '--root-type', rootType, '-o', out, path.join(root, schema), '--', path.join(dir, file)],
+      { encoding: 'utf8' },
+    )
     t.equal(res.status, 0, `flatc decodes ${file}: ${res.stderr}`)
   }
   const env = JSON.parse(fs.readFileSync(path.join(out, 'payload-1.json'), 'utf8'))
@@ -253,7 +260,7 @@ t.test('no daemon: runs locally with the same output and status; autostart as co
   t.equal(ranLines(), '["start"]\n')
 })
 
-t.test('autostart does not hold the caller\'s pipes open', async (t) => {
+t.test("autostart does not hold the caller's pipes open", async (t) => {
   const dir = tempDir(t)
   // A rushd that lingers (until killed below): if it inherited our stdout pipe, collecting stdout
   // would wait for it. It says who it is first, so the test knows whom to check and to kill.
@@ -269,7 +276,10 @@ t.test('autostart does not hold the caller\'s pipes open', async (t) => {
   // A hang guard: a rushd holding the pipe is killed after 60 s, so the run ends and the check
   // below fails (instead of the test hanging for 600 s).
   let guarded = false
-  const guard = setTimeout(() => ((guarded = true), killLingering()), 60_000)
+  const guard = setTimeout(() => {
+    guarded = true
+    killLingering()
+  }, 60_000)
   const r = await rushC(dir, ['echo hi'], { RUSH_NO_AUTOSTART: undefined, RUSHD: slow }, 90_000)
   clearTimeout(guard)
   t.equal(r.stdout, 'hi\n')
@@ -309,7 +319,7 @@ t.test('a program to exec: the client becomes it, with the argv and environment 
   fs.mkdirSync(gone, { mode: 0o700 })
   await fake(t, gone, { reply: { kind: 'execLocally', program: '/nonexistent/prog', argv: ['prog'], env: [] } })
   const fallback = await rushC(gone, ['echo "sh ran it: $0 $1"', 'a', 'b'])
-  t.equal(fallback.stdout, 'sh ran it: a b\n', 'a program that cannot be exec\'ed: sh -c runs the script (and says what is wrong)')
+  t.equal(fallback.stdout, 'sh ran it: a b\n', "a program that cannot be exec'ed: sh -c runs the script (and says what is wrong)")
 })
 
 t.test('error replies: unknown method runs locally, others print the message and exit 127', async (t) => {
@@ -358,7 +368,8 @@ else:
     select.select([s], [], [])
 s.close()
 `
-const unreadDaemon = (t: Test, dir: string, hello?: Buffer) => startDaemon(t, ['python3', '-c', UNREAD_DAEMON, path.join(dir, 'daemon.sock'), ...(hello ? [hello.toString('hex')] : [])])
+const unreadDaemon = (t: Test, dir: string, hello?: Buffer) =>
+  startDaemon(t, ['python3', '-c', UNREAD_DAEMON, path.join(dir, 'daemon.sock'), ...(hello ? [hello.toString('hex')] : [])])
 const helloFrame = () => frame(Buffer.from(protocol.encodeHello(protocol.PROTOCOL_VERSION, 'unread')))
 
 t.test('a daemon killed with our connection in its backlog is no daemon: the command runs locally, quietly, and one is started', async (t) => {
@@ -393,23 +404,37 @@ t.test('fds sent with the reply are closed, not leaked', async (t) => {
 t.test('SIGINT to the client is forwarded as rush.signal', async (t) => {
   const dir = tempDir(t)
   await fake(t, dir, { reply: { kind: 'waitSignal' } })
-  const r = await run([rush, '-c', 'sleep 10'], dir, {}, {
-    onSpawn: (child) => {
-      void until(() => log(dir).length > 0).then(() => child.kill('SIGINT'))
+  const r = await run(
+    [rush, '-c', 'sleep 10'],
+    dir,
+    {},
+    {
+      onSpawn: (child) => {
+        void until(() => log(dir).length > 0).then(() => child.kill('SIGINT'))
+      },
     },
-  })
+  )
   t.same([r.code, r.signal], [null, 'SIGINT'], 'dies of the SIGINT that ended the command')
   const signal = log(dir).find((e) => e.method === 'signal')
   t.same(signal && { execId: signal.execId, signo: signal.signo, id: signal.id }, { execId: 1, signo: 2, id: 2 })
 })
 
 t.test('SIGTERM, SIGHUP and SIGQUIT are forwarded too', async (t) => {
-  for (const [name, signo] of [['SIGTERM', 15], ['SIGHUP', 1], ['SIGQUIT', 3]] as const) {
+  for (const [name, signo] of [
+    ['SIGTERM', 15],
+    ['SIGHUP', 1],
+    ['SIGQUIT', 3],
+  ] as const) {
     const dir = tempDir(t)
     await fake(t, dir, { reply: { kind: 'waitSignal' } })
-    const r = await run([rush, '-c', 'sleep 10'], dir, {}, {
-      onSpawn: (child) => void until(() => log(dir).length > 0).then(() => child.kill(name)),
-    })
+    const r = await run(
+      [rush, '-c', 'sleep 10'],
+      dir,
+      {},
+      {
+        onSpawn: (child) => void until(() => log(dir).length > 0).then(() => child.kill(name)),
+      },
+    )
     t.same([r.code, r.signal, signo > 0], [null, name, true], name)
   }
 })
@@ -449,7 +474,12 @@ t.test('a live rushd answers each forwarded signal: a second Ctrl-C later is for
   child!.kill('SIGTERM')
   const r = await done
   t.equal(r.signal, 'SIGTERM', "the daemon's Result (killed by 15) ends rush by SIGTERM")
-  t.same(log(dir).filter((e) => e['method'] === 'signal').map((e) => e['signo']), [2, 2, 15])
+  t.same(
+    log(dir)
+      .filter((e) => e['method'] === 'signal')
+      .map((e) => e['signo']),
+    [2, 2, 15],
+  )
   t.equal(r.stderr, '')
 })
 
@@ -477,7 +507,12 @@ t.test('Ctrl-Z: forwards SIGTSTP, stops, and forwards SIGCONT when continued', a
   process.kill(child.pid, 'SIGCONT')
   const exit = await child.exited
   t.same(exit, { status: 128 + 18, signal: 0 }, 'then finished with what the daemon answered')
-  t.same(log(dir).filter((e) => e.method === 'signal').map((e) => e.signo), [20, 18])
+  t.same(
+    log(dir)
+      .filter((e) => e.method === 'signal')
+      .map((e) => e.signo),
+    [20, 18],
+  )
 })
 
 t.test('the daemon dies mid-command: message and non-zero status', async (t) => {
@@ -561,10 +596,25 @@ t.test('interactive: one session, a prompt per line, Ctrl-C forwarded, EOF exits
     await sleep(200)
   })
   const execs = log(dir).filter((e) => e.method === 'exec')
-  t.same(execs.map((e) => e.argv), [['echo one'], ['sleep 5'], ['echo after; exit 4']])
-  t.same(execs.map((e) => e.conn), [1, 1, 1], 'one connection for the session')
-  t.same(execs.map((e) => e.id), [1, 2, 4], 'ids count up (the signal request took 3)')
-  t.same(execs.map((e) => e.line), [1, 2, 4], 'each request carries its input line number (the empty line counts)')
+  t.same(
+    execs.map((e) => e.argv),
+    [['echo one'], ['sleep 5'], ['echo after; exit 4']],
+  )
+  t.same(
+    execs.map((e) => e.conn),
+    [1, 1, 1],
+    'one connection for the session',
+  )
+  t.same(
+    execs.map((e) => e.id),
+    [1, 2, 4],
+    'ids count up (the signal request took 3)',
+  )
+  t.same(
+    execs.map((e) => e.line),
+    [1, 2, 4],
+    'each request carries its input line number (the empty line counts)',
+  )
   const signal = log(dir).find((e) => e.method === 'signal')!
   t.same([signal.execId, signal.signo], [2, 2])
   t.match(r.stdout, /P> .*one/s)
@@ -584,7 +634,13 @@ t.test('interactive: a Result saying the command ended the session ends the clie
     keys('echo not-sent\n')
     await sleep(300)
   })
-  t.same(log(dir).filter((e) => e.method === 'exec').map((e) => e.argv), [['exit 6']], 'the next line was not read')
+  t.same(
+    log(dir)
+      .filter((e) => e.method === 'exec')
+      .map((e) => e.argv),
+    [['exit 6']],
+    'the next line was not read',
+  )
   t.equal(r.stdout.match(/P> /g)?.length, 1, 'one prompt only')
   t.equal(r.code, 6)
 })
@@ -624,7 +680,12 @@ t.test('no arguments, stdin not a terminal: sh reads the script from stdin', asy
   t.equal(code, 4)
 })
 
-const noValgrind = spawnSync('valgrind', ['--version']).status !== 0 ? 'valgrind is not installed' : spawnSync('cc', ['--version']).status !== 0 ? 'cc is not installed' : undefined
+const noValgrind =
+  spawnSync('valgrind', ['--version']).status !== 0
+    ? 'valgrind is not installed'
+    : spawnSync('cc', ['--version']).status !== 0
+      ? 'cc is not installed'
+      : undefined
 
 t.test('valgrind memcheck: no errors, no leaks on the main paths', async (t) => {
   if (!needs(t, noValgrind, aptInstall('valgrind', 'gcc'))) return
@@ -632,13 +693,21 @@ t.test('valgrind memcheck: no errors, no leaks on the main paths', async (t) => 
   // binary; so this checks a dynamic build of the same sources.
   const dir = tempDir(t)
   const bin = path.join(dir, 'rush-dynamic')
-  const sources = fs.readdirSync(path.join(root, 'rush', 'client')).filter((f) => f.endsWith('.c')).map((f) => path.join(root, 'rush', 'client', f))
+  const sources = fs
+    .readdirSync(path.join(root, 'rush', 'client'))
+    .filter((f) => f.endsWith('.c'))
+    .map((f) => path.join(root, 'rush', 'client', f))
   const cc = spawnSync('cc', ['-g', '-O1', '-std=c11', '-D_GNU_SOURCE', '-o', bin, ...sources], { encoding: 'utf8' })
   t.equal(cc.status, 0, cc.stderr)
   // Without a sanitizer runtime preloaded for the test run (npm run test:asan): valgrind and ASan
   // cannot share a process.
   const vg = (d: string, args: string[]) =>
-    run(['valgrind', '-q', '--error-exitcode=99', '--leak-check=full', '--errors-for-leak-kinds=definite,indirect', bin, ...args], d, { LD_PRELOAD: undefined }, { timeout: 30_000 })
+    run(
+      ['valgrind', '-q', '--error-exitcode=99', '--leak-check=full', '--errors-for-leak-kinds=definite,indirect', bin, ...args],
+      d,
+      { LD_PRELOAD: undefined },
+      { timeout: 30_000 },
+    )
   const sub = (name: string) => {
     const d = path.join(dir, name)
     fs.mkdirSync(d, { mode: 0o700 })
@@ -648,7 +717,12 @@ t.test('valgrind memcheck: no errors, no leaks on the main paths', async (t) => 
   await fake(t, a, { reply: { kind: 'result', status: 3 }, replyFds: true })
   const result = await vg(a, ['-c', 'exit', 'n', 'x'])
   t.equal(result.code, 3, result.stderr)
-  for (const [mode, code] of [['badBody', 1], ['coalesced', 42], ['huge', 1], ['refuse', 0]] as const) {
+  for (const [mode, code] of [
+    ['badBody', 1],
+    ['coalesced', 42],
+    ['huge', 1],
+    ['refuse', 0],
+  ] as const) {
     const d = sub(mode)
     await raw(t, d, mode)
     const r = await vg(d, ['-c', 'true'])

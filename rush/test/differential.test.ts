@@ -26,7 +26,6 @@ interface Case {
   todo?: string
 }
 
-
 const big = 10_000_000
 const binary = Buffer.alloc(4096)
 for (let i = 0; i < binary.length; i++) binary[i] = (i * 7 + (i >> 8)) & 255
@@ -82,7 +81,7 @@ const cases: Case[] = [
   { name: 'pwd -L', script: 'pwd -L' },
   { name: 'two assignments', script: 'A=1 B=2; echo $A$B' },
   { name: 'assignment before a builtin', script: 'A=1 true; echo ${A-unset}' },
-  { name: 'export A (unset)', script: 'export A; echo ${A-unset}; sh -c "echo \${A-unset}"' },
+  { name: 'export A (unset)', script: 'export A; echo ${A-unset}; sh -c "echo ${A-unset}"' },
   { name: 'export A=1 B=2', script: 'export A=1 B=2' },
   { name: 'unset PATH', script: 'unset PATH; ls' },
   { name: 'unset a readonly', script: 'readonly X=1; unset X' },
@@ -124,10 +123,14 @@ const cases: Case[] = [
   // caller gave sh -c: fds beyond 2 and ignored signals (a daemon-side process would not).
   { name: 'a lone program gets fds beyond 2', script: `"$R" -c 'ls /proc/self/fd/7' 7<text.txt; echo "st=$?"`, wrap: true },
   { name: 'a lone program keeps an ignored SIGINT', script: `trap '' INT; "$R" -c "sh -c 'kill -INT \\$\\$; echo survived'"; echo "st=$?"`, wrap: true },
-  { name: 'an ignored SIGINT is not passed on to a command in the daemon', script: `trap '' INT; "$R" -c 'sleep 0.5; echo done' & p=$!; sleep 0.2; kill -INT $p; wait $p; echo "st=$?"`, wrap: true },
+  {
+    name: 'an ignored SIGINT is not passed on to a command in the daemon',
+    script: `trap '' INT; "$R" -c 'sleep 0.5; echo done' & p=$!; sleep 0.2; kill -INT $p; wait $p; echo "st=$?"`,
+    wrap: true,
+  },
   { name: 'a lone program keeps an ignored SIGPIPE', script: `trap '' PIPE; "$R" -c 'yes' | head -n 1; "$R" -c 'sh -c "trap"'`, wrap: true },
   { name: 'env | sort', script: 'env | sort' },
-  { name: 'env with names sh does not import', script: 'env', env: { 'BAD-NAME': 'x', '1X': 'y', 'OK_1': 'z' } },
+  { name: 'env with names sh does not import', script: 'env', env: { 'BAD-NAME': 'x', '1X': 'y', OK_1: 'z' } },
   { name: 'env with IFS and OPTIND exported', script: 'env', env: { IFS: ' ', OPTIND: '5' } },
   { name: 'env with a stale PWD', script: 'env', env: { PWD: '/' } },
   { name: 'printenv FOO', script: 'printenv FOO', env: { FOO: 'from env' } },
@@ -171,7 +174,7 @@ const cases: Case[] = [
   { name: 'comment', script: 'echo a # comment' },
   { name: 'only a comment', script: '# nothing' },
   { name: 'parameter defaults', script: 'echo "${UNSET_X:-dflt}" "${#HOME}"' },
-  { name: 'heredoc', script: 'cat <<EOF\nhome=$HOME\nEOF\ncat <<\'E\'\n$HOME\nE' },
+  { name: 'heredoc', script: "cat <<EOF\nhome=$HOME\nEOF\ncat <<'E'\n$HOME\nE" },
   // --- $0 $1 $@ $# ---
   { name: '$0 default', script: 'echo "$0"' },
   { name: '$0 $1 $2 $#', script: 'echo "$0|$1|$2|$#"', args: ['myname', 'a', 'b c'] },

@@ -5,7 +5,22 @@
  */
 import * as fs from 'node:fs'
 import t from 'tap'
-import { alive, childrenOf, daemonPid, haveClient, leftovers, processesWith, run, runtimeDir, rushBin, rushd, startRushd, until, withoutNodeOptions, type Run } from './scripts/harness.js'
+import {
+  alive,
+  childrenOf,
+  daemonPid,
+  haveClient,
+  leftovers,
+  processesWith,
+  run,
+  runtimeDir,
+  rushBin,
+  rushd,
+  startRushd,
+  until,
+  withoutNodeOptions,
+  type Run,
+} from './scripts/harness.js'
 import { spawn } from 'node:child_process'
 import { leakTest } from '../../test/helpers.js'
 
@@ -82,9 +97,11 @@ if (haveClient(t)) {
       // The exec and sh kinds print their $$ first: the sh script runs under the daemon (not the
       // client's pid); the lone program is exec'ed by the client in its own place (the client's pid).
       const script =
-        kind === 0 ? `echo uniq-${i} && exit ${code}` // in-process
-        : kind === 1 ? `/bin/sh -c 'echo $$; echo uniq-${i}; echo err-${i} >&2; exit ${code}'` // a lone program: exec'ed by the client
-        : `echo $$; echo "uniq-$1"; echo "err-$1" >&2; exit ${code}` // sh, under the daemon
+        kind === 0
+          ? `echo uniq-${i} && exit ${code}` // in-process
+          : kind === 1
+            ? `/bin/sh -c 'echo $$; echo uniq-${i}; echo err-${i} >&2; exit ${code}'` // a lone program: exec'ed by the client
+            : `echo $$; echo "uniq-$1"; echo "err-$1" >&2; exit ${code}` // sh, under the daemon
       const want = { out: `uniq-${i}\n`, err: kind === 0 ? '' : `err-${i}\n`, status: code, onDaemon: kind !== 1 }
       let clientPid = 0
       const child = run([rushBin, '-c', script, 'name', String(i)], { cwd, env: env(), onSpawn: (pid) => (clientPid = pid) })
@@ -109,8 +126,12 @@ if (haveClient(t)) {
   })
 
   const signalCases: [NodeJS.Signals, number, boolean][] = [
-    ['SIGINT', 130, false], ['SIGTERM', 143, false], ['SIGHUP', 129, false], ['SIGQUIT', 131, false],
-    ['SIGINT', 130, true], ['SIGTERM', 143, true],
+    ['SIGINT', 130, false],
+    ['SIGTERM', 143, false],
+    ['SIGHUP', 129, false],
+    ['SIGQUIT', 131, false],
+    ['SIGINT', 130, true],
+    ['SIGTERM', 143, true],
   ]
   for (const [signal, code, onWorker] of signalCases) {
     t.test(`${signal} to the client ends the job${onWorker ? ' (session on a pool worker)' : ''}`, async (t) => {
@@ -135,7 +156,12 @@ if (haveClient(t)) {
       t.ok(started, 'the command started')
       const daemon = daemonPid(dir)!
       const parents = processesWith('RUSH_SESS_MARK', mark).map(ppid)
-      if (onWorker) t.ok(parents.some((p) => childrenOf(daemon).includes(p)), 'it runs under a worker', { parents })
+      if (onWorker)
+        t.ok(
+          parents.some((p) => childrenOf(daemon).includes(p)),
+          'it runs under a worker',
+          { parents },
+        )
       else t.ok(parents.includes(daemon), 'it runs under the daemon itself', { parents })
       child.kill(signal)
       const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
@@ -158,10 +184,14 @@ if (haveClient(t)) {
     const r = await run(withoutNodeOptions([rushBin, '-c', 'echo "after $1"; exit 3', 'sh', 'kill']), { cwd, env: childEnv })
     t.same(text(r), { out: 'after kill\n', err: '', status: 3 }, 'the call after the kill is right')
     let second: number | undefined
-    const back = await until(() => {
-      second = daemonPid(own)
-      return second !== undefined && second !== first && alive(second) && rushd(own, 'status').status === 0
-    }, 60_000, 200)
+    const back = await until(
+      () => {
+        second = daemonPid(own)
+        return second !== undefined && second !== first && alive(second) && rushd(own, 'status').status === 0
+      },
+      60_000,
+      200,
+    )
     t.ok(back, `a new daemon is running (pid ${second})`)
     const again = await run([rushBin, '-c', 'echo "$$" >/dev/null; echo served'], { cwd, env: { ...childEnv, RUSH_NO_AUTOSTART: '1' } })
     t.same(text(again), { out: 'served\n', err: '', status: 0 }, 'and it serves')
@@ -169,7 +199,6 @@ if (haveClient(t)) {
     t.ok(await until(() => second === undefined || !alive(second), 60_000), 'the new daemon is gone')
   })
 }
-
 
 function ppid(pid: number): number {
   try {

@@ -21,7 +21,12 @@ let files = 0
 function runLine(state: ShellState, line: string, lineNumber: number): { stdout: string; stderr: string; status: number | null; adopted: boolean } {
   const file = path.join(dir, `state-${++files}`)
   // argv[0] 'sh', as rushd runs it.
-  const r = spawnSync('/bin/sh', ['-c', capturingScript(line, state, file, lineNumber)], { argv0: 'sh', cwd: state.cwd, env: Object.fromEntries(state.env), encoding: 'utf8' })
+  const r = spawnSync('/bin/sh', ['-c', capturingScript(line, state, file, lineNumber)], {
+    argv0: 'sh',
+    cwd: state.cwd,
+    env: Object.fromEntries(state.env),
+    encoding: 'utf8',
+  })
   const adopted = adoptCapturedState(file, state)
   t.notOk(fs.existsSync(file), 'the dump file is removed')
   return { stdout: r.stdout, stderr: r.stderr, status: r.status, adopted }
@@ -32,15 +37,22 @@ const fresh = () => new ShellState(dir, ['PATH=/usr/bin:/bin', `HOME=${dir}`], 0
 t.test('aliases, readonly names, positional parameters and variables survive to the next line', async (t) => {
   const state = fresh()
   const tricky = `it's "quoted"\nand @@rush-section@@\n on lines`
-  const first = runLine(state, [
-    `alias hi='echo alias-hi' q="printf '%s|' it\\'s"`,
-    'readonly R=1 UNSET_RO',
-    `set -- a 'b c' '' "$(printf 'x\\ny')"`,
-    `v=${shellQuote(tricky)}`,
-  ].join('; '), 2)
+  const first = runLine(
+    state,
+    [`alias hi='echo alias-hi' q="printf '%s|' it\\'s"`, 'readonly R=1 UNSET_RO', `set -- a 'b c' '' "$(printf 'x\\ny')"`, `v=${shellQuote(tricky)}`].join(
+      '; ',
+    ),
+    2,
+  )
   t.equal(first.status, 0, first.stderr)
   t.ok(first.adopted)
-  t.same([...state.aliases], [['hi', 'echo alias-hi'], ['q', "printf '%s|' it\\'s"]])
+  t.same(
+    [...state.aliases],
+    [
+      ['hi', 'echo alias-hi'],
+      ['q', "printf '%s|' it\\'s"],
+    ],
+  )
   t.same([...state.readonly].sort(), ['R', 'UNSET_RO'])
   t.same(state.positional, ['a', 'b c', '', 'x\ny'])
   t.equal(state.vars.get('v'), tricky, 'a value containing the section marker is read whole')
@@ -140,13 +152,18 @@ t.test('a line run on the client terminal: the session state on the way in, its 
   const statusFile = `${file}.status`
   const script = capturingScript('echo "$?|$EXPORTED|$plain|$OLDPWD"; pwd; umask; cd /; exit 5', state, file, 3, true)
   // As the client runs it: in its own directory (not the session's) with the session's environment.
-  const r = spawnSync('/bin/sh', ['-c', script], { argv0: 'sh', cwd: '/tmp', env: Object.fromEntries([...state.env, ['OLDPWD', '/nowhere']]), encoding: 'utf8' })
+  const r = spawnSync('/bin/sh', ['-c', script], {
+    argv0: 'sh',
+    cwd: '/tmp',
+    env: Object.fromEntries([...state.env, ['OLDPWD', '/nowhere']]),
+    encoding: 'utf8',
+  })
   t.equal(r.stderr, '')
   t.equal(r.status, 5)
   t.equal(r.stdout, `1|e v|p|${dir}\n${sub}\n0027\n`, "the session's directory, variables, OLDPWD, $? and umask")
   t.ok(adoptTerminalRun(file, state), 'adopted')
   t.equal(state.cwd, '/', 'the cd it made carries to the next line')
-  t.equal(state.status, 5, 'its status is the next line\'s $?')
+  t.equal(state.status, 5, "its status is the next line's $?")
   t.notOk(fs.existsSync(file) || fs.existsSync(statusFile), 'both files are removed')
 
   const untouched = state.clone()

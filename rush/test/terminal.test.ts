@@ -40,7 +40,20 @@ if (haveClient(t) && haveTmux(t)) {
   const pane = (t: Test, extraEnv: string[] = []) => {
     const name = `s${++sessions}`
     const mark = `term-${process.pid}-${name}`
-    const shell = ['env', '-i', ...extraEnv, 'PATH=/usr/local/bin:/usr/bin:/bin', `HOME=${cwd}`, 'TERM=screen', `RUSH_RUNTIME_DIR=${dir}`, 'RUSH_NO_AUTOSTART=1', `RUSH_TERM_MARK=${mark}`, 'LC_ALL=C', '/bin/sh', '-i']
+    const shell = [
+      'env',
+      '-i',
+      ...extraEnv,
+      'PATH=/usr/local/bin:/usr/bin:/bin',
+      `HOME=${cwd}`,
+      'TERM=screen',
+      `RUSH_RUNTIME_DIR=${dir}`,
+      'RUSH_NO_AUTOSTART=1',
+      `RUSH_TERM_MARK=${mark}`,
+      'LC_ALL=C',
+      '/bin/sh',
+      '-i',
+    ]
     const r = tmux('new-session', '-d', '-s', name, '-x', '120', '-y', '40', '-c', cwd, ...shell)
     if (r.status !== 0) throw new Error(`tmux new-session: ${r.stderr}`)
     t.teardown(() => {
@@ -102,7 +115,7 @@ if (haveClient(t) && haveTmux(t)) {
     t.equal(p.count(/^tick \d$/), 8, 'each tick once')
   })
 
-  t.test('interactive session: a line that needs the terminal runs there, in the session\'s state', async (t) => {
+  t.test("interactive session: a line that needs the terminal runs there, in the session's state", async (t) => {
     const p = await rushSession(t)
     p.type('cd /tmp && export TERMVAR=kept && plain=unexported && umask 027')
     t.ok(await p.waitFor(/^rush\$( |$)/m, 2), 'prompt after cd, export, umask')
@@ -111,7 +124,7 @@ if (haveClient(t) && haveTmux(t)) {
     p.type('echo "in=$(pwd) $TERMVAR [$plain] $(umask)"; exit 7')
     // Typed ahead: the line may reach the screen before sh's prompt ("# " as root, "$ " otherwise),
     // and then the output follows that prompt on its line.
-    t.ok(await p.waitFor(/^(?:[#$] )?in=\/tmp kept \[\] 0027$/m), "the directory, exports and umask of the session, as under sh -i", { screen: p.screen() })
+    t.ok(await p.waitFor(/^(?:[#$] )?in=\/tmp kept \[\] 0027$/m), 'the directory, exports and umask of the session, as under sh -i', { screen: p.screen() })
     p.type('echo "after=$? $(pwd)"')
     t.ok(await p.waitFor(/^(?:rush\$ )?after=7 \/tmp$/m), "its status is the next line's $?", { screen: p.screen() })
   })
@@ -131,7 +144,7 @@ if (haveClient(t) && haveTmux(t)) {
     t.ok(await p.waitFor(/^(?:rush\$ )?qux$/m), 'export through sh kept for the next line', { screen: p.screen() })
     p.type('false')
     p.type('echo "st $?"')
-    t.ok(await p.waitFor(/\bst 1$/m), '$? is the previous line\'s status', { screen: p.screen() })
+    t.ok(await p.waitFor(/\bst 1$/m), "$? is the previous line's status", { screen: p.screen() })
     p.type('sleep 30')
     t.ok(await until(() => p.sleeps().length > 0, 20_000), 'sleep runs')
     const prompts = p.count(/^rush\$( |$)/)
@@ -235,7 +248,11 @@ if (haveClient(t) && haveTmux(t)) {
         if (!(await p.waitFor(/rush\$( |$)/m, prompts + 1))) t.fail(`${program}: no prompt after ${line}`, { screen: p.screen() })
       }
       // Blocks: from one prompt to the next; the first is the outer shell's (same PS1).
-      const blocks = p.screen().replace(/\n+$/, '').split(/^(?=rush\$)/m).map((b) => b.replace(/\n+$/, '').split('\n'))
+      const blocks = p
+        .screen()
+        .replace(/\n+$/, '')
+        .split(/^(?=rush\$)/m)
+        .map((b) => b.replace(/\n+$/, '').split('\n'))
       screens.push(blocks.slice(1, 1 + sessionLines.length))
       p.key('C-d')
     }

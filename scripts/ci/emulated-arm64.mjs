@@ -49,9 +49,17 @@ const started = Date.now()
 // 1. The package's loader picks the arm64 glibc file by itself. (A git checkout also has the x64
 //    build/Release/fdwire.node, which it must try, fail to load, and pass over.)
 {
-  const r = arm64([node, '--input-type=module', '-e', "const m = await import('./dist/index.js'); const [a, b] = m.socketPair(); a.destroy(); b.destroy(); console.log(process.arch)"], {
-    env: { ...process.env, NODE_DEBUG: 'fdwire', FDWIRE_ADDON: '' },
-  })
+  const r = arm64(
+    [
+      node,
+      '--input-type=module',
+      '-e',
+      "const m = await import('./dist/index.js'); const [a, b] = m.socketPair(); a.destroy(); b.destroy(); console.log(process.arch)",
+    ],
+    {
+      env: { ...process.env, NODE_DEBUG: 'fdwire', FDWIRE_ADDON: '' },
+    },
+  )
   const loaded = /addon: (.*)/.exec(r.stderr)?.[1] ?? '(none)'
   report(r.status === 0 && r.stdout.trim() === 'arm64', `Node runs as ${r.stdout.trim() || '?'} under qemu and imports fdwire`)
   report(loaded.endsWith('prebuilds/linux-arm64/fdwire.glibc.node'), `the loader chose ${path.relative(root, loaded)}`)
@@ -64,12 +72,15 @@ const started = Date.now()
 //    them into a scratch tree that sees the repo's node_modules, dist and fixtures.
 {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'fdwire-arm64-tests-'))
-  fs.writeFileSync(path.join(scratch, 'tsconfig.json'), JSON.stringify({
-    extends: path.join(root, 'test', 'tsconfig.json'),
-    compilerOptions: { noEmit: false, outDir: scratch, rootDir: root, sourceMap: false, declaration: false },
-    files: TRANSPORT_TESTS.map((f) => path.join(root, f)),
-    include: [],
-  }))
+  fs.writeFileSync(
+    path.join(scratch, 'tsconfig.json'),
+    JSON.stringify({
+      extends: path.join(root, 'test', 'tsconfig.json'),
+      compilerOptions: { noEmit: false, outDir: scratch, rootDir: root, sourceMap: false, declaration: false },
+      files: TRANSPORT_TESTS.map((f) => path.join(root, f)),
+      include: [],
+    }),
+  )
   for (const link of ['node_modules', 'dist']) fs.symlinkSync(path.join(root, link), path.join(scratch, link))
   const tsc = spawnSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', scratch], { encoding: 'utf8' })
   report(tsc.status === 0, `tsc compiled the transport tests${tsc.status === 0 ? '' : `: ${tsc.stdout}`}`)
@@ -87,7 +98,15 @@ const started = Date.now()
     const summary = /# \{ total: (\d+), pass: (\d+)(.*)\}/.exec(r.stdout)
     const ok = r.status === 0 && summary !== null && summary[1] === summary[2]
     report(ok, `${file}: ${summary ? `${summary[2]}/${summary[1]} assertions pass` : 'no summary'} (${((Date.now() - t0) / 1000).toFixed(0)} s)`)
-    if (!ok) console.log(r.stdout.split('\n').filter((l) => /not ok|Error|error/.test(l)).slice(0, 40).join('\n'), r.stderr.slice(-4000))
+    if (!ok)
+      console.log(
+        r.stdout
+          .split('\n')
+          .filter((l) => /not ok|Error|error/.test(l))
+          .slice(0, 40)
+          .join('\n'),
+        r.stderr.slice(-4000),
+      )
   }
   fs.rmSync(scratch, { recursive: true, force: true })
 }
@@ -103,8 +122,15 @@ const started = Date.now()
   daemon.stderr.on('data', (d) => (log += d))
   const up = await new Promise((resolve) => {
     const timer = setTimeout(() => resolve(false), 120_000) // hang guard: qemu start-up is slow, not this slow
-    daemon.stdout.on('data', () => /listening on/.test(log) && (clearTimeout(timer), resolve(true)))
-    daemon.on('exit', () => (clearTimeout(timer), resolve(false)))
+    daemon.stdout.on('data', () => {
+      if (!/listening on/.test(log)) return
+      clearTimeout(timer)
+      resolve(true)
+    })
+    daemon.on('exit', () => {
+      clearTimeout(timer)
+      resolve(false)
+    })
   })
   report(up, 'rushd (arm64 Node, arm64 addon) listens')
   if (up) {
@@ -113,16 +139,27 @@ const started = Date.now()
     const fd = fs.openSync(input, 'r')
     const r = arm64(['prebuilds/linux-arm64/rush', '-c', 'echo "hello from rushd"; cat; exit 7'], { env, stdio: [fd, 'pipe', 'pipe'] })
     fs.closeSync(fd)
-    report(r.status === 7 && r.stdout === 'hello from rushd\nthrough fd 0\n' && r.stderr === '',
-      `rush -c round trip: status ${r.status}, stdout ${JSON.stringify(r.stdout)}, stderr ${JSON.stringify(r.stderr)}`)
+    report(
+      r.status === 7 && r.stdout === 'hello from rushd\nthrough fd 0\n' && r.stderr === '',
+      `rush -c round trip: status ${r.status}, stdout ${JSON.stringify(r.stdout)}, stderr ${JSON.stringify(r.stderr)}`,
+    )
     const status = arm64([node, 'bin/rushd', 'status'], { env })
     report(status.status === 0 && /commands\s+[1-9]/.test(status.stdout), `rushd status after it: ${status.stdout.replace(/\s+/g, ' ').trim()}`)
   }
   daemon.kill('SIGINT')
   const stopped = await new Promise((resolve) => {
-    const timer = setTimeout(() => (daemon.kill('SIGKILL'), resolve(false)), 60_000)
-    daemon.on('exit', (code) => (clearTimeout(timer), resolve(code === 0)))
-    if (daemon.exitCode !== null) (clearTimeout(timer), resolve(daemon.exitCode === 0))
+    const timer = setTimeout(() => {
+      daemon.kill('SIGKILL')
+      resolve(false)
+    }, 60_000)
+    daemon.on('exit', (code) => {
+      clearTimeout(timer)
+      resolve(code === 0)
+    })
+    if (daemon.exitCode !== null) {
+      clearTimeout(timer)
+      resolve(daemon.exitCode === 0)
+    }
   })
   report(stopped, 'rushd stops on SIGINT')
   if (!up || !stopped) console.log(log)

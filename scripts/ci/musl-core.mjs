@@ -22,10 +22,7 @@ import { ensureZig } from '../release/toolchain.mjs'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 // The smoke program, and the addon's sources from binding.gyp less its Node-API face (native/napi/).
-const SOURCES = [
-  ...['core-smoke', 'smoke-socket', 'smoke-frames', 'smoke-spawn'].map((s) => `native/test/${s}.cc`),
-  ...coreSources(),
-]
+const SOURCES = [...['core-smoke', 'smoke-socket', 'smoke-frames', 'smoke-spawn'].map((s) => `native/test/${s}.cc`), ...coreSources()]
 
 // `libc` and `arch`: what the program must report (its `# libc:` and `# arch:` lines), so a build
 // that silently linked the wrong libc, or a run that was not the binary we meant, fails.

@@ -21,7 +21,9 @@ function walk(dir, keep) {
   })
 }
 
-const testFiles = walk(path.join(root, 'test'), (name) => name.endsWith('.test.ts')).map((f) => path.relative(root, f)).sort()
+const testFiles = walk(path.join(root, 'test'), (name) => name.endsWith('.test.ts'))
+  .map((f) => path.relative(root, f))
+  .sort()
 const missing = testFiles.filter((f) => !fs.existsSync(path.join(resultsDir, `${f}.tap`)))
 // A test point with a directive: `ok 3 - name # SKIP why`; `\#` in a name is escaped by tap. A whole
 // file or subtest can be skipped by its plan: `1..0 # SKIP why`.

@@ -27,8 +27,15 @@ ${body}
 function startupChart() {
   const data = results('startup')
   const names = ['do-nothing static binary', 'rush -c exit', 'dash -c exit', 'bash -c exit', 'rush -c /bin/true', 'sh -c /bin/true']
-  const series = names.filter((n) => data.distributions[n]).map((n) => ({ name: n, times: [...data.distributions[n]].sort((a, b) => a - b).map((s) => s * 1000) }))
-  const W = 760, H = 420, left = 60, right = 220, top = 64, bottom = 52
+  const series = names
+    .filter((n) => data.distributions[n])
+    .map((n) => ({ name: n, times: [...data.distributions[n]].sort((a, b) => a - b).map((s) => s * 1000) }))
+  const W = 760,
+    H = 420,
+    left = 60,
+    right = 220,
+    top = 64,
+    bottom = 52
   const xmax = Math.max(...series.map((s) => s.times[Math.floor(s.times.length * 0.95)]))
   const x = (ms) => left + (Math.min(ms, xmax) / xmax) * (W - left - right)
   const y = (q) => top + (1 - q) * (H - top - bottom)
@@ -56,14 +63,24 @@ function startupChart() {
     body += `<text x="${W - right + 36}" y="${top + i * 24 + 24}" font-size="10" fill="#666">p50 ${p50.toFixed(3)} ms</text>`
   })
   const env = data.env
-  return frame(W, H, 'rush start-up latency: cumulative distribution', `${data.runs} runs each, one hyperfine run; ${env.cpu}, ${env.cpus} cpus, node ${env.node}, ${env.date.slice(0, 10)}`, body)
+  return frame(
+    W,
+    H,
+    'rush start-up latency: cumulative distribution',
+    `${data.runs} runs each, one hyperfine run; ${env.cpu}, ${env.cpus} cpus, node ${env.node}, ${env.date.slice(0, 10)}`,
+    body,
+  )
 }
 
 /** Round-trip latency (p50, p99) per system, with the baseline first. */
 function roundtripChart() {
   const data = results('roundtrip')
   const rows = data.results
-  const W = 760, rowH = 52, left = 210, right = 130, top = 70
+  const W = 760,
+    rowH = 52,
+    left = 210,
+    right = 130,
+    top = 70
   const H = top + rows.length * rowH + 40
   const xmax = Math.max(...rows.map((r) => r.p99)) / 1000
   const x = (us) => left + (us / xmax) * (W - left - right)
@@ -77,7 +94,13 @@ function roundtripChart() {
     body += `<text x="${x(r.p99 / 1000) + 6}" y="${y0 + 34}" font-size="10" fill="#555">p99 ${(r.p99 / 1000).toFixed(1)} µs</text>`
   })
   const env = data.env
-  return frame(W, H, 'Round trip, one request in flight (lower is better)', `~1.4 KB request, server in another process; median of interleaved rounds; ${env.cpu}, ${env.cpus} cpus, ${env.date.slice(0, 10)}`, body)
+  return frame(
+    W,
+    H,
+    'Round trip, one request in flight (lower is better)',
+    `~1.4 KB request, server in another process; median of interleaved rounds; ${env.cpu}, ${env.cpus} cpus, ${env.date.slice(0, 10)}`,
+    body,
+  )
 }
 
 /** The README's benchmark tables, from the same results (between the bench markers). */
@@ -87,13 +110,20 @@ function readmeTables() {
   try {
     const st = results('startup')
     const by = st.startup
-    const rows = Object.keys(by).map((name) => `| ${name} | ${(by[name].p50 * 1000).toFixed(3)} | ${(by[name].p90 * 1000).toFixed(3)} | ${ratio(by[name].p50 / by['dash -c exit'].p50)} |`)
+    const rows = Object.keys(by).map(
+      (name) => `| ${name} | ${(by[name].p50 * 1000).toFixed(3)} | ${(by[name].p90 * 1000).toFixed(3)} | ${ratio(by[name].p50 / by['dash -c exit'].p50)} |`,
+    )
     const warmed = st.daemonWarmup ? `, rushd warmed by ${st.daemonWarmup.toLocaleString('en-US')} requests first` : ''
-    parts.push(`**rush start-up** (hyperfine -N, ${st.runs} runs each, one run${warmed}; ${st.env.date.slice(0, 10)}):\n\n| command | p50 ms | p90 ms | p50 vs dash -c exit |\n|---|---:|---:|---:|\n${rows.join('\n')}\n\n![rush start-up latency](docs/charts/startup.svg)`)
+    parts.push(
+      `**rush start-up** (hyperfine -N, ${st.runs} runs each, one run${warmed}; ${st.env.date.slice(0, 10)}):\n\n| command | p50 ms | p90 ms | p50 vs dash -c exit |\n|---|---:|---:|---:|\n${rows.join('\n')}\n\n![rush start-up latency](docs/charts/startup.svg)`,
+    )
     const l = st.ladder
     if (l) {
       const base = l['do-nothing static binary'].p50
-      const rows = Object.keys(l).map((name) => `| ${name} | ${(l[name].p50 * 1000).toFixed(3)} | ${(l[name].p90 * 1000).toFixed(3)} | ${Math.round((l[name].p50 - base) * 1e6)} | ${ratio(l[name].p50 / l['dash -c exit'].p50)} | ${ratio(l[name].p50 / l['bash -c exit'].p50)} | ${ratio(l[name].p90 / l['do-nothing static binary'].p90)} |`)
+      const rows = Object.keys(l).map(
+        (name) =>
+          `| ${name} | ${(l[name].p50 * 1000).toFixed(3)} | ${(l[name].p90 * 1000).toFixed(3)} | ${Math.round((l[name].p50 - base) * 1e6)} | ${ratio(l[name].p50 / l['dash -c exit'].p50)} | ${ratio(l[name].p50 / l['bash -c exit'].p50)} | ${ratio(l[name].p90 / l['do-nothing static binary'].p90)} |`,
+      )
       parts.push(
         `**Where the time goes** (the same run, interleaved: \`bench/floor/interleave.c\` starts each command in turn, round after round, every daemon warmed alike). ` +
           `The floor daemons answer at once: in C (\`bench/floor/rushd-floor.c\`), in Node on the addon's handles alone, and in Node on fdwire's public \`Server\` with a handler returning a canned reply (\`bench/floor/node-floor.mjs\`). ` +
@@ -103,21 +133,34 @@ function readmeTables() {
     if (st.goals) {
       const interleaved = st.goalsInterleaved
       const met = (value, limit) => (value <= limit ? 'yes' : 'no')
-      const rows = st.goals.map(({ goal, value, limit }, i) => `| ${goal} | ${ratio(value)} (${met(value, limit)}) | ${interleaved ? `${ratio(interleaved[i].value)} (${met(interleaved[i].value, limit)})` : '—'} |`)
+      const rows = st.goals.map(
+        ({ goal, value, limit }, i) =>
+          `| ${goal} | ${ratio(value)} (${met(value, limit)}) | ${interleaved ? `${ratio(interleaved[i].value)} (${met(interleaved[i].value, limit)})` : '—'} |`,
+      )
       parts.push(`**The start-up goals**, from both runs above:\n\n| goal | hyperfine run | interleaved run |\n|---|---:|---:|\n${rows.join('\n')}`)
     }
   } catch {}
   try {
     const rt = results('roundtrip')
     const base = rt.results[0]
-    const rows = rt.results.map((r) => `| ${r.system} | ${(r.p50 / 1000).toFixed(1)} | ${(r.p99 / 1000).toFixed(1)} | ${ratio(r.p50 / base.p50)} | ${r.throughput === null ? '—' : Math.round(r.throughput).toLocaleString('en-US')} | ${r.throughput === null ? '—' : ratio(r.throughput / base.throughput)} |`)
-    parts.push(`**Round trip** (~1.4 KB request, server in another process, median of interleaved rounds):\n\n| system | p50 µs | p99 µs | p50 vs net+JSON | msg/s pipelined | vs net+JSON |\n|---|---:|---:|---:|---:|---:|\n${rows.join('\n')}\n\n![round-trip latency](docs/charts/roundtrip.svg)`)
+    const rows = rt.results.map(
+      (r) =>
+        `| ${r.system} | ${(r.p50 / 1000).toFixed(1)} | ${(r.p99 / 1000).toFixed(1)} | ${ratio(r.p50 / base.p50)} | ${r.throughput === null ? '—' : Math.round(r.throughput).toLocaleString('en-US')} | ${r.throughput === null ? '—' : ratio(r.throughput / base.throughput)} |`,
+    )
+    parts.push(
+      `**Round trip** (~1.4 KB request, server in another process, median of interleaved rounds):\n\n| system | p50 µs | p99 µs | p50 vs net+JSON | msg/s pipelined | vs net+JSON |\n|---|---:|---:|---:|---:|---:|\n${rows.join('\n')}\n\n![round-trip latency](docs/charts/roundtrip.svg)`,
+    )
   } catch {}
   try {
     const fp = results('fdpass')
     const share = (r) => (r.fdsSent ? `${((100 * r.fdsDelivered) / r.fdsSent).toFixed(1)}%` : '—')
-    const rows = fp.results.map((r) => `| ${r.system} | ${r.fdsPerMessage} | ${Math.round(r.messagesPerSecond).toLocaleString('en-US')} | ${Math.round(r.fdsPerSecond).toLocaleString('en-US')} | ${share(r)} |`)
-    parts.push(`**fd passing** (pipelined, server in another process; "delivered" counts the fds the receiver actually got — usocket silently drops those past 64 per message):\n\n| system | fds/message | messages/s | fds delivered/s | delivered / sent |\n|---|---:|---:|---:|---:|\n${rows.join('\n')}`)
+    const rows = fp.results.map(
+      (r) =>
+        `| ${r.system} | ${r.fdsPerMessage} | ${Math.round(r.messagesPerSecond).toLocaleString('en-US')} | ${Math.round(r.fdsPerSecond).toLocaleString('en-US')} | ${share(r)} |`,
+    )
+    parts.push(
+      `**fd passing** (pipelined, server in another process; "delivered" counts the fds the receiver actually got — usocket silently drops those past 64 per message):\n\n| system | fds/message | messages/s | fds delivered/s | delivered / sent |\n|---|---:|---:|---:|---:|\n${rows.join('\n')}`,
+    )
   } catch {}
   try {
     const m = results('memory')
@@ -134,7 +177,9 @@ function readmeTables() {
     const se = results('serialize')
     const cell = (c) => (c ? `${c.ns} ns (${ratio(c.ratio)})` : '—')
     const rows = se.results.map((r) => `| ${r.name} | ${cell(r.cases.json)} | ${cell(r.cases.fb)} | ${cell(r.cases.msgpackr)} | ${cell(r.cases.protobufjs)} |`)
-    parts.push(`**Serialize / deserialize** (median ns/op, ratio to JSON in the same run):\n\n| case | JSON | FlatBuffers | msgpackr | protobufjs |\n|---|---:|---:|---:|---:|\n${rows.join('\n')}`)
+    parts.push(
+      `**Serialize / deserialize** (median ns/op, ratio to JSON in the same run):\n\n| case | JSON | FlatBuffers | msgpackr | protobufjs |\n|---|---:|---:|---:|---:|\n${rows.join('\n')}`,
+    )
   } catch {}
   return parts.join('\n\n')
 }
@@ -152,7 +197,10 @@ function updateReadme() {
 }
 
 fs.mkdirSync(out, { recursive: true })
-for (const [file, draw] of [['startup.svg', startupChart], ['roundtrip.svg', roundtripChart]]) {
+for (const [file, draw] of [
+  ['startup.svg', startupChart],
+  ['roundtrip.svg', roundtripChart],
+]) {
   try {
     fs.writeFileSync(path.join(out, file), draw())
     console.log(`wrote docs/charts/${file}`)

@@ -46,7 +46,12 @@ function tool(names) {
     const r = spawnSync(name, ['--version'], { encoding: 'utf8' })
     if (r.status === 0) return name
   }
-  const llvm = fs.existsSync('/usr/lib') ? fs.readdirSync('/usr/lib').filter((d) => /^llvm-\d+$/.test(d)).sort() : []
+  const llvm = fs.existsSync('/usr/lib')
+    ? fs
+        .readdirSync('/usr/lib')
+        .filter((d) => /^llvm-\d+$/.test(d))
+        .sort()
+    : []
   for (const dir of llvm.reverse()) {
     for (const name of names) {
       const p = path.join('/usr/lib', dir, 'bin', name)
@@ -63,7 +68,10 @@ function output(cmd, args) {
 }
 
 function versionKey(v) {
-  return v.split('.').map(Number).reduce((acc, n, i) => acc + n * 1000 ** (2 - i), 0)
+  return v
+    .split('.')
+    .map(Number)
+    .reduce((acc, n, i) => acc + n * 1000 ** (2 - i), 0)
 }
 
 /** ELF facts through readelf: needed libraries, interpreter, symbol versions, exports. */
@@ -135,19 +143,27 @@ export function inspectTarget(root, target) {
       if (!right) continue
       const f = elfFacts(file)
       if (what === 'rush') {
-        check(lines, f.interpreter === null && f.needed.length === 0 && (h.elfType === ET_EXEC || h.elfType === ET_DYN),
-          `${name}: static (interpreter ${f.interpreter ?? 'none'}, needs ${f.needed.join(' ') || 'nothing'})`)
+        check(
+          lines,
+          f.interpreter === null && f.needed.length === 0 && (h.elfType === ET_EXEC || h.elfType === ET_DYN),
+          `${name}: static (interpreter ${f.interpreter ?? 'none'}, needs ${f.needed.join(' ') || 'nothing'})`,
+        )
         continue
       }
       check(lines, f.exports.includes('napi_register_module_v1'), `${name}: exports napi_register_module_v1`)
-      check(lines, f.cxx.length === 0 && !f.needed.some((n) => /c\+\+|stdc\+\+/.test(n)),
-        `${name}: no C++ runtime needed (${f.cxx.join(' ') || 'no GLIBCXX/CXXABI'}; needs ${f.needed.join(' ')})`)
+      check(
+        lines,
+        f.cxx.length === 0 && !f.needed.some((n) => /c\+\+|stdc\+\+/.test(n)),
+        `${name}: no C++ runtime needed (${f.cxx.join(' ') || 'no GLIBCXX/CXXABI'}; needs ${f.needed.join(' ')})`,
+      )
       if (target.libc === 'glibc') {
-        check(lines, f.maxGlibc !== null && versionKey(f.maxGlibc) <= versionKey(MAX_GLIBC),
-          `${name}: needs at most GLIBC_${f.maxGlibc} (limit ${MAX_GLIBC})`)
+        check(lines, f.maxGlibc !== null && versionKey(f.maxGlibc) <= versionKey(MAX_GLIBC), `${name}: needs at most GLIBC_${f.maxGlibc} (limit ${MAX_GLIBC})`)
       } else {
-        check(lines, f.maxGlibc === null && f.needed.every((n) => n === 'libc.so'),
-          `${name}: musl only (needs ${f.needed.join(' ')}; GLIBC ${f.maxGlibc ?? 'none'})`)
+        check(
+          lines,
+          f.maxGlibc === null && f.needed.every((n) => n === 'libc.so'),
+          `${name}: musl only (needs ${f.needed.join(' ')}; GLIBC ${f.maxGlibc ?? 'none'})`,
+        )
       }
     } else {
       const kinds = what === 'addon' ? [MH_DYLIB, MH_BUNDLE] : [MH_EXECUTE]
@@ -158,13 +174,19 @@ export function inspectTarget(root, target) {
       if (what === 'addon') {
         check(lines, f.exports.includes('_napi_register_module_v1'), `${name}: exports napi_register_module_v1`)
         check(lines, f.id === '' || f.id === '@rpath/fdwire.node', `${name}: install name ${f.id || 'none'}`)
-        check(lines, f.napiBinds.length > 0 && f.napiBinds.every((l) => l.includes('flat-namespace')),
-          `${name}: its ${f.napiBinds.length} napi_* imports resolve from the loading process (flat namespace)`)
+        check(
+          lines,
+          f.napiBinds.length > 0 && f.napiBinds.every((l) => l.includes('flat-namespace')),
+          `${name}: its ${f.napiBinds.length} napi_* imports resolve from the loading process (flat namespace)`,
+        )
       }
       // Apple silicon runs only signed code; zig signs ad hoc, as Apple's linker does.
       if (target.arch === 'arm64') check(lines, f.signed, `${name}: signed (LC_CODE_SIGNATURE)`)
-      check(lines, f.dylibs.every((d) => d.startsWith('/usr/lib/libSystem')),
-        `${name}: links only libSystem (${f.dylibs.join(' ')})`)
+      check(
+        lines,
+        f.dylibs.every((d) => d.startsWith('/usr/lib/libSystem')),
+        `${name}: links only libSystem (${f.dylibs.join(' ')})`,
+      )
     }
   }
   return lines

@@ -38,9 +38,7 @@ for (const rel of fs.readdirSync(src, { recursive: true })) {
     text = text.replace(/^const require = createRequire\(import\.meta\.url\)\s*$/m, '')
     const jsRel = rel.replace(/\.ts$/, '.js').split(path.sep).join('/')
     const up = Array(jsRel.split('/').length).fill('..').join('/')
-    const esmTwin =
-      `require('node:url').pathToFileURL(require('node:path').join(__dirname, ${JSON.stringify(up)}, ` +
-      `${JSON.stringify(jsRel)})).href`
+    const esmTwin = `require('node:url').pathToFileURL(require('node:path').join(__dirname, ${JSON.stringify(up)}, ` + `${JSON.stringify(jsRel)})).href`
     text = text.replaceAll('import.meta.url', esmTwin)
     if (text.includes('import.meta')) throw new Error(`${rel}: import.meta other than import.meta.url`)
   }

@@ -37,7 +37,14 @@ export function usePrivateTree() {
       fs.copyFileSync(path.join(root, 'test', 'fixtures', f), path.join(dir, 'test', 'fixtures', f))
     }
     fs.symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'))
-    const check = spawnSync(process.execPath, ['-e', `Promise.all(['index.js', 'rush/daemon.js', 'rush/cli.js'].map((f) => import(${JSON.stringify(path.join(dir, 'dist'))} + '/' + f))).then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1) })`], { encoding: 'utf8', env: cleanEnv(), timeout: 60_000 })
+    const check = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `Promise.all(['index.js', 'rush/daemon.js', 'rush/cli.js'].map((f) => import(${JSON.stringify(path.join(dir, 'dist'))} + '/' + f))).then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1) })`,
+      ],
+      { encoding: 'utf8', env: cleanEnv(), timeout: 60_000 },
+    )
     if (check.status === 0) {
       treeRoot = dir
       rushBin = path.join(dir, 'build', 'Release', 'rush')
@@ -145,7 +152,11 @@ export function descendants(pid, list = processes()) {
   const queue = [pid]
   while (queue.length) {
     const parent = queue.shift()
-    for (const p of list) if (p.ppid === parent) (out.push(p), queue.push(p.pid))
+    for (const p of list) {
+      if (p.ppid !== parent) continue
+      out.push(p)
+      queue.push(p.pid)
+    }
   }
   return out
 }
@@ -153,7 +164,10 @@ export function descendants(pid, list = processes()) {
 /** Open fds of `pid` as a list of `fd -> target` strings (sorted by fd). */
 export function fdList(pid) {
   const out = []
-  for (const fd of fs.readdirSync(`/proc/${pid}/fd`).map(Number).sort((a, b) => a - b)) {
+  for (const fd of fs
+    .readdirSync(`/proc/${pid}/fd`)
+    .map(Number)
+    .sort((a, b) => a - b)) {
     let target = '?'
     try {
       target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`)
@@ -278,7 +292,10 @@ export function rushAsync(args, env, { timeout = 30_000, onSpawn } = {}) {
   child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d))
   child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d))
   let timedOut = false
-  const timer = setTimeout(() => ((timedOut = true), child.kill('SIGKILL')), timeout)
+  const timer = setTimeout(() => {
+    timedOut = true
+    child.kill('SIGKILL')
+  }, timeout)
   return new Promise((resolve) => {
     child.on('close', (status, signal) => {
       clearTimeout(timer)

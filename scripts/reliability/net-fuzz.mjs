@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Network fuzzer (issue 6, item 3): hostile connections to a running rushd while a well-behaved
+// Network fuzzer: hostile connections to a running rushd while a well-behaved
 // client keeps asking it for answers.
 //
 //   node scripts/reliability/net-fuzz.mjs [--connections 10000] [--seed N] [--in-flight 32] [--peer-timeout 10000]
@@ -26,12 +26,33 @@ import { native } from '../../dist/binding.js'
 import { protocol } from '../../dist/index.js'
 import * as rush from '../../dist/rush/protocol/messages.js'
 import {
-  alive, descendants, fdList, makeRuntimeDir, parseArgs, poll, prng, quiesce, usePrivateTree, treeRoot, rushAsync, rushReady,
-  snapshot, startRushd, stopRushd, workerPids,
+  alive,
+  descendants,
+  fdList,
+  makeRuntimeDir,
+  parseArgs,
+  poll,
+  prng,
+  quiesce,
+  usePrivateTree,
+  rushAsync,
+  rushReady,
+  snapshot,
+  startRushd,
+  stopRushd,
+  workerPids,
 } from './lib.mjs'
 
 const opts = parseArgs(process.argv.slice(2), {
-  connections: 10_000, seed: -1, inFlight: 32, peerTimeout: 10_000, only: -1, json: '', verbose: false, socket: '', daemonPid: 0,
+  connections: 10_000,
+  seed: -1,
+  inFlight: 32,
+  peerTimeout: 10_000,
+  only: -1,
+  json: '',
+  verbose: false,
+  socket: '',
+  daemonPid: 0,
 })
 if (opts.seed < 0) opts.seed = Math.floor(Math.random() * 2 ** 31)
 const MAX_FRAME = 4 * 1024 * 1024 // rushd's maxFrameSize (rush/src/constants.ts)
@@ -94,7 +115,12 @@ const kinds = {
   },
   'bad-header': (r) => {
     const field = r.pick(['magic', 'version', 'flags'])
-    const o = field === 'magic' ? { magic: r.int(0, 0xfffe) === 0x57fd ? 0 : r.int(0, 0x57fc) } : field === 'version' ? { version: r.pick([0, 2, 255]) } : { flags: r.int(1, 0xffff) }
+    const o =
+      field === 'magic'
+        ? { magic: r.int(0, 0xfffe) === 0x57fd ? 0 : r.int(0, 0x57fc) }
+        : field === 'version'
+          ? { version: r.pick([0, 2, 255]) }
+          : { flags: r.int(1, 0xffff) }
     return { send: [frame(protocol.encodeHello(), o)], expect: { noReply: true } }
   },
   oversized: (r) => {
@@ -126,7 +152,11 @@ const kinds = {
   'fds-on-unknown-method': (r) => {
     const n = r.int(1, MAX_FDS)
     const id = r.int(1, 0xffffffff)
-    return { send: [hello(), { bytes: frame(protocol.encodeRequest(id, 'fuzz.nope'), { fdCount: n, id }), fds: n }], expect: { reply: { id, code: 'ERR_FDWIRE_UNKNOWN_METHOD' } }, endAfterReply: true }
+    return {
+      send: [hello(), { bytes: frame(protocol.encodeRequest(id, 'fuzz.nope'), { fdCount: n, id }), fds: n }],
+      expect: { reply: { id, code: 'ERR_FDWIRE_UNKNOWN_METHOD' } },
+      endAfterReply: true,
+    }
   },
   'malformed-flatbuffer': (r) => {
     const valid = protocol.encodeRequest(7, 'fdwire.status')
@@ -137,7 +167,10 @@ const kinds = {
     const payload = r.pick([protocol.encodeResponse(3, {}), protocol.encodeStreamEnd(3), protocol.encodeStreamItem(3, 0)])
     return { send: [hello(), frame(payload)], expect: { reply: { id: 0, code: 'ERR_FDWIRE_MALFORMED' } } }
   },
-  'wrong-frame-type': (r) => ({ send: [hello(), frame(protocol.encodeRequest(1, 'fdwire.status'), { type: r.int(1, 0xffff) })], expect: { reply: { id: 0, code: 'ERR_FDWIRE_MALFORMED' } } }),
+  'wrong-frame-type': (r) => ({
+    send: [hello(), frame(protocol.encodeRequest(1, 'fdwire.status'), { type: r.int(1, 0xffff) })],
+    expect: { reply: { id: 0, code: 'ERR_FDWIRE_MALFORMED' } },
+  }),
   'wrong-version': (r) => ({ send: [hello(r.pick([0, 2, 99, 0xffffffff]))], expect: { reply: { id: 0, code: 'ERR_FDWIRE_PROTOCOL_VERSION' } } }),
   'unknown-method': (r) => {
     const id = r.int(1, 0xffffffff)
@@ -173,7 +206,11 @@ function sendWithFds(fd, buf, count) {
   const pipe = native.pipe()
   if (!Array.isArray(pipe)) throw new Error(`pipe: ${pipe}`)
   try {
-    const n = native.sendRaw(fd, buf, Int32Array.from({ length: count }, () => pipe[0]))
+    const n = native.sendRaw(
+      fd,
+      buf,
+      Int32Array.from({ length: count }, () => pipe[0]),
+    )
     if (n < 0) return n
     if (n < buf.length) {
       const rest = native.sendRaw(fd, buf.subarray(n), null)
@@ -209,7 +246,10 @@ async function runPeer(index, socketPath) {
       if (broken) break
       if (s.fds !== undefined || rest.length === 0) {
         const n = s.fds !== undefined ? sendWithFds(fd, s.bytes, s.fds) : native.sendRaw(fd, s, null)
-        if (n < 0) (sendError = `sendmsg: errno ${-n}`), (broken = true)
+        if (n < 0) {
+          sendError = `sendmsg: errno ${-n}`
+          broken = true
+        }
       } else rest.push(s)
     }
     queue = rest
@@ -222,8 +262,14 @@ async function runPeer(index, socketPath) {
   socket.on('data', (d) => chunks.push(d))
   socket.on('error', (e) => (socketError = e.code ?? e.message))
   const endSeen = new Promise((resolve) => {
-    socket.on('end', () => ((ended = true), resolve()))
-    socket.on('close', () => ((closed = true), resolve()))
+    socket.on('end', () => {
+      ended = true
+      resolve()
+    })
+    socket.on('close', () => {
+      closed = true
+      resolve()
+    })
   })
   const timeout = sleep(opts.peerTimeout).then(() => 'timeout')
   try {
@@ -239,7 +285,10 @@ async function runPeer(index, socketPath) {
     if (plan.endAfterSend && !closed) socket.end()
     if (plan.endAfterReply) {
       // Wait for the reply, then finish our side as a polite client would.
-      await Promise.race([poll(() => parseFrames(Buffer.concat(chunks)).frames.some((f) => f.envelope?.kind === 'response') || closed, opts.peerTimeout, 5), timeout])
+      await Promise.race([
+        poll(() => parseFrames(Buffer.concat(chunks)).frames.some((f) => f.envelope?.kind === 'response') || closed, opts.peerTimeout, 5),
+        timeout,
+      ])
       if (!closed) socket.end()
     }
     const outcome = await Promise.race([endSeen, timeout])
@@ -256,9 +305,15 @@ async function runPeer(index, socketPath) {
   const e = plan.expect
   if (result.ok && e.reply) {
     const hit = responses.find((x) => x.id === e.reply.id && (e.reply.code instanceof RegExp ? e.reply.code.test(x.code) : x.code === e.reply.code))
-    if (!hit) (result.ok = false), (result.problem = `expected response ${e.reply.id} ${e.reply.code}, got [${result.replies.join(', ')}]${sendError ? ` (${sendError})` : ''}${socketError ? ` (${socketError})` : ''}`)
+    if (!hit) {
+      result.ok = false
+      result.problem = `expected response ${e.reply.id} ${e.reply.code}, got [${result.replies.join(', ')}]${sendError ? ` (${sendError})` : ''}${socketError ? ` (${socketError})` : ''}`
+    }
   }
-  if (result.ok && e.noReply && responses.length) (result.ok = false), (result.problem = `a framing violation got a reply: [${result.replies.join(', ')}]`)
+  if (result.ok && e.noReply && responses.length) {
+    result.ok = false
+    result.problem = `a framing violation got a reply: [${result.replies.join(', ')}]`
+  }
   result.gotError = responses.some((x) => x.code.startsWith('ERR_FDWIRE_'))
   return result
 }
@@ -280,7 +335,10 @@ async function main() {
     socketPath = path.join(dir, 'daemon.sock')
   }
   const failures = []
-  const fail = (m) => (failures.push(m), console.log(`FAIL ${m}`))
+  const fail = (m) => {
+    failures.push(m)
+    console.log(`FAIL ${m}`)
+  }
   const goodEnv = env ?? { ...process.env, RUSH_NO_AUTOSTART: '1' }
   // Warm up the daemon and every worker, then take the baseline.
   for (let k = 0; k < 3; k++) await Promise.all(Array.from({ length: 6 }, () => rushAsync(['-c', 'sleep 0.1; echo ok'], goodEnv)))
@@ -294,7 +352,12 @@ async function main() {
   }
   const beforeFds = Object.fromEntries(Object.keys(before).map((pid) => [pid, fdList(Number(pid))]))
   const ownFds0 = fs.readdirSync('/proc/self/fd').length
-  console.log(`net-fuzz: seed ${opts.seed}, ${opts.connections} connections, ${opts.inFlight} in flight; daemon ${daemon}, workers ${workers0.join(' ')}; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cpus`)
+  console.log(
+    `net-fuzz: seed ${opts.seed}, ${opts.connections} connections, ${opts.inFlight} in flight; daemon ${daemon}, workers ${workers0.join(' ')}; load ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} on ${os.cpus().length} cpus`,
+  )
 
   // The well-behaved client.
   let fuzzing = true
@@ -307,7 +370,10 @@ async function main() {
       good.maxMs = Math.max(good.maxMs, res.ms)
       if (res.stdout !== 'ok\n' || res.status !== 0) {
         good.wrong++
-        if (good.wrong <= 5) fail(`well-behaved client: ${JSON.stringify({ status: res.status, signal: res.signal, stdout: res.stdout, stderr: res.stderr, timedOut: res.timedOut })}`)
+        if (good.wrong <= 5)
+          fail(
+            `well-behaved client: ${JSON.stringify({ status: res.status, signal: res.signal, stdout: res.stdout, stderr: res.stderr, timedOut: res.timedOut })}`,
+          )
       }
     }
   })()
@@ -347,14 +413,23 @@ async function main() {
   const workers1 = workerPids(daemon)
   if (workers1.join() !== workers0.join()) fail(`workers changed: ${workers0.join(' ')} → ${workers1.join(' ')} (a worker died and was replaced)`)
   // Idle again (every hostile connection closed everywhere), then compared.
-  const after = (await quiesce(daemon, socketPath)) ?? (fail('the daemon and its workers never became idle after the fuzzing'), snapshot(daemon))
+  let after = await quiesce(daemon, socketPath)
+  if (after === undefined) {
+    fail('the daemon and its workers never became idle after the fuzzing')
+    after = snapshot(daemon)
+  }
   const rows = []
   for (const [pid, b] of Object.entries(before)) {
     const a = after[pid]
     rows.push({ pid: Number(pid), role: b.role, fdsBefore: b.fds, fdsAfter: a?.fds ?? null, rssBeforeKb: b.rssKb, rssAfterKb: a?.rssKb ?? null })
     if (a && a.fds !== b.fds) {
       const now = fdList(Number(pid))
-      fail(`${b.role} ${pid}: ${b.fds} fds before, ${a.fds} after (new: ${now.filter((x) => !beforeFds[pid].includes(x)).slice(0, 10).join(', ')})`)
+      fail(
+        `${b.role} ${pid}: ${b.fds} fds before, ${a.fds} after (new: ${now
+          .filter((x) => !beforeFds[pid].includes(x))
+          .slice(0, 10)
+          .join(', ')})`,
+      )
     }
   }
   const strays = descendants(daemon).filter((p) => !workers1.includes(p.pid))
@@ -364,19 +439,34 @@ async function main() {
 
   console.log(`\npeers by kind (${indices.length} in ${(elapsed / 1000).toFixed(1)} s):`)
   console.log('  kind                     peers  failed  got ERR_FDWIRE_* reply')
-  for (const [kind, k] of Object.entries(byKind).sort()) console.log(`  ${kind.padEnd(24)} ${String(k.peers).padStart(5)}  ${String(k.failed).padStart(6)}  ${String(k.errorReplies).padStart(6)}`)
-  console.log(`well-behaved client: ${good.answers} answers, ${good.wrong} wrong, mean ${(good.totalMs / Math.max(1, good.answers)).toFixed(0)} ms, slowest ${good.maxMs.toFixed(0)} ms`)
+  for (const [kind, k] of Object.entries(byKind).sort())
+    console.log(`  ${kind.padEnd(24)} ${String(k.peers).padStart(5)}  ${String(k.failed).padStart(6)}  ${String(k.errorReplies).padStart(6)}`)
+  console.log(
+    `well-behaved client: ${good.answers} answers, ${good.wrong} wrong, mean ${(good.totalMs / Math.max(1, good.answers)).toFixed(0)} ms, slowest ${good.maxMs.toFixed(0)} ms`,
+  )
   console.log('processes (fds, RSS before → after):')
-  for (const row of rows) console.log(`  ${row.role.padEnd(7)} ${row.pid}: fds ${row.fdsBefore} → ${row.fdsAfter}, RSS ${(row.rssBeforeKb / 1024).toFixed(1)} → ${row.rssAfterKb === null ? '-' : (row.rssAfterKb / 1024).toFixed(1)} MB`)
+  for (const row of rows)
+    console.log(
+      `  ${row.role.padEnd(7)} ${row.pid}: fds ${row.fdsBefore} → ${row.fdsAfter}, RSS ${(row.rssBeforeKb / 1024).toFixed(1)} → ${row.rssAfterKb === null ? '-' : (row.rssAfterKb / 1024).toFixed(1)} MB`,
+    )
   console.log(`fuzzer's own fds: ${ownFds0} → ${ownFds1}`)
   const report = {
-    date: new Date().toISOString(), seed: opts.seed, connections: indices.length, inFlight: opts.inFlight, elapsedMs: elapsed,
+    date: new Date().toISOString(),
+    seed: opts.seed,
+    connections: indices.length,
+    inFlight: opts.inFlight,
+    elapsedMs: elapsed,
     machine: { cpus: os.cpus().length, loadavg: os.loadavg(), node: process.version },
-    byKind, good, processes: rows, daemonAlive: alive(daemon), failures, ok: failures.length === 0,
+    byKind,
+    good,
+    processes: rows,
+    daemonAlive: alive(daemon),
+    failures,
+    ok: failures.length === 0,
   }
   if (opts.json) {
     fs.mkdirSync(path.dirname(path.resolve(opts.json)), { recursive: true })
-    fs.writeFileSync(opts.json, JSON.stringify(report, null, 2) + '\n')
+    fs.writeFileSync(opts.json, `${JSON.stringify(report, null, 2)}\n`)
   }
   if (env) {
     stopRushd(env)
@@ -387,4 +477,3 @@ async function main() {
 }
 
 process.exitCode = await main()
-

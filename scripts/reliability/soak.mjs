@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// Soak test (issue 6, item 1): many rush sessions on one rushd, then many library round trips on
+// Soak test: many rush sessions on one rushd, then many library round trips on
 // one Server, checking that no process leaks fds and that RSS stays flat after warm-up.
 //
 //   node scripts/reliability/soak.mjs [--warmup 3000] [--warmup-max 9000] [--sessions 10000] [--connections 100] [--round-trips 1000]
-//                         [--burst-every 20] [--burst 6] [--rss-limit-mb 5] [--recovery-rounds 5] [--out FILE]
+//                         [--burst-every 20] [--burst 6] [--rss-limit-mb 5 (0: report only)] [--recovery-rounds 5] [--out FILE]
 //
 // Defaults are the full size (`npm run soak`); the full-size run writes bench/results/soak.json
 // unless --out says otherwise. Exit status 0 when every check passed, 1 otherwise.
@@ -18,7 +18,7 @@
 // then the fd counts and VmRSS of the daemon and each worker are taken, and again at the end.
 // Library: a Server fixture process with an echo handler; --connections Clients, 10 at a time,
 // each doing --round-trips sequential request()s; fds and RSS of the server process likewise.
-// Crash recovery (--recovery-rounds, 0: none): issue 6's targets, timed here and not in the tests
+// Crash recovery (--recovery-rounds, 0: none): the recovery targets, timed here and not in the tests
 // (a test holds no time bound: a loaded machine stretches any). Each round, on a fresh rushd:
 // kill -9 of a worker → the pool is back to 4 within 1 s; kill -9 of the daemon → the next
 // `rush -c` is right (and quiet) within 100 ms, and the daemon it autostarts answers within 2 s of
@@ -31,14 +31,45 @@ import { setTimeout as sleep } from 'node:timers/promises'
 
 import { Client } from '../../dist/index.js'
 import {
-  alive, cleanEnv, daemonPid, descendants, fdList, liveStatus, makeRuntimeDir, parseArgs, poll, procStats, quiesce, root,
-  running, rushAsync, rushReady, rushSync, usePrivateTree, treeRoot, startRushd, stopRushd, workerPids,
+  alive,
+  cleanEnv,
+  daemonPid,
+  descendants,
+  fdList,
+  liveStatus,
+  makeRuntimeDir,
+  parseArgs,
+  poll,
+  procStats,
+  quiesce,
+  root,
+  running,
+  rushAsync,
+  rushReady,
+  rushSync,
+  usePrivateTree,
+  treeRoot,
+  startRushd,
+  stopRushd,
+  workerPids,
 } from './lib.mjs'
 
 // Warm-up rounds after the minimum, and what counts as a plateau (see the rush sessions below).
 const WARMUP_ROUND = 500
 const PLATEAU_KB = 1024
-const defaults = { warmup: 3000, warmupMax: 9000, sessions: 10_000, connections: 100, roundTrips: 1000, burstEvery: 20, burst: 6, rssLimitMb: 5, parallel: 10, recoveryRounds: 5, out: '' }
+const defaults = {
+  warmup: 3000,
+  warmupMax: 9000,
+  sessions: 10_000,
+  connections: 100,
+  roundTrips: 1000,
+  burstEvery: 20,
+  burst: 6,
+  rssLimitMb: 5,
+  parallel: 10,
+  recoveryRounds: 5,
+  out: '',
+}
 const opts = parseArgs(process.argv.slice(2), defaults)
 const fullSize = opts.sessions >= defaults.sessions && opts.connections >= defaults.connections && opts.roundTrips >= defaults.roundTrips
 const outFile = opts.out || (fullSize ? path.join(root, 'bench', 'results', 'soak.json') : '')
@@ -52,7 +83,10 @@ const log = (message) => console.log(message)
 // compared after a GC at both ends; the raw figures (no forced GC) are reported too.
 const gcDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fdwire-soak-gc-'))
 process.on('exit', () => fs.rmSync(gcDir, { recursive: true, force: true }))
-const gcEnv = () => ({ NODE_OPTIONS: `--expose-gc --import=${path.join(treeRoot, 'test', 'fixtures', 'reliability-gc-on-signal.mjs')}`, FDWIRE_SOAK_GC_DIR: gcDir })
+const gcEnv = () => ({
+  NODE_OPTIONS: `--expose-gc --import=${path.join(treeRoot, 'test', 'fixtures', 'reliability-gc-on-signal.mjs')}`,
+  FDWIRE_SOAK_GC_DIR: gcDir,
+})
 const heapUsedKb = (pid) => {
   try {
     return Math.round(JSON.parse(fs.readFileSync(path.join(gcDir, `${pid}.json`), 'utf8')).heapUsed / 1024)
@@ -111,7 +145,10 @@ async function rushSoak() {
     result.maxMs = Math.max(result.maxMs, r.ms)
     if (r.stdout !== out || r.stderr !== err || r.status !== status) {
       result.mismatches++
-      if (result.mismatches <= 5) fail(`session ${i} ${JSON.stringify(args)}: got ${JSON.stringify([r.status, r.signal, r.stdout, r.stderr])}, want ${JSON.stringify([status, null, out, err])}`)
+      if (result.mismatches <= 5)
+        fail(
+          `session ${i} ${JSON.stringify(args)}: got ${JSON.stringify([r.status, r.signal, r.stdout, r.stderr])}, want ${JSON.stringify([status, null, out, err])}`,
+        )
     }
   }
   const burst = async () => {
@@ -195,7 +232,19 @@ function compare(what, before, after, beforeFds) {
       rows.push({ pid: Number(pid), role: b.role, fdsBefore: b.fds, fdsAfter: null, rssBeforeKb: b.rssKb, rssAfterKb: null })
       continue
     }
-    const row = { pid: Number(pid), role: b.role, fdsBefore: b.fds, fdsAfter: a.fds, rssBeforeKb: b.rssKb, rssAfterKb: a.rssKb, rssGrowthKb: a.rssKb - b.rssKb, rawRssBeforeKb: b.rawRssKb, rawRssAfterKb: a.rawRssKb, heapBeforeKb: b.heapKb, heapAfterKb: a.heapKb }
+    const row = {
+      pid: Number(pid),
+      role: b.role,
+      fdsBefore: b.fds,
+      fdsAfter: a.fds,
+      rssBeforeKb: b.rssKb,
+      rssAfterKb: a.rssKb,
+      rssGrowthKb: a.rssKb - b.rssKb,
+      rawRssBeforeKb: b.rawRssKb,
+      rawRssAfterKb: a.rawRssKb,
+      heapBeforeKb: b.heapKb,
+      heapAfterKb: a.heapKb,
+    }
     rows.push(row)
     if (a.fds !== b.fds) {
       let detail = ''
@@ -205,9 +254,19 @@ function compare(what, before, after, beforeFds) {
       } catch {}
       fail(`${what}: ${b.role} ${pid} had ${b.fds} fds after warm-up, ${a.fds} at the end${detail}`)
     }
-    if (row.rssGrowthKb > opts.rssLimitMb * 1024) fail(`${what}: ${b.role} ${pid} RSS grew by ${(row.rssGrowthKb / 1024).toFixed(1)} MB (limit ${opts.rssLimitMb} MB)`)
+    if (opts.rssLimitMb > 0 && row.rssGrowthKb > opts.rssLimitMb * 1024)
+      fail(`${what}: ${b.role} ${pid} RSS grew by ${(row.rssGrowthKb / 1024).toFixed(1)} MB (limit ${opts.rssLimitMb} MB)`)
   }
-  for (const pid of Object.keys(after)) if (!before[pid]) rows.push({ pid: Number(pid), role: `${after[pid].role} (new)`, fdsBefore: null, fdsAfter: after[pid].fds, rssBeforeKb: null, rssAfterKb: after[pid].rssKb })
+  for (const pid of Object.keys(after))
+    if (!before[pid])
+      rows.push({
+        pid: Number(pid),
+        role: `${after[pid].role} (new)`,
+        fdsBefore: null,
+        fdsAfter: after[pid].fds,
+        rssBeforeKb: null,
+        rssAfterKb: after[pid].rssKb,
+      })
   return rows
 }
 
@@ -286,7 +345,9 @@ function table(title, rows) {
   log('  pid      role          fds before  fds after  RSS before  RSS after  growth    V8 heap used after GC   RSS, no forced GC')
   for (const r of rows) {
     const mb = (kb) => (kb === null || kb === undefined ? '-' : `${(kb / 1024).toFixed(1)} MB`)
-    log(`  ${String(r.pid).padEnd(8)} ${r.role.padEnd(13)} ${String(r.fdsBefore ?? '-').padStart(10)}  ${String(r.fdsAfter ?? '-').padStart(9)}  ${mb(r.rssBeforeKb).padStart(10)}  ${mb(r.rssAfterKb).padStart(9)}  ${(r.rssGrowthKb === undefined ? '-' : `${r.rssGrowthKb >= 0 ? '+' : ''}${(r.rssGrowthKb / 1024).toFixed(1)} MB`).padEnd(9)} ${`${mb(r.heapBeforeKb)} → ${mb(r.heapAfterKb)}`.padEnd(22)}  ${mb(r.rawRssBeforeKb)} → ${mb(r.rawRssAfterKb)}`)
+    log(
+      `  ${String(r.pid).padEnd(8)} ${r.role.padEnd(13)} ${String(r.fdsBefore ?? '-').padStart(10)}  ${String(r.fdsAfter ?? '-').padStart(9)}  ${mb(r.rssBeforeKb).padStart(10)}  ${mb(r.rssAfterKb).padStart(9)}  ${(r.rssGrowthKb === undefined ? '-' : `${r.rssGrowthKb >= 0 ? '+' : ''}${(r.rssGrowthKb / 1024).toFixed(1)} MB`).padEnd(9)} ${`${mb(r.heapBeforeKb)} → ${mb(r.heapAfterKb)}`.padEnd(22)}  ${mb(r.rawRssBeforeKb)} → ${mb(r.rawRssAfterKb)}`,
+    )
   }
 }
 
@@ -309,10 +370,14 @@ async function crashRecovery() {
       const victim = workerPids(daemon)[0]
       let t0 = performance.now()
       process.kill(victim, 'SIGKILL')
-      const back = await poll(async () => {
-        const now = workerPids(daemon).filter(running)
-        return !now.includes(victim) && now.length === 4 && (await liveStatus(socketPath))?.workers === 4
-      }, 60_000, 2)
+      const back = await poll(
+        async () => {
+          const now = workerPids(daemon).filter(running)
+          return !now.includes(victim) && now.length === 4 && (await liveStatus(socketPath))?.workers === 4
+        },
+        60_000,
+        2,
+      )
       if (back) row.poolBackMs = performance.now() - t0
       else fail(`crash recovery, round ${round}: the pool was not back to 4 workers within 60 s of kill -9 of worker ${victim}`)
       killAll.push(...workerPids(daemon))
@@ -323,11 +388,16 @@ async function crashRecovery() {
       t0 = performance.now()
       const first = rushSync(['-c', 'echo x'], autostart)
       row.nextRushMs = first.ms
-      if (first.status !== 0 || first.stdout !== 'x\n' || first.stderr !== '') fail(`crash recovery, round ${round}: the first rush after kill -9 of the daemon gave ${JSON.stringify([first.status, first.stdout, first.stderr])}`)
-      const fresh = await poll(async () => {
-        const pid = daemonPid(dir)
-        return pid !== undefined && pid !== daemon && (await liveStatus(socketPath, 60_000)) ? pid : undefined
-      }, 60_000, 2)
+      if (first.status !== 0 || first.stdout !== 'x\n' || first.stderr !== '')
+        fail(`crash recovery, round ${round}: the first rush after kill -9 of the daemon gave ${JSON.stringify([first.status, first.stdout, first.stderr])}`)
+      const fresh = await poll(
+        async () => {
+          const pid = daemonPid(dir)
+          return pid !== undefined && pid !== daemon && (await liveStatus(socketPath, 60_000)) ? pid : undefined
+        },
+        60_000,
+        2,
+      )
       if (fresh) row.daemonBackMs = performance.now() - t0
       else fail(`crash recovery, round ${round}: no daemon answered within 60 s of the first rush after kill -9 of the daemon`)
     } finally {
@@ -339,27 +409,43 @@ async function crashRecovery() {
   }
   const median = {}
   for (const key of Object.keys(TARGETS)) {
-    const values = rounds.map((r) => r[key]).filter((v) => v !== null).sort((a, b) => a - b)
+    const values = rounds
+      .map((r) => r[key])
+      .filter((v) => v !== null)
+      .sort((a, b) => a - b)
     median[key] = values.length ? values[Math.floor((values.length - 1) / 2)] : null
-    if (median[key] !== null && median[key] > TARGETS[key]) fail(`crash recovery: ${key} median ${median[key].toFixed(1)} ms misses its target of ${TARGETS[key]} ms`)
+    if (median[key] !== null && median[key] > TARGETS[key])
+      fail(`crash recovery: ${key} median ${median[key].toFixed(1)} ms misses its target of ${TARGETS[key]} ms`)
   }
   return { targets: TARGETS, rounds, median }
 }
 
-log(`soak: ${opts.sessions} rush sessions (bursts of ${opts.burst} every ${opts.burstEvery}), ${opts.connections} connections x ${opts.roundTrips} round trips; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cpus`)
+log(
+  `soak: ${opts.sessions} rush sessions (bursts of ${opts.burst} every ${opts.burstEvery}), ${opts.connections} connections x ${opts.roundTrips} round trips; load ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')} on ${os.cpus().length} cpus`,
+)
 const rush = await rushSoak()
-log(`rush: ${rush.sessions - rush.warmupSessions} sessions after ${rush.warmupSessions} warm-up (${rush.concurrent} of all in bursts: ${rush.servedByWorkers} served by workers, ${rush.servedByDaemon} by the daemon), ${rush.mismatches} wrong, ${(rush.totalMs / 1000).toFixed(1)} s, slowest ${rush.maxMs.toFixed(0)} ms`)
+log(
+  `rush: ${rush.sessions - rush.warmupSessions} sessions after ${rush.warmupSessions} warm-up (${rush.concurrent} of all in bursts: ${rush.servedByWorkers} served by workers, ${rush.servedByDaemon} by the daemon), ${rush.mismatches} wrong, ${(rush.totalMs / 1000).toFixed(1)} s, slowest ${rush.maxMs.toFixed(0)} ms`,
+)
 table('rush daemon and workers (after warm-up → end; RSS after a forced full GC)', rush.processes)
 const library = await librarySoak()
-log(`\nlibrary: ${library.connections} connections x ${opts.roundTrips} = ${library.roundTrips} round trips after ${library.warmupConnections} warm-up connections, ${library.wrong} wrong, ${library.errors} errors, ${(library.totalMs / 1000).toFixed(1)} s`)
+log(
+  `\nlibrary: ${library.connections} connections x ${opts.roundTrips} = ${library.roundTrips} round trips after ${library.warmupConnections} warm-up connections, ${library.wrong} wrong, ${library.errors} errors, ${(library.totalMs / 1000).toFixed(1)} s`,
+)
 table('library echo server (after warm-up → end; RSS after a forced full GC)', library.processes)
 const recovery = await crashRecovery()
 if (recovery.rounds.length) {
   const ms = (v) => (v === null ? '-' : `${v.toFixed(1)} ms`)
   log(`\ncrash recovery (${recovery.rounds.length} rounds, each on a fresh rushd with 4 workers)`)
   log('  round  pool back after kill -9 of a worker   next rush after kill -9 of the daemon   daemon back (from that rush)')
-  for (const r of recovery.rounds) log(`  ${String(r.round).padEnd(5)}  ${ms(r.poolBackMs).padStart(35)}   ${ms(r.nextRushMs).padStart(37)}   ${ms(r.daemonBackMs).padStart(28)}`)
-  log(`  median ${ms(recovery.median.poolBackMs).padStart(34)}   ${ms(recovery.median.nextRushMs).padStart(37)}   ${ms(recovery.median.daemonBackMs).padStart(28)}`)
+  for (const r of recovery.rounds)
+    log(`  ${String(r.round).padEnd(5)}  ${ms(r.poolBackMs).padStart(35)}   ${ms(r.nextRushMs).padStart(37)}   ${ms(r.daemonBackMs).padStart(28)}`)
+  log(
+    `  median ${ms(recovery.median.poolBackMs).padStart(34)}   ${ms(recovery.median.nextRushMs).padStart(37)}   ${ms(recovery.median.daemonBackMs).padStart(28)}`,
+  )
   log(`  target ${`≤ ${TARGETS.poolBackMs} ms`.padStart(34)}   ${`≤ ${TARGETS.nextRushMs} ms`.padStart(37)}   ${`≤ ${TARGETS.daemonBackMs} ms`.padStart(28)}`)
 }
 const report = {
@@ -374,9 +460,8 @@ const report = {
 }
 if (outFile) {
   fs.mkdirSync(path.dirname(outFile), { recursive: true })
-  fs.writeFileSync(outFile, JSON.stringify(report, null, 2) + '\n')
+  fs.writeFileSync(outFile, `${JSON.stringify(report, null, 2)}\n`)
   log(`\nwrote ${path.relative(process.cwd(), outFile)}`)
 }
 log(failures.length ? `\nsoak: ${failures.length} check(s) failed` : '\nsoak: all checks passed')
 process.exitCode = failures.length ? 1 : 0
-

@@ -3,11 +3,11 @@
  * matched by id; streamed replies as async iterators; AbortSignal and timeouts (both send a Cancel);
  * fds both ways; optional reconnect for the next request after the connection dropped.
  */
-import { EventEmitter } from 'node:events'
+import { TypedEventEmitter } from '../events.js'
 import { debuglog } from 'node:util'
 import { native } from '../binding.js'
 import { FdwireError } from '../errors.js'
-import { encodeCancel, encodeHello, encodeRequest, PROTOCOL_VERSION, readEnvelope } from '../protocol/index.js'
+import { encodeCancel, encodeHello, encodeRequest, PROTOCOL_VERSION, readEnvelope, type Envelope } from '../protocol/index.js'
 import { connect, type ConnectOptions } from '../transport/connect.js'
 import type { Connection, PeerCredentials } from '../transport/connection.js'
 import type { Message } from '../transport/message.js'
@@ -64,19 +64,7 @@ export type ClientEvents = {
   close: (reason: Error | undefined) => void
 }
 
-/** Typed events. `on`, `once`, `off`, `addListener`, `removeListener`, `prependListener` and
- *  `prependOnceListener` take only these names, each with its listener's signature. */
-export interface Client {
-  on<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): this
-  once<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): this
-  off<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): this
-  addListener<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): this
-  removeListener<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): this
-  prependListener<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): this
-  prependOnceListener<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): this
-}
-
-export class Client extends EventEmitter {
+export class Client extends TypedEventEmitter<ClientEvents> {
   readonly socketPath: string
   #connection: Connection
   #daemon: DaemonInfo
@@ -219,7 +207,9 @@ export class Client extends EventEmitter {
   #attach(connection: Connection): void {
     connection.on('message', (message) => this.#onMessage(message))
     connection.once('close', (reason) => {
-      const error = new FdwireError('ERR_FDWIRE_CLOSED', `the connection to the daemon closed before it answered${reason ? `: ${reason.message}` : ''}`, { cause: reason })
+      const error = new FdwireError('ERR_FDWIRE_CLOSED', `the connection to the daemon closed before it answered${reason ? `: ${reason.message}` : ''}`, {
+        cause: reason,
+      })
       for (const pending of [...this.#pending.values()]) {
         pending.cleanup()
         pending.reject(error)
@@ -229,7 +219,7 @@ export class Client extends EventEmitter {
   }
 
   #onMessage(message: Message): void {
-    let envelope
+    let envelope: Envelope
     try {
       envelope = readEnvelope(envelopePayload(message))
     } catch (error) {

@@ -11,7 +11,15 @@
  * - session: only the Unix process session (setsid) of a detached daemon (lifecycle.ts).
  */
 export { Server, type ServerEvents, type ServerOptions } from './server.js'
-export { serveConnection, type Handler, type StreamHandler, type HandlerResult, type RequestContext, type HandlerErrorContext, type ServeConnectionOptions } from './serve-connection.js'
+export {
+  serveConnection,
+  type Handler,
+  type StreamHandler,
+  type HandlerResult,
+  type RequestContext,
+  type HandlerErrorContext,
+  type ServeConnectionOptions,
+} from './serve-connection.js'
 export { Client, type ClientEvents, type ClientOptions, type RequestOptions, type DaemonInfo } from './client.js'
 export { Reply, RemoteError, BuiltinMethod } from './rpc.js'
 export { ensureDaemon, type EnsureDaemonOptions } from './ensure.js'

@@ -245,17 +245,19 @@ function checkServiceOptions(options: ServiceOptions & { label?: string }): void
   const o = checkObject('options', options)
   const text = (name: string, value: unknown, nonEmpty: boolean): void => {
     const string = checkString(name, value, nonEmpty)
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it looks for
     if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(string)) throw invalidArgValue(name, string, 'must not contain a newline or another control character')
   }
   text('options.name', o['name'], true)
   if (String(o['name']).includes('/')) throw invalidArgValue('options.name', o['name'], 'must be a file name, without a slash')
   text('options.description', o['description'], false)
   const command = checkStringArray('options.command', o['command'], true)
-  command.forEach((arg, i) => text(`options.command[${i}]`, arg, i === 0))
+  for (const [i, arg] of command.entries()) text(`options.command[${i}]`, arg, i === 0)
   if (o['env'] !== undefined) {
     const env = checkObject('options.env', o['env'])
     for (const [key, value] of Object.entries(env)) {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw invalidArgValue(`options.env`, key, 'must have variable names of letters, digits and _, not starting with a digit')
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key))
+        throw invalidArgValue(`options.env`, key, 'must have variable names of letters, digits and _, not starting with a digit')
       text(`options.env.${key}`, value, false)
     }
   }
@@ -269,7 +271,9 @@ export function systemdUnit(options: ServiceOptions): string {
   const specifiers = (text: string) => text.replace(/%/g, '%%')
   const quote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `"${arg.replace(/(["\\])/g, '\\$1')}"`)
   const execArg = (arg: string) => quote(specifiers(arg).replace(/\$/g, '$$$$'))
-  const env = Object.entries(options.env ?? {}).map(([key, value]) => `Environment=${quote(specifiers(`${key}=${value}`))}\n`).join('')
+  const env = Object.entries(options.env ?? {})
+    .map(([key, value]) => `Environment=${quote(specifiers(`${key}=${value}`))}\n`)
+    .join('')
   return (
     `[Unit]\nDescription=${specifiers(options.description)}\n\n` +
     `[Service]\nType=simple\nExecStart=${options.command.map(execArg).join(' ')}\n${env}` +

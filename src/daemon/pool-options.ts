@@ -115,4 +115,3 @@ export function ownFds(fds: readonly number[] | undefined, closeFds: boolean): n
   }
   return own
 }
-

@@ -56,10 +56,7 @@ export interface Job {
 }
 
 /** @internal Reads a worker's message: Hello, a Response (as a reply or an Error), or a failure. */
-export function readWorkerMessage(message: Message):
-  | { kind: 'hello' }
-  | { kind: 'response'; id: number; result: PoolReply | FdwireError }
-  | { kind: 'other' } {
+export function readWorkerMessage(message: Message): { kind: 'hello' } | { kind: 'response'; id: number; result: PoolReply | FdwireError } | { kind: 'other' } {
   const envelope = readEnvelope(message.payload)
   if (envelope.kind === 'hello') {
     if (envelope.protocolVersion !== PROTOCOL_VERSION) {
@@ -74,7 +71,6 @@ export function readWorkerMessage(message: Message):
   }
   return { kind: 'response', id: envelope.id, result: new PoolReply(bodyView(envelope.body), message.takeFds()) }
 }
-
 
 /** What a PoolWorker needs from its pool. */
 export interface PoolHost {
@@ -183,7 +179,7 @@ export class PoolWorker {
   }
 
   #onMessage(message: Message): void {
-    let read
+    let read: ReturnType<typeof readWorkerMessage>
     try {
       read = readWorkerMessage(message)
     } catch (error) {

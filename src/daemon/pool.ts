@@ -8,8 +8,8 @@
  * `ERR_FDWIRE_WORKER_DIED`. One that overruns the request timeout is presumed stuck (say
  * SIGSTOPped), killed and replaced.
  */
-import { spawn } from 'node:child_process'
-import { EventEmitter } from 'node:events'
+import { TypedEventEmitter } from '../events.js'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { debuglog } from 'node:util'
 import { native } from '../binding.js'
 import { FdwireError } from '../errors.js'
@@ -66,23 +66,11 @@ export type WorkerPoolEvents = {
   workerExit: (info: WorkerExitInfo) => void
 }
 
-/** Typed events. `on`, `once`, `off`, `addListener`, `removeListener`, `prependListener` and
- *  `prependOnceListener` take only these names, each with its listener's signature. */
-export interface WorkerPool {
-  on<E extends keyof WorkerPoolEvents>(event: E, listener: WorkerPoolEvents[E]): this
-  once<E extends keyof WorkerPoolEvents>(event: E, listener: WorkerPoolEvents[E]): this
-  off<E extends keyof WorkerPoolEvents>(event: E, listener: WorkerPoolEvents[E]): this
-  addListener<E extends keyof WorkerPoolEvents>(event: E, listener: WorkerPoolEvents[E]): this
-  removeListener<E extends keyof WorkerPoolEvents>(event: E, listener: WorkerPoolEvents[E]): this
-  prependListener<E extends keyof WorkerPoolEvents>(event: E, listener: WorkerPoolEvents[E]): this
-  prependOnceListener<E extends keyof WorkerPoolEvents>(event: E, listener: WorkerPoolEvents[E]): this
-}
-
 /**
  * Events: `'workerSpawn'` ({pid}) when a worker said Hello and is ready; `'workerExit'`
  * ({pid, code, signal}) when one is gone (reaped).
  */
-export class WorkerPool extends EventEmitter implements PoolHost {
+export class WorkerPool extends TypedEventEmitter<WorkerPoolEvents> implements PoolHost {
   readonly #o: ResolvedPoolOptions
   readonly #workers = new Set<PoolWorker>()
   readonly #idle: PoolWorker[] = []
@@ -159,7 +147,7 @@ export class WorkerPool extends EventEmitter implements PoolHost {
         reject,
       }
       this.#nextId = this.#nextId >= 0xffffffff ? 1 : this.#nextId + 1
-      let worker
+      let worker: PoolWorker | undefined
       try {
         worker = this.#takeWorker()
       } catch (error) {
@@ -340,7 +328,7 @@ export class WorkerPool extends EventEmitter implements PoolHost {
   #spawn(job?: Job): PoolWorker {
     const o = this.#o
     const [mine, theirs] = socketPairFds()
-    let child
+    let child: ChildProcess
     try {
       child = spawn(process.execPath, [o.script, ...o.args], {
         stdio: ['ignore', 'inherit', 'inherit', theirs],

@@ -31,8 +31,7 @@ export function ensureRuntimeDir(dir: string): string {
 /** Checks an existing runtime dir without creating anything. */
 export function checkRuntimeDir(dir: string): void {
   const stat = fs.lstatSync(dir)
-  const insecure = (why: string, fix: string) =>
-    new FdwireError('ERR_FDWIRE_INSECURE_DIR', `refusing runtime directory ${dir}: ${why}; ${fix}`)
+  const insecure = (why: string, fix: string) => new FdwireError('ERR_FDWIRE_INSECURE_DIR', `refusing runtime directory ${dir}: ${why}; ${fix}`)
   if (stat.isSymbolicLink()) throw insecure('it is a symbolic link', 'use the real path or remove the link')
   if (!stat.isDirectory()) throw insecure('it is not a directory', 'remove it or choose another directory')
   const uid = process.getuid?.()
@@ -40,10 +39,7 @@ export function checkRuntimeDir(dir: string): void {
     throw insecure(`it is owned by uid ${stat.uid}, not by us (uid ${uid})`, 'choose a directory of your own')
   }
   if ((stat.mode & 0o077) !== 0) {
-    throw insecure(
-      `its mode is ${(stat.mode & 0o777).toString(8).padStart(4, '0')}, open to group or others`,
-      `run: chmod 700 ${dir}`,
-    )
+    throw insecure(`its mode is ${(stat.mode & 0o777).toString(8).padStart(4, '0')}, open to group or others`, `run: chmod 700 ${dir}`)
   }
 }
 

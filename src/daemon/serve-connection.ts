@@ -13,6 +13,7 @@ import {
   encodeStreamItem,
   PROTOCOL_VERSION,
   readEnvelope,
+  type Envelope,
   type RequestView,
 } from '../protocol/index.js'
 import type { Connection, PeerCredentials } from '../transport/connection.js'
@@ -134,7 +135,7 @@ export class ServedConnection {
       this.#protocolFailure(`frame type ${message.type} is not an fdwire envelope`)
       return
     }
-    let envelope
+    let envelope: Envelope
     try {
       envelope = readEnvelope(message.payload)
     } catch (error) {
@@ -144,8 +145,7 @@ export class ServedConnection {
     switch (envelope.kind) {
       case 'hello':
         if (envelope.protocolVersion !== PROTOCOL_VERSION) {
-          this.#refuse('ERR_FDWIRE_PROTOCOL_VERSION',
-            `client speaks protocol version ${envelope.protocolVersion}, this daemon speaks ${PROTOCOL_VERSION}`)
+          this.#refuse('ERR_FDWIRE_PROTOCOL_VERSION', `client speaks protocol version ${envelope.protocolVersion}, this daemon speaks ${PROTOCOL_VERSION}`)
         }
         // Replies over the client's limit then fail alone (ERR_FDWIRE_FRAME_TOO_LARGE) instead of
         // closing the connection.

@@ -6,7 +6,7 @@
  */
 import { debuglog } from 'node:util'
 import { FdwireError } from '../errors.js'
-import { encodeHello, encodeResponse, PROTOCOL_VERSION, readEnvelope } from '../protocol/index.js'
+import { encodeHello, encodeResponse, PROTOCOL_VERSION, readEnvelope, type Envelope } from '../protocol/index.js'
 import { Connection } from '../transport/connection.js'
 import type { ConnectionOptions } from '../transport/options.js'
 import { checkFd, checkFunction, checkObject, optionalBoolean } from '../validate.js'
@@ -68,7 +68,7 @@ export function serveWorker(handler: WorkerHandler, options?: ServeWorkerOptions
   let chain: Promise<void> = Promise.resolve()
 
   conn.on('message', (message) => {
-    let envelope
+    let envelope: Envelope
     try {
       envelope = readEnvelope(message.payload)
       if (envelope.kind === 'cancel') {
@@ -83,10 +83,12 @@ export function serveWorker(handler: WorkerHandler, options?: ServeWorkerOptions
     // Take the fds now: the message closes whatever is left once this listener returns.
     const request = new IncomingRequest(envelope.id, envelope.method, bodyView(envelope.body), message.takeFds())
     requests.set(request.id, request)
-    chain = chain.then(() => handle(conn, handler, request)).finally(() => {
-      requests.delete(request.id)
-      if (state) restoreState(state)
-    })
+    chain = chain
+      .then(() => handle(conn, handler, request))
+      .finally(() => {
+        requests.delete(request.id)
+        if (state) restoreState(state)
+      })
   })
   conn.on('close', (reason) => {
     for (const request of requests.values()) request.abort(new FdwireError('ERR_FDWIRE_CLOSED', 'worker pool connection closed'))

@@ -10,7 +10,7 @@
  * - Shuts down gracefully on SIGTERM/SIGINT, reloads on SIGHUP, may stop when idle, and notices
  *   when its socket file was deleted (rebinds) or replaced (exits).
  */
-import { EventEmitter } from 'node:events'
+import { TypedEventEmitter } from '../events.js'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -22,11 +22,29 @@ import { resolveAddress } from '../transport/address.js'
 import type { Connection, PeerCredentials } from '../transport/connection.js'
 import { Listener } from '../transport/listener.js'
 import { resolveConnectionOptions, type ConnectionOptions } from '../transport/options.js'
-import { checkFunction, checkInteger, checkObject, checkString, invalidArgType, invalidArgValue, optionalBoolean, optionalFunction, optionalInteger } from '../validate.js'
+import {
+  checkFunction,
+  checkInteger,
+  checkObject,
+  checkString,
+  invalidArgType,
+  invalidArgValue,
+  optionalBoolean,
+  optionalFunction,
+  optionalInteger,
+} from '../validate.js'
 import { PidFile } from './pid-file.js'
 import { BuiltinMethod } from './rpc.js'
 import { ensureRuntimeDir } from './runtime-dir.js'
-import { PEER_END_GRACE_MS, refuseConnection, ServedConnection, type Handler, type HandlerErrorContext, type ServeHost, type StreamHandler } from './serve-connection.js'
+import {
+  PEER_END_GRACE_MS,
+  refuseConnection,
+  ServedConnection,
+  type Handler,
+  type HandlerErrorContext,
+  type ServeHost,
+  type StreamHandler,
+} from './serve-connection.js'
 
 const debug = debuglog('fdwire')
 
@@ -85,19 +103,7 @@ export type ServerEvents = {
   handlerError: (error: unknown, context: HandlerErrorContext) => void
 }
 
-/** Typed events. `on`, `once`, `off`, `addListener`, `removeListener`, `prependListener` and
- *  `prependOnceListener` take only these names, each with its listener's signature. */
-export interface Server {
-  on<E extends keyof ServerEvents>(event: E, listener: ServerEvents[E]): this
-  once<E extends keyof ServerEvents>(event: E, listener: ServerEvents[E]): this
-  off<E extends keyof ServerEvents>(event: E, listener: ServerEvents[E]): this
-  addListener<E extends keyof ServerEvents>(event: E, listener: ServerEvents[E]): this
-  removeListener<E extends keyof ServerEvents>(event: E, listener: ServerEvents[E]): this
-  prependListener<E extends keyof ServerEvents>(event: E, listener: ServerEvents[E]): this
-  prependOnceListener<E extends keyof ServerEvents>(event: E, listener: ServerEvents[E]): this
-}
-
-export class Server extends EventEmitter implements ServeHost {
+export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost {
   readonly runtimeDir: string
   readonly socketPath: string
   readonly pidFilePath: string | undefined
@@ -132,7 +138,7 @@ export class Server extends EventEmitter implements ServeHost {
     const buildId = checkString('options.buildId', o['buildId'] ?? '')
     const allowUids = o['allowUids'] ?? [process.getuid?.() ?? 0]
     if (!Array.isArray(allowUids)) throw invalidArgType('options.allowUids', 'an instance of Array', allowUids)
-    allowUids.forEach((uid, i) => checkInteger(`options.allowUids[${i}]`, uid, 0, 0xffffffff))
+    for (const [i, uid] of allowUids.entries()) checkInteger(`options.allowUids[${i}]`, uid, 0, 0xffffffff)
     resolveConnectionOptions(options) // usage errors now, not at listen()
     this.#options = options
     this.runtimeDir = path.resolve(runtimeDir)
@@ -375,7 +381,11 @@ export class Server extends EventEmitter implements ServeHost {
       this.emit('reload')
       void Promise.resolve(this.#options.onReload?.()).catch((error: unknown) => debug('reload failed: %s', String(error)))
     }
-    this.#signalHandlers = [['SIGTERM', stop('SIGTERM')], ['SIGINT', stop('SIGINT')], ['SIGHUP', reload]]
+    this.#signalHandlers = [
+      ['SIGTERM', stop('SIGTERM')],
+      ['SIGINT', stop('SIGINT')],
+      ['SIGHUP', reload],
+    ]
     for (const [signal, handler] of this.#signalHandlers) process.on(signal, handler)
   }
 
@@ -411,10 +421,7 @@ export class Server extends EventEmitter implements ServeHost {
 }
 
 function alreadyRunning(socketPath: string, pid: number | undefined): FdwireError {
-  return new FdwireError(
-    'ERR_FDWIRE_DAEMON_RUNNING',
-    `a daemon is already running${pid ? ` (pid ${pid})` : ''} on ${socketPath}; stop it first`,
-  )
+  return new FdwireError('ERR_FDWIRE_DAEMON_RUNNING', `a daemon is already running${pid ? ` (pid ${pid})` : ''} on ${socketPath}; stop it first`)
 }
 
 /**

@@ -11,18 +11,7 @@
  */
 
 /** Scalar types as spelled in a `.fbs` file (aliases such as `int` map to these). */
-export type ScalarKind =
-  | 'bool'
-  | 'byte'
-  | 'ubyte'
-  | 'short'
-  | 'ushort'
-  | 'int'
-  | 'uint'
-  | 'long'
-  | 'ulong'
-  | 'float'
-  | 'double'
+export type ScalarKind = 'bool' | 'byte' | 'ubyte' | 'short' | 'ushort' | 'int' | 'uint' | 'long' | 'ulong' | 'float' | 'double'
 
 /** Size in bytes of each scalar kind; a scalar is also aligned to its size. */
 export const scalarSize: Readonly<Record<ScalarKind, number>> = {
@@ -107,6 +96,5 @@ export const fb = {
   union: (union: UnionDescriptor): TypeDescriptor => ({ kind: 'union', union }),
   vector: (element: ElementDescriptor, nested?: RootDescriptor): TypeDescriptor =>
     nested === undefined ? { kind: 'vector', element } : { kind: 'vector', element, nested },
-  field: (name: string, id: number, type: TypeDescriptor, required = false): FieldDescriptor =>
-    required ? { name, id, type, required } : { name, id, type },
+  field: (name: string, id: number, type: TypeDescriptor, required = false): FieldDescriptor => (required ? { name, id, type, required } : { name, id, type }),
 } as const

@@ -28,12 +28,7 @@ export const ErrorInfoTable: TableDescriptor = {
 /** fdwire.Response */
 export const ResponseTable: TableDescriptor = {
   name: 'Response',
-  fields: [
-    fb.field('id', 0, uint),
-    fb.field('status', 1, ubyte),
-    fb.field('error', 2, fb.table(ErrorInfoTable)),
-    fb.field('body', 3, fb.vector(ubyte)),
-  ],
+  fields: [fb.field('id', 0, uint), fb.field('status', 1, ubyte), fb.field('error', 2, fb.table(ErrorInfoTable)), fb.field('body', 3, fb.vector(ubyte))],
 }
 
 /** fdwire.StreamItem */

@@ -108,8 +108,10 @@ export class Encoder {
     )
     // Response: id@4, then error, body (offsets), then status (1 byte, omitted when Ok).
     let o = 8
-    const errorOff = error === undefined ? 0 : ((o += 4), o - 4)
-    const bodyOff = body === undefined ? 0 : ((o += 4), o - 4)
+    const errorOff = error === undefined ? 0 : o
+    if (error !== undefined) o += 4
+    const bodyOff = body === undefined ? 0 : o
+    if (body !== undefined) o += 4
     const statusOff = status === Status.Ok ? 0 : o++
     const size = (o + 3) & ~3
     const t = envelope4(b, Message.Response, size, 4, statusOff, errorOff, bodyOff)
@@ -157,7 +159,8 @@ export class Encoder {
     const b = this.out.reserve(FIXED + (error === undefined ? 0 : stringBound(error.code) + stringBound(error.message)))
     // StreamEnd: id@4, error, then status (1 byte, omitted when Ok).
     let o = 8
-    const errorOff = error === undefined ? 0 : ((o += 4), o - 4)
+    const errorOff = error === undefined ? 0 : o
+    if (error !== undefined) o += 4
     const statusOff = status === Status.Ok ? 0 : o++
     const size = (o + 3) & ~3
     const t = envelope4(b, Message.StreamEnd, size, 4, statusOff, errorOff, 0)

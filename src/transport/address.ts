@@ -26,8 +26,12 @@ export function resolveAddress(path: unknown, abstract: boolean, syscall: string
       throw new FdwireError('ERR_FDWIRE_UNSUPPORTED', `abstract socket names exist only on Linux, not on ${process.platform}`)
     }
     if (name.length + 1 > MAX_SOCKET_PATH + 1) {
-      throw systemError(-os.constants.errno.ENAMETOOLONG, syscall, `@${name.toString()}`,
-        `abstract name is ${name.length} bytes; at most ${MAX_SOCKET_PATH} fit`)
+      throw systemError(
+        -os.constants.errno.ENAMETOOLONG,
+        syscall,
+        `@${name.toString()}`,
+        `abstract name is ${name.length} bytes; at most ${MAX_SOCKET_PATH} fit`,
+      )
     }
     return { name, abstract, display: `@${name.toString()}` }
   }
@@ -39,8 +43,7 @@ export function resolveAddress(path: unknown, abstract: boolean, syscall: string
       -os.constants.errno.ENAMETOOLONG,
       syscall,
       display,
-      `socket path is ${name.length} bytes, but ${process.platform} allows at most ${MAX_SOCKET_PATH} ` +
-        '(sun_path); use a shorter directory',
+      `socket path is ${name.length} bytes, but ${process.platform} allows at most ${MAX_SOCKET_PATH} (sun_path); use a shorter directory`,
     )
   }
   return { name, abstract, display }

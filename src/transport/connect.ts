@@ -40,10 +40,7 @@ export async function connect(path: string | Buffer, options?: ConnectOptions): 
     if (fd >= 0) return new Connection(fd, options)
     if (fd !== -os.constants.errno.EAGAIN) throw systemError(fd, 'connect', address.display)
     if (Date.now() >= deadline) {
-      throw new FdwireError(
-        'ERR_FDWIRE_TIMEOUT',
-        `connect ${address.display}: the listener's backlog stayed full for ${timeout} ms`,
-      )
+      throw new FdwireError('ERR_FDWIRE_TIMEOUT', `connect ${address.display}: the listener's backlog stayed full for ${timeout} ms`)
     }
     await sleep(delay, undefined, signal ? { signal } : undefined)
     delay = Math.min(delay * 2, 50)

@@ -10,6 +10,7 @@
  * received messages are buffered up to `maxQueuedMessages`, then reading pauses (the kernel buffer
  * fills and the sender sees backpressure).
  */
+import { TypedEventEmitter } from '../events.js'
 import { EventEmitter } from 'node:events'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
@@ -67,19 +68,7 @@ export type ConnectionEvents = {
   close: (reason: Error | undefined) => void
 }
 
-/** Typed events. `on`, `once`, `off`, `addListener`, `removeListener`, `prependListener` and
- *  `prependOnceListener` take only these names, each with its listener's signature. */
-export interface Connection {
-  on<E extends keyof ConnectionEvents>(event: E, listener: ConnectionEvents[E]): this
-  once<E extends keyof ConnectionEvents>(event: E, listener: ConnectionEvents[E]): this
-  off<E extends keyof ConnectionEvents>(event: E, listener: ConnectionEvents[E]): this
-  addListener<E extends keyof ConnectionEvents>(event: E, listener: ConnectionEvents[E]): this
-  removeListener<E extends keyof ConnectionEvents>(event: E, listener: ConnectionEvents[E]): this
-  prependListener<E extends keyof ConnectionEvents>(event: E, listener: ConnectionEvents[E]): this
-  prependOnceListener<E extends keyof ConnectionEvents>(event: E, listener: ConnectionEvents[E]): this
-}
-
-export class Connection extends EventEmitter {
+export class Connection extends TypedEventEmitter<ConnectionEvents> {
   /** The socket's fd (owned by the connection; do not close it). -1 once closed. */
   #fd: number
   #native: NativeConnection | null
@@ -136,7 +125,8 @@ export class Connection extends EventEmitter {
       (buffer, frames, fds) => this.#onFrames(buffer, frames, fds),
       (kind, value, detail) => this.#onEvent(kind, value, detail),
     )
-    super.on('newListener', (event: string) => {
+    // 'newListener' is EventEmitter's own event, outside ConnectionEvents.
+    EventEmitter.prototype.on.call(this, 'newListener', (event: string) => {
       if (event !== 'message') return
       if (this.#queue.length > 0) process.nextTick(() => this.#flush())
       // The first listener: read what is already there now rather than on the next turn of the

@@ -149,7 +149,12 @@ export function socketFromFd(fd: number, index: number, options: unknown): net.S
   const direction = readOptions(options, false)
   const stats = fs.fstatSync(fd)
   if (!stats.isSocket() && !stats.isFIFO()) {
-    throw wrongFd(index, fd, describe(stats, fd), 'takeSocket() wraps stream sockets and pipes only (takeStream() takes files and terminals too, takeFd() any fd)')
+    throw wrongFd(
+      index,
+      fd,
+      describe(stats, fd),
+      'takeSocket() wraps stream sockets and pipes only (takeStream() takes files and terminals too, takeFd() any fd)',
+    )
   }
   return openSocket(fd, index, stats, direction)
 }

@@ -7,7 +7,7 @@
  * `EADDRINUSE`, and deciding whether it is stale belongs to the caller (see the daemon Server).
  * `close()` unlinks the socket file only if it is still the one this listener created.
  */
-import { EventEmitter } from 'node:events'
+import { TypedEventEmitter } from '../events.js'
 import * as fs from 'node:fs'
 import { debuglog } from 'node:util'
 import { native } from '../binding.js'
@@ -44,19 +44,7 @@ export type ListenerEvents = {
   close: () => void
 }
 
-/** Typed events. `on`, `once`, `off`, `addListener`, `removeListener`, `prependListener` and
- *  `prependOnceListener` take only these names, each with its listener's signature. */
-export interface Listener {
-  on<E extends keyof ListenerEvents>(event: E, listener: ListenerEvents[E]): this
-  once<E extends keyof ListenerEvents>(event: E, listener: ListenerEvents[E]): this
-  off<E extends keyof ListenerEvents>(event: E, listener: ListenerEvents[E]): this
-  addListener<E extends keyof ListenerEvents>(event: E, listener: ListenerEvents[E]): this
-  removeListener<E extends keyof ListenerEvents>(event: E, listener: ListenerEvents[E]): this
-  prependListener<E extends keyof ListenerEvents>(event: E, listener: ListenerEvents[E]): this
-  prependOnceListener<E extends keyof ListenerEvents>(event: E, listener: ListenerEvents[E]): this
-}
-
-export class Listener extends EventEmitter {
+export class Listener extends TypedEventEmitter<ListenerEvents> {
   readonly address: SocketAddress
   #native: NativeListener | null
   #options: ResolvedConnectionOptions

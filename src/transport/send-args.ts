@@ -25,25 +25,28 @@ export interface SendOptions {
 }
 
 /** A send's arguments, checked (a TypeError/RangeError closes nothing). */
-export function checkSendArgs(payload: Uint8Array | string, options: SendOptions | undefined): {
+export function checkSendArgs(
+  payload: Uint8Array | string,
+  options: SendOptions | undefined,
+): {
   bytes: Uint8Array
   id: number
   type: number
   closeFds: boolean
   fds: Int32Array | null
 } {
-    const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload
-    if (!(bytes instanceof Uint8Array)) {
-      throw invalidArgType('payload', 'of type string or an instance of Uint8Array', payload)
-    }
-    const o = options === undefined ? undefined : checkObject('options', options)
-    const id = o ? optionalInteger('options.id', o['id'], 0, 0xffffffff, 0) : 0
-    const type = o ? optionalInteger('options.type', o['type'], 0, 0xffff, 0) : 0
-    const closeFds = o ? optionalBoolean('options.closeFds', o['closeFds'], false) : false
-    const fds = o?.['fds'] === undefined ? null : toFdArray(o['fds'])
-    if (bytes.byteLength > 0xffffffff) {
-      throw outOfRange('payload.byteLength', '<= 4294967295 (a frame carries at most 4 GiB - 1)', bytes.byteLength)
-    }
+  const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload
+  if (!(bytes instanceof Uint8Array)) {
+    throw invalidArgType('payload', 'of type string or an instance of Uint8Array', payload)
+  }
+  const o = options === undefined ? undefined : checkObject('options', options)
+  const id = o ? optionalInteger('options.id', o['id'], 0, 0xffffffff, 0) : 0
+  const type = o ? optionalInteger('options.type', o['type'], 0, 0xffff, 0) : 0
+  const closeFds = o ? optionalBoolean('options.closeFds', o['closeFds'], false) : false
+  const fds = o?.['fds'] === undefined ? null : toFdArray(o['fds'])
+  if (bytes.byteLength > 0xffffffff) {
+    throw outOfRange('payload.byteLength', '<= 4294967295 (a frame carries at most 4 GiB - 1)', bytes.byteLength)
+  }
   return { bytes, id, type, closeFds, fds }
 }
 
@@ -83,4 +86,3 @@ export function checkFdsOpen(fds: Int32Array, closeOthers: boolean, syscall: str
 function toFdArray(value: unknown): Int32Array {
   return Int32Array.from(checkFdArray('options.fds', value instanceof Int32Array ? Array.from(value) : value, native.maxFdsPerFrame))
 }
-

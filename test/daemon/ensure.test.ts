@@ -50,11 +50,13 @@ t.test('20 clients auto-starting at once: exactly one daemon, and all of them re
   const clients = Array.from({ length: 20 }, () =>
     spawn(node[0], [...node.slice(1), path.join(fixtures, 'daemon-client.mjs'), dir, config], { stdio: ['ignore', 'pipe', 'inherit'] }),
   )
-  const outputs = await Promise.all(clients.map(async (child) => {
-    const [text, code] = await Promise.all([collect(child.stdout), exitCode(child)])
-    t.equal(code, 0)
-    return JSON.parse(text) as { ok: boolean; pid: number; helloPid: number; message?: string }
-  }))
+  const outputs = await Promise.all(
+    clients.map(async (child) => {
+      const [text, code] = await Promise.all([collect(child.stdout), exitCode(child)])
+      t.equal(code, 0)
+      return JSON.parse(text) as { ok: boolean; pid: number; helloPid: number; message?: string }
+    }),
+  )
   const failed = outputs.filter((o) => !o.ok)
   t.same(failed, [], 'every client succeeded')
   const pids = new Set(outputs.map((o) => o.pid))
@@ -73,7 +75,10 @@ leakTest(t, 'a daemon slow to say hello is waited for up to startTimeout, not fa
   // Resumed only after several 100 ms connect timeouts have passed (by then they have, however
   // slow the machine): the order of events is checked, not the time taken.
   let resumed = false
-  const continued = sleep(800).then(() => ((resumed = true), process.kill(pid, 'SIGCONT')))
+  const continued = sleep(800).then(() => {
+    resumed = true
+    process.kill(pid, 'SIGCONT')
+  })
   const client = await ensure(t, dir, {}, { connectTimeout: 100, startTimeout: 60_000 })
   t.ok(resumed, 'it kept waiting across several 100 ms connect attempts, until the daemon was resumed')
   await continued
@@ -81,7 +86,11 @@ leakTest(t, 'a daemon slow to say hello is waited for up to startTimeout, not fa
   t.equal(logLines(dir, 'starting').length, 1, 'no second daemon was started meanwhile')
   process.kill(pid, 'SIGSTOP')
   const hung = ensure(t, dir, {}, { connectTimeout: 100, startTimeout: 500 })
-  await t.rejects(hung, { code: 'ERR_FDWIRE_TIMEOUT', message: /did not say hello within 500 ms/ }, 'a daemon that never answers: a bounded wait and a clear error')
+  await t.rejects(
+    hung,
+    { code: 'ERR_FDWIRE_TIMEOUT', message: /did not say hello within 500 ms/ },
+    'a daemon that never answers: a bounded wait and a clear error',
+  )
   process.kill(pid, 'SIGCONT')
   process.kill(pid, 'SIGTERM')
   await until(() => !alive(pid))
@@ -132,12 +141,16 @@ t.test('10 clients of a new build at once replace the old daemon once, and all r
   t.equal(native.flock(lock, true, false), 0, 'the test holds start.lock')
   const config = JSON.stringify({ buildId: 'v2' })
   const clients = Array.from({ length: 10 }, () =>
-    spawn(node[0], [...node.slice(1), path.join(fixtures, 'daemon-client.mjs'), dir, config, JSON.stringify({ buildId: 'v2' })], { stdio: ['ignore', 'pipe', 'inherit'] }),
+    spawn(node[0], [...node.slice(1), path.join(fixtures, 'daemon-client.mjs'), dir, config, JSON.stringify({ buildId: 'v2' })], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
   )
-  const outputs = Promise.all(clients.map(async (child) => {
-    const [text] = await Promise.all([collect(child.stdout), exitCode(child)])
-    return JSON.parse(text) as { ok: boolean; pid: number; buildId: string; message?: string }
-  }))
+  const outputs = Promise.all(
+    clients.map(async (child) => {
+      const [text] = await Promise.all([collect(child.stdout), exitCode(child)])
+      return JSON.parse(text) as { ok: boolean; pid: number; buildId: string; message?: string }
+    }),
+  )
   let connected = 0
   for (let i = 0; i < 1000 && connected < 11; i++) {
     connected = (await old.request('fdwire.status')).json<{ connections: number }>().connections
@@ -148,7 +161,11 @@ t.test('10 clients of a new build at once replace the old daemon once, and all r
   native.flock(lock, true, true)
   fs.closeSync(lock)
   const results = await outputs
-  t.same(results.filter((o) => !o.ok), [], 'every client succeeded')
+  t.same(
+    results.filter((o) => !o.ok),
+    [],
+    'every client succeeded',
+  )
   t.same([...new Set(results.map((o) => o.buildId))], ['v2'], 'all reached a v2 daemon')
   const pids = new Set(results.map((o) => o.pid))
   t.equal(pids.size, 1, 'the same one')
@@ -162,7 +179,10 @@ leakTest(t, 'a daemon that exits before answering is reported with the tail of i
   const dir = path.join(tempDir(t), 'run')
   fs.mkdirSync(dir, { mode: 0o700 })
   fs.writeFileSync(path.join(dir, 'daemon.log'), 'an old line from a previous run\n')
-  const error = await ensure(t, dir, { exitEarly: 3 }).then(() => undefined, (e: unknown) => e as Error & { code: string })
+  const error = await ensure(t, dir, { exitEarly: 3 }).then(
+    () => undefined,
+    (e: unknown) => e as Error & { code: string },
+  )
   t.ok(error, 'ensureDaemon rejects')
   t.equal(error?.code, 'ERR_FDWIRE_DAEMON_EXITED')
   t.match(error?.message, /exited with status 3/)
@@ -175,7 +195,13 @@ leakTest(t, 'a socket path over the platform limit is a clear ENAMETOOLONG, neve
   t.throws(() => new Server({ runtimeDir: dir }), { code: 'ENAMETOOLONG', message: /at most 107/ })
   const guard = new AbortController()
   const hung = sleep(20_000, 'hung', { signal: guard.signal }).catch(() => 'guard')
-  const result = await Promise.race([ensure(t, dir).then(() => 'connected', (e: unknown) => e), hung])
+  const result = await Promise.race([
+    ensure(t, dir).then(
+      () => 'connected',
+      (e: unknown) => e,
+    ),
+    hung,
+  ])
   guard.abort()
   t.match(result, { code: 'ENAMETOOLONG', message: /at most 107/ })
 })
@@ -191,9 +217,16 @@ leakTest(t, 'usage errors are Node argument errors, raised before anything is cr
   await t.rejects(ensureDaemon({ runtimeDir, command: [] }), { code: 'ERR_INVALID_ARG_VALUE', message: /'options\.command' must be a non-empty array/ })
   await t.rejects(ensureDaemon({ runtimeDir, command: [process.execPath, 1] as never }), { code: 'ERR_INVALID_ARG_TYPE', message: /"options\.command\[1\]"/ })
   await t.rejects(ensureDaemon({ runtimeDir: '', command }), { code: 'ERR_INVALID_ARG_VALUE', message: /'options\.runtimeDir'/ })
-  await t.rejects(ensureDaemon({ runtimeDir, command, startTimeout: 1.5 }), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: /"options\.startTimeout"/ })
+  await t.rejects(ensureDaemon({ runtimeDir, command, startTimeout: 1.5 }), {
+    name: 'RangeError',
+    code: 'ERR_OUT_OF_RANGE',
+    message: /"options\.startTimeout"/,
+  })
   await t.rejects(ensureDaemon({ runtimeDir, command, connectTimeout: -1 }), { code: 'ERR_OUT_OF_RANGE', message: /"options\.connectTimeout"/ })
-  await t.rejects(ensureDaemon({ runtimeDir, command, maxFrameSize: '1' as unknown as number }), { code: 'ERR_INVALID_ARG_TYPE', message: /"options\.maxFrameSize"/ })
+  await t.rejects(ensureDaemon({ runtimeDir, command, maxFrameSize: '1' as unknown as number }), {
+    code: 'ERR_INVALID_ARG_TYPE',
+    message: /"options\.maxFrameSize"/,
+  })
   t.throws(() => new Server({ runtimeDir, maxConnections: 0 }), { code: 'ERR_OUT_OF_RANGE', message: /"options\.maxConnections"/ })
   t.throws(() => new Server({ runtimeDir, maxFdsPerFrame: 254 }), { code: 'ERR_OUT_OF_RANGE', message: /"options\.maxFdsPerFrame"/ })
   t.throws(() => new Server({ runtimeDir, allowUids: [-1] }), { code: 'ERR_OUT_OF_RANGE', message: /"options\.allowUids\[0\]"/ })

@@ -92,7 +92,7 @@ leakTest(t, 'tailLog returns the last lines, reading only the end of a large fil
   const dir = tempDir(t)
   const log = path.join(dir, 'daemon.log')
   t.equal(tailLog(log), '', 'a missing log is empty')
-  fs.writeFileSync(log, Array.from({ length: 100 }, (_, i) => `line ${i}`).join('\n') + '\n')
+  fs.writeFileSync(log, `${Array.from({ length: 100 }, (_, i) => `line ${i}`).join('\n')}\n`)
   t.equal(tailLog(log, 3), 'line 97\nline 98\nline 99\n')
   t.equal(tailLog(log).split('\n').length, 21, 'default: 20 lines')
   fs.appendFileSync(log, 'no newline at the end')
@@ -105,7 +105,7 @@ leakTest(t, 'tailLog returns the last lines, reading only the end of a large fil
   t.equal(tailLog(log), '')
 })
 
-leakTest(t, "followLog delivers what is appended, survives truncation, and stops on abort", async (t) => {
+leakTest(t, 'followLog delivers what is appended, survives truncation, and stops on abort', async (t) => {
   const dir = tempDir(t)
   const log = path.join(dir, 'daemon.log')
   fs.writeFileSync(log, 'old line, not delivered\n')
@@ -138,9 +138,17 @@ leakTest(t, 'systemdUnit: a valid user unit that runs the command in the foregro
   const dir = tempDir(t)
   // Spaces and quotes, %-specifiers (%i, %z) and $VARIABLES must all reach the daemon literally.
   const command = [process.execPath, path.join(dir, 'my daemon.mjs'), '--name', 'say "hi"', 'at-100%z', '/tmp/a%i', '$HOME']
-  const unit = systemdUnit({ name: 'fdwire-test', description: 'fdwire test daemon, 100%', command, env: { NODE_ENV: 'production', GREETING: 'hello world %h' } })
+  const unit = systemdUnit({
+    name: 'fdwire-test',
+    description: 'fdwire test daemon, 100%',
+    command,
+    env: { NODE_ENV: 'production', GREETING: 'hello world %h' },
+  })
   const sections = Object.fromEntries(
-    unit.split(/^\[(\w+)\]$/m).slice(1).reduce<[string, string][]>((acc, part, i, all) => (i % 2 === 0 ? [...acc, [part, all[i + 1]!]] : acc), []),
+    unit
+      .split(/^\[(\w+)\]$/m)
+      .slice(1)
+      .flatMap((part, i, all): [string, string][] => (i % 2 === 0 ? [[part, all[i + 1]!]] : [])),
   )
   t.same(Object.keys(sections), ['Unit', 'Service', 'Install'])
   const service = sections['Service'] as string
@@ -149,10 +157,20 @@ leakTest(t, 'systemdUnit: a valid user unit that runs the command in the foregro
   t.match(service, /^Type=simple$/m)
   t.match(service, /^Restart=on-failure$/m)
   t.match(service, /^KillSignal=SIGTERM$/m)
-  t.same([...service.matchAll(/^Environment=(.*)$/gm)].map((m) => splitSystemd(m[1]!)[0]), ['NODE_ENV=production', 'GREETING=hello world %h'])
+  t.same(
+    [...service.matchAll(/^Environment=(.*)$/gm)].map((m) => splitSystemd(m[1]!)[0]),
+    ['NODE_ENV=production', 'GREETING=hello world %h'],
+  )
   t.match(sections['Unit'], /^Description=fdwire test daemon, 100%%$/m)
   t.match(sections['Install'], /^WantedBy=default.target$/m)
-  if (!needs(t, spawnSync('systemd-analyze', ['--version']).error ? 'systemd-analyze is not installed (only the structure above was checked)' : undefined, aptInstall('systemd'))) return
+  if (
+    !needs(
+      t,
+      spawnSync('systemd-analyze', ['--version']).error ? 'systemd-analyze is not installed (only the structure above was checked)' : undefined,
+      aptInstall('systemd'),
+    )
+  )
+    return
   const file = path.join(dir, 'fdwire-test.service')
   fs.writeFileSync(file, unit)
   const verify = spawnSync('systemd-analyze', ['verify', file], { encoding: 'utf8' })
@@ -163,19 +181,29 @@ leakTest(t, 'systemdUnit: a valid user unit that runs the command in the foregro
 leakTest(t, 'launchdPlist: a property list launchd reads, with arguments and environment escaped', async (t) => {
   const command = ['/usr/local/bin/node', '/opt/a & b/<daemon>.mjs']
   const plist = launchdPlist({ name: 'fdwire-test', label: 'org.example.fdwire', description: 'unused by launchd', command, env: { A: 'x<y&z' } })
-  const python = spawnSync('python3', ['-c', 'import json, plistlib, sys; print(json.dumps(plistlib.loads(sys.stdin.buffer.read())))'], { input: plist, encoding: 'utf8' })
+  const python = spawnSync('python3', ['-c', 'import json, plistlib, sys; print(json.dumps(plistlib.loads(sys.stdin.buffer.read())))'], {
+    input: plist,
+    encoding: 'utf8',
+  })
   if (python.error || python.status !== 0) {
     t.fail(`python3 plistlib could not parse it: ${python.stderr ?? python.error?.message}`)
     return
   }
-  t.same(JSON.parse(python.stdout), {
-    Label: 'org.example.fdwire',
-    ProgramArguments: command,
-    EnvironmentVariables: { A: 'x<y&z' },
-    RunAtLoad: true,
-    KeepAlive: { SuccessfulExit: false },
-  }, 'an independent parser (python3 plistlib) reads back exactly what was asked for')
-  const noLabel = spawnSync('python3', ['-c', 'import json, plistlib, sys; print(json.dumps(plistlib.loads(sys.stdin.buffer.read())))'], { input: launchdPlist({ name: 'svc', description: '', command: ['/bin/true'] }), encoding: 'utf8' })
+  t.same(
+    JSON.parse(python.stdout),
+    {
+      Label: 'org.example.fdwire',
+      ProgramArguments: command,
+      EnvironmentVariables: { A: 'x<y&z' },
+      RunAtLoad: true,
+      KeepAlive: { SuccessfulExit: false },
+    },
+    'an independent parser (python3 plistlib) reads back exactly what was asked for',
+  )
+  const noLabel = spawnSync('python3', ['-c', 'import json, plistlib, sys; print(json.dumps(plistlib.loads(sys.stdin.buffer.read())))'], {
+    input: launchdPlist({ name: 'svc', description: '', command: ['/bin/true'] }),
+    encoding: 'utf8',
+  })
   t.match(JSON.parse(noLabel.stdout), { Label: 'svc', ProgramArguments: ['/bin/true'] }, 'the label defaults to the name; no environment key without env')
   t.notOk('EnvironmentVariables' in JSON.parse(noLabel.stdout))
 })
@@ -194,7 +222,12 @@ leakTest(t, 'service files and followLog check their arguments: nothing injected
   const good = { name: 'svc', description: 'a daemon', command: ['/bin/true'] }
   const cases: [string, unknown, string, RegExp][] = [
     ['no options', undefined, 'ERR_INVALID_ARG_TYPE', /"options" argument must be of type object/],
-    ['a newline in the description (it would start a new unit directive)', { ...good, description: 'x\nExecStartPre=/bin/evil' }, 'ERR_INVALID_ARG_VALUE', /'options.description' must not contain a newline/],
+    [
+      'a newline in the description (it would start a new unit directive)',
+      { ...good, description: 'x\nExecStartPre=/bin/evil' },
+      'ERR_INVALID_ARG_VALUE',
+      /'options.description' must not contain a newline/,
+    ],
     ['a newline in an argument', { ...good, command: ['/bin/true', 'a\nb'] }, 'ERR_INVALID_ARG_VALUE', /'options.command\[1\]'/],
     ['an empty command', { ...good, command: [] }, 'ERR_INVALID_ARG_VALUE', /non-empty array/],
     ['a command that is a string', { ...good, command: '/bin/true' }, 'ERR_INVALID_ARG_TYPE', /"options.command"/],
@@ -214,6 +247,12 @@ leakTest(t, 'service files and followLog check their arguments: nothing injected
 
   const signal = new AbortController().signal
   t.match(await failure(() => followLog(undefined as never, () => {}, signal)), { code: 'ERR_INVALID_ARG_TYPE', message: /"logFile"/ })
-  t.match(await failure(() => followLog('/tmp/x.log', 'print' as never, signal)), { code: 'ERR_INVALID_ARG_TYPE', message: /"onData" argument must be of type function/ })
-  t.match(await failure(() => followLog('/tmp/x.log', () => {}, undefined as never)), { code: 'ERR_INVALID_ARG_TYPE', message: /"signal" argument must be an instance of AbortSignal/ })
+  t.match(await failure(() => followLog('/tmp/x.log', 'print' as never, signal)), {
+    code: 'ERR_INVALID_ARG_TYPE',
+    message: /"onData" argument must be of type function/,
+  })
+  t.match(await failure(() => followLog('/tmp/x.log', () => {}, undefined as never)), {
+    code: 'ERR_INVALID_ARG_TYPE',
+    message: /"signal" argument must be an instance of AbortSignal/,
+  })
 })

@@ -26,7 +26,6 @@ function poolTest(name: string, options: Options, fn: (t: T, pool: WorkerPool) =
   })
 }
 
-
 t.before(() => {
   const [a, b] = socketPair()
   a.destroy()
@@ -94,7 +93,10 @@ poolTest('past maxQueue waiting requests, run() rejects at once with ERR_FDWIRE_
   closeFd(r)
   closeFd(w)
   const results = await Promise.allSettled(accepted)
-  t.ok(results.every((r) => r.status === 'fulfilled'), 'the accepted requests all completed')
+  t.ok(
+    results.every((r) => r.status === 'fulfilled'),
+    'the accepted requests all completed',
+  )
   t.match(pool.stats(), { queued: 0, completed: 5, failed: 1 })
 })
 
@@ -130,7 +132,10 @@ poolTest('spawn-per-request mode: a fresh worker per request, none left over', {
   const pids = replies.map((r) => parse(r).pid)
   t.equal(new Set(pids).size, 5, 'five requests, five processes')
   t.ok(await until(() => pool.pids.length === 0), 'every worker exited after its request')
-  t.ok(pids.every((pid) => !alive(pid)), 'and was reaped')
+  t.ok(
+    pids.every((pid) => !alive(pid)),
+    'and was reaped',
+  )
   t.match(pool.stats(), { spawned: 5, completed: 5, restarts: 0 })
 })
 
@@ -155,7 +160,10 @@ leakTest(t, 'close() lets running requests finish, rejects queued ones, and reap
   t.equal(done.length, 2, 'running requests completed')
   await closing
   t.same(pool.pids, [], 'no worker left')
-  t.ok(pids.every((pid) => !alive(pid)), 'every worker pid is gone (exited and reaped)')
+  t.ok(
+    pids.every((pid) => !alive(pid)),
+    'every worker pid is gone (exited and reaped)',
+  )
   t.match(pool.stats(), { alive: 0, busy: 0, idle: 0 })
 })
 
@@ -203,7 +211,11 @@ t.test('usage errors are Node argument errors naming the option', async (t) => {
     message: 'The value of "options.size" is out of range. It must be >= 1 && <= 1024. Received 0',
   })
   t.throws(() => new WorkerPool({ script, size: 1.5 }), { code: 'ERR_OUT_OF_RANGE', message: /"options\.size".*an integer\. Received 1\.5/ })
-  t.throws(() => new WorkerPool({ script, size: '4' as unknown as number }), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: /"options\.size" property must be of type number\. Received type string \('4'\)/ })
+  t.throws(() => new WorkerPool({ script, size: '4' as unknown as number }), {
+    name: 'TypeError',
+    code: 'ERR_INVALID_ARG_TYPE',
+    message: /"options\.size" property must be of type number\. Received type string \('4'\)/,
+  })
   t.throws(() => new WorkerPool({ script, size: NaN }), { code: 'ERR_OUT_OF_RANGE' })
   t.throws(() => new WorkerPool({ script, maxQueue: -1 }), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: /options\.maxQueue/ })
   t.throws(() => new WorkerPool({ script, requestTimeout: 1.5 }), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: /options\.requestTimeout/ })
@@ -228,7 +240,10 @@ poolTest('a worker that exits mid-request is reported with its exit code and rep
   t.ok(await until(() => pool.stats().alive === 2), 'the pool is back to 2 workers')
   // Workers dying over and over are still replaced (with a backoff past 5 deaths a second).
   const many = await Promise.allSettled([0, 1, 2, 3, 4, 5, 6, 7].map(() => pool.run('exit', json({ code: 4 }))))
-  t.ok(many.every((r) => r.status === 'rejected' && (r.reason as { code?: string }).code === 'ERR_FDWIRE_WORKER_DIED'), 'each one failed clearly')
+  t.ok(
+    many.every((r) => r.status === 'rejected' && (r.reason as { code?: string }).code === 'ERR_FDWIRE_WORKER_DIED'),
+    'each one failed clearly',
+  )
   t.ok(await until(() => pool.stats().alive === 2), 'and the pool recovers')
   t.equal(parse(await pool.run('echo', json({ text: 'still here' })))['text'], 'still here')
 })

@@ -79,7 +79,8 @@ async function within<T>(promise: Promise<T>, what: string, ms = 10_000): Promis
 }
 
 const kinds = (got: Received[]) => got.map((r) => r.envelope.kind)
-const errorOf = (e: Envelope | undefined) => (e?.kind === 'response' || e?.kind === 'streamEnd' ? { status: e.status, code: e.error?.code, message: e.error?.message } : undefined)
+const errorOf = (e: Envelope | undefined) =>
+  e?.kind === 'response' || e?.kind === 'streamEnd' ? { status: e.status, code: e.error?.code, message: e.error?.message } : undefined
 
 leakTest(t, "frame header: fdwire writes the envelope's id in `id` and never reads it", async (t) => {
   const server = await startServer(t, {}, (s) => {
@@ -95,7 +96,13 @@ leakTest(t, "frame header: fdwire writes the envelope's id in `id` and never rea
   t.ok(await until(() => got.length === 5), 'hello, a response, two items and a stream end')
   t.same(
     got.map((r) => [r.envelope.kind, r.id, 'id' in r.envelope ? r.envelope.id : 0]),
-    [['hello', 0, 0], ['response', 5, 5], ['streamItem', 6, 6], ['streamItem', 6, 6], ['streamEnd', 6, 6]],
+    [
+      ['hello', 0, 0],
+      ['response', 5, 5],
+      ['streamItem', 6, 6],
+      ['streamItem', 6, 6],
+      ['streamEnd', 6, 6],
+    ],
     "the Server's header ids are the envelope ids (0 for its Hello), whatever header id the request had",
   )
 
@@ -107,7 +114,13 @@ leakTest(t, "frame header: fdwire writes the envelope's id in `id` and never rea
   const client = await Client.connect(daemon.socketPath)
   cleanup(t, () => client.destroy())
   t.equal((await client.request('anything')).text(), 'matched')
-  t.same(daemon.seen.map((r) => [r.envelope.kind, r.id]), [['hello', 0], ['request', 1]])
+  t.same(
+    daemon.seen.map((r) => [r.envelope.kind, r.id]),
+    [
+      ['hello', 0],
+      ['request', 1],
+    ],
+  )
 })
 
 leakTest(t, 'frame type: a Server answers a frame of any type but 0 with an id-0 ERR_FDWIRE_MALFORMED and ends the connection', async (t) => {
@@ -139,9 +152,16 @@ leakTest(t, 'frame type: a Client closes the connection with ERR_FDWIRE_MALFORME
   t.match(reason, { code: 'ERR_FDWIRE_MALFORMED', message: 'frame type 7 is not an fdwire envelope' })
 
   // And its Hello, in a frame of type 3: the handshake fails.
-  const other = rawDaemon(t, () => {}, (conn) => void conn.send(protocol.encodeHello(protocol.PROTOCOL_VERSION, 'raw'), { type: 3 }))
+  const other = rawDaemon(
+    t,
+    () => {},
+    (conn) => void conn.send(protocol.encodeHello(protocol.PROTOCOL_VERSION, 'raw'), { type: 3 }),
+  )
   const connecting = Client.connect(other.socketPath)
-  void connecting.then((c) => cleanup(t, () => c.destroy()), () => {})
+  void connecting.then(
+    (c) => cleanup(t, () => c.destroy()),
+    () => {},
+  )
   await t.rejects(connecting, { code: 'ERR_FDWIRE_MALFORMED', message: 'frame type 3 is not an fdwire envelope' })
 })
 
@@ -212,11 +232,15 @@ leakTest(t, 'who sends which message: what the table in docs/protocol.md section
       await within(closed(conn), 'the Server ending the connection')
       t.same(kinds(got), ['hello', 'response'], `${message} from a client`)
       t.match(got[1]!.envelope, { kind: 'response', id: 0, ok: false })
-      t.same(errorOf(got[1]!.envelope), {
-        status: protocol.Status.Error,
-        code: 'ERR_FDWIRE_MALFORMED',
-        message: `malformed message from client: a client may not send ${kind} messages`,
-      }, `${message} from a client: refused, connection ended`)
+      t.same(
+        errorOf(got[1]!.envelope),
+        {
+          status: protocol.Status.Error,
+          code: 'ERR_FDWIRE_MALFORMED',
+          message: `malformed message from client: a client may not send ${kind} messages`,
+        },
+        `${message} from a client: refused, connection ended`,
+      )
     } else t.fail(`unknown sender ${JSON.stringify(sender)} for ${message}`)
   }
 })
@@ -280,12 +304,26 @@ leakTest(t, 'Cancel: the reply is Error + ERR_FDWIRE_CANCELLED, never Status.Can
   t.ok(await until(() => [1, 2, 3].every((id) => ended(id) !== undefined)), 'each request still ends with its reply')
   t.same(errorOf(ended(1)!.envelope), { status: protocol.Status.Error, code: 'ERR_FDWIRE_CANCELLED', message: 'stop it' }, 'a handler that gives up')
   t.match(ended(2)!.envelope, { kind: 'response', ok: true }, 'a handler that finishes anyway: its ordinary reply')
-  t.same(errorOf(ended(3)!.envelope), { status: protocol.Status.Error, code: 'ERR_FDWIRE_CANCELLED', message: 'cancelled by the client' }, 'a stream: StreamEnd')
+  t.same(
+    errorOf(ended(3)!.envelope),
+    { status: protocol.Status.Error, code: 'ERR_FDWIRE_CANCELLED', message: 'cancelled by the client' },
+    'a stream: StreamEnd',
+  )
   send(protocol.encodeRequest(4, 'echo', Buffer.from('after')), 4)
   t.ok(await until(() => ended(4) !== undefined))
   t.notOk(conn.closed, 'the Cancel of id 77 was ignored: the connection goes on')
-  t.notOk(got.some((r) => errorOf(r.envelope)?.status === protocol.Status.Cancelled), 'Status.Cancelled was never sent')
-  t.same(got.filter((r) => r.envelope.kind === 'response' || r.envelope.kind === 'streamEnd').map((r) => 'id' in r.envelope && r.envelope.id).sort(), [1, 2, 3, 4], 'nothing answered the Cancels themselves')
+  t.notOk(
+    got.some((r) => errorOf(r.envelope)?.status === protocol.Status.Cancelled),
+    'Status.Cancelled was never sent',
+  )
+  t.same(
+    got
+      .filter((r) => r.envelope.kind === 'response' || r.envelope.kind === 'streamEnd')
+      .map((r) => 'id' in r.envelope && r.envelope.id)
+      .sort(),
+    [1, 2, 3, 4],
+    'nothing answered the Cancels themselves',
+  )
 })
 
 leakTest(t, 'strings are read as UTF-8: bytes that are not UTF-8 read as U+FFFD', async (t) => {
@@ -307,7 +345,7 @@ leakTest(t, 'strings are read as UTF-8: bytes that are not UTF-8 read as U+FFFD'
   }
   conn.send(latin1(1), { id: 1, type: 0 })
   t.ok(await until(() => got.length === 2))
-  t.match(got[1]!.envelope, { kind: 'response', id: 1, ok: true }, "method caf\\xE9 reads as caf\\uFFFD and finds that handler")
+  t.match(got[1]!.envelope, { kind: 'response', id: 1, ok: true }, 'method caf\\xE9 reads as caf\\uFFFD and finds that handler')
   conn.send(latin1(2, Buffer.from('wait')), { id: 2, type: 0 })
   conn.send(Buffer.from(protocol.encodeCancel(2, Buffer.from([0x6e, 0x6f, 0xff]))), { id: 2, type: 0 })
   t.ok(await until(() => reasons.length === 1))

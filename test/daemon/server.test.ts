@@ -45,7 +45,6 @@ async function client(t: Test, server: Server | string, options = {}): Promise<C
   return c
 }
 
-
 /** `promise`, or a rejection naming `what` after `ms` (a hang guard, not a timing assertion). */
 async function within<T>(promise: Promise<T>, what: string, ms = 10_000): Promise<T> {
   let timer: NodeJS.Timeout | undefined
@@ -101,8 +100,16 @@ leakTest(t, 'many requests in flight on one connection complete out of order, ea
   t.ok(await until(() => gates.size === count), 'all 50 requests reached the daemon before any answer')
   t.equal(c.pending, count)
   for (let n = count - 1; n >= 0; n--) gates.get(n)!.open()
-  t.same(await Promise.all(replies), Array.from({ length: count }, (_, n) => `reply ${n}`), 'every request got its own reply')
-  t.same(order, Array.from({ length: count }, (_, n) => count - 1 - n), 'replies arrived in completion order, not request order')
+  t.same(
+    await Promise.all(replies),
+    Array.from({ length: count }, (_, n) => `reply ${n}`),
+    'every request got its own reply',
+  )
+  t.same(
+    order,
+    Array.from({ length: count }, (_, n) => count - 1 - n),
+    'replies arrived in completion order, not request order',
+  )
   t.equal(c.pending, 0)
 })
 
@@ -158,7 +165,10 @@ leakTest(t, 'streams arrive as async iterators; breaking early cancels the strea
 
 leakTest(t, 'an AbortSignal and a timeout cancel the request; the handler sees ctx.signal aborted', async (t) => {
   const aborted: string[] = []
-  const started = new Map<string, ReturnType<typeof gate<void>>>([['abort', gate()], ['timeout', gate()]])
+  const started = new Map<string, ReturnType<typeof gate<void>>>([
+    ['abort', gate()],
+    ['timeout', gate()],
+  ])
   const server = await startServer(t, {}, (s) =>
     s.handle('hang', async (request) => {
       const name = request.body.toString()
@@ -257,7 +267,11 @@ leakTest(t, 'a live daemon is never stolen from: a second one fails naming its p
   const second = new Server({ runtimeDir: first.runtimeDir, handleSignals: false })
   await t.rejects(second.listen(), { code: 'ERR_FDWIRE_DAEMON_RUNNING', message: new RegExp(`pid ${process.pid}`) })
   const unlocked = new Server({ runtimeDir: first.runtimeDir, pidFile: false, handleSignals: false })
-  await t.rejects(unlocked.listen(), { code: 'ERR_FDWIRE_DAEMON_RUNNING', message: new RegExp(`pid ${process.pid}`) }, 'even without the pid-file lock: the socket answers')
+  await t.rejects(
+    unlocked.listen(),
+    { code: 'ERR_FDWIRE_DAEMON_RUNNING', message: new RegExp(`pid ${process.pid}`) },
+    'even without the pid-file lock: the socket answers',
+  )
   const c = await client(t, first)
   t.equal((await c.request('who')).text(), 'first')
   t.same(readPidFile(first.pidFilePath!), { pid: process.pid, locked: true }, "the first one's pid file is intact")
@@ -268,7 +282,10 @@ leakTest(t, 'a stale socket (nobody listening) is replaced', async (t) => {
   fs.mkdirSync(dir, { mode: 0o700 })
   const socket = path.join(dir, 'daemon.sock')
   // A process binds the path and dies without unlinking it, like a crashed daemon.
-  const dead = spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(socket)}, () => process.kill(process.pid, 'SIGKILL'))`])
+  const dead = spawnSync(process.execPath, [
+    '-e',
+    `require('net').createServer().listen(${JSON.stringify(socket)}, () => process.kill(process.pid, 'SIGKILL'))`,
+  ])
   t.equal(dead.signal, 'SIGKILL')
   t.ok(fs.lstatSync(socket).isSocket(), 'a stale socket file is there')
   await t.rejects(connect(socket), { code: 'ECONNREFUSED' }, 'and nobody answers on it')
@@ -420,17 +437,24 @@ leakTest(t, 'stream() of a plain method yields its one reply; request() of a str
         stopped.open(request.signal.aborted)
       }
     })
+    // biome-ignore lint/correctness/useYield: a stream handler that fails before its first item
     s.handleStream('broken', function* () {
       throw Object.assign(new Error('no items today'), { code: 'ERR_EMPTY' })
     })
   })
   const c = await client(t, server)
   const items: string[] = []
-  await within((async () => {
-    for await (const item of c.stream('plain')) items.push(item.text())
-  })(), 'stream() of a plain method ending')
+  await within(
+    (async () => {
+      for await (const item of c.stream('plain')) items.push(item.text())
+    })(),
+    'stream() of a plain method ending',
+  )
   t.same(items, ['the only reply'])
-  await t.rejects(within(c.request('items'), 'request() of a stream'), { code: 'ERR_FDWIRE_MALFORMED', message: /items: the daemon answered with a stream; use stream\(\)/ })
+  await t.rejects(within(c.request('items'), 'request() of a stream'), {
+    code: 'ERR_FDWIRE_MALFORMED',
+    message: /items: the daemon answered with a stream; use stream\(\)/,
+  })
   t.equal(await within(stopped.promise, 'the stream handler stopping'), true, "the daemon's stream was cancelled")
   await t.rejects(within(c.request('broken'), 'request() of a failing stream'), { code: 'ERR_EMPTY', message: /no items today/ })
   t.equal(c.pending, 0)
@@ -545,7 +569,11 @@ leakTest(t, "a reply over the client's maxFrameSize fails that request alone, wi
     s.on('handlerError', (error) => errors.push(error))
   })
   const c = await client(t, server, { maxFrameSize: 4096 })
-  await t.rejects(within(c.request('big'), 'the reply to big'), { name: 'RemoteError', code: 'ERR_FDWIRE_FRAME_TOO_LARGE', message: /over the peer's maxFrameSize of 4096 bytes/ })
+  await t.rejects(within(c.request('big'), 'the reply to big'), {
+    name: 'RemoteError',
+    code: 'ERR_FDWIRE_FRAME_TOO_LARGE',
+    message: /over the peer's maxFrameSize of 4096 bytes/,
+  })
   t.equal((await c.request('small')).text(), 'ok', 'the connection goes on')
   t.match(errors, [{ code: 'ERR_FDWIRE_FRAME_TOO_LARGE' }], "the daemon heard of it ('handlerError')")
 })
@@ -565,9 +593,12 @@ leakTest(t, "an error thrown in a handler reaches 'handlerError' with its stack 
   const c = await client(t, server)
   await t.rejects(c.request('boom'), { name: 'RemoteError', message: /boom: kaboom/ })
   const items: string[] = []
-  await t.rejects((async () => {
-    for await (const item of c.stream('boomStream')) items.push(item.text())
-  })(), { message: /stream kaboom/ })
+  await t.rejects(
+    (async () => {
+      for await (const item of c.stream('boomStream')) items.push(item.text())
+    })(),
+    { message: /stream kaboom/ },
+  )
   t.same(items, ['one'])
   t.equal(events.length, 2)
   const [error, context] = events[0]!

@@ -63,12 +63,21 @@ interface Classified {
 
 /** README.md, docs/*.md, rush/docs/*.md, examples/*\/README.md, relative to the repository root. */
 function docFiles(): string[] {
-  const docs = fs.readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)
-  const examples = fs.readdirSync(path.join(root, 'examples'), { withFileTypes: true })
+  const docs = fs
+    .readdirSync(path.join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => `docs/${f}`)
+  const examples = fs
+    .readdirSync(path.join(root, 'examples'), { withFileTypes: true })
     .filter((e) => e.isDirectory() && fs.existsSync(path.join(root, 'examples', e.name, 'README.md')))
     .map((e) => `examples/${e.name}/README.md`)
     .sort()
-  const rushDocs = fs.readdirSync(path.join(root, 'rush', 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `rush/docs/${f}`)
+  const rushDocs = fs
+    .readdirSync(path.join(root, 'rush', 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => `rush/docs/${f}`)
   return ['README.md', ...docs, ...rushDocs, ...examples]
 }
 
@@ -78,7 +87,9 @@ function classify(t: Test, blocks: Block[]): Classified[] {
   blocks.forEach((block, i) => {
     const role = roleOf(block, blocks[i - 1])
     if ('error' in role) {
-      t.fail(`${block.doc}:${block.line}: ${role.error}`, { info: `\`\`\`${block.lang} ${[...block.attrs].map(([k, v]) => (v === true ? k : `${k}=${v}`)).join(' ')}` })
+      t.fail(`${block.doc}:${block.line}: ${role.error}`, {
+        info: `\`\`\`${block.lang} ${[...block.attrs].map(([k, v]) => (v === true ? k : `${k}=${v}`)).join(' ')}`,
+      })
       return
     }
     if (role.kind === 'output') {
@@ -101,7 +112,12 @@ function summary(classified: Classified[]): string {
     [count((c) => c.role.kind === 'signature'), 'signature'],
     [count((c) => c.role.kind === 'no-run'), 'no-run'],
   ]
-  return parts.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}`).join(', ') || 'none'
+  return (
+    parts
+      .filter(([n]) => n > 0)
+      .map(([n, what]) => `${n} ${what}`)
+      .join(', ') || 'none'
+  )
 }
 
 /** The examples of one doc: its file= and run blocks, by example=ID, in order. */
@@ -140,8 +156,11 @@ function exampleDir(t: Test): string {
   const dir = fs.realpathSync(fs.mkdtempSync(path.join(fs.realpathSync(process.env['TMPDIR'] || '/tmp'), 'fdwire-docs-')))
   fs.chmodSync(dir, 0o700)
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; bin?: Record<string, string> }
-  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'doc-example', private: true, type: 'module' }, null, 2) + '\n')
+  const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>
+    bin?: Record<string, string>
+  }
+  fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify({ name: 'doc-example', private: true, type: 'module' }, null, 2)}\n`)
   const modules = path.join(dir, 'node_modules')
   const link = (target: string, name: string) => {
     fs.mkdirSync(path.dirname(path.join(modules, name)), { recursive: true })
@@ -268,7 +287,8 @@ async function runBlock(t: Test, c: Classified, dir: string, env: NodeJS.Process
   t.notOk(result.hung, `${where}: ends (hang guard ${RUN_LIMIT_MS / 1000} s)`, diagnostics)
   const status = block.attrs.get('status')
   t.equal(result.status, typeof status === 'string' ? Number(status) : 0, `${where}: exit status`, diagnostics)
-  if (c.output) t.match(result.stdout.replace(/\n+$/, ''), outputPattern(c.output.text), `${where}: prints what ${block.doc}:${c.output.line} shows`, diagnostics)
+  if (c.output)
+    t.match(result.stdout.replace(/\n+$/, ''), outputPattern(c.output.text), `${where}: prints what ${block.doc}:${c.output.line} shows`, diagnostics)
   else t.equal(result.stdout, '', `${where}: prints nothing (no output block follows it)`, diagnostics)
 }
 
@@ -346,7 +366,7 @@ async function stopLeftovers(t: Test, dir: string): Promise<void> {
         } catch {}
       }
       t.fail(`processes the example started still ran after ${LEFTOVER_LIMIT_MS / 1000} s (killed now)`, {
-        'not under a daemon of the example\'s directory (a locked *.pid there)': describe(strays),
+        "not under a daemon of the example's directory (a locked *.pid there)": describe(strays),
         'daemons told to stop, and what runs under them': describe(rest),
       })
       return

@@ -57,7 +57,7 @@ export function parseBlocks(markdown: string, doc: string): Block[] {
       lang,
       attrs,
       junk,
-      text: body.length ? body.join('\n') + '\n' : '',
+      text: body.length ? `${body.join('\n')}\n` : '',
       followsDirectly: blocks.length > 0 && blankSinceLastBlock,
     })
     blankSinceLastBlock = true
@@ -119,7 +119,8 @@ export function roleOf(block: Block, previous: Block | undefined): Role | { erro
   const unknown = [...attrs.keys()].filter((k) => !KNOWN.has(k))
   if (unknown.length) return { error: `unknown attribute ${unknown.join(', ')} (known: ${[...KNOWN].join(', ')})` }
   const kinds = ['file', 'run', 'output', 'signature', 'no-run'].filter((k) => attrs.has(k))
-  if (kinds.length === 0) return { error: 'unclassified example: give its info string run, file=NAME, signature, or no-run="reason" (see test/docs/examples.test.ts)' }
+  if (kinds.length === 0)
+    return { error: 'unclassified example: give its info string run, file=NAME, signature, or no-run="reason" (see test/docs/examples.test.ts)' }
   if (attrs.has('no-run')) {
     const reason = attrs.get('no-run')
     if (typeof reason !== 'string' || reason.trim() === '') return { error: 'no-run needs a reason: no-run="why this block cannot run"' }
@@ -133,17 +134,18 @@ export function roleOf(block: Block, previous: Block | undefined): Role | { erro
   }
   if (attrs.has('output')) {
     if (kinds.length > 1 || attrs.get('output') !== true) return { error: 'an output block has only the attribute output' }
-    if (!previous || !block.followsDirectly || !previous.attrs.has('run')) return { error: 'an output block must directly follow a run block (only blank lines between)' }
+    if (!previous || !block.followsDirectly || !previous.attrs.has('run'))
+      return { error: 'an output block must directly follow a run block (only blank lines between)' }
     return { kind: 'output' }
   }
   const status = attrs.get('status')
   if (status !== undefined && (status === true || !/^\d+$/.test(status))) return { error: 'status=N takes an exit status' }
   const cwd = attrs.get('cwd')
-  if (cwd !== undefined && cwd !== 'repo') return { error: 'cwd= takes only repo (the default is the example\'s scratch directory)' }
+  if (cwd !== undefined && cwd !== 'repo') return { error: "cwd= takes only repo (the default is the example's scratch directory)" }
   if (attrs.get('run') !== undefined && attrs.get('run') !== true) return { error: 'run takes no value' }
   const file = attrs.get('file')
   if (file !== undefined) {
-    if (file === true || file.startsWith('/') || file.split('/').includes('..')) return { error: 'file= takes a relative path inside the example\'s directory' }
+    if (file === true || file.startsWith('/') || file.split('/').includes('..')) return { error: "file= takes a relative path inside the example's directory" }
     return { kind: 'file', name: file, run: attrs.has('run') }
   }
   if (!SHELLS.has(block.lang)) return { error: `a ${block.lang || 'plain'} block with run needs file=NAME (only sh blocks run as they are)` }

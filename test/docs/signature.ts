@@ -52,7 +52,9 @@ export function parseSignature(text: string): { claims: Claim[]; errors: string[
   const claims: Claim[] = []
   const errors: string[] = []
   for (const statement of statements(stripComments(text))) {
-    const declaration = /^(?:export\s+)?(?:declare\s+)?(?:abstract\s+)?(class|interface|type|enum|function\s*\*?|const|let|var)\s+([A-Za-z_$][\w$]*)/.exec(statement)
+    const declaration = /^(?:export\s+)?(?:declare\s+)?(?:abstract\s+)?(class|interface|type|enum|function\s*\*?|const|let|var)\s+([A-Za-z_$][\w$]*)/.exec(
+      statement,
+    )
     if (declaration) {
       claims.push(...declarationClaims(declaration[1]!.replace(/\s*\*$/, ''), declaration[2]!, statement))
       continue
@@ -123,9 +125,13 @@ function declarationClaims(keyword: string, name: string, statement: string): Cl
   const text = firstLine(statement)
   if (keyword === 'type') return [{ kind: 'type', text, name }]
   if (keyword === 'interface' || keyword === 'class') {
-    const claims: Claim[] = keyword === 'class'
-      ? [{ kind: 'value', text, paths: [[name]], call: false }, { kind: 'type', text, name }]
-      : [{ kind: 'type', text, name }]
+    const claims: Claim[] =
+      keyword === 'class'
+        ? [
+            { kind: 'value', text, paths: [[name]], call: false },
+            { kind: 'type', text, name },
+          ]
+        : [{ kind: 'type', text, name }]
     const body = braceBody(statement)
     for (const member of body === undefined ? [] : members(body)) {
       claims.push({ kind: 'member', text: member.text, owner: name, ownerKind: keyword, name: member.name, method: member.method, isStatic: member.isStatic })
@@ -192,7 +198,15 @@ function expressionClaims(e: Expression, namespace: readonly string[]): Claim[] 
   // `client.request(`: when no export is named client, a member of the exported class Client.
   const [head, member] = e.path
   if (e.path.length === 2 && /^[a-z]/.test(head!) && !e.wildcard) {
-    claim.orMember = { kind: 'member', text: e.text, owner: head![0]!.toUpperCase() + head!.slice(1), ownerKind: 'class', name: member!, method: e.call, isStatic: false }
+    claim.orMember = {
+      kind: 'member',
+      text: e.text,
+      owner: head![0]!.toUpperCase() + head!.slice(1),
+      ownerKind: 'class',
+      name: member!,
+      method: e.call,
+      isStatic: false,
+    }
   }
   return [claim]
 }
@@ -209,7 +223,11 @@ function members(body: string): Member[] {
   for (const raw of statements(body)) {
     let text = raw.trim()
     let isStatic = false
-    for (let m = /^(static|readonly|public|protected|abstract|override|declare|async|get|set)\s+/.exec(text); m; m = /^(static|readonly|public|protected|abstract|override|declare|async|get|set)\s+/.exec(text)) {
+    for (
+      let m = /^(static|readonly|public|protected|abstract|override|declare|async|get|set)\s+/.exec(text);
+      m;
+      m = /^(static|readonly|public|protected|abstract|override|declare|async|get|set)\s+/.exec(text)
+    ) {
       if (m[1] === 'static') isStatic = true
       if (m[1] === 'get' || m[1] === 'set') text = text.replace(/^(get|set)\s+([\w$]+)\s*\(\s*[^)]*\)/, '$2:')
       else text = text.slice(m[0].length)
@@ -243,7 +261,10 @@ function statements(text: string): string[] {
     else if (trimmed) joined.push(line)
     depth = Math.max(0, depth + bracketBalance(line))
   }
-  return joined.flatMap((s) => splitTop(s, [';'])).map((s) => s.trim()).filter(Boolean)
+  return joined
+    .flatMap((s) => splitTop(s, [';']))
+    .map((s) => s.trim())
+    .filter(Boolean)
 }
 
 /** Splits at separators that are outside (), {} and []. */
@@ -308,7 +329,14 @@ function firstLine(text: string): string {
  * from the declaration file `dts` (read with the TypeScript compiler, following re-exports).
  */
 export function packageView(runtime: Record<string, unknown>, dts: string): PackageView {
-  const program = ts.createProgram([dts], { noEmit: true, skipLibCheck: true, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2022, types: ['node'] })
+  const program = ts.createProgram([dts], {
+    noEmit: true,
+    skipLibCheck: true,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    target: ts.ScriptTarget.ES2022,
+    types: ['node'],
+  })
   const checker = program.getTypeChecker()
   const source = program.getSourceFile(dts)
   const moduleSymbol = source && checker.getSymbolAtLocation(source)

@@ -5,9 +5,7 @@ import { socketPair, pipe, closeFd } from 'fdwire'
 
 const [a, b] = socketPair()
 const [r, w] = pipe()
-const got = new Promise((resolve) =>
-  b.once('message', (m) => resolve({ payload: m.payload.toString(), fd: m.takeFd(0) })),
-)
+const got = new Promise((resolve) => b.once('message', (m) => resolve({ payload: m.payload.toString(), fd: m.takeFd(0) })))
 a.send('take this fd', { fds: [w], closeFds: true })
 const m = await got
 const fd = m.fd

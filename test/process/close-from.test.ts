@@ -10,8 +10,16 @@ import { fixtures, root, tempDir } from '../helpers.js'
 
 const binary = path.join(tempDir(t), 'close-from')
 execFileSync(process.env['CC'] ?? 'cc', [
-  '-std=c11', '-D_GNU_SOURCE', '-Wall', '-Wextra', '-Werror',
-  '-I', path.join(root, 'native'), '-o', binary, path.join(fixtures, 'close-from.c'),
+  '-std=c11',
+  '-D_GNU_SOURCE',
+  '-Wall',
+  '-Wextra',
+  '-Werror',
+  '-I',
+  path.join(root, 'native'),
+  '-o',
+  binary,
+  path.join(fixtures, 'close-from.c'),
 ])
 
 // The child holds 0..2, 300 more fds from 3 up and three far above them (1000, 2047, 4000); each

@@ -91,7 +91,10 @@ export function exitWatchCases(t: Test, mode: WatchMode): void {
     // One close ends all 64 reads: their SIGCHLDs coalesce, their exit fds turn readable together.
     closeFd(writeEnd)
     const results = await Promise.all(children.map((c) => c.exited))
-    t.same(results, children.map((_, i) => ({ status: i + 1, signal: 0 })))
+    t.same(
+      results,
+      children.map((_, i) => ({ status: i + 1, signal: 0 })),
+    )
   })
 
   leakTest(t, 'a process that ended before it was watched is still reported', async (t) => {

@@ -68,7 +68,12 @@ t.test('protocol.md section 6 and rush-client.md agree on the Hello, with the co
 t.test('Status.Cancelled: documented as reserved and never sent, in the docs and the schema', async (t) => {
   const schemas = doc('schemas.md')
   const m = /`enum Status : ubyte \{ ([^}]*) \}`/.exec(schemas)
-  const listed = Object.fromEntries((m?.[1] ?? '').split(', ').map((e) => e.split(' = ')).map(([k, v]) => [k, Number(v)]))
+  const listed = Object.fromEntries(
+    (m?.[1] ?? '')
+      .split(', ')
+      .map((e) => e.split(' = '))
+      .map(([k, v]) => [k, Number(v)]),
+  )
   t.same(listed, { Ok: protocol.Status.Ok, Error: protocol.Status.Error, Cancelled: protocol.Status.Cancelled }, 'the enum as generated')
   t.match(schemas, /`Cancelled` is reserved and never\s+sent: a cancelled request ends with `Error` and code `ERR_FDWIRE_CANCELLED`/)
   t.match(section(doc('protocol.md'), '### Cancel'), /`Status.Cancelled` \(2\) is reserved: a `Server` never sends it/)
@@ -91,7 +96,11 @@ t.test("schemas.md: the identifiers table is the schemas'; retired identifiers a
   const retired = /Retired, never to be reused: ([^\n]*\n[^\n]*)/.exec(schemas)?.[1] ?? ''
   const ids = [...retired.matchAll(/`(\w{4})` \(`rush\.\w+`\)/g)].map((r) => r[1]!)
   t.same(ids, ['RSTQ', 'RSTA'])
-  for (const id of ids) t.notOk(files.some((f) => read(schemaPath(f)).includes(`file_identifier "${id}"`)), `${id} is used by no schema`)
+  for (const id of ids)
+    t.notOk(
+      files.some((f) => read(schemaPath(f)).includes(`file_identifier "${id}"`)),
+      `${id} is used by no schema`,
+    )
   t.notOk(Object.values(rush.RushMethod).includes('rush.status' as never), 'rush.status is not a method any more')
 })
 
@@ -121,7 +130,7 @@ t.test("rush-client.md: rushd's limits table against the constants they come fro
   t.equal(RUSH_CLIENT_MAX_FRAME, cDefine('rush/client/wire.h', 'WIRE_MAX_FRAME'), "RUSH_CLIENT_MAX_FRAME is the C client's WIRE_MAX_FRAME")
 })
 
-t.test('rush -c dies of its command\'s signal: rush-client.md and rush.md say so', async (t) => {
+t.test("rush -c dies of its command's signal: rush-client.md and rush.md say so", async (t) => {
   t.match(doc('rush-client.md'), /the client \*\*dies of signal N\*\* itself/)
   t.match(doc('rush.md'), /makes `rush -c` die of signal N too/)
   t.notMatch(doc('rush.md'), /makes `rush` exit with 128\+N/)
@@ -129,8 +138,11 @@ t.test('rush -c dies of its command\'s signal: rush-client.md and rush.md say so
 
 t.test('every ERR_FDWIRE_* code the protocol docs name exists in the code', async (t) => {
   const sources = [
-    ...fs.readdirSync(path.join(root, 'src'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => read(path.join('src', f))),
-    ...fs.readdirSync(path.join(root, 'native', 'rush')).map((f) => read(path.join('native', 'rush', f))),
+    ...fs
+      .readdirSync(path.join(root, 'src'), { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => read(path.join('src', f))),
+    ...fs.readdirSync(path.join(root, 'rush', 'client')).map((f) => read(path.join('rush', 'client', f))),
   ].join('\n')
   for (const name of ['protocol.md', 'schemas.md', 'rush-client.md', 'rush.md']) {
     for (const code of new Set(doc(name).match(/ERR_FDWIRE_[A-Z_]+/g) ?? [])) {

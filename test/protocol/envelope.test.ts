@@ -53,13 +53,16 @@ t.test('usage errors name the argument', async (t) => {
   t.throws(() => encodeRequest(-1, 'x'), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: /"id".*>= 0 && <= 4294967295\. Received -1/ })
   t.throws(() => encodeRequest(1.5, 'x'), { code: 'ERR_OUT_OF_RANGE', message: /"id".*an integer/ })
   t.throws(() => encodeRequest(1, ''), { code: 'ERR_INVALID_ARG_VALUE', message: /'method'/ })
-  t.throws(() => encodeRequest(1, 'x', 'nope' as unknown as Uint8Array), { code: 'ERR_INVALID_ARG_TYPE', message: /"body" argument must be an instance of Uint8Array/ })
+  t.throws(() => encodeRequest(1, 'x', 'nope' as unknown as Uint8Array), {
+    code: 'ERR_INVALID_ARG_TYPE',
+    message: /"body" argument must be an instance of Uint8Array/,
+  })
   t.throws(() => readEnvelope('x' as unknown as Uint8Array), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' })
 })
 
 t.test('garbage is ERR_FDWIRE_MALFORMED, not zeros', async (t) => {
   for (const bad of [Buffer.alloc(0), Buffer.alloc(3), Buffer.alloc(64), Buffer.from('{"json":true}')]) {
-    t.throws(() => readEnvelope(bad), FdwireError, 'rejected: ' + bad.length + ' bytes')
+    t.throws(() => readEnvelope(bad), FdwireError, `rejected: ${bad.length} bytes`)
     t.throws(() => readEnvelope(bad), { code: 'ERR_FDWIRE_MALFORMED' })
   }
 })

@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { EnvelopeRoot, readEnvelope, tableOf, toObject, type TableDescriptor } from '../../src/protocol/index.js'
 import { validMessages } from './fixtures.js'
 import { aptInstall, needs } from '../helpers.js'
@@ -26,13 +26,9 @@ function have(cmd: string, args: string[]): boolean {
 const flatc = have('flatc', ['--version'])
 const python = have(PY, ['-c', 'import flatbuffers'])
 
-function need(t: Tap.Test, ok: boolean, what: string): boolean {
+function need(t: Test, ok: boolean, what: string): boolean {
   const debian = what === 'flatc' ? 'flatbuffers-compiler' : 'python3-flatbuffers'
   return needs(t, ok ? undefined : `${what} is not installed`, aptInstall(debian))
-}
-type Tap = { Test: typeof t }
-declare namespace Tap {
-  type Test = typeof t
 }
 
 /** flatc --json of `bytes` as root type `root` of `schema`. */
@@ -113,19 +109,18 @@ print(json.dumps({"type": mtype, "id": idv, "method": method, "argv": strings(ex
 
 t.test('flatc -b output from JSON decodes with our readers', async (t) => {
   if (!need(t, flatc, 'flatc')) return
-  const req = flatcBinary(
-    { message_type: 'Request', message: { id: 7, method: 'svc.call', body: [1, 2, 3] } },
-    'fdwire.fbs',
-  )
+  const req = flatcBinary({ message_type: 'Request', message: { id: 7, method: 'svc.call', body: [1, 2, 3] } }, 'fdwire.fbs')
   const m = readEnvelope(req)
   t.ok(m.kind === 'request' && m.id === 7 && m.method === 'svc.call')
   if (m.kind === 'request') t.same([...m.body!], [1, 2, 3])
   const res = readEnvelope(flatcBinary({ message_type: 'Response', message: { id: 8, status: 'Error', error: { code: 'E', message: 'x' } } }, 'fdwire.fbs'))
   t.ok(res.kind === 'response' && res.id === 8 && !res.ok && res.error?.message === 'x')
-  const exec = rush.readExecRequest(
-    flatcBinary({ argv: ['a', 'b'], cwd: '/', env: ['X=1'], umask: 0, stdin_mode: 'Pipe', fd_roles: ['Tty'] }, 'rush_exec.fbs'),
+  const exec = rush.readExecRequest(flatcBinary({ argv: ['a', 'b'], cwd: '/', env: ['X=1'], umask: 0, stdin_mode: 'Pipe', fd_roles: ['Tty'] }, 'rush_exec.fbs'))
+  t.same(
+    [exec.argv, exec.cwd, exec.env, exec.umask, [...exec.fdRoles]],
+    [['a', 'b'], '/', ['X=1'], 0, [3]],
+    'the deprecated stdin_mode is accepted and not read',
   )
-  t.same([exec.argv, exec.cwd, exec.env, exec.umask, [...exec.fdRoles]], [['a', 'b'], '/', ['X=1'], 0, [3]], 'the deprecated stdin_mode is accepted and not read')
   t.same(rush.readExecReply(flatcBinary({ status: 2, signal: 0 }, 'rush_result.fbs')), { kind: 'result', status: 2, signal: 0, ended: false })
   t.same(rush.readExecReply(flatcBinary({ status: 5, ended: true }, 'rush_result.fbs')), { kind: 'result', status: 5, signal: 0, ended: true })
   t.same(flatcJson(rush.encodeResult(4, 0, true), 'rush_result.fbs'), { status: 4, signal: 0, ended: true }, 'and flatc reads our Result that ends the session')
@@ -146,7 +141,8 @@ function sample(desc: TableDescriptor, seed: number, depth = 0): Record<string, 
       const table = type.union.members[member]!
       out[`${f.name}_type`] = table.name
       out[f.name] = sample(table, v, depth + 1)
-    } else if (type.kind === 'scalar') out[f.name] = type.scalar === 'bool' ? true : 1 + (v % 2) // never the default (flatc omits defaults)
+    } else if (type.kind === 'scalar')
+      out[f.name] = type.scalar === 'bool' ? true : 1 + (v % 2) // never the default (flatc omits defaults)
     else if (type.kind === 'string') out[f.name] = `${f.name}-${v}`
     else if (type.kind === 'table') out[f.name] = sample(tableOf(type.table), v, depth + 1)
     else if (type.kind === 'vector') out[f.name] = type.element.kind === 'string' ? [`${f.name}-a`, `${f.name}-b`] : [1 + (v % 2), 1]
@@ -163,7 +159,11 @@ t.test('verifier descriptors agree with the .fbs files (via flatc)', async (t) =
     ['rush_result.fbs', RushRoots.result],
     ['rush_run_locally.fbs', RushRoots.runLocally],
   ]
-  t.equal(roots.length, [...readdirSync(schemas), ...readdirSync(rushSchemas)].filter((f) => f.endsWith('.fbs') && f !== 'rush_common.fbs').length, 'every root schema is covered')
+  t.equal(
+    roots.length,
+    [...readdirSync(schemas), ...readdirSync(rushSchemas)].filter((f) => f.endsWith('.fbs') && f !== 'rush_common.fbs').length,
+    'every root schema is covered',
+  )
   for (const [schema, root] of roots) {
     // 1. Field names and order per table, from flatc's JSON Schema.
     execFileSync('flatc', ['--jsonschema', '-o', dir, '-I', dirOf(schema), join(dirOf(schema), schema)])
@@ -174,9 +174,13 @@ t.test('verifier descriptors agree with the .fbs files (via flatc)', async (t) =
       seen.add(desc)
       const key = Object.keys(js.definitions).find((k) => k.endsWith(`_${desc.name}`))!
       const props = Object.keys(js.definitions[key].properties).filter((p) => !p.endsWith('_type'))
-      t.same(desc.fields.map((f) => f.name), props, `${schema}: ${desc.name} fields`)
+      t.same(
+        desc.fields.map((f) => f.name),
+        props,
+        `${schema}: ${desc.name} fields`,
+      )
       for (const f of desc.fields) {
-        if (f.type.kind === 'union') f.type.union.members.forEach((m) => m && visit(m))
+        if (f.type.kind === 'union') for (const m of f.type.union.members) if (m) visit(m)
         if (f.type.kind === 'table') visit(tableOf(f.type.table))
       }
     }

@@ -89,11 +89,7 @@ t.test('nested FlatBuffers declared in a descriptor are verified with their own 
   // A daemon author's view of fdwire.Request whose body is known to be a rush ExecRequest.
   const RequestWithExec: TableDescriptor = {
     name: 'Request',
-    fields: [
-      fb.field('id', 0, fb.scalar('uint')),
-      fb.field('method', 1, fb.string),
-      fb.field('body', 2, fb.vector(fb.scalar('ubyte'), RushRoots.execRequest)),
-    ],
+    fields: [fb.field('id', 0, fb.scalar('uint')), fb.field('method', 1, fb.string), fb.field('body', 2, fb.vector(fb.scalar('ubyte'), RushRoots.execRequest))],
   }
   const members = [...descriptors.MessageUnion.members]
   members[2] = RequestWithExec

@@ -24,14 +24,24 @@ leakTest(t, 'closeFd checks its fd exactly as fs.closeSync does, and closes noth
   const [r, w] = pipe()
   for (const fd of badFds) {
     const ours = thrown(() => closeFd(fd as number))
-    t.same(ours, thrown(() => fs.closeSync(fd as number)), `closeFd(${String(fd)}): ${ours.code} ${ours.message}`)
+    t.same(
+      ours,
+      thrown(() => fs.closeSync(fd as number)),
+      `closeFd(${String(fd)}): ${ours.code} ${ours.message}`,
+    )
   }
-  t.match(thrown(() => closeFd(1.5)), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' })
-  t.match(thrown(() => closeFd('3' as unknown as number)), {
-    name: 'TypeError',
-    code: 'ERR_INVALID_ARG_TYPE',
-    message: `The "fd" argument must be of type number. Received type string ('3')`,
-  })
+  t.match(
+    thrown(() => closeFd(1.5)),
+    { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' },
+  )
+  t.match(
+    thrown(() => closeFd('3' as unknown as number)),
+    {
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARG_TYPE',
+      message: `The "fd" argument must be of type number. Received type string ('3')`,
+    },
+  )
   t.ok(fs.fstatSync(1), 'stdout is still open after closeFd(1.5)')
   closeFd(r)
   closeFd(w)
@@ -59,7 +69,11 @@ leakTest(t, 'new Connection(fd) refuses what is not a socket, without closing it
 
 leakTest(t, 'new Connection(socket, bad options) leaves the socket open and ours', async (t) => {
   const [mine, theirs] = socketPairFds()
-  t.throws(() => new Connection(mine, { maxFrameSize: 1.5 }), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: /"options\.maxFrameSize".*an integer\. Received 1\.5/ })
+  t.throws(() => new Connection(mine, { maxFrameSize: 1.5 }), {
+    name: 'RangeError',
+    code: 'ERR_OUT_OF_RANGE',
+    message: /"options\.maxFrameSize".*an integer\. Received 1\.5/,
+  })
   t.throws(() => new Connection(mine, { maxFdsPerFrame: 254 }), { code: 'ERR_OUT_OF_RANGE', message: /It must be >= 0 && <= 253\. Received 254/ })
   t.throws(() => new Connection(mine, { readBufferSize: '65536' as unknown as number }), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' })
   const a = new Connection(mine)
@@ -115,7 +129,10 @@ leakTest(t, 'listen() and connect() check sizes and counts before creating anyth
   t.throws(() => listen(socket, { backlog: '5' as unknown as number }), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' })
   t.throws(() => listen(socket, { mode: 0o1000 }), { code: 'ERR_OUT_OF_RANGE', message: /"options\.mode"/ })
   t.throws(() => listen(socket, { maxQueuedMessages: 0 }), { code: 'ERR_OUT_OF_RANGE' })
-  t.throws(() => listen(socket, { allowPeer: true as never }), { code: 'ERR_INVALID_ARG_TYPE', message: /"options\.allowPeer" property must be of type function/ })
+  t.throws(() => listen(socket, { allowPeer: true as never }), {
+    code: 'ERR_INVALID_ARG_TYPE',
+    message: /"options\.allowPeer" property must be of type function/,
+  })
   t.throws(() => listen(42 as unknown as string), { code: 'ERR_INVALID_ARG_TYPE', message: /"path" argument/ })
   t.throws(() => listen('a\0b'), { code: 'ERR_INVALID_ARG_VALUE' })
   t.same(fs.readdirSync(dir), [], 'no socket file was created')
@@ -142,9 +159,17 @@ leakTest(t, 'dupFd: a close-on-exec duplicate of the same open file; its fd chec
   closeFd(copy)
   const buffer = Buffer.alloc(1)
   t.equal(fs.readSync(r, buffer), 1, 'what the copy wrote came through the pipe')
-  for (const fd of badFds) t.same(thrown(() => dupFd(fd as number)), thrown(() => fs.closeSync(fd as number)), `dupFd(${String(fd)})`)
+  for (const fd of badFds)
+    t.same(
+      thrown(() => dupFd(fd as number)),
+      thrown(() => fs.closeSync(fd as number)),
+      `dupFd(${String(fd)})`,
+    )
   const unused = 1_000_000
-  t.match(thrown(() => dupFd(unused)), { code: 'EBADF', message: /dup/ })
+  t.match(
+    thrown(() => dupFd(unused)),
+    { code: 'EBADF', message: /dup/ },
+  )
   closeFd(r)
   closeFd(w)
 })

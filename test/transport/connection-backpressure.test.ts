@@ -78,7 +78,10 @@ leakTest(t, 'end() flushes everything queued before the peer sees the end', asyn
   a.end()
   const ids: number[] = []
   for await (const m of b) ids.push(m.id)
-  t.same(ids, Array.from({ length: 16 }, (_, i) => i))
+  t.same(
+    ids,
+    Array.from({ length: 16 }, (_, i) => i),
+  )
   t.equal(await closed(b), undefined, 'reader closes cleanly')
   t.equal(await closed(a), undefined, 'writer closes cleanly once both sides ended')
 })

@@ -59,11 +59,22 @@ leakTest(t, '3 fds on one frame and 200 on the next: each frame gets exactly its
   const first = await peer.request({ op: 'describe' }, three)
   const second = await peer.request({ op: 'describe' }, twoHundred)
   const none = await peer.request({ op: 'describe' })
-  t.same((first['fds'] as { ino: number }[]).map((f) => f.ino), inodes.slice(0, 3), 'frame 1: its 3 fds, in order')
-  t.same((second['fds'] as { ino: number }[]).map((f) => f.ino), new Array(200).fill(inodes[3]), 'frame 2: its 200 fds')
+  t.same(
+    (first['fds'] as { ino: number }[]).map((f) => f.ino),
+    inodes.slice(0, 3),
+    'frame 1: its 3 fds, in order',
+  )
+  t.same(
+    (second['fds'] as { ino: number }[]).map((f) => f.ino),
+    new Array(200).fill(inodes[3]),
+    'frame 2: its 200 fds',
+  )
   t.same(none['fds'], [], 'frame 3: none')
   const all = [...(first['fds'] as { cloexec: boolean }[]), ...(second['fds'] as { cloexec: boolean }[])]
-  t.ok(all.every((f) => f.cloexec), 'every received fd is close-on-exec in the peer')
+  t.ok(
+    all.every((f) => f.cloexec),
+    'every received fd is close-on-exec in the peer',
+  )
   for (const [r, w] of pipes) {
     closeFd(r)
     closeFd(w)
@@ -165,7 +176,10 @@ leakTest(t, 'fds queued behind backpressure still arrive with their own frame', 
     if (message.fdCount) t.equal(fdInode(message.fds[0]!), fdInode(r), 'the fd is the pipe we sent')
     if (seen.length === 2) break
   }
-  t.same(seen, [[big.length, 0], [7, 1]])
+  t.same(seen, [
+    [big.length, 0],
+    [7, 1],
+  ])
   closeFd(r)
   a.destroy()
   b.destroy()
@@ -212,7 +226,11 @@ leakTest(t, 'an fd closed between the check and sendmsg fails that send alone (s
   let bypassed = 0
   native.isCloexec = (fd: number) => (fd === bad && bypassed++ === 0 ? 1 : check(fd))
   try {
-    t.throws(() => a.send('lost', { fds: [bad] }), { code: 'EBADF', syscall: 'sendmsg', message: new RegExp(`fd ${bad}\\) was closed before it could be sent`) })
+    t.throws(() => a.send('lost', { fds: [bad] }), {
+      code: 'EBADF',
+      syscall: 'sendmsg',
+      message: new RegExp(`fd ${bad}\\) was closed before it could be sent`),
+    })
   } finally {
     native.isCloexec = check
   }

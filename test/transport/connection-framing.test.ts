@@ -55,7 +55,10 @@ leakTest(t, '10,000 small frames both ways in one burst arrive whole and in orde
   t.equal(gotB.length, count)
   t.equal(gotB[9999], 'a→b 9999')
   t.equal(gotA[0], 'b→a 0')
-  t.ok(gotA.every((text, i) => text === `b→a ${i}`), 'every frame intact, in order')
+  t.ok(
+    gotA.every((text, i) => text === `b→a ${i}`),
+    'every frame intact, in order',
+  )
   a.destroy()
   b.destroy()
 })
@@ -105,7 +108,16 @@ leakTest(t, 'frames split at every byte boundary reassemble, fds included', asyn
     await tick()
     send(bytes.subarray(cut), cut > secondStart ? [] : [w])
     while (got.length < 4 && !connection.closed) await tick()
-    t.same(got, [[1, 'first', 0], [2, 'second', 1], [3, '', 0], [4, 'fourth', 0]], `cut at byte ${cut}`)
+    t.same(
+      got,
+      [
+        [1, 'first', 0],
+        [2, 'second', 1],
+        [3, '', 0],
+        [4, 'fourth', 0],
+      ],
+      `cut at byte ${cut}`,
+    )
     connection.destroy()
   }
   closeFd(r)
@@ -244,7 +256,11 @@ leakTest(t, 'cork() holds sends back until the last uncork(); then they arrive i
   a.uncork()
   t.equal(a.writableLength, 0, 'the last uncork wrote everything')
   await until(() => got.length === 3, undefined, 0)
-  t.same(got, [{ text: 'one', fds: 0 }, { text: 'two', fds: 2 }, { text: 'three', fds: 0 }])
+  t.same(got, [
+    { text: 'one', fds: 0 },
+    { text: 'two', fds: 2 },
+    { text: 'three', fds: 0 },
+  ])
   closeFd(r)
   closeFd(w)
   a.uncork() // unbalanced: ignored
@@ -260,7 +276,6 @@ leakTest(t, 'cork() holds sends back until the last uncork(); then they arrive i
   await closed(a)
   b.destroy()
 })
-
 
 leakTest(t, 'send refuses a payload over peerMaxFrameSize, naming both sizes, and sends nothing', async (t) => {
   const [a, b] = socketPair({ peerMaxFrameSize: 100 })

@@ -107,7 +107,7 @@ leakTest(t, 'a connection the listener never accepted (it closed) ends with ECON
 })
 
 leakTest(t, 'a path longer than sun_path is a clear error, never a truncation or a hang', async (t) => {
-  const long = '/tmp/' + 'x'.repeat(MAX_SOCKET_PATH)
+  const long = `/tmp/${'x'.repeat(MAX_SOCKET_PATH)}`
   t.equal(MAX_SOCKET_PATH, 107, 'Linux sun_path holds 107 bytes and a NUL')
   t.throws(() => listen(long), { code: 'ENAMETOOLONG', message: /at most 107/ })
   await t.rejects(connect(long), { code: 'ENAMETOOLONG', syscall: 'connect' })

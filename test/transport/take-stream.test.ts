@@ -240,7 +240,10 @@ leakTest(t, 'the wrong kind of fd: ERR_INVALID_ARG_VALUE naming index, fd and ty
   t.same(after, fds, 'the message still holds both fds after five refusals')
   const udpErrors = await udpGot
   for (const e of udpErrors) {
-    t.match(e, { code: 'ERR_INVALID_ARG_VALUE', message: /refers to fd \d+, a UDP socket \(Node classifies it as UDP\): net\.Socket wraps stream sockets and pipes only/ })
+    t.match(e, {
+      code: 'ERR_INVALID_ARG_VALUE',
+      message: /refers to fd \d+, a UDP socket \(Node classifies it as UDP\): net\.Socket wraps stream sockets and pipes only/,
+    })
   }
   for (const conn of [a, b, c, d] as Connection[]) conn.destroy()
   udp.close()
@@ -271,11 +274,21 @@ leakTest(t, 'index and options are checked as takeFd checks its index; nothing t
   t.match(e.options, { code: 'ERR_INVALID_ARG_TYPE', message: /The "options" argument must be of type object/ })
   t.match(e.readable, { code: 'ERR_INVALID_ARG_TYPE', message: /The "options\.readable" property must be of type boolean/ })
   t.match(e.mode, { code: 'ERR_INVALID_ARG_VALUE', message: `The property 'options.mode' must be 'r' or 'w'. Received 'x'` })
-  t.match(e.readWriteEnd, { code: 'ERR_INVALID_ARG_VALUE', message: /^The property 'options\.readable' cannot apply to fd \d+ \(index 1\), a pipe open for writing only\. Received true$/ })
-  t.match(e.writeReadEnd, { code: 'ERR_INVALID_ARG_VALUE', message: /^The property 'options\.mode' cannot apply to fd \d+ \(index 0\), a pipe open for reading only\. Received 'w'$/ })
+  t.match(e.readWriteEnd, {
+    code: 'ERR_INVALID_ARG_VALUE',
+    message: /^The property 'options\.readable' cannot apply to fd \d+ \(index 1\), a pipe open for writing only\. Received true$/,
+  })
+  t.match(e.writeReadEnd, {
+    code: 'ERR_INVALID_ARG_VALUE',
+    message: /^The property 'options\.mode' cannot apply to fd \d+ \(index 0\), a pipe open for reading only\. Received 'w'$/,
+  })
   t.equal(got.untouched.length, 2, 'both fds still in the message after every refusal')
   t.match(got.again, { code: 'ERR_OUT_OF_RANGE', message: /still holds \(it carried 2; taken ones are gone\)\. Received 0$/ }, 'taken once only')
-  t.match(thrown(() => got.message.takeSocket(1)), { code: 'ERR_OUT_OF_RANGE', message: /not closed yet/ }, 'after the listeners returned, the rest is closed')
+  t.match(
+    thrown(() => got.message.takeSocket(1)),
+    { code: 'ERR_OUT_OF_RANGE', message: /not closed yet/ },
+    'after the listeners returned, the rest is closed',
+  )
   got.reader.destroy()
   await once(got.reader, 'close')
 })
@@ -328,7 +341,9 @@ for (const [scenario, holder, what, data] of [
     t.equal(result.warnings.length, 1, 'one warning per process')
     t.match(result.warnings[0], {
       code: 'FDWIRE_FD_NOT_TAKEN',
-      message: new RegExp(`^fd \\d+ of a ${holder} was wrapped \\(e\\.g\\. by new net\\.Socket\\(\\{ fd \\}\\)\\) without takeFd\\(\\).*takeSocket\\(\\) or takeStream\\(\\).*takeFd\\(\\)`),
+      message: new RegExp(
+        `^fd \\d+ of a ${holder} was wrapped \\(e\\.g\\. by new net\\.Socket\\(\\{ fd \\}\\)\\) without takeFd\\(\\).*takeSocket\\(\\) or takeStream\\(\\).*takeFd\\(\\)`,
+      ),
     })
     t.match(run.stderr, /\[FDWIRE_FD_NOT_TAKEN\] Warning: fd \d+ of a/, 'printed on stderr by default')
     t.equal(result.open, 0, 'and the socket closed the fd when destroyed: nothing left open')
@@ -357,7 +372,10 @@ leakTest(t, 'the wrapped-fd check runs only for fds handed out through fds and n
   await receive(t, [r1], () => undefined)
   t.equal(calls, 0, 'fds never looked at: closed without looking for handles')
   const [r2, w2] = pipe()
-  const taken = await receive(t, [r2], (m) => (void m.fds, m.takeFd()))
+  const taken = await receive(t, [r2], (m) => {
+    void m.fds
+    return m.takeFd()
+  })
   t.equal(calls, 0, 'looked at, then taken: nothing left to check')
   closeFd(taken)
   const [r3, w3] = pipe()

@@ -27,7 +27,7 @@ void [sent, max, err, creds, r, protocol]
 a.send()
 
 // Events are typed on every emitter, for every way of adding or removing a listener.
-import { Client, Server, WorkerPool, listen } from 'fdwire'
+import { type Client, type Server, type WorkerPool, listen } from 'fdwire'
 declare const client: Client
 declare const server: Server
 declare const pool: WorkerPool

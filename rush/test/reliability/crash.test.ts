@@ -1,5 +1,5 @@
 /**
- * Crashes (issue 6, item 2), against the real rushd and C client: a worker killed mid-command, the
+ * Crashes, against the real rushd and C client: a worker killed mid-command, the
  * daemon killed (also with a client waiting in its backlog), a stopped worker, a log that cannot be
  * written. What is checked is what happens, never how fast: every wait is a hang guard. How fast
  * the pool and the daemon come back is measured by `npm run soak` (scripts/reliability/soak.mjs, "crash
@@ -10,7 +10,21 @@ import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { needs } from '../../../test/helpers.js'
-import { alive, daemonPid, hasConnectedSocket, haveRush, kill, liveStatus, pollFor, poolReady, processes, runRush, startRushd, workerPids, type Proc } from './lib.js'
+import {
+  alive,
+  daemonPid,
+  hasConnectedSocket,
+  haveRush,
+  kill,
+  liveStatus,
+  pollFor,
+  poolReady,
+  processes,
+  runRush,
+  startRushd,
+  workerPids,
+  type Proc,
+} from './lib.js'
 
 /** The sh processes running the script marked `echo done <k>`, and the process serving each. */
 function runningCommands(list: Proc[]): { k: number; sh: number; server: number }[] {
@@ -24,11 +38,15 @@ function runningCommands(list: Proc[]): { k: number; sh: number; server: number 
 
 /** A new daemon (not `old`) of `dir` that answers fdwire.status, waited for with a hang guard. */
 async function daemonBack(dir: string, old: number): Promise<number | undefined> {
-  return pollFor(async () => {
-    const pid = daemonPid(dir)
-    if (pid === undefined || pid === old || !alive(pid)) return undefined
-    return (await liveStatus(dir, 5000)) ? pid : undefined
-  }, 120_000, 50)
+  return pollFor(
+    async () => {
+      const pid = daemonPid(dir)
+      if (pid === undefined || pid === old || !alive(pid)) return undefined
+      return (await liveStatus(dir, 5000)) ? pid : undefined
+    },
+    120_000,
+    50,
+  )
 }
 
 t.test('a worker killed with SIGKILL mid-command: its clients get an error, the others finish, the pool is back to 4', async (t) => {
@@ -54,11 +72,15 @@ t.test('a worker killed with SIGKILL mid-command: its clients get an error, the 
   const affected = new Set(running.filter((c) => c.server === victim).map((c) => c.k))
   t.ok(kill(victim, 'SIGKILL'), `killed worker ${victim} (serving commands ${[...affected].join(' ')})`)
   // Back to N: a new worker process exists and the daemon counts 4 live workers again.
-  const back = await pollFor(async () => {
-    const now = workerPids(daemon)
-    if (now.includes(victim) || now.length !== 4) return false
-    return (await liveStatus(dir, 5000))?.['workers'] === 4
-  }, 120_000, 20)
+  const back = await pollFor(
+    async () => {
+      const now = workerPids(daemon)
+      if (now.includes(victim) || now.length !== 4) return false
+      return (await liveStatus(dir, 5000))?.['workers'] === 4
+    },
+    120_000,
+    20,
+  )
   t.ok(back, 'the pool is back to 4 workers')
   fs.writeFileSync(release, '')
   const results = await Promise.all(runs)

@@ -147,7 +147,10 @@ export function runRush(args: string[], env: Env, timeout = 60_000, onSpawn?: (p
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
   child.on('error', (e) => (stderr += e.message))
   let timedOut = false
-  const timer = setTimeout(() => ((timedOut = true), child.kill('SIGKILL')), timeout)
+  const timer = setTimeout(() => {
+    timedOut = true
+    child.kill('SIGKILL')
+  }, timeout)
   return new Promise((resolve) => {
     child.on('close', (status, signal) => {
       clearTimeout(timer)

@@ -11,7 +11,7 @@ import { alive, needs, root } from '../../../test/helpers.js'
 
 export { alive }
 
-type Test = Parameters<Parameters<(typeof import('tap'))['default']['test']>[1]>[0]
+type Test = Parameters<Parameters<typeof import('tap')['default']['test']>[1]>[0]
 
 /** The client under test: the built one, or `RUSH_TEST_CLIENT` (e.g. a valgrind wrapper, see
  *  scripts/ci/valgrind-client.sh). */
