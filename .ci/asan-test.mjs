@@ -34,5 +34,8 @@ const env = {
 console.log(`asan-test: ${addon} with ${libasan}`)
 // rush's own tests, without rush/test/reliability: the soak and fuzz runs are long by design and
 // exercise no native path the others do not; under ASan they would take most of an hour.
-const rushTests = fs.readdirSync('rush/test').filter((f) => f.endsWith('.test.ts')).map((f) => `rush/test/${f}`)
+const rushTests = fs
+  .readdirSync('rush/test')
+  .filter((f) => f.endsWith('.test.ts'))
+  .map((f) => `rush/test/${f}`)
 run('npx', ['tap', '--timeout=600', ...(tests.length ? tests : ['test/transport', 'test/daemon', ...rushTests, 'test/process'])], env)
