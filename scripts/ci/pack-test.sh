@@ -91,6 +91,7 @@ check "package.json names the repository, homepage and issue tracker" node -e '
 allowed='^package/(package\.json|README\.md|LICENSE|CHANGELOG\.md|binding\.gyp|bin/rushd?|scripts/install\.cjs'
 allowed+='|dist/(cjs/)?([a-z-]+/)*[a-z_-]+\.(js|d\.ts)|dist/cjs/package\.json'
 allowed+='|native/([a-z]+/)*[a-z_-]+\.(cc|h|c)|schemas/[a-z_]+\.fbs|docs/[a-z-]+\.md|docs/charts/[a-z0-9-]+\.svg'
+allowed+='|rush/client/[a-z_]+\.(c|h)|rush/schemas/[a-z_]+\.fbs|rush/docs/[a-z-]+\.md'
 allowed+='|prebuilds/(linux-(x64|arm64)/fdwire\.(glibc|musl)\.node|darwin-(x64|arm64)/fdwire\.node|(linux|darwin)-(x64|arm64)/rush))$'
 grep -vE "$allowed" "$work/contents" >"$work/unexpected" || true
 check "tarball holds nothing unexpected ($(wc -l <"$work/contents") files)" bash -c "[ ! -s '$work/unexpected' ] || { cat '$work/unexpected'; false; }"
