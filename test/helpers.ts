@@ -218,3 +218,27 @@ export function needs(t: Test, missing: string | undefined, enable: string): boo
 /** The exact command that installs Debian packages the suite needs (scripts/ci/test-deps.sh lists them all). */
 export const aptInstall = (...packages: string[]): string =>
   `apt-get install -y ${packages.join(' ')} (as root), or \`sudo bash scripts/ci/test-deps.sh\` for all of them`
+
+/** `promise`, or a rejection naming `what` after `ms` (a hang guard, not a timing assertion). */
+export async function within<T>(promise: Promise<T>, what: string, ms = 60_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const guard = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)
+  })
+  try {
+    return await Promise.race([promise, guard])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** What `fn` throws, as the fields Node's argument errors have. */
+export function thrown(fn: () => unknown): { name: string; code: unknown; message: string } {
+  try {
+    fn()
+  } catch (error) {
+    const e = error as Error & { code?: unknown }
+    return { name: e.name, code: e.code, message: e.message }
+  }
+  throw new Error('did not throw')
+}

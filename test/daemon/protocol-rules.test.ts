@@ -9,7 +9,7 @@ import * as path from 'node:path'
 import { once } from 'node:events'
 import t from 'tap'
 import { Client, connect, listen, protocol, Server, type Connection, type Message, type ServerOptions } from '../../src/index.js'
-import { cleanup, closed, leakTest, root, tempDir, until } from '../helpers.js'
+import { cleanup, closed, leakTest, root, tempDir, until, within } from '../helpers.js'
 
 type Test = Parameters<Parameters<typeof leakTest>[2]>[0]
 type Envelope = ReturnType<typeof protocol.readEnvelope>
@@ -65,17 +65,6 @@ function rawDaemon(
     for (const conn of conns) conn.destroy()
   })
   return { socketPath, seen }
-}
-
-/** `promise`, or a rejection naming `what` after `ms` (a hang guard, not a timing assertion). */
-async function within<T>(promise: Promise<T>, what: string, ms = 10_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const guard = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)))
-  try {
-    return await Promise.race([promise, guard])
-  } finally {
-    clearTimeout(timer)
-  }
 }
 
 const kinds = (got: Received[]) => got.map((r) => r.envelope.kind)

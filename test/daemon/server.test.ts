@@ -19,7 +19,7 @@ import {
   type ServerOptions,
 } from '../../src/index.js'
 import { native } from '../../src/binding.js'
-import { cleanup, closed, frameHeader, leakTest, tempDir, until } from '../helpers.js'
+import { cleanup, closed, frameHeader, leakTest, tempDir, until, within } from '../helpers.js'
 
 type Test = Parameters<Parameters<typeof leakTest>[2]>[0]
 
@@ -43,17 +43,6 @@ async function client(t: Test, server: Server | string, options = {}): Promise<C
   const c = await Client.connect(typeof server === 'string' ? server : server.socketPath, options)
   cleanup(t, () => c.destroy())
   return c
-}
-
-/** `promise`, or a rejection naming `what` after `ms` (a hang guard, not a timing assertion). */
-async function within<T>(promise: Promise<T>, what: string, ms = 10_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const guard = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)))
-  try {
-    return await Promise.race([promise, guard])
-  } finally {
-    clearTimeout(timer)
-  }
 }
 
 /** A promise with its resolver, for handlers the test releases. */

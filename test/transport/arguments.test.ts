@@ -5,18 +5,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import t from 'tap'
 import { closeFd, connect, dupFd, Connection, listen, pipe, socketPair, socketPairFds, type Message } from '../../src/index.js'
-import { leakTest, tempDir } from '../helpers.js'
-
-/** What `fn` throws, as the fields Node's argument errors have. */
-function thrown(fn: () => unknown): { name: string; code: unknown; message: string } {
-  try {
-    fn()
-  } catch (error) {
-    const e = error as Error & { code?: unknown }
-    return { name: e.name, code: e.code, message: e.message }
-  }
-  throw new Error('did not throw')
-}
+import { leakTest, tempDir, thrown } from '../helpers.js'
 
 const badFds: unknown[] = [1.5, '3', -1, NaN, Infinity, 2 ** 31, 2 ** 40, null, undefined, {}, 3n, [1]]
 

@@ -12,7 +12,7 @@ import * as path from 'node:path'
 import t from 'tap'
 import { closeFd, pipe, socketPair, socketPairFds, type Connection, type Message } from '../../src/index.js'
 import { accessMode, probeAccessMode } from '../../src/transport/fd-stream.js'
-import { collect, exitCode, fixtures, leakTest, needs, node, spawnFixture, tempDir } from '../helpers.js'
+import { collect, exitCode, fixtures, leakTest, needs, node, spawnFixture, tempDir, thrown } from '../helpers.js'
 
 type Test = Parameters<Parameters<typeof leakTest>[2]>[0]
 
@@ -50,17 +50,6 @@ async function receive<T>(t: Test, fds: number[], fn: (m: Message) => T, closeFd
     a.destroy()
     b.destroy()
   }
-}
-
-/** What `fn` throws, as the fields Node's argument errors have. */
-function thrown(fn: () => unknown): { name: string; code: unknown; message: string } {
-  try {
-    fn()
-  } catch (error) {
-    const e = error as Error & { code?: unknown }
-    return { name: e.name, code: e.code, message: e.message }
-  }
-  throw new Error('did not throw')
 }
 
 /** Reads `n` characters from `stream` without ending it. */
