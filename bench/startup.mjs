@@ -6,6 +6,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { protocol } from '../dist/index.js'
+import * as rushMessages from '../dist/rush/protocol/messages.js'
 import { environment, fmt, printHeader, printTable, quantile, tempDir, writeResults } from './lib/common.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -72,7 +73,7 @@ async function startFloorDaemon(binary, dir, runtimeDir) {
   }
   const reply = Buffer.concat([
     frame(protocol.encodeHello(protocol.PROTOCOL_VERSION, 'floor'), 0),
-    frame(protocol.encodeResponse(1, { body: Buffer.from(rush.encodeResult(0, 0)) }), 1),
+    frame(protocol.encodeResponse(1, { body: Buffer.from(rushMessages.encodeResult(0, 0)) }), 1),
   ])
   const replyFile = path.join(dir, 'floor-reply.bin')
   fs.writeFileSync(replyFile, reply)
