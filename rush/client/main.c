@@ -25,8 +25,10 @@
 #endif
 
 static const char usage_text[] =
-    "usage: rush -c SCRIPT [NAME [ARG...]]   run SCRIPT like `sh -c`, in the rush daemon\n"
+    "usage: rush -c SCRIPT [NAME [ARG...]]   run SCRIPT like `sh -c`, answered by the rush daemon\n"
     "       rush                            interactive session (when stdin is a terminal)\n"
+    "       rush [-aCefnuvx] [-o OPTION] [+o OPTION] [-c SCRIPT [NAME [ARG...]] | -s [ARG...] | FILE [ARG...]]\n"
+    "                                       anything else: exactly what /bin/sh does with it\n"
     "       rush --version | --help\n"
     "\n"
     "The command writes straight to your terminal and rush exits with its status. When no\n"
@@ -88,14 +90,9 @@ static _Noreturn void run_command(int argc, char **argv) {
 int main(int argc, char **argv) {
     if (argc >= 2) {
         const char *a = argv[1];
-        if (strcmp(a, "-c") == 0) {
-            if (argc < 3) {
-                say("-c: option requires an argument", NULL);
-                write_all(2, usage_text, strcspn(usage_text, "\n") + 1);
-                return 2;
-            }
-            run_command(argc, argv);
-        }
+        /* `rush -c SCRIPT [NAME [ARG...]]` goes to rushd. dash goes on reading options after -c
+         * while a word starts with - or + (`sh -c -e SCRIPT`), so such a SCRIPT is not ours. */
+        if (strcmp(a, "-c") == 0 && argc >= 3 && argv[2][0] != '-' && argv[2][0] != '+') run_command(argc, argv);
         if (strcmp(a, "--version") == 0) {
             static const char v[] = "rush " RUSH_VERSION "\n";
             write_all(1, v, sizeof v - 1);
@@ -105,12 +102,8 @@ int main(int argc, char **argv) {
             write_all(1, usage_text, sizeof usage_text - 1);
             return 0;
         }
-        if (a[0] == '-' && a[1] != 0) {
-            say("unknown option ", a, NULL);
-            write_all(2, usage_text, strcspn(usage_text, "\n") + 1);
-            return 2;
-        }
-        /* `rush FILE [ARG...]`: a script file, as `sh FILE` runs it (not on the daemon). */
+        /* Every other invocation — sh's own flags (-e, -x, -ec, -o errexit, +x, -s, -i), a script
+         * FILE, and any bad option — is /bin/sh's to parse, run and report, exactly as it would. */
         runtime_exec_sh(argv);
     }
     if (isatty(0)) interactive(argv);

@@ -21,6 +21,9 @@ export interface Evaluation {
   state: ShellState
 }
 
+/** Variables whose value dash validates when it is assigned (getopts' index must be a number). */
+const CHECKED_ON_ASSIGNMENT = new Set(['OPTIND'])
+
 type Builtin = (args: string[], state: ShellState, out: string[]) => number | undefined
 
 /** Runs `commands` in-process, or returns undefined if any command needs a real shell. */
@@ -45,6 +48,8 @@ export function evaluate(commands: SimpleCommand[], initial: ShellState): Evalua
     let result: number | undefined
     if (command.words.every((word) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(word))) {
       if (command.words.some((word) => state.readonly.has(word.slice(0, word.indexOf('='))))) return undefined // sh's error
+      // dash checks the value of OPTIND as it is assigned ("Illegal number"): sh's to say.
+      if (command.words.some((word) => CHECKED_ON_ASSIGNMENT.has(word.slice(0, word.indexOf('='))))) return undefined
       for (const word of command.words) {
         const eq = word.indexOf('=')
         state.set(word.slice(0, eq), word.slice(eq + 1))
@@ -114,7 +119,7 @@ const builtins: Record<string, Builtin> = {
     for (const arg of args) {
       const eq = arg.indexOf('=')
       const name = eq < 0 ? arg : arg.slice(0, eq)
-      if (!isName(name) || state.readonly.has(name)) return undefined
+      if (!isName(name) || state.readonly.has(name) || CHECKED_ON_ASSIGNMENT.has(name)) return undefined
       const value = eq < 0 ? state.vars.get(name) : arg.slice(eq + 1)
       if (value === undefined) {
         if (!state.env.has(name)) return undefined // exported-but-unset: keep to sh

@@ -1,7 +1,8 @@
 /**
- * rushd: the rush shell daemon, built only from fdwire's public primitives (Server, spawnProcess,
- * the protocol). Each client connection is a session; `rush.exec` runs a script (in-process or
- * via /bin/sh), `rush.signal` forwards a signal to a running command's process group.
+ * rushd: the rush shell daemon, built only from fdwire's public primitives (Server, WorkerPool,
+ * the protocol). Each client connection is a session; `rush.exec` answers a script: it runs it
+ * in-process, or tells the client which program to exec, or tells it to run `/bin/sh` itself.
+ * No command of a client's ever runs as a child of rushd.
  */
 import * as crypto from 'node:crypto'
 import * as fs from 'node:fs'

@@ -1,12 +1,14 @@
 /**
- * Running one `rush -c` request: in-process when the recogniser understands the whole script,
- * else `/bin/sh -c SCRIPT [NAME [ARG...]]` with the client's fds on 0/1/2, the session's cwd, env
- * and umask, in its own process group. Either way the output and status are what `sh -c` gives.
+ * Running one `rush -c` request: in-process when the recogniser understands the whole script;
+ * the client execs a lone program itself; else `/bin/sh -c SCRIPT [NAME [ARG...]]` with the
+ * client's fds on 0/1/2, the session's cwd, env and umask, in its own process group. Either way
+ * the output and status are what `sh -c` gives.
  *
  * The client's fds are closed the moment the command ends: a reader downstream of the client's
  * stdout must see EOF when the command is done, not when the daemon gets around to it.
  */
 import * as fs from 'node:fs'
+import * as os from 'node:os'
 import * as path from 'node:path'
 import * as tty from 'node:tty'
 import { promisify } from 'node:util'
@@ -93,6 +95,9 @@ let captures = 0
  */
 export async function runExec(session: RushSession, id: number, request: rush.ExecRequestView, fds: number[]): Promise<ExecOutcome> {
   try {
+    // The recogniser and builtins work on text. A caller's bytes that are not UTF-8 (a Latin-1 file
+    // name, a binary env value) go to sh untouched: the client runs its own argv, env and cwd.
+    if (!request.isText && request.line === 0) return { kind: 'runLocally', reason: '' }
     const argv = request.argv
     const script = argv[0]
     if (script === undefined) return { kind: 'result', status: 0, signal: 0, exited: false }
@@ -113,8 +118,7 @@ export async function runExec(session: RushSession, id: number, request: rush.Ex
       if (role <= rush.FdRole.Stderr && stdio[role] === -1) stdio[role] = fds[i]!
     }
     const commands = parseScript(script)
-    const inProcess = commands === undefined ? undefined : runBuiltins(commands, session, stdio[1]!)
-    const outcome = inProcess === undefined ? undefined : await inProcess
+    const outcome = commands === undefined ? undefined : await runBuiltins(commands, session, stdio[1]!)
     if (outcome !== undefined) return outcome
     // A lone simple command naming a program: the client execs it in its own place, with the
     // argv and environment sh would give it (PATH searched here). The program then has all that
@@ -164,27 +168,33 @@ export async function runExec(session: RushSession, id: number, request: rush.Ex
   }
 }
 
-/** Runs the script in-process if it can; undefined when it needs a real shell. */
-function runBuiltins(commands: SimpleCommand[], session: RushSession, stdout: number): Promise<ExecOutcome> | undefined {
+/**
+ * Runs the script in-process if it can; undefined when it needs a real shell. Output that cannot
+ * be written at all (a full disk, a closed pipe, a bad fd) leaves the script to sh, which then
+ * meets the same error with the caller's own signal dispositions and says what dash says: nothing
+ * was written or committed yet.
+ */
+async function runBuiltins(commands: SimpleCommand[], session: RushSession, stdout: number): Promise<ExecOutcome | undefined> {
   const evaluation = evaluate(commands, session.state!)
   if (evaluation === undefined) return undefined
   if (evaluation.stdout.length > 0 && stdout < 0) return undefined // sh reports the closed fd itself
   // The evaluation ran on a copy of the session's state: adopting the copy commits its effects.
-  const commit = (signal: number): ExecOutcome => {
+  const commit = (status: number, signal: number): ExecOutcome => {
     session.state = evaluation.state
-    session.state.status = signal ? 128 + signal : evaluation.status
-    return { kind: 'result', status: signal ? 0 : evaluation.status, signal, exited: evaluation.exited }
+    session.state.status = signal ? 128 + signal : status
+    return { kind: 'result', status: signal ? 0 : status, signal, exited: evaluation.exited }
   }
-  if (evaluation.stdout.length === 0) return Promise.resolve(commit(0))
-  return writeAll(stdout, Buffer.from(evaluation.stdout)).then(
-    () => commit(0),
-    // A shell writing into a pipe nobody reads dies of SIGPIPE; so does our emulation.
-    (error: NodeJS.ErrnoException) => (error.code === 'EPIPE' ? commit(13) : commit(0)),
-  )
+  if (evaluation.stdout.length === 0) return commit(evaluation.status, 0)
+  const { written, error } = await writeAll(stdout, Buffer.from(evaluation.stdout))
+  if (error === undefined) return commit(evaluation.status, 0)
+  if (written === 0) return undefined
+  // Part of the output is out: too late to hand over. A shell writing into a pipe nobody reads
+  // dies of SIGPIPE; any other write error makes the builtin fail with status 1.
+  return error.code === 'EPIPE' ? commit(0, os.constants.signals.SIGPIPE) : commit(1, 0)
 }
 
 // On the libuv threadpool, so a slow reader of the client's stdout never blocks the daemon.
-async function writeAll(fd: number, bytes: Buffer): Promise<void> {
+async function writeAll(fd: number, bytes: Buffer): Promise<{ written: number; error?: NodeJS.ErrnoException }> {
   let offset = 0
   while (offset < bytes.length) {
     try {
@@ -193,10 +203,11 @@ async function writeAll(fd: number, bytes: Buffer): Promise<void> {
       // The fd's open file description is shared with the user's terminal or pipe (SCM_RIGHTS
       // passes the description, not a copy), so its status flags are the user's too: if someone
       // set O_NONBLOCK on it, clearing it would change their shell's pipe. Wait and retry instead.
-      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') return { written: offset, error: error as NodeJS.ErrnoException }
       await new Promise((resolve) => setTimeout(resolve, 1))
     }
   }
+  return { written: offset }
 }
 
 // dash's builtins and reserved words: a command by one of these names is not a program to exec.

@@ -6,6 +6,7 @@
  * Encoders return a view into a shared builder, overwritten by the next rush encode: pass it
  * straight to `Encoder.request`/`response` (which copy it) or copy it.
  */
+import { isUtf8 } from 'node:buffer'
 import * as flatbuffers from 'flatbuffers'
 import { FdwireError, protocol } from 'fdwire'
 import { FdRole } from './generated/rush_common_generated.js'
@@ -15,7 +16,7 @@ import { Signal } from './generated/rush_signal_generated.js'
 import { RushRoots } from './descriptors.js'
 
 const { compileRoot, verify, verifyCompiled } = protocol
-const { asBuffer, bytesAt, field, i32, rootTable, stringAt, stringsAt, u32, utf8, Out, header, pad, vtable2, w16, w32 } = protocol.flat
+const { asBuffer, bytesAt, deref, field, i32, rootTable, stringAt, stringBytesAt, stringsAt, u32, utf8, Out, header, pad, vtable2, w16, w32 } = protocol.flat
 type StringCache = InstanceType<typeof protocol.StringCache>
 
 function malformed(reason: string): FdwireError {
@@ -108,9 +109,10 @@ export function encodeExecRequest(init: ExecRequestInit, cache?: StringCache): U
 }
 
 /**
- * A verified ExecRequest, read in place; each getter decodes on access. Strings (argv, cwd, env)
- * are decoded as UTF-8: a byte sequence that is not UTF-8 reads as U+FFFD. Field 4 (`stdin_mode`)
- * is deprecated: verified like any field, never read.
+ * A verified ExecRequest, read in place; each getter decodes on access. argv, cwd and env are
+ * bytes on the wire (a caller's file names and environment need not be UTF-8); the string getters
+ * decode them as UTF-8, where a byte sequence that is not UTF-8 reads as U+FFFD, so check `isText`
+ * before relying on them. Field 4 (`stdin_mode`) is deprecated: verified like any field, never read.
  */
 export class ExecRequestView {
   private readonly b: Buffer
@@ -133,6 +135,20 @@ export class ExecRequestView {
   get env(): string[] {
     const at = field(this.b, this.t, 2)
     return at === 0 ? [] : stringsAt(this.b, at)
+  }
+  /** Whether argv, cwd and every env entry are valid UTF-8, so the string getters lose nothing. */
+  get isText(): boolean {
+    const b = this.b
+    const t = this.t
+    const cwd = field(b, t, 1)
+    if (cwd !== 0 && !isUtf8(stringBytesAt(b, cwd))) return false
+    for (const slot of [0, 2]) {
+      const at = field(b, t, slot)
+      if (at === 0) continue
+      const v = deref(b, at)
+      for (let i = 0, n = u32(b, v); i < n; i++) if (!isUtf8(stringBytesAt(b, v + 4 + 4 * i))) return false
+    }
+    return true
   }
   get umask(): number {
     const at = field(this.b, this.t, 3)
@@ -189,6 +205,9 @@ export type ExecReply =
 const fixed = new Out(64)
 const RESULT = compileRoot(RushRoots.result)
 const RUN_LOCALLY = compileRoot(RushRoots.runLocally)
+/** The second byte of each reply's file identifier (body[5]: the identifier starts at 4), which tells them apart. */
+const RESULT_TAG = RushRoots.result.fileIdentifier.charCodeAt(1)
+const RUN_LOCALLY_TAG = RushRoots.runLocally.fileIdentifier.charCodeAt(1)
 
 /**
  * Encodes a Result body (exit status, or the number of the signal that killed the command).
@@ -200,7 +219,7 @@ export function encodeResult(status: number, signal = 0, ended = false): Uint8Ar
   const b = fixed.bytes
   if (!ended) {
     // root -> table at 16; vtable at 8: size 8, table size 12, status at 4, signal at 8.
-    header(b, 16, 'RRES')
+    header(b, 16, RushRoots.result.fileIdentifier)
     const t = vtable2(b, 8, 12, 4, 8)
     w32(b, t + 4, status)
     w32(b, t + 8, signal)
@@ -208,7 +227,7 @@ export function encodeResult(status: number, signal = 0, ended = false): Uint8Ar
   }
   // root -> table at 20; vtable at 8: size 10, table size 13, status at 4, signal at 8, ended at
   // 12; two bytes of padding before the table, three after it.
-  header(b, 20, 'RRES')
+  header(b, 20, RushRoots.result.fileIdentifier)
   w16(b, 8, 10)
   w16(b, 10, 13)
   w16(b, 12, 4)
@@ -243,7 +262,7 @@ export function encodeRunLocally(reason = '', exec?: LocalProgram): Uint8Array {
 export function readExecReply(body: Uint8Array): ExecReply {
   // Told apart by the identifier's second byte ("RRES" / "RLOC"); verify then checks all four.
   const tag = body.length >= 8 ? body[5] : 0
-  if (tag === 0x52) {
+  if (tag === RESULT_TAG) {
     verifyCompiled(body, RESULT)
     const t = rootTable(body)
     const s = field(body, t, 0)
@@ -251,7 +270,7 @@ export function readExecReply(body: Uint8Array): ExecReply {
     const ended = field(body, t, 2)
     return { kind: 'result', status: s === 0 ? 0 : i32(body, s), signal: sig === 0 ? 0 : i32(body, sig), ended: ended !== 0 && body[ended] !== 0 }
   }
-  if (tag === 0x4c) {
+  if (tag === RUN_LOCALLY_TAG) {
     verifyCompiled(body, RUN_LOCALLY)
     const b = asBuffer(body)
     const t = rootTable(b)
