@@ -32,10 +32,11 @@ const env = {
   UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
 }
 console.log(`asan-test: ${addon} with ${libasan}`)
-// rush's own tests, without rush/test/reliability: the soak and fuzz runs are long by design and
-// exercise no native path the others do not; under ASan they would take most of an hour.
+// rush's own tests (subfolders included), without rush/test/reliability: the soak and fuzz runs
+// are long by design and exercise no native path the others do not; under ASan they would take
+// most of an hour.
 const rushTests = fs
-  .readdirSync('rush/test')
-  .filter((f) => f.endsWith('.test.ts'))
+  .readdirSync('rush/test', { recursive: true })
+  .filter((f) => f.endsWith('.test.ts') && !f.startsWith(`reliability${path.sep}`))
   .map((f) => `rush/test/${f}`)
 run('npx', ['tap', '--timeout=600', ...(tests.length ? tests : ['test/transport', 'test/daemon', ...rushTests, 'test/process'])], env)

@@ -6,6 +6,7 @@
  * - usage errors are `TypeError` / `RangeError` naming the argument (see `src/validate.ts`).
  */
 import * as util from 'node:util'
+import { PROTOCOL_ERROR_CODES } from './wire.js'
 
 /** An error from a system call, shaped like the ones Node's `fs` and `net` raise. */
 export interface SystemError extends Error {
@@ -84,23 +85,9 @@ export class FdwireError extends Error {
   }
 }
 
-/** Protocol error codes as numbered by the addon (native/wire.h, `FDWIRE_PROTOCOL_*`); append only. */
-const protocolCodes: readonly FdwireErrorCode[] = [
-  'ERR_FDWIRE_NONE',
-  'ERR_FDWIRE_BAD_MAGIC',
-  'ERR_FDWIRE_BAD_VERSION',
-  'ERR_FDWIRE_BAD_FLAGS',
-  'ERR_FDWIRE_FRAME_TOO_LARGE',
-  'ERR_FDWIRE_TOO_MANY_FDS',
-  'ERR_FDWIRE_FD_COUNT_MISMATCH',
-  'ERR_FDWIRE_UNEXPECTED_FDS',
-  'ERR_FDWIRE_CONTROL_TRUNCATED',
-  'ERR_FDWIRE_TRUNCATED',
-]
-
-/** Turns a native protocol error number and reason into an `FdwireError`. */
+/** Turns a native protocol error number (native/wire.h, `FDWIRE_PROTOCOL_*`) and reason into an `FdwireError`. */
 export function protocolError(code: number, reason: string): FdwireError {
-  return new FdwireError(protocolCodes[code] ?? 'ERR_FDWIRE_PROTOCOL', `protocol error: ${reason}; connection closed`)
+  return new FdwireError(PROTOCOL_ERROR_CODES[code] ?? 'ERR_FDWIRE_PROTOCOL', `protocol error: ${reason}; connection closed`)
 }
 
 /** A payload that failed verification (FlatBuffers verifier, envelope checks). */

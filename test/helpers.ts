@@ -1,4 +1,5 @@
-/** Test helpers: fd-leak checks against /proc/self/fd, temp dirs, child processes, raw frames. */
+/** Test helpers: fd-leak checks against /proc/self/fd, temp dirs, child processes and the
+ *  processes of /proc, raw frames. */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import * as fs from 'node:fs'
@@ -7,6 +8,10 @@ import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
+import * as wire from '../src/wire.js'
+
+/** Processes from /proc: one implementation, in plain JavaScript, shared with scripts/reliability. */
+export { alive, daemonPid, processes, processesWith, workerPids, type Proc } from './process-helpers.mjs'
 
 /**
  * `node` for child processes, without tap's NODE_OPTIONS. tap's process-info hook puts its loaders
@@ -136,7 +141,8 @@ export async function collect(stream: NodeJS.ReadableStream | null): Promise<str
 
 /**
  * Encodes a frame header independently of the addon, from docs/protocol.md: a second
- * implementation of the wire format, so tests check the addon against the document.
+ * implementation of the wire format, so tests check the addon against the document. The values
+ * are those of src/wire.ts (checked against native/wire.h by test/transport/wire-constants.test.ts).
  */
 export function frameHeader(fields: {
   length: number
@@ -147,14 +153,14 @@ export function frameHeader(fields: {
   version?: number
   flags?: number
 }): Buffer {
-  const header = Buffer.alloc(16)
-  header.writeUInt16LE(fields.magic ?? 0x57fd, 0)
-  header.writeUInt8(fields.version ?? 1, 2)
-  header.writeUInt8(fields.fdCount ?? 0, 3)
-  header.writeUInt32LE(fields.length, 4)
-  header.writeUInt32LE(fields.id ?? 0, 8)
-  header.writeUInt16LE(fields.type ?? 0, 12)
-  header.writeUInt16LE(fields.flags ?? 0, 14)
+  const header = Buffer.alloc(wire.HEADER_SIZE)
+  header.writeUInt16LE(fields.magic ?? wire.MAGIC, wire.AT_MAGIC)
+  header.writeUInt8(fields.version ?? wire.VERSION, wire.AT_VERSION)
+  header.writeUInt8(fields.fdCount ?? 0, wire.AT_FD_COUNT)
+  header.writeUInt32LE(fields.length, wire.AT_LENGTH)
+  header.writeUInt32LE(fields.id ?? 0, wire.AT_ID)
+  header.writeUInt16LE(fields.type ?? wire.FRAME_TYPE_ENVELOPE, wire.AT_TYPE)
+  header.writeUInt16LE(fields.flags ?? wire.FLAGS_NONE, wire.AT_FLAGS)
   return header
 }
 
@@ -172,16 +178,6 @@ export function closed(connection: {
 }): Promise<Error | undefined> {
   if (connection.closed) return Promise.resolve(connection.closeReason)
   return new Promise((resolve) => connection.once('close', (reason) => resolve(reason)))
-}
-
-/** Whether a process exists (signal 0). */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
 }
 
 /**

@@ -8,14 +8,14 @@ cd "$(dirname "$0")/../.."
 
 bash scripts/ci/test-deps.sh
 bash scripts/codegen/schemas.sh
-if ! git diff --exit-code -- src/protocol/generated rush/src/protocol/generated; then
-  echo "ci-protocol: FAIL: src/protocol/generated or rush/src/protocol/generated differs from its schemas." >&2
+if ! git diff --exit-code -- src/protocol/generated rush/src/protocol/generated test/fixtures/generated; then
+  echo "ci-protocol: FAIL: generated code (src/protocol, rush/src/protocol, test/fixtures) differs from its schemas." >&2
   echo "ci-protocol: run 'npm run schemas' (flatc 2.0.8) and commit the result." >&2
   exit 1
 fi
-if [ -n "$(git status --porcelain -- src/protocol/generated rush/src/protocol/generated)" ]; then
+if [ -n "$(git status --porcelain -- src/protocol/generated rush/src/protocol/generated test/fixtures/generated)" ]; then
   echo "ci-protocol: FAIL: untracked generated files:" >&2
-  git status --porcelain -- src/protocol/generated rush/src/protocol/generated >&2
+  git status --porcelain -- src/protocol/generated rush/src/protocol/generated test/fixtures/generated >&2
   exit 1
 fi
 echo "ci-protocol: generated code is up to date"

@@ -3,7 +3,7 @@
 # host, so `npm test` never runs it: .ci/run does (as root), and so can you (`sudo bash
 # scripts/ci/test-deps.sh`). Locally, a test whose tool is missing skips and says which package to
 # install; under CI it fails instead.
-#   flatbuffers-compiler, python3-flatbuffers  independent decoders (test/protocol, rush/test/client)
+#   flatbuffers-compiler, python3-flatbuffers  independent decoders (test/protocol, rush/test/protocol, rush/test/client)
 #   tmux                                        rush on a real terminal (rush/test/terminal)
 #   valgrind, gcc                               memcheck of the rush client (rush/test/client, scripts/ci/valgrind-client.sh)
 #   systemd                                     systemd-analyze verify of the generated unit (test/daemon/lifecycle)

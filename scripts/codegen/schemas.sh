@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Regenerates src/protocol/generated/ from schemas/*.fbs (the library's envelope) and
-# rush/src/protocol/generated/ from rush/schemas/*.fbs (rush's messages) (npm run schemas).
+# Regenerates src/protocol/generated/ from schemas/*.fbs (the library's envelope),
+# rush/src/protocol/generated/ from rush/schemas/*.fbs (rush's messages) and
+# test/fixtures/generated/ from test/fixtures/schemas/*.fbs (a test-only application schema the
+# library's protocol tests carry as bodies) (npm run schemas).
 #
 # Uses Debian's flatc 2.0.8 (`apt-get install flatbuffers-compiler`) with flat files, then two
 # fixes so the output compiles under our tsconfig (NodeNext ESM, noUnusedParameters):
@@ -37,3 +39,4 @@ generate() {
 }
 generate src/protocol/generated schemas
 generate rush/src/protocol/generated rush/schemas
+generate test/fixtures/generated test/fixtures/schemas

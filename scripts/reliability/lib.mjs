@@ -1,6 +1,7 @@
 // Shared helpers of the reliability scripts (scripts/reliability/soak.mjs, scripts/reliability/net-fuzz.mjs) and their
 // tests (rush/test/reliability/*): starting a private rushd, finding its workers, reading a process's
-// open fds and RSS from /proc, running the C client.
+// open fds and RSS from /proc, running the C client. The process helpers (daemonPid, alive,
+// processes, workerPids) are those of test/process-helpers.mjs, which the tests use too.
 import { spawn, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
@@ -8,6 +9,9 @@ import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { Client } from '../../dist/index.js'
+import { alive, daemonPid, processes, workerPids } from '../../test/process-helpers.mjs'
+
+export { alive, daemonPid, processes, workerPids }
 
 export const root = fileURLToPath(new URL('../..', import.meta.url))
 export const builtRushBin = path.join(root, 'build', 'Release', 'rush')
@@ -102,48 +106,6 @@ export function rushdStatus(env) {
   const workers = /workers (\d+)/.exec(r.stdout ?? '')
   const pid = /\(pid (\d+)\)/.exec(r.stdout ?? '')
   return { code: r.status, stdout: r.stdout ?? '', workers: workers ? Number(workers[1]) : undefined, pid: pid ? Number(pid[1]) : undefined }
-}
-
-/** The pid in `<dir>/daemon.pid`, or undefined. */
-export function daemonPid(dir) {
-  try {
-    const n = parseInt(fs.readFileSync(path.join(dir, 'daemon.pid'), 'utf8'), 10)
-    return Number.isInteger(n) && n > 0 ? n : undefined
-  } catch {
-    return undefined
-  }
-}
-
-export function alive(pid) {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return error.code === 'EPERM'
-  }
-}
-
-/** Every process as {pid, ppid, state, cmd} (from /proc). */
-export function processes() {
-  const list = []
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    try {
-      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8')
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      const cmd = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').filter(Boolean)
-      list.push({ pid: Number(name), state: rest[0], ppid: Number(rest[1]), cmd })
-    } catch {}
-  }
-  return list
-}
-
-/** The worker processes of the daemon `pid` (children running dist/rush/worker.js), by pid. */
-export function workerPids(pid) {
-  return processes()
-    .filter((p) => p.ppid === pid && p.cmd.some((a) => a.endsWith(path.join('dist', 'rush', 'worker.js'))))
-    .map((p) => p.pid)
-    .sort((a, b) => a - b)
 }
 
 /** Every descendant of `pid` (not `pid` itself). */
@@ -249,16 +211,6 @@ export async function liveStatus(socketPath, timeout = 10_000) {
     return undefined
   } finally {
     await client?.close().catch(() => {})
-  }
-}
-
-/** Whether `pid` runs: it exists and is not a zombie (an unreaped dead process). */
-export function running(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
-  } catch {
-    return false
   }
 }
 

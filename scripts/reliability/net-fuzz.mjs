@@ -24,6 +24,7 @@ import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { native } from '../../dist/binding.js'
 import { protocol } from '../../dist/index.js'
+import * as wire from '../../dist/wire.js'
 import * as rush from '../../dist/rush/protocol/messages.js'
 import {
   alive,
@@ -59,15 +60,15 @@ const MAX_FRAME = 4 * 1024 * 1024 // rushd's maxFrameSize (rush/src/constants.ts
 const MAX_FDS = 8 // rushd's maxFdsPerFrame
 
 // ---------------------------------------------------------------- frames
-function header(length, { fdCount = 0, id = 0, type = 0, flags = 0, magic = 0x57fd, version = 1 } = {}) {
-  const h = Buffer.alloc(16)
-  h.writeUInt16LE(magic, 0)
-  h[2] = version
-  h[3] = fdCount
-  h.writeUInt32LE(length >>> 0, 4)
-  h.writeUInt32LE(id >>> 0, 8)
-  h.writeUInt16LE(type, 12)
-  h.writeUInt16LE(flags, 14)
+function header(length, { fdCount = 0, id = 0, type = wire.FRAME_TYPE_ENVELOPE, flags = wire.FLAGS_NONE, magic = wire.MAGIC, version = wire.VERSION } = {}) {
+  const h = Buffer.alloc(wire.HEADER_SIZE)
+  h.writeUInt16LE(magic, wire.AT_MAGIC)
+  h[wire.AT_VERSION] = version
+  h[wire.AT_FD_COUNT] = fdCount
+  h.writeUInt32LE(length >>> 0, wire.AT_LENGTH)
+  h.writeUInt32LE(id >>> 0, wire.AT_ID)
+  h.writeUInt16LE(type, wire.AT_TYPE)
+  h.writeUInt16LE(flags, wire.AT_FLAGS)
   return h
 }
 const frame = (payload, o = {}) => Buffer.concat([header(payload.length, o), Buffer.from(payload)])
@@ -79,11 +80,12 @@ const validExec = () => rush.encodeExecRequest({ argv: ['echo never run'], cwd: 
 function parseFrames(bytes) {
   const out = []
   let at = 0
-  while (at + 16 <= bytes.length) {
-    const length = bytes.readUInt32LE(at + 4)
-    if (at + 16 + length > bytes.length) break
-    const payload = bytes.subarray(at + 16, at + 16 + length)
-    const f = { type: bytes.readUInt16LE(at + 12) }
+  const size = wire.HEADER_SIZE
+  while (at + size <= bytes.length) {
+    const length = bytes.readUInt32LE(at + wire.AT_LENGTH)
+    if (at + size + length > bytes.length) break
+    const payload = bytes.subarray(at + size, at + size + length)
+    const f = { type: bytes.readUInt16LE(at + wire.AT_TYPE) }
     try {
       const e = protocol.readEnvelope(payload)
       f.envelope = { kind: e.kind, id: e.id ?? 0, code: e.kind === 'response' ? (e.error?.code ?? '') : '' }
@@ -91,7 +93,7 @@ function parseFrames(bytes) {
       f.envelope = { kind: 'unreadable', error: error.message }
     }
     out.push(f)
-    at += 16 + length
+    at += size + length
   }
   return { frames: out, trailing: bytes.length - at }
 }
@@ -107,17 +109,17 @@ function parseFrames(bytes) {
 const kinds = {
   'random-bytes': (r) => {
     const b = r.bytes(r.int(1, 4096))
-    if (b[0] === 0xfd) b[0] = 0 // not a frame header by accident
+    if (b[0] === wire.MAGIC0) b[0] = 0 // not a frame header by accident
     // Fewer than 16 bytes are not a header yet: nothing is wrong until more comes or the peer ends
     // its side (then: truncated). A peer that stays silent there keeps its connection (no idle
     // timeout per connection; docs/reliability.md), so these peers end their side.
-    return { send: [b], endAfterSend: b.length < 16, expect: { noReply: true } }
+    return { send: [b], endAfterSend: b.length < wire.HEADER_SIZE, expect: { noReply: true } }
   },
   'bad-header': (r) => {
     const field = r.pick(['magic', 'version', 'flags'])
     const o =
       field === 'magic'
-        ? { magic: r.int(0, 0xfffe) === 0x57fd ? 0 : r.int(0, 0x57fc) }
+        ? { magic: r.int(0, 0xfffe) === wire.MAGIC ? 0 : r.int(0, wire.MAGIC - 1) }
         : field === 'version'
           ? { version: r.pick([0, 2, 255]) }
           : { flags: r.int(1, 0xffff) }

@@ -43,7 +43,6 @@ import {
   procStats,
   quiesce,
   root,
-  running,
   rushAsync,
   rushReady,
   rushSync,
@@ -372,7 +371,7 @@ async function crashRecovery() {
       process.kill(victim, 'SIGKILL')
       const back = await poll(
         async () => {
-          const now = workerPids(daemon).filter(running)
+          const now = workerPids(daemon)
           return !now.includes(victim) && now.length === 4 && (await liveStatus(socketPath))?.workers === 4
         },
         60_000,
@@ -382,7 +381,7 @@ async function crashRecovery() {
       else fail(`crash recovery, round ${round}: the pool was not back to 4 workers within 60 s of kill -9 of worker ${victim}`)
       killAll.push(...workerPids(daemon))
       process.kill(daemon, 'SIGKILL')
-      await poll(() => !running(daemon), 60_000, 1)
+      await poll(() => !alive(daemon), 60_000, 1)
       const autostart = { ...env }
       delete autostart.RUSH_NO_AUTOSTART
       t0 = performance.now()
@@ -402,7 +401,7 @@ async function crashRecovery() {
       else fail(`crash recovery, round ${round}: no daemon answered within 60 s of the first rush after kill -9 of the daemon`)
     } finally {
       stopRushd(env)
-      for (const pid of killAll) if (running(pid)) process.kill(pid, 'SIGKILL')
+      for (const pid of killAll) if (alive(pid)) process.kill(pid, 'SIGKILL')
       fs.rmSync(dir, { recursive: true, force: true })
       rounds.push(row)
     }

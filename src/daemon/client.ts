@@ -12,7 +12,8 @@ import { connect, type ConnectOptions } from '../transport/connect.js'
 import type { Connection, PeerCredentials } from '../transport/connection.js'
 import type { Message } from '../transport/message.js'
 import { checkFdArray, checkObject, checkString, optionalBoolean, optionalInteger, optionalSignal } from '../validate.js'
-import { ENVELOPE_FRAME_TYPE, RemoteError, Reply, toBody } from './rpc.js'
+import { RemoteError, Reply, toBody } from './rpc.js'
+import { FRAME_TYPE_ENVELOPE } from '../wire.js'
 
 const debug = debuglog('fdwire')
 
@@ -179,7 +180,7 @@ export class Client extends TypedEventEmitter<ClientEvents> {
         if (!this.#pending.has(id)) return
         cleanup()
         try {
-          if (!connection.closed) connection.send(encodeCancel(id, reason), { id, type: ENVELOPE_FRAME_TYPE })
+          if (!connection.closed) connection.send(encodeCancel(id, reason), { id, type: FRAME_TYPE_ENVELOPE })
         } catch {
           // The connection is ending (close() was called): the daemon aborts the handler when it closes.
         }
@@ -193,7 +194,7 @@ export class Client extends TypedEventEmitter<ClientEvents> {
     try {
       connection.send(encodeRequest(id, method, bytes), {
         id,
-        type: ENVELOPE_FRAME_TYPE,
+        type: FRAME_TYPE_ENVELOPE,
         ...(fds ? { fds, closeFds: o['closeFds'] === true } : {}),
       })
     } catch (error) {
@@ -275,7 +276,7 @@ export class Client extends TypedEventEmitter<ClientEvents> {
   #notAStream(id: number, pending: Pending): void {
     pending.cleanup()
     try {
-      this.#connection.send(encodeCancel(id, 'request() of a streaming method'), { id, type: ENVELOPE_FRAME_TYPE })
+      this.#connection.send(encodeCancel(id, 'request() of a streaming method'), { id, type: FRAME_TYPE_ENVELOPE })
     } catch {
       // The connection is ending: the daemon's stream ends with it.
     }
@@ -301,7 +302,7 @@ export class Client extends TypedEventEmitter<ClientEvents> {
 
 /** The payload of an envelope frame; a frame of another type breaks the protocol (as on the Server). */
 function envelopePayload(message: Message): Uint8Array {
-  if (message.type !== ENVELOPE_FRAME_TYPE) throw new FdwireError('ERR_FDWIRE_MALFORMED', `frame type ${message.type} is not an fdwire envelope`)
+  if (message.type !== FRAME_TYPE_ENVELOPE) throw new FdwireError('ERR_FDWIRE_MALFORMED', `frame type ${message.type} is not an fdwire envelope`)
   return message.payload
 }
 
@@ -311,7 +312,7 @@ async function handshake(socketPath: string, options: ClientOptions, timeout: nu
   const { buildId, reconnect, ...connectOptions } = options
   void reconnect
   const connection = await connect(socketPath, { ...connectOptions, timeout })
-  connection.send(encodeHello(PROTOCOL_VERSION, buildId ?? '', connection.maxFrameSize), { type: ENVELOPE_FRAME_TYPE })
+  connection.send(encodeHello(PROTOCOL_VERSION, buildId ?? '', connection.maxFrameSize), { type: FRAME_TYPE_ENVELOPE })
   const iterator = connection[Symbol.asyncIterator]()
   const timer = setTimeout(
     () => connection.destroy(new FdwireError('ERR_FDWIRE_TIMEOUT', `${socketPath}: no hello from the daemon within ${timeout} ms`)),

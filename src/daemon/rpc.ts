@@ -15,9 +15,6 @@ export const BuiltinMethod = {
   stop: 'fdwire.stop',
 } as const
 
-/** Frame type of envelope messages (other types are left to applications). */
-export const ENVELOPE_FRAME_TYPE = 0
-
 /**
  * A reply: its body (a view of the received bytes) and the fds that came with it. Take the fds
  * you want with `takeFd`/`takeFds` before the next turn of the event loop; the rest are closed

@@ -20,7 +20,8 @@ import type { Connection, PeerCredentials } from '../transport/connection.js'
 import type { Message } from '../transport/message.js'
 import { native } from '../binding.js'
 import { bodyView, IncomingRequest, type HandlerRequest } from './request.js'
-import { ENVELOPE_FRAME_TYPE, toBody, toErrorInfo } from './rpc.js'
+import { toBody, toErrorInfo } from './rpc.js'
+import { CODE_SHUTTING_DOWN, CODE_UNKNOWN_METHOD, FRAME_TYPE_ENVELOPE } from '../wire.js'
 
 const debug = debuglog('fdwire')
 
@@ -107,7 +108,7 @@ export class ServedConnection {
     // with the Hello in one write: one wake-up of the client instead of two.
     connection.cork()
     setImmediate(() => this.#uncork())
-    connection.send(helloFor(host.buildId, connection.maxFrameSize), { type: ENVELOPE_FRAME_TYPE })
+    connection.send(helloFor(host.buildId, connection.maxFrameSize), { type: FRAME_TYPE_ENVELOPE })
     connection.on('message', (message) => this.#onMessage(message))
     connection.on('close', () => {
       for (const context of this.#inFlight.values()) context.abort(new FdwireError('ERR_FDWIRE_CLOSED', 'the client disconnected'))
@@ -131,7 +132,7 @@ export class ServedConnection {
   }
 
   #onMessage(message: Message): void {
-    if (message.type !== ENVELOPE_FRAME_TYPE) {
+    if (message.type !== FRAME_TYPE_ENVELOPE) {
       this.#protocolFailure(`frame type ${message.type} is not an fdwire envelope`)
       return
     }
@@ -170,12 +171,12 @@ export class ServedConnection {
       return
     }
     if (this.#host.draining) {
-      this.#reply(id, { error: { code: 'ERR_FDWIRE_SHUTTING_DOWN', message: 'the daemon is shutting down' } })
+      this.#reply(id, { error: { code: CODE_SHUTTING_DOWN, message: 'the daemon is shutting down' } })
       return
     }
     const route = this.#host.handlerFor(method)
     if (route === undefined) {
-      this.#reply(id, { error: { code: 'ERR_FDWIRE_UNKNOWN_METHOD', message: `unknown method ${JSON.stringify(method)}` } })
+      this.#reply(id, { error: { code: CODE_UNKNOWN_METHOD, message: `unknown method ${JSON.stringify(method)}` } })
       return
     }
     const fds = message.takeFds()
@@ -264,7 +265,7 @@ export class ServedConnection {
   #send(payload: Uint8Array, id: number, fds?: number[], closeFds = false): unknown {
     let failure: unknown
     try {
-      this.connection.send(payload, { id, type: ENVELOPE_FRAME_TYPE, ...(fds ? { fds, closeFds } : {}) })
+      this.connection.send(payload, { id, type: FRAME_TYPE_ENVELOPE, ...(fds ? { fds, closeFds } : {}) })
     } catch (error) {
       debug('reply to request %d not sent: %s', id, (error as Error).message)
       // Once the connection ended there is nobody left to tell.
@@ -333,7 +334,7 @@ export function refuseConnection(connection: Connection, code: string, message: 
   const force = setTimeout(() => connection.destroy(), PEER_END_GRACE_MS)
   force.unref()
   connection.once('close', () => clearTimeout(force))
-  connection.send(encodeResponse(0, { error: { code, message } }), { type: ENVELOPE_FRAME_TYPE })
+  connection.send(encodeResponse(0, { error: { code, message } }), { type: FRAME_TYPE_ENVELOPE })
   connection.end()
 }
 

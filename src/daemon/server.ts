@@ -18,6 +18,7 @@ import { debuglog } from 'node:util'
 import { native } from '../binding.js'
 import { FdwireError } from '../errors.js'
 import { PROTOCOL_VERSION } from '../protocol/index.js'
+import { CODE_SHUTTING_DOWN } from '../wire.js'
 import { resolveAddress } from '../transport/address.js'
 import type { Connection, PeerCredentials } from '../transport/connection.js'
 import { Listener } from '../transport/listener.js'
@@ -273,7 +274,7 @@ export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost
     if (this.#inFlight > 0) {
       const done = new Promise<void>((resolve) => (this.#requestsDone = resolve))
       const timer = setTimeout(() => {
-        const reason = new FdwireError('ERR_FDWIRE_SHUTTING_DOWN', 'the daemon is shutting down')
+        const reason = new FdwireError(CODE_SHUTTING_DOWN, 'the daemon is shutting down')
         for (const served of this.#served) served.abortAll(reason)
       }, this.#shutdownTimeout)
       await done

@@ -3,6 +3,7 @@
  * test `test/protocol/independent-decoders.test.ts` checks them against flatc.
  */
 import { fb, type RootDescriptor, type TableDescriptor, type UnionDescriptor } from './descriptor.js'
+import { ENVELOPE_IDENTIFIER } from '../wire.js'
 
 const ubyte = fb.scalar('ubyte')
 const uint = fb.scalar('uint')
@@ -63,4 +64,4 @@ export const EnvelopeTable: TableDescriptor = {
 }
 
 /** Root of every fdwire message: an `Envelope` with file identifier `FDWR`. */
-export const EnvelopeRoot: RootDescriptor = { table: EnvelopeTable, fileIdentifier: 'FDWR' }
+export const EnvelopeRoot: RootDescriptor = { table: EnvelopeTable, fileIdentifier: ENVELOPE_IDENTIFIER }

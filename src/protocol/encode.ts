@@ -11,12 +11,13 @@ import { checkString as checkNonEmptyString, invalidArgType, invalidArgValue } f
 import type { ErrorInfo } from './envelope.js'
 import { StringCache } from './string-cache.js'
 import { Out, alignedBytes, header, pad, stringBound, stringBytes, vtable2, vtable4, w32, w8 } from './writer.js'
+import { ENVELOPE_IDENTIFIER } from '../wire.js'
 
 /** Current protocol version, sent in Hello. Bumped only for incompatible changes. */
 export const PROTOCOL_VERSION = 1
 
 /** File identifier of fdwire envelopes. */
-export const ENVELOPE_IDENTIFIER = 'FDWR'
+export { ENVELOPE_IDENTIFIER }
 
 /** What a Response or StreamEnd says. */
 export interface ReplyOptions {

@@ -1,10 +1,9 @@
+// The envelope: encoding every message kind, reading it back through verified zero-copy views, and the encoder's reuse and argument rules.
 import * as flatbuffers from 'flatbuffers'
 import t from 'tap'
 import { FdwireError } from '../../src/errors.js'
-import { ExecRequest } from '../../rush/src/protocol/generated/rush_exec_generated.js'
-import { Encoder, Status, encodeRequest, readEnvelope, StringCache } from '../../src/protocol/index.js'
-import { asReceived, validMessages } from './fixtures.js'
-import * as rush from '../../rush/src/protocol/messages.js'
+import { Encoder, Status, StringCache, encodeRequest, readEnvelope } from '../../src/protocol/index.js'
+import { asReceived, encodeJob, fixtureFinishedAt, readJob, readJobResult, Stream, validMessages } from './fixtures.js'
 
 t.test('a request reads back from a view inside a larger buffer, body as a zero-copy view', async (t) => {
   const body = Buffer.from([1, 2, 3, 4, 5])
@@ -27,10 +26,10 @@ t.test('every message kind reads back its fields', async (t) => {
   const got = validMessages().map(({ bytes }) => readEnvelope(asReceived(bytes)))
   const [hello, req, bare, ok, err, item, end, cancel] = got
   t.ok(hello?.kind === 'hello' && hello.protocolVersion === 1 && hello.buildId === 'fdwire 0.1.0 (abc123)')
-  t.ok(req?.kind === 'request' && req.id === 42 && req.method === 'rush.exec' && req.body !== null)
+  t.ok(req?.kind === 'request' && req.id === 42 && req.method === 'jobs.run' && req.body !== null)
   t.ok(bare?.kind === 'request' && bare.body === null)
   t.ok(ok?.kind === 'response' && ok.ok && ok.status === Status.Ok && ok.error === null)
-  if (ok?.kind === 'response') t.same(rush.readExecReply(ok.body!), { kind: 'result', status: 3, signal: 0, ended: false })
+  if (ok?.kind === 'response') t.same(readJobResult(ok.body!), { exitCode: 3, signal: 0, finishedAt: fixtureFinishedAt })
   t.ok(err?.kind === 'response' && !err.ok && err.status === Status.Error)
   if (err?.kind === 'response') t.same(err.error, { code: 'ENOENT', message: 'no such file: ünïcode' })
   t.ok(item?.kind === 'streamItem' && item.id === 5 && item.seq === 9)
@@ -67,42 +66,34 @@ t.test('garbage is ERR_FDWIRE_MALFORMED, not zeros', async (t) => {
   }
 })
 
-t.test('rush exec request round-trips, with and without a string cache', async (t) => {
+t.test('an application body round-trips, with and without a string cache', async (t) => {
   const cache = new StringCache()
   const init = {
+    name: 'build',
     argv: ['cc', '-c', 'x.c'],
-    cwd: '/src',
+    priority: -2,
+    tags: [0, 255],
+    owner: { uid: 0, name: 'root' },
     env: ['PATH=/bin', 'HOME=/root', 'Ü=ÿ'],
-    umask: 0,
-    fdRoles: [rush.FdRole.Stdin, rush.FdRole.Tty],
-    line: 42,
+    streams: [Stream.Stdin, Stream.Stderr],
   }
   for (const c of [undefined, cache, cache]) {
-    const x = rush.readExecRequest(asReceived(rush.encodeExecRequest(init, c)))
+    const x = readJob(asReceived(encodeJob(init, c)))
+    t.equal(x.name, 'build')
     t.same(x.argv, init.argv)
-    t.equal(x.cwd, '/src')
+    t.equal(x.priority, -2, 'a negative int32 is kept')
+    t.same(x.tags, [0, 255])
+    t.same(x.owner, { uid: 0, name: 'root' }, 'a nested table, uid 0 (absent) read as its default')
     t.same(x.env, init.env)
-    t.equal(x.umask, 0, 'umask 0 is kept')
-    t.same([...x.fdRoles], [0, 3])
-    t.equal(x.line, 42)
+    t.same(x.streams, [0, 2])
   }
-  t.equal(cache.size, 4, 'env entries and cwd cached once')
-  const plain = rush.readExecRequest(rush.encodeExecRequest({ argv: ['x'], cwd: '/', env: {} }))
-  t.equal(plain.umask, 0o022)
-  t.equal(plain.line, 0, 'no line: not interactive')
-  for (const line of [-1, 1.5, 2 ** 32]) t.throws(() => rush.encodeExecRequest({ argv: ['x'], cwd: '/', env: {}, line }), RangeError)
-})
-
-t.test('other rush messages round-trip', async (t) => {
-  t.same(rush.readSignal(asReceived(rush.encodeSignal(7, 15))), { execId: 7, signo: 15 })
-  t.same(rush.readExecReply(asReceived(rush.encodeRunLocally('tty needed'))), { kind: 'runLocally', reason: 'tty needed' })
-  const exec = { program: '/usr/bin/env', argv: ['env', '-0', 'é ü'], env: ['PATH=/bin', 'X='] }
-  t.same(rush.readExecReply(asReceived(rush.encodeRunLocally('', exec))), { kind: 'runLocally', reason: '', exec }, 'a program for the client to exec')
-  t.throws(() => rush.encodeRunLocally('', { program: '', argv: ['x'], env: [] }), TypeError)
-  t.throws(() => rush.encodeRunLocally('', { program: '/bin/x', argv: [], env: [] }), TypeError)
-  t.same(rush.readExecReply(rush.encodeResult(0, 9)), { kind: 'result', status: 0, signal: 9, ended: false })
-  t.same(rush.readExecReply(rush.encodeResult(1, 0, true)), { kind: 'result', status: 1, signal: 0, ended: true })
-  t.throws(() => rush.readExecReply(rush.encodeSignal(1, 2)), { code: 'ERR_FDWIRE_MALFORMED' })
+  t.equal(cache.size, 4, 'env entries and name cached once')
+  const plain = readJob(encodeJob({ name: 'x' }))
+  t.same(plain, { name: 'x', argv: [], priority: 0, tags: [], owner: null, env: [], streams: [] }, 'absent fields: their defaults')
+  const nameless = new flatbuffers.Builder()
+  nameless.startObject(7) // what the generated endJob refuses to finish: a Job without its required name
+  nameless.finish(nameless.endObject(), 'JOB1')
+  t.throws(() => readJob(nameless.asUint8Array()), { code: 'ERR_FDWIRE_MALFORMED', message: /: name is required$/ }, 'the reader verifies first')
 })
 
 t.test('a reused encoder writes the same bytes as a fresh one (padding never leaks old bytes)', async (t) => {
@@ -143,24 +134,4 @@ t.test('status and errors encode as given', async (t) => {
   t.throws(() => enc.response(1, { error: { code: 1 } as unknown as { code: string; message: string } }), TypeError)
   const c = readEnvelope(Buffer.from(enc.cancel(4)))
   t.ok(c.kind === 'cancel' && c.id === 4 && c.reason === '')
-})
-
-t.test("rush strings (docs/rush-client.md, Strings): rushd reads the request's as UTF-8, U+FFFD for other bytes; it writes UTF-8", async (t) => {
-  // The bytes a client on a Latin-1 system sends: "café" with é as the single byte 0xE9.
-  const b = new flatbuffers.Builder(256)
-  const latin1 = (s: string) => b.createString(Buffer.from(s, 'latin1'))
-  const argv = ExecRequest.createArgvVector(b, [latin1('ls caf\xe9'), latin1('caf\xe9')])
-  const cwd = latin1('/tmp/caf\xe9')
-  const env = ExecRequest.createEnvVector(b, [latin1('NAME=caf\xe9'), latin1('PLAIN=ascii')])
-  ExecRequest.startExecRequest(b)
-  ExecRequest.addArgv(b, argv)
-  ExecRequest.addCwd(b, cwd)
-  ExecRequest.addEnv(b, env)
-  b.finish(ExecRequest.endExecRequest(b), 'RXEC')
-  const x = rush.readExecRequest(asReceived(b.asUint8Array()))
-  t.same([x.argv, x.cwd, x.env], [['ls caf\uFFFD', 'caf\uFFFD'], '/tmp/caf\uFFFD', ['NAME=caf\uFFFD', 'PLAIN=ascii']])
-  // What rushd writes back (a program to exec) is UTF-8: U+FFFD goes out as EF BF BD.
-  const reply = Buffer.from(rush.encodeRunLocally('', { program: '/bin/ls', argv: x.argv, env: x.env }))
-  t.ok(reply.includes(Buffer.from([0x63, 0x61, 0x66, 0xef, 0xbf, 0xbd, 0])), 'caf + EF BF BD + NUL')
-  t.notOk(reply.includes(Buffer.from([0xe9])), 'the original byte is gone')
 })

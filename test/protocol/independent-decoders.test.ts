@@ -1,60 +1,28 @@
-// Our bytes decode with decoders we did not write (flatc --json, Debian's python3-flatbuffers),
-// flatc's bytes decode with ours, and our verifier descriptors agree with the .fbs files.
-// Locally a missing tool skips (saying how to install it); under CI (process.env.CI) it fails.
-import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+// The library's messages against decoders we did not write: flatc and Debian's python3-flatbuffers.
+//
+// Our bytes decode with them (flatc --json, a python reader), flatc's bytes decode with ours, and
+// our verifier descriptors agree with the .fbs files: the envelope's (schemas/) and those of the
+// test-only application schema the fixtures carry as bodies (test/fixtures/schemas/). Locally a missing tool skips (saying how to install it); under CI
+// (process.env.CI) it fails.
+import { execFileSync } from 'node:child_process'
+import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import t, { type Test } from 'tap'
-import { EnvelopeRoot, readEnvelope, tableOf, toObject, type TableDescriptor } from '../../src/protocol/index.js'
-import { validMessages } from './fixtures.js'
-import { aptInstall, needs } from '../helpers.js'
-import * as rush from '../../rush/src/protocol/messages.js'
-import { RushRoots } from '../../rush/src/protocol/descriptors.js'
+import t from 'tap'
+import { EnvelopeRoot, readEnvelope, toObject } from '../../src/protocol/index.js'
+import { root } from '../helpers.js'
+import { checkDescriptors, flatc, flatcBinary, flatcJson, need, normalize, PY, python } from './flatc.js'
+import { encodeJob, encodeJobResult, JobRoots, readJob, readJobResult, Stream, validMessages } from './fixtures.js'
 
-const repo = new URL('../../', import.meta.url).pathname
-const schemas = join(repo, 'schemas')
-const rushSchemas = join(repo, 'rush', 'schemas')
-/** The directory a schema file is in: rush's own, or the library's. */
-const dirOf = (schema: string): string => (schema.startsWith('rush_') ? rushSchemas : schemas)
-const PY = '/usr/bin/python3'
-const dir = mkdtempSync(join(tmpdir(), 'fdwire-fbs-'))
-
-function have(cmd: string, args: string[]): boolean {
-  return spawnSync(cmd, args, { stdio: 'ignore' }).status === 0
-}
-const flatc = have('flatc', ['--version'])
-const python = have(PY, ['-c', 'import flatbuffers'])
-
-function need(t: Test, ok: boolean, what: string): boolean {
-  const debian = what === 'flatc' ? 'flatbuffers-compiler' : 'python3-flatbuffers'
-  return needs(t, ok ? undefined : `${what} is not installed`, aptInstall(debian))
-}
-
-/** flatc --json of `bytes` as root type `root` of `schema`. */
-function flatcJson(bytes: Uint8Array, schema: string, root?: string): unknown {
-  const bin = join(dir, `in-${Math.random().toString(36).slice(2)}.bin`)
-  writeFileSync(bin, bytes)
-  const args = ['--json', '--strict-json', '--raw-binary', '-o', dir, '-I', dirOf(schema)]
-  if (root !== undefined) args.push('--root-type', root)
-  execFileSync('flatc', [...args, join(dirOf(schema), schema), '--', bin])
-  return JSON.parse(readFileSync(bin.replace(/\.bin$/, '.json'), 'utf8'))
-}
-
-/** flatc -b of `json` for `schema`; returns the binary. */
-function flatcBinary(json: unknown, schema: string): Buffer {
-  const file = join(dir, `out-${Math.random().toString(36).slice(2)}.json`)
-  writeFileSync(file, JSON.stringify(json))
-  execFileSync('flatc', ['-b', '-o', dir, '-I', dirOf(schema), join(dirOf(schema), schema), file])
-  return readFileSync(file.replace(/\.json$/, '.bin'))
-}
-
-const normalize = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? Number(x) : x)))
+const schemas = join(root, 'schemas')
+const jobSchemas = join(root, 'test', 'fixtures', 'schemas')
+const envelopeSchema = join(schemas, 'fdwire.fbs')
+const jobSchema = join(jobSchemas, 'job.fbs')
+const resultSchema = join(jobSchemas, 'job_result.fbs')
 
 t.test('flatc --json decodes every message our encoders build', async (t) => {
   if (!need(t, flatc, 'flatc')) return
   for (const { name, bytes } of validMessages()) {
-    const decoded = flatcJson(bytes, 'fdwire.fbs') as { message_type: string }
+    const decoded = flatcJson(bytes, envelopeSchema) as { message_type: string }
     const ours = normalize(toObject(bytes, EnvelopeRoot)) as Record<string, unknown>
     // flatc prints enums by name and omits default scalars; ours prints numbers. Compare shape.
     t.equal(decoded.message_type, ours.message_type, `${name}: message type`)
@@ -65,9 +33,10 @@ t.test('flatc --json decodes every message our encoders build', async (t) => {
       t.equal(fm.method, m.method)
       if (m.body === null) continue
       t.same(fm.body, [...m.body])
-      t.same(normalize(flatcJson(m.body!, 'rush_exec.fbs')), normalize({ ...toObject(m.body!, RushRoots.execRequest), fd_roles: ['Stdout', 'Stderr'] }))
+      t.same(normalize(flatcJson(m.body!, jobSchema)), normalize({ ...toObject(m.body!, JobRoots.job), streams: ['Stdout', 'Stderr'] }))
     }
     if (m.kind === 'response' && m.error !== null) t.same(fm.error, m.error)
+    if (m.kind === 'response' && m.body !== null) t.same(flatcJson(m.body, resultSchema), normalize(toObject(m.body, JobRoots.result)), `${name}: its body`)
   }
 })
 
@@ -91,106 +60,50 @@ req = t
 idv = req.Get(N.Uint32Flags, req.Offset(4) + req.Pos)
 method = req.String(req.Offset(6) + req.Pos).decode()
 bo = req.Offset(8); body = bytes(req.Bytes[req.Vector(bo):req.Vector(bo) + req.VectorLen(bo)])
-assert util.GetBufferIdentifier(body, 0) == b'RXEC'
-ex = root(bytearray(body))
+assert util.GetBufferIdentifier(body, 0) == b'JOB1'
+job = root(bytearray(body))
 def strings(tab, slot):
     o = tab.Offset(slot)
     if not o: return []
     v = tab.Vector(o)
     return [tab.String(v + 4 * i).decode() for i in range(tab.VectorLen(o))]
-print(json.dumps({"type": mtype, "id": idv, "method": method, "argv": strings(ex, 4),
-  "cwd": ex.String(ex.Offset(6) + ex.Pos).decode(), "env": strings(ex, 8),
-  "umask": ex.Get(N.Uint32Flags, ex.Offset(10) + ex.Pos)}))
+print(json.dumps({"type": mtype, "id": idv, "method": method, "name": job.String(job.Offset(4) + job.Pos).decode(),
+  "argv": strings(job, 6), "priority": job.Get(N.Int32Flags, job.Offset(8) + job.Pos), "env": strings(job, 14)}))
 `
   const out = execFileSync(PY, ['-c', script], { input: bytes, env: { ...process.env, PYTHONPATH: '' } })
-  const x = rush.readExecRequest(m.body!)
-  t.same(JSON.parse(out.toString()), { type: 2, id: m.id, method: m.method, argv: x.argv, cwd: x.cwd, env: x.env, umask: x.umask })
+  const x = readJob(m.body!)
+  t.same(JSON.parse(out.toString()), { type: 2, id: m.id, method: m.method, name: x.name, argv: x.argv, priority: x.priority, env: x.env })
 })
 
 t.test('flatc -b output from JSON decodes with our readers', async (t) => {
   if (!need(t, flatc, 'flatc')) return
-  const req = flatcBinary({ message_type: 'Request', message: { id: 7, method: 'svc.call', body: [1, 2, 3] } }, 'fdwire.fbs')
+  const req = flatcBinary({ message_type: 'Request', message: { id: 7, method: 'svc.call', body: [1, 2, 3] } }, envelopeSchema)
   const m = readEnvelope(req)
   t.ok(m.kind === 'request' && m.id === 7 && m.method === 'svc.call')
   if (m.kind === 'request') t.same([...m.body!], [1, 2, 3])
-  const res = readEnvelope(flatcBinary({ message_type: 'Response', message: { id: 8, status: 'Error', error: { code: 'E', message: 'x' } } }, 'fdwire.fbs'))
+  const res = readEnvelope(flatcBinary({ message_type: 'Response', message: { id: 8, status: 'Error', error: { code: 'E', message: 'x' } } }, envelopeSchema))
   t.ok(res.kind === 'response' && res.id === 8 && !res.ok && res.error?.message === 'x')
-  const exec = rush.readExecRequest(flatcBinary({ argv: ['a', 'b'], cwd: '/', env: ['X=1'], umask: 0, stdin_mode: 'Pipe', fd_roles: ['Tty'] }, 'rush_exec.fbs'))
+  // The application's bodies: flatc's bytes read with the fixture's readers (verify, then
+  // protocol.flat), and ours read by flatc.
+  const job = { name: 'j', argv: ['a', 'b'], priority: -3, tags: [1, 255], owner: { uid: 1000, name: 'me' }, env: ['X=1'], streams: ['Stdin', 'Stderr'] }
+  t.same(readJob(flatcBinary(job, jobSchema)), { ...job, streams: [Stream.Stdin, Stream.Stderr] })
   t.same(
-    [exec.argv, exec.cwd, exec.env, exec.umask, [...exec.fdRoles]],
-    [['a', 'b'], '/', ['X=1'], 0, [3]],
-    'the deprecated stdin_mode is accepted and not read',
+    readJob(flatcBinary({ name: 'only' }, jobSchema)),
+    { name: 'only', argv: [], priority: 0, tags: [], owner: null, env: [], streams: [] },
+    'absent fields read as defaults',
   )
-  t.same(rush.readExecReply(flatcBinary({ status: 2, signal: 0 }, 'rush_result.fbs')), { kind: 'result', status: 2, signal: 0, ended: false })
-  t.same(rush.readExecReply(flatcBinary({ status: 5, ended: true }, 'rush_result.fbs')), { kind: 'result', status: 5, signal: 0, ended: true })
-  t.same(flatcJson(rush.encodeResult(4, 0, true), 'rush_result.fbs'), { status: 4, signal: 0, ended: true }, 'and flatc reads our Result that ends the session')
-  t.same(flatcJson(rush.encodeResult(4, 9), 'rush_result.fbs'), { status: 4, signal: 9 }, 'and the one that does not')
-  const local = { program: '/bin/ls', argv: ['ls', '-l'], env: ['A=1'] }
-  t.same(rush.readExecReply(flatcBinary({ reason: 'r', ...local }, 'rush_run_locally.fbs')), { kind: 'runLocally', reason: 'r', exec: local })
-  t.same(flatcJson(rush.encodeRunLocally('', local), 'rush_run_locally.fbs'), local, 'and flatc reads ours')
+  t.same(flatcJson(encodeJob({ ...job, streams: [Stream.Stdin, Stream.Stderr] }), jobSchema), job, 'and flatc reads our Job')
+  t.same(readJobResult(flatcBinary({ exit_code: 2, finished_at: 2 ** 40 }, resultSchema)), { exitCode: 2, signal: 0, finishedAt: 2n ** 40n })
+  t.same(flatcJson(encodeJobResult(4, 9, 5n), resultSchema), { exit_code: 4, signal: 9, finished_at: 5 }, 'and flatc reads our JobResult')
 })
-
-/** Fills every field of a table with a distinctive value, as flatc JSON. */
-function sample(desc: TableDescriptor, seed: number, depth = 0): Record<string, unknown> {
-  const out: Record<string, unknown> = {}
-  for (const f of desc.fields) {
-    const v = seed + f.id
-    const type = f.type
-    if (type.kind === 'union') {
-      const member = type.union.members.findIndex((m, i) => i > 0 && m !== undefined && (v + i) % 2 === 0) || 1
-      const table = type.union.members[member]!
-      out[`${f.name}_type`] = table.name
-      out[f.name] = sample(table, v, depth + 1)
-    } else if (type.kind === 'scalar')
-      out[f.name] = type.scalar === 'bool' ? true : 1 + (v % 2) // never the default (flatc omits defaults)
-    else if (type.kind === 'string') out[f.name] = `${f.name}-${v}`
-    else if (type.kind === 'table') out[f.name] = sample(tableOf(type.table), v, depth + 1)
-    else if (type.kind === 'vector') out[f.name] = type.element.kind === 'string' ? [`${f.name}-a`, `${f.name}-b`] : [1 + (v % 2), 1]
-  }
-  return out
-}
 
 t.test('verifier descriptors agree with the .fbs files (via flatc)', async (t) => {
   if (!need(t, flatc, 'flatc')) return
-  const roots: [string, typeof EnvelopeRoot][] = [
-    ['fdwire.fbs', EnvelopeRoot],
-    ['rush_exec.fbs', RushRoots.execRequest],
-    ['rush_signal.fbs', RushRoots.signal],
-    ['rush_result.fbs', RushRoots.result],
-    ['rush_run_locally.fbs', RushRoots.runLocally],
-  ]
-  t.equal(
-    roots.length,
-    [...readdirSync(schemas), ...readdirSync(rushSchemas)].filter((f) => f.endsWith('.fbs') && f !== 'rush_common.fbs').length,
-    'every root schema is covered',
-  )
-  for (const [schema, root] of roots) {
-    // 1. Field names and order per table, from flatc's JSON Schema.
-    execFileSync('flatc', ['--jsonschema', '-o', dir, '-I', dirOf(schema), join(dirOf(schema), schema)])
-    const js = JSON.parse(readFileSync(join(dir, schema.replace(/\.fbs$/, '.schema.json')), 'utf8'))
-    const seen = new Set<TableDescriptor>()
-    const visit = (desc: TableDescriptor): void => {
-      if (seen.has(desc)) return
-      seen.add(desc)
-      const key = Object.keys(js.definitions).find((k) => k.endsWith(`_${desc.name}`))!
-      const props = Object.keys(js.definitions[key].properties).filter((p) => !p.endsWith('_type'))
-      t.same(
-        desc.fields.map((f) => f.name),
-        props,
-        `${schema}: ${desc.name} fields`,
-      )
-      for (const f of desc.fields) {
-        if (f.type.kind === 'union') for (const m of f.type.union.members) if (m) visit(m)
-        if (f.type.kind === 'table') visit(tableOf(f.type.table))
-      }
-    }
-    visit(tableOf(root.table))
-    // 2. Ids and types: flatc encodes a full sample from JSON; our descriptor-driven decoder must
-    //    read back exactly the same values (a wrong id or size reads a different field).
-    for (let seed = 1; seed <= 7; seed++) {
-      const json = sample(tableOf(root.table), seed)
-      const bin = flatcBinary(json, schema)
-      t.same(normalize(toObject(bin, root)), normalize(flatcJson(bin, schema) && json), `${schema}: sample ${seed} reads back`)
-    }
-  }
+  const roots = [
+    [envelopeSchema, EnvelopeRoot],
+    [jobSchema, JobRoots.job],
+    [resultSchema, JobRoots.result],
+  ] as const
+  t.equal(roots.length, [...readdirSync(schemas), ...readdirSync(jobSchemas)].filter((f) => f.endsWith('.fbs')).length, 'every root schema is covered')
+  checkDescriptors(t, roots)
 })

@@ -2,12 +2,9 @@
 // ERR_FDWIRE_MALFORMED or still reads as a valid message (every field readable, nothing thrown).
 import t from 'tap'
 import { EnvelopeRoot, readEnvelope, toObject, type Envelope } from '../../src/protocol/index.js'
-import { asReceived, validMessages } from './fixtures.js'
-import * as rush from '../../rush/src/protocol/messages.js'
-import { RushRoots } from '../../rush/src/protocol/descriptors.js'
+import { asReceived, JobRoots, readJob, readJobResult, validMessages } from './fixtures.js'
 
-/** An FdwireError with ERR_FDWIRE_MALFORMED, from the library or from rush (which reaches the
- *  library through the package entry, a separate copy of the module graph in these tests). */
+/** An FdwireError with ERR_FDWIRE_MALFORMED. */
 function isMalformed(e: unknown): boolean {
   return e instanceof Error && e.name === 'FdwireError' && (e as { code?: unknown }).code === 'ERR_FDWIRE_MALFORMED'
 }
@@ -55,10 +52,9 @@ function check(bytes: Uint8Array): 'rejected' | 'valid' {
       // Bodies are verified by their own reader before use.
       try {
         if (m.kind === 'request') {
-          const x = rush.readExecRequest(body)
-          void [x.argv, x.cwd, x.env, x.umask, x.fdRoles, x.line]
-          toObject(body, RushRoots.execRequest)
-        } else if (m.kind === 'response') rush.readExecReply(body)
+          readJob(body)
+          toObject(body, JobRoots.job)
+        } else if (m.kind === 'response') readJobResult(body)
       } catch (e) {
         if (!isMalformed(e)) throw e
       }

@@ -1,9 +1,7 @@
 // Known-bad buffers are rejected with a specific reason (the fuzz test only checks the error code).
 import t, { type Test } from 'tap'
 import { EnvelopeRoot, descriptors, fb, readEnvelope, verify, type RootDescriptor, type TableDescriptor } from '../../src/protocol/index.js'
-import { asReceived, validMessages } from './fixtures.js'
-import * as rush from '../../rush/src/protocol/messages.js'
-import { RushRoots } from '../../rush/src/protocol/descriptors.js'
+import { asReceived, JobRoots, readJob, validMessages } from './fixtures.js'
 
 const request = (): Buffer => Buffer.from(validMessages()[1]!.bytes)
 const rootOf = (b: Buffer): number => b.readUInt32LE(0)
@@ -86,13 +84,13 @@ t.test('request corruptions name the field', async (t) => {
 })
 
 t.test('nested FlatBuffers declared in a descriptor are verified with their own root', async (t) => {
-  // A daemon author's view of fdwire.Request whose body is known to be a rush ExecRequest.
-  const RequestWithExec: TableDescriptor = {
+  // A daemon author's view of fdwire.Request whose body is known to be their Job.
+  const RequestWithJob: TableDescriptor = {
     name: 'Request',
-    fields: [fb.field('id', 0, fb.scalar('uint')), fb.field('method', 1, fb.string), fb.field('body', 2, fb.vector(fb.scalar('ubyte'), RushRoots.execRequest))],
+    fields: [fb.field('id', 0, fb.scalar('uint')), fb.field('method', 1, fb.string), fb.field('body', 2, fb.vector(fb.scalar('ubyte'), JobRoots.job))],
   }
   const members = [...descriptors.MessageUnion.members]
-  members[2] = RequestWithExec
+  members[2] = RequestWithJob
   const root: RootDescriptor = {
     table: { name: 'Envelope', fields: [fb.field('message', 1, fb.union({ name: 'Message', members }), true)] },
     fileIdentifier: 'FDWR',
@@ -104,12 +102,12 @@ t.test('nested FlatBuffers declared in a descriptor are verified with their own 
   const b = Buffer.from(good)
   b[offsetIn(good, m.body!) + 4] = 0x5a // the body's file identifier
   t.doesNotThrow(() => verify(b, EnvelopeRoot), 'fdwire alone treats the body as opaque bytes')
-  t.throws(() => verify(b, root), { code: 'ERR_FDWIRE_MALFORMED', message: /: file identifier is not "RXEC"$/ })
+  t.throws(() => verify(b, root), { code: 'ERR_FDWIRE_MALFORMED', message: /: file identifier is not "JOB1"$/ })
   const mb = readEnvelope(b)
-  if (mb.kind === 'request') t.throws(() => rush.readExecRequest(mb.body!), { code: 'ERR_FDWIRE_MALFORMED' }, 'and its reader verifies it')
-  // Envelope (1) > Request (2) > nested ExecRequest (3).
-  t.throws(() => verify(good, root, { maxDepth: 2 }), { message: /: nesting deeper than 2$/ })
-  t.doesNotThrow(() => verify(good, root, { maxDepth: 3 }))
+  if (mb.kind === 'request') t.throws(() => readJob(mb.body!), { code: 'ERR_FDWIRE_MALFORMED' }, 'and its reader verifies it')
+  // Envelope (1) > Request (2) > nested Job (3) > its owner (4): depth counts on into the body.
+  t.throws(() => verify(good, root, { maxDepth: 3 }), { message: /: nesting deeper than 3$/ })
+  t.doesNotThrow(() => verify(good, root, { maxDepth: 4 }))
 })
 
 t.test('descriptors are checked when compiled', async (t) => {

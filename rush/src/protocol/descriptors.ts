@@ -1,6 +1,6 @@
 /**
  * Verifier descriptors for schemas/rush_*.fbs, written exactly as a daemon author writes them for
- * their own messages. Keep in step with the schemas (append-only); `test/protocol/independent-decoders.test.ts`
+ * their own messages. Keep in step with the schemas (append-only); `rush/test/protocol/independent-decoders.test.ts`
  * checks them against flatc.
  */
 import { protocol } from 'fdwire'

@@ -6,7 +6,9 @@ import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Test } from 'tap'
 import { Client } from 'fdwire'
-import { needs, root } from '../../../test/helpers.js'
+import { daemonPid, needs, processesWith, root } from '../../../test/helpers.js'
+
+export { alive, daemonPid, processes, workerPids, type Proc } from '../../../test/helpers.js'
 
 export const rushd = path.join(root, 'bin', 'rushd')
 const builtRush = path.join(root, 'build', 'Release', 'rush')
@@ -41,17 +43,6 @@ export function cleanEnv(extra: Record<string, string | undefined>): Env {
   return env as Env
 }
 
-/** Processes whose environment has RUSH_RUNTIME_DIR=dir (rushd, its workers, one a client autostarted). */
-function processesUsing(dir: string): number[] {
-  const out: number[] = []
-  for (const p of processes()) {
-    try {
-      if (fs.readFileSync(`/proc/${p.pid}/environ`, 'utf8').split('\0').includes(`RUSH_RUNTIME_DIR=${dir}`)) out.push(p.pid)
-    } catch {}
-  }
-  return out
-}
-
 /**
  * A private runtime dir with a rushd started in it. At teardown: `rushd stop`, then SIGKILL to
  * anything still running with that runtime dir (a daemon the client autostarted, orphaned
@@ -64,22 +55,14 @@ export function startRushd(t: Test, extra: Record<string, string | undefined> = 
   const env = cleanEnv({ RUSH_RUNTIME_DIR: dir, RUSH_NO_AUTOSTART: '1', ...extra })
   t.teardown(() => {
     spawnSync(clean[0]!, [...clean.slice(1), process.execPath, rushd, 'stop'], { env, timeout: 30_000 })
-    for (const pid of processesUsing(dir)) kill(pid, 'SIGKILL')
+    // Processes with RUSH_RUNTIME_DIR=dir: rushd, its workers, one a client autostarted.
+    for (const pid of processesWith('RUSH_RUNTIME_DIR', dir)) kill(pid, 'SIGKILL')
     fs.rmSync(top, { recursive: true, force: true })
   })
   prepare?.(dir)
   const started = spawnSync(clean[0]!, [...clean.slice(1), process.execPath, rushd, 'start'], { env, encoding: 'utf8', timeout: 60_000 })
   if (started.status !== 0) throw new Error(`rushd start: ${started.stdout}${started.stderr}`)
   return { dir, env, pid: daemonPid(dir)! }
-}
-
-export function daemonPid(dir: string): number | undefined {
-  try {
-    const n = parseInt(fs.readFileSync(path.join(dir, 'daemon.pid'), 'utf8'), 10)
-    return Number.isInteger(n) && n > 0 ? n : undefined
-  } catch {
-    return undefined
-  }
 }
 
 export function kill(pid: number, signal: NodeJS.Signals): boolean {
@@ -89,44 +72,6 @@ export function kill(pid: number, signal: NodeJS.Signals): boolean {
   } catch {
     return false
   }
-}
-
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
-  } catch {
-    return false
-  }
-}
-
-export interface Proc {
-  pid: number
-  ppid: number
-  state: string
-  cmd: string[]
-}
-
-export function processes(): Proc[] {
-  const list: Proc[] = []
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    try {
-      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8')
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      const cmd = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').filter(Boolean)
-      list.push({ pid: Number(name), state: rest[0]!, ppid: Number(rest[1]), cmd })
-    } catch {}
-  }
-  return list
-}
-
-/** Live worker processes of the daemon `pid`. */
-export function workerPids(pid: number, list = processes()): number[] {
-  return list
-    .filter((p) => p.ppid === pid && p.state !== 'Z' && p.cmd.some((a) => a.endsWith(path.join('dist', 'rush', 'worker.js'))))
-    .map((p) => p.pid)
-    .sort((a, b) => a - b)
 }
 
 export interface Run {

@@ -7,9 +7,9 @@ import { spawn, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { alive, needs, root } from '../../../test/helpers.js'
+import { daemonPid, needs, processesWith, root } from '../../../test/helpers.js'
 
-export { alive }
+export { alive, daemonPid, processesWith } from '../../../test/helpers.js'
 
 type Test = Parameters<Parameters<typeof import('tap')['default']['test']>[1]>[0]
 
@@ -59,16 +59,6 @@ export function rushdWith(env: Record<string, string>, dir: string, ...args: str
     timeout: 30_000,
   })
   return { status: r.status, output: r.stdout + r.stderr }
-}
-
-/** The pid in dir/daemon.pid, if any. */
-export function daemonPid(dir: string): number | undefined {
-  try {
-    const pid = Number(fs.readFileSync(path.join(dir, 'daemon.pid'), 'utf8').trim())
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined
-  } catch {
-    return undefined
-  }
 }
 
 /** Starts rushd for `dir` (`rushd start`), stopped at teardown. Returns its pid. */
@@ -134,22 +124,6 @@ export async function run(argv: string[], options: RunOptions = {}): Promise<Run
   ])
   clearTimeout(timer)
   return { code, signal, stdout, stderr, timedOut }
-}
-
-/** Pids of live processes whose environment contains `KEY=VALUE` (same uid: /proc is readable). */
-export function processesWith(key: string, value: string): number[] {
-  const needle = Buffer.from(`\0${key}=${value}\0`)
-  const found: number[] = []
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue
-    try {
-      const environ = Buffer.concat([Buffer.from([0]), fs.readFileSync(`/proc/${entry}/environ`)])
-      if (environ.includes(needle)) found.push(Number(entry))
-    } catch {
-      // Gone, or not ours.
-    }
-  }
-  return found
 }
 
 /** Waits (bounded) until no process carries the marker; returns the ones still there. */

@@ -1,0 +1,95 @@
+// Rush's messages: each body round-trips through rush's encoders and readers, inside fdwire envelopes too, and every reader verifies its body first.
+import * as flatbuffers from 'flatbuffers'
+import { protocol } from 'fdwire'
+import t from 'tap'
+import { ExecRequest } from '../../src/protocol/generated/rush_exec_generated.js'
+import * as rush from '../../src/protocol/messages.js'
+import { asReceived, execInit, rushEnvelopes } from './fixtures.js'
+
+const { StringCache, readEnvelope, verify, EnvelopeRoot } = protocol
+
+t.test('rush exec request round-trips, with and without a string cache', async (t) => {
+  const cache = new StringCache()
+  const init = {
+    argv: ['cc', '-c', 'x.c'],
+    cwd: '/src',
+    env: ['PATH=/bin', 'HOME=/root', 'Ü=ÿ'],
+    umask: 0,
+    fdRoles: [rush.FdRole.Stdin, rush.FdRole.Tty],
+    line: 42,
+  }
+  for (const c of [undefined, cache, cache]) {
+    const x = rush.readExecRequest(asReceived(rush.encodeExecRequest(init, c)))
+    t.same(x.argv, init.argv)
+    t.equal(x.cwd, '/src')
+    t.same(x.env, init.env)
+    t.equal(x.umask, 0, 'umask 0 is kept')
+    t.same([...x.fdRoles], [0, 3])
+    t.equal(x.line, 42)
+  }
+  t.equal(cache.size, 4, 'env entries and cwd cached once')
+  const plain = rush.readExecRequest(rush.encodeExecRequest({ argv: ['x'], cwd: '/', env: {} }))
+  t.equal(plain.umask, 0o022)
+  t.equal(plain.line, 0, 'no line: not interactive')
+  for (const line of [-1, 1.5, 2 ** 32]) t.throws(() => rush.encodeExecRequest({ argv: ['x'], cwd: '/', env: {}, line }), RangeError)
+})
+
+t.test('other rush messages round-trip', async (t) => {
+  t.same(rush.readSignal(asReceived(rush.encodeSignal(7, 15))), { execId: 7, signo: 15 })
+  t.same(rush.readExecReply(asReceived(rush.encodeRunLocally('tty needed'))), { kind: 'runLocally', reason: 'tty needed' })
+  const exec = { program: '/usr/bin/env', argv: ['env', '-0', 'é ü'], env: ['PATH=/bin', 'X='] }
+  t.same(rush.readExecReply(asReceived(rush.encodeRunLocally('', exec))), { kind: 'runLocally', reason: '', exec }, 'a program for the client to exec')
+  t.throws(() => rush.encodeRunLocally('', { program: '', argv: ['x'], env: [] }), TypeError)
+  t.throws(() => rush.encodeRunLocally('', { program: '/bin/x', argv: [], env: [] }), TypeError)
+  t.same(rush.readExecReply(rush.encodeResult(0, 9)), { kind: 'result', status: 0, signal: 9, ended: false })
+  t.same(rush.readExecReply(rush.encodeResult(1, 0, true)), { kind: 'result', status: 1, signal: 0, ended: true })
+  t.throws(() => rush.readExecReply(rush.encodeSignal(1, 2)), { code: 'ERR_FDWIRE_MALFORMED' })
+})
+
+t.test('rush bodies read back from the envelopes that carry them', async (t) => {
+  const [exec, signal, result] = rushEnvelopes().map(({ bytes }) => readEnvelope(asReceived(bytes)))
+  t.ok(exec?.kind === 'request' && exec.id === 42 && exec.method === 'rush.exec' && exec.body !== null)
+  if (exec?.kind === 'request') {
+    const x = rush.readExecRequest(exec.body!)
+    t.same(
+      [x.argv, x.cwd, x.env, x.umask, [...x.fdRoles], x.line],
+      [execInit.argv, execInit.cwd, ['PATH=/usr/bin:/bin', 'HOME=/home/me', 'LANG=C.UTF-8'], 0o027, [1, 2], 0],
+    )
+  }
+  t.ok(signal?.kind === 'request' && signal.method === 'rush.signal')
+  if (signal?.kind === 'request') t.same(rush.readSignal(signal.body!), { execId: 42, signo: 2 })
+  t.ok(result?.kind === 'response' && result.ok && result.status === protocol.Status.Ok && result.error === null)
+  if (result?.kind === 'response') t.same(rush.readExecReply(result.body!), { kind: 'result', status: 3, signal: 0, ended: false })
+})
+
+t.test('a body is verified by its reader, not by the envelope', async (t) => {
+  const good = rushEnvelopes()[0]!.bytes
+  const m = readEnvelope(good)
+  if (m.kind !== 'request') throw new Error('fixture 0 is a request')
+  const b = Buffer.from(good)
+  b[m.body!.byteOffset - good.byteOffset + 4] = 0x5a // the body's file identifier
+  t.doesNotThrow(() => verify(b, EnvelopeRoot), 'fdwire treats the body as opaque bytes')
+  const mb = readEnvelope(b)
+  if (mb.kind === 'request')
+    t.throws(() => rush.readExecRequest(mb.body!), { code: 'ERR_FDWIRE_MALFORMED', message: /: file identifier is not "RXEC"$/ }, "rush's reader verifies it")
+})
+
+t.test("rush strings (docs/rush-client.md, Strings): rushd reads the request's as UTF-8, U+FFFD for other bytes; it writes UTF-8", async (t) => {
+  // The bytes a client on a Latin-1 system sends: "café" with é as the single byte 0xE9.
+  const b = new flatbuffers.Builder(256)
+  const latin1 = (s: string) => b.createString(Buffer.from(s, 'latin1'))
+  const argv = ExecRequest.createArgvVector(b, [latin1('ls caf\xe9'), latin1('caf\xe9')])
+  const cwd = latin1('/tmp/caf\xe9')
+  const env = ExecRequest.createEnvVector(b, [latin1('NAME=caf\xe9'), latin1('PLAIN=ascii')])
+  ExecRequest.startExecRequest(b)
+  ExecRequest.addArgv(b, argv)
+  ExecRequest.addCwd(b, cwd)
+  ExecRequest.addEnv(b, env)
+  b.finish(ExecRequest.endExecRequest(b), 'RXEC')
+  const x = rush.readExecRequest(asReceived(b.asUint8Array()))
+  t.same([x.argv, x.cwd, x.env], [['ls caf\uFFFD', 'caf\uFFFD'], '/tmp/caf\uFFFD', ['NAME=caf\uFFFD', 'PLAIN=ascii']])
+  // What rushd writes back (a program to exec) is UTF-8: U+FFFD goes out as EF BF BD.
+  const reply = Buffer.from(rush.encodeRunLocally('', { program: '/bin/ls', argv: x.argv, env: x.env }))
+  t.ok(reply.includes(Buffer.from([0x63, 0x61, 0x66, 0xef, 0xbf, 0xbd, 0])), 'caf + EF BF BD + NUL')
+  t.notOk(reply.includes(Buffer.from([0xe9])), 'the original byte is gone')
+})
