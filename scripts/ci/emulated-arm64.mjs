@@ -86,6 +86,10 @@ const started = Date.now()
   report(tsc.status === 0, `tsc compiled the transport tests${tsc.status === 0 ? '' : `: ${tsc.stdout}`}`)
   fs.copyFileSync(path.join(root, 'package.json'), path.join(scratch, 'package.json'))
   fs.cpSync(path.join(root, 'test', 'fixtures'), path.join(scratch, 'test', 'fixtures'), { recursive: true })
+  // Plain-JavaScript helpers the tests import (tsc compiles only the TypeScript).
+  for (const file of fs.readdirSync(path.join(root, 'test')).filter((f) => f.endsWith('.mjs'))) {
+    fs.copyFileSync(path.join(root, 'test', file), path.join(scratch, 'test', file))
+  }
   for (const file of TRANSPORT_TESTS) {
     const t0 = Date.now()
     const r = arm64([node, path.join(scratch, file.replace(/\.ts$/, '.js'))], {

@@ -102,3 +102,31 @@ export function checkDescriptors(t: Test, roots: readonly (readonly [schema: str
     }
   }
 }
+
+/**
+ * The start of a python3-flatbuffers script that reads an Envelope holding a Request from stdin,
+ * with the plain runtime (no generated code): leaves `mtype`, `idv`, `method` and the request's
+ * `body` (checked to carry `identifier`), and a `strings(table, slot)` reader.
+ */
+export function pyRequestBody(identifier: string): string {
+  return `import sys, json, flatbuffers
+from flatbuffers import table, util, encode, number_types as N
+buf = bytearray(sys.stdin.buffer.read())
+assert util.GetBufferIdentifier(buf, 0) == b'FDWR'
+def root(b):
+    return table.Table(b, encode.Get(N.UOffsetTFlags.packer_type, b, 0))
+env = root(buf)
+o = env.Offset(4); mtype = env.Get(N.Uint8Flags, o + env.Pos)
+t = table.Table(bytearray(), 0); env.Union(t, env.Offset(6))
+req = t
+idv = req.Get(N.Uint32Flags, req.Offset(4) + req.Pos)
+method = req.String(req.Offset(6) + req.Pos).decode()
+bo = req.Offset(8); body = bytes(req.Bytes[req.Vector(bo):req.Vector(bo) + req.VectorLen(bo)])
+assert util.GetBufferIdentifier(body, 0) == b'${identifier}'
+def strings(tab, slot):
+    o = tab.Offset(slot)
+    if not o: return []
+    v = tab.Vector(o)
+    return [tab.String(v + 4 * i).decode() for i in range(tab.VectorLen(o))]
+`
+}

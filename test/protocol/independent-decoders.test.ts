@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { EnvelopeRoot, readEnvelope, toObject } from '../../src/protocol/index.js'
 import { root } from '../helpers.js'
-import { checkDescriptors, flatc, flatcBinary, flatcJson, need, normalize, PY, python } from './flatc.js'
+import { checkDescriptors, flatc, flatcBinary, flatcJson, need, normalize, PY, pyRequestBody, python } from './flatc.js'
 import { encodeJob, encodeJobResult, JobRoots, readJob, readJobResult, Stream, validMessages } from './fixtures.js'
 
 const schemas = join(root, 'schemas')
@@ -47,26 +47,8 @@ t.test("Debian's python3-flatbuffers reads our messages", async (t) => {
   if (m.kind !== 'request') throw new Error('fixture 1 is a request')
   // A reader written against the wire format with the plain python runtime (no generated code).
   const script = `
-import sys, json, flatbuffers
-from flatbuffers import table, util, encode, number_types as N
-buf = bytearray(sys.stdin.buffer.read())
-assert util.GetBufferIdentifier(buf, 0) == b'FDWR'
-def root(b):
-    return table.Table(b, encode.Get(N.UOffsetTFlags.packer_type, b, 0))
-env = root(buf)
-o = env.Offset(4); mtype = env.Get(N.Uint8Flags, o + env.Pos)
-t = table.Table(bytearray(), 0); env.Union(t, env.Offset(6))
-req = t
-idv = req.Get(N.Uint32Flags, req.Offset(4) + req.Pos)
-method = req.String(req.Offset(6) + req.Pos).decode()
-bo = req.Offset(8); body = bytes(req.Bytes[req.Vector(bo):req.Vector(bo) + req.VectorLen(bo)])
-assert util.GetBufferIdentifier(body, 0) == b'JOB1'
+${pyRequestBody('JOB1')}
 job = root(bytearray(body))
-def strings(tab, slot):
-    o = tab.Offset(slot)
-    if not o: return []
-    v = tab.Vector(o)
-    return [tab.String(v + 4 * i).decode() for i in range(tab.VectorLen(o))]
 print(json.dumps({"type": mtype, "id": idv, "method": method, "name": job.String(job.Offset(4) + job.Pos).decode(),
   "argv": strings(job, 6), "priority": job.Get(N.Int32Flags, job.Offset(8) + job.Pos), "env": strings(job, 14)}))
 `

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { protocol } from 'fdwire'
 import t from 'tap'
 import { root } from '../../../test/helpers.js'
-import { checkDescriptors, flatc, flatcBinary, flatcJson, need, normalize, PY, python } from '../../../test/protocol/flatc.js'
+import { checkDescriptors, flatc, flatcBinary, flatcJson, need, normalize, PY, pyRequestBody, python } from '../../../test/protocol/flatc.js'
 import { RushRoots } from '../../src/protocol/descriptors.js'
 import * as rush from '../../src/protocol/messages.js'
 import { rushBodies, rushEnvelopes } from './fixtures.js'
@@ -36,26 +36,8 @@ t.test("Debian's python3-flatbuffers reads rush's exec request in its envelope",
   if (m.kind !== 'request') throw new Error('fixture 0 is a request')
   // A reader written against the wire format with the plain python runtime (no generated code).
   const script = `
-import sys, json, flatbuffers
-from flatbuffers import table, util, encode, number_types as N
-buf = bytearray(sys.stdin.buffer.read())
-assert util.GetBufferIdentifier(buf, 0) == b'FDWR'
-def root(b):
-    return table.Table(b, encode.Get(N.UOffsetTFlags.packer_type, b, 0))
-env = root(buf)
-o = env.Offset(4); mtype = env.Get(N.Uint8Flags, o + env.Pos)
-t = table.Table(bytearray(), 0); env.Union(t, env.Offset(6))
-req = t
-idv = req.Get(N.Uint32Flags, req.Offset(4) + req.Pos)
-method = req.String(req.Offset(6) + req.Pos).decode()
-bo = req.Offset(8); body = bytes(req.Bytes[req.Vector(bo):req.Vector(bo) + req.VectorLen(bo)])
-assert util.GetBufferIdentifier(body, 0) == b'RXEC'
+${pyRequestBody('RXEC')}
 ex = root(bytearray(body))
-def strings(tab, slot):
-    o = tab.Offset(slot)
-    if not o: return []
-    v = tab.Vector(o)
-    return [tab.String(v + 4 * i).decode() for i in range(tab.VectorLen(o))]
 print(json.dumps({"type": mtype, "id": idv, "method": method, "argv": strings(ex, 4),
   "cwd": ex.String(ex.Offset(6) + ex.Pos).decode(), "env": strings(ex, 8),
   "umask": ex.Get(N.Uint32Flags, ex.Offset(10) + ex.Pos)}))
@@ -92,7 +74,6 @@ t.test("rush's verifier descriptors agree with rush/schemas (via flatc)", async 
   if (!need(t, flatc, 'flatc')) return
   const roots = [
     [schema('rush_exec.fbs'), RushRoots.execRequest],
-    [schema('rush_signal.fbs'), RushRoots.signal],
     [schema('rush_result.fbs'), RushRoots.result],
     [schema('rush_run_locally.fbs'), RushRoots.runLocally],
   ] as const

@@ -5,6 +5,7 @@
 // decoder. The envelope around it is the library's, fuzzed in test/protocol/verify-fuzz.test.ts.
 import { FdwireError, protocol } from 'fdwire'
 import t from 'tap'
+import { mutate, xorshift } from '../../../test/protocol/mutate.js'
 import { asReceived, type Reader, rushBodies } from './fixtures.js'
 
 type RootDescriptor = protocol.RootDescriptor
@@ -61,29 +62,13 @@ t.test('every truncation is rejected or still reads as a valid message', async (
 })
 
 t.test('100,000 random mutations throw nothing but ERR_FDWIRE_MALFORMED and never hang', async (t) => {
-  // Deterministic PRNG so a failure reproduces.
-  let seed = 0x9e3779b9
-  const rand = (n: number): number => {
-    seed ^= seed << 13
-    seed ^= seed >>> 17
-    seed ^= seed << 5
-    return (seed >>> 0) % n
-  }
+  const rand = xorshift()
   const base = rushBodies()
   const counts = { rejected: 0, valid: 0 }
   let slowest = 0
   for (let i = 0; i < 100_000; i++) {
     const { bytes, read, root } = base[rand(base.length)]!
-    let m = Buffer.from(bytes)
-    const edits = 1 + rand(6)
-    for (let e = 0; e < edits; e++) {
-      const op = rand(10)
-      if (op < 6 && m.length > 0) m[rand(m.length)] = rand(256)
-      else if (op < 7) m = m.subarray(0, rand(m.length + 1))
-      else if (op < 8 && m.length >= 4) m.writeUInt32LE([0, 0xffffffff, 0x7fffffff, 4, rand(2 ** 32)][rand(5)]!, rand(m.length - 3) & ~3)
-      else if (op < 9) m = Buffer.concat([m, Buffer.alloc(rand(16), rand(256))])
-      else if (m.length >= 2) m.writeUInt16LE(rand(65536), rand(m.length - 1) & ~1)
-    }
+    const m = mutate(bytes, rand)
     const start = process.hrtime.bigint()
     counts[check(m, read, root)]++
     const ns = Number(process.hrtime.bigint() - start)
