@@ -94,10 +94,10 @@ FDWIRE_STATIC_ASSERT(FDWIRE_MAX_FDS_PER_FRAME <= 0xFF, "fd_count is one byte");
 
 /* ---------- rush's messages (schemas/rush_*.fbs), carried in Request/Response bodies ---------- */
 #define RUSH_METHOD_EXEC "rush.exec"
-#define RUSH_METHOD_SIGNAL "rush.signal"
+/* Retired, never to be reused: the method "rush.signal" and its body's identifier "RSIG" (see
+ * rush/schemas/rush_common.fbs), as "rush.status" with "RSTQ" and "RSTA" before them. */
 
 #define RUSH_EXEC_IDENTIFIER "RXEC"        /* ExecRequest */
-#define RUSH_SIGNAL_IDENTIFIER "RSIG"      /* Signal */
 #define RUSH_RESULT_IDENTIFIER "RRES"      /* Result */
 #define RUSH_RUN_LOCALLY_IDENTIFIER "RLOC" /* RunLocally */
 

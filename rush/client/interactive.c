@@ -22,8 +22,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Runs one line here (the daemon asked for it: `how` is RUN_LOCALLY for /bin/sh, EXEC_LOCALLY
- * for the program it named): fork, exec, wait. */
+/*
+ * Runs one line here, as rushd asked (`how` is RUN_LOCALLY for /bin/sh, EXEC_LOCALLY for the
+ * program it named): fork, exec, wait, in our own process group, which is the terminal's
+ * foreground job. A key like Ctrl-C reaches the line and us alike: the line gets the default
+ * action, we note it and go on. Ctrl-Z stops the line; we then stop too, so the shell that ran
+ * `rush` sees its job stopped, and its `fg` continues the whole group.
+ */
 static int run_line_locally(char *line, int how) {
     pid_t pid = fork();
     if (pid == 0) {
@@ -35,10 +40,18 @@ static int run_line_locally(char *line, int how) {
         runtime_exec_sh(args);
     }
     if (pid < 0) return 127;
-    int ws;
-    while (waitpid(pid, &ws, 0) < 0)
-        if (errno != EINTR) return 127;
-    return WIFSIGNALED(ws) ? 128 + WTERMSIG(ws) : WEXITSTATUS(ws);
+    for (;;) {
+        int ws;
+        if (waitpid(pid, &ws, WUNTRACED) < 0) {
+            if (errno == EINTR) continue;
+            return 127;
+        }
+        if (WIFSTOPPED(ws)) {
+            signals_stop_self();
+            continue;
+        }
+        return WIFSIGNALED(ws) ? 128 + WTERMSIG(ws) : WEXITSTATUS(ws);
+    }
 }
 
 static void prompt(void) {
@@ -82,7 +95,6 @@ _Noreturn void interactive(char **argv) {
             }
             uint32_t id = s.next_id++;
             char *args[] = {line, NULL};
-            s.sent_more = 0;
             s.sent = send_exec(s.sock, id, args, 1, lineno) == 0;
             if (!s.sent) shutdown(s.sock, SHUT_WR);
             int st = await_exec(&s, id);

@@ -1,8 +1,9 @@
 /*
  * main.c — `rush`, the thin client of the rush shell daemon: parses the command line, sends
- * `rush -c SCRIPT [NAME [ARG...]]` with its stdio fds to rushd in one message, forwards signals
- * while the command runs, and exits with the command's status. Falls back to /bin/sh when no
- * daemon answers or the daemon asks for it. `rush` alone is an interactive session on rushd
+ * `rush -c SCRIPT [NAME [ARG...]]` with its stdio fds to rushd in one message, and then either
+ * exits with the status of what rushd ran in-process, or execs in its own place what rushd names
+ * (a program, or /bin/sh for a script that needs a shell). Falls back to /bin/sh when no daemon
+ * answers. `rush` alone is an interactive session on rushd
  * (interactive.c); the conversation with rushd itself is session.c.
  *
  * The exact contract with rushd is rush/docs/rush-client.md. Man pages: sh(1p) (-c, $0, usage errors
@@ -69,7 +70,9 @@ static _Noreturn void run_command(int argc, char **argv) {
     occupy_closed_stdio();
     s.sock = connect_daemon();
     if (s.sock < 0) runtime_exec_sh(argv);
-    s.sigfd = signals_install();
+    /* No signal handlers: during the round trip a Ctrl-C ends us as it would end `sh -c`, and
+     * whatever runs afterwards runs in our own process (we exec it), with the dispositions we
+     * were given. */
     rx_init(&s.rx);
     s.sent = send_exec(s.sock, EXEC_ID, argv + 2, (size_t)argc - 2, 0) == 0;
     /* When sending failed (EPIPE: the daemon already refused us), the refusal may still be there

@@ -129,8 +129,8 @@ void runtime_autostart(void) {
 }
 
 _Noreturn void runtime_exec_sh(char **argv) {
-    /* We ignore SIGPIPE for our own socket and catch the signals we forward; sh must get the
-     * dispositions we were given, as it would have. */
+    /* We ignore SIGPIPE for our own socket, and an interactive session catches the signals it
+     * handles at its prompt; sh must get the dispositions we were given, as it would have. */
     signals_restore();
     argv[0] = "sh";
     execv("/bin/sh", argv);

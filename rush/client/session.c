@@ -1,6 +1,6 @@
 /*
  * session.c — one conversation with rushd: the rush.exec request (argv, cwd, env, umask, stdio fds),
- * waiting for its Response while forwarding signals, and what the Response means. Shared by
+ * waiting for its Response, and what the Response means. Shared by
  * `rush -c` (one request) and the interactive session (one request per line, same connection).
  *
  * Man pages: poll(2), umask(2), getcwd(3), fcntl(2) (F_GETFD), sh(1p) (exit statuses).
@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -109,61 +108,19 @@ int send_exec(int sock, uint32_t id, char *const *argv, size_t argc, uint32_t li
 
 /* ---------- waiting for the reply ---------- */
 
-static long long now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-static void forward_signal(struct session *s, uint32_t exec_id, int signo) {
-    uint8_t frame[WIRE_SIGNAL_FRAME_MAX];
-    uint32_t id = s->next_id++;
-    size_t len = wire_encode_signal(frame, id, exec_id, signo);
-    /* A failure shows up as end of stream on the next read. */
-    (void)conn_send(s->sock, frame, len, NULL, 0);
-    s->sent_more = 1;
-    if (s->unanswered_signal == 0) {
-        s->unanswered_signal = id;
-        s->unanswered_since = now_ms();
-    }
-}
-
-/* rushd has not answered a signal we forwarded for SIGNAL_ANSWER_MS: it is stuck (stopped,
- * wedged), and forwarding more cannot help. */
-static int daemon_stuck(const struct session *s) {
-    return s->unanswered_signal != 0 && now_ms() - s->unanswered_since >= SIGNAL_ANSWER_MS;
-}
-
-/* Handles the signals caught while exec `exec_id` runs. */
-static void on_signals(struct session *s, uint32_t exec_id) {
+/*
+ * Signals caught while an interactive session waits for the daemon's answer to a line (`rush -c`
+ * catches none: it keeps the dispositions it was given, so a Ctrl-C during the round trip ends it
+ * as it would end `sh -c`). As at the prompt of `sh -i`: SIGHUP ends the session; SIGINT, SIGTERM,
+ * SIGQUIT and Ctrl-Z have nothing to act on, since nothing the daemon does for a line outlasts
+ * the answer.
+ */
+static void on_signals(struct session *s) {
     int signos[64];
     int n = signals_take(signos, 64);
-    for (int i = 0; i < n; i++) {
-        int signo = signos[i];
-        if (!s->sent) {
-            /* Nothing runs remotely yet: take the signal's default action ourselves. */
-            if (signo == SIGTSTP) {
-                signals_stop_self();
-                continue;
-            }
-            signal(signo, SIG_DFL);
-            raise(signo);
-            continue;
-        }
-        if (signo != SIGTSTP && daemon_stuck(s)) {
-            /* The user insists and rushd does not react: leave the command to it and end here, by
-             * the signal, as the command would have. */
-            say("rushd did not answer the last signal within 1 s; leaving the command to it", NULL);
-            signal(signo, SIG_DFL);
-            raise(signo);
-            continue;
-        }
-        forward_signal(s, exec_id, signo);
-        if (signo == SIGTSTP) {
-            signals_stop_self();
-            forward_signal(s, exec_id, SIGCONT);
-        }
-    }
+    for (int i = 0; i < n; i++)
+        if (signos[i] == SIGHUP) _exit(128 + SIGHUP);
+    (void)s;
 }
 
 static int is_code(struct span code, const char *want) {
@@ -171,11 +128,11 @@ static int is_code(struct span code, const char *want) {
     return code.n == n && memcmp(code.p, want, n) == 0;
 }
 
-/* on_frame results besides RUN_LOCALLY, EXEC_LOCALLY and statuses (all distinct from those). */
-enum { KEEP_WAITING = -10, SIGNAL_ANSWERED = -11 };
+/* on_frame's result besides RUN_LOCALLY, EXEC_LOCALLY and statuses (distinct from those). */
+enum { KEEP_WAITING = -10 };
 
-/* What one Response frame means for exec `exec_id`: KEEP_WAITING, SIGNAL_ANSWERED (the reply to
- * one of our rush.signal requests), RUN_LOCALLY, EXEC_LOCALLY, or a status. */
+/* What one Response frame means for exec `exec_id`: KEEP_WAITING, RUN_LOCALLY, EXEC_LOCALLY, or a
+ * status. */
 static int on_frame(const uint8_t *p, uint32_t n, uint32_t exec_id) {
     struct response r;
     const char *why;
@@ -191,7 +148,7 @@ static int on_frame(const uint8_t *p, uint32_t n, uint32_t exec_id) {
               r.message.n ? "; running locally" : "rushd refused the connection; running locally");
         return RUN_LOCALLY;
     }
-    if (r.id != exec_id) return SIGNAL_ANSWERED;
+    if (r.id != exec_id) return KEEP_WAITING; /* not ours to read */
     if (r.status != FDWIRE_STATUS_OK) {
         if (is_code(r.code, FDWIRE_CODE_UNKNOWN_METHOD) || is_code(r.code, FDWIRE_CODE_SHUTTING_DOWN))
             return RUN_LOCALLY;
@@ -220,8 +177,8 @@ static int on_frame(const uint8_t *p, uint32_t n, uint32_t exec_id) {
 }
 
 /*
- * Reads frames until the Response to exec `exec_id`, forwarding signals meanwhile. Returns the
- * exit status, or RUN_LOCALLY.
+ * Reads frames until the Response to exec `exec_id`. Returns the exit status, RUN_LOCALLY or
+ * EXEC_LOCALLY.
  */
 int await_exec(struct session *s, uint32_t exec_id) {
     for (;;) {
@@ -235,10 +192,7 @@ int await_exec(struct session *s, uint32_t exec_id) {
         }
         if (got > 0) {
             int st = on_frame(payload, len, exec_id);
-            if (st == SIGNAL_ANSWERED)
-                s->unanswered_signal = 0; /* rushd is alive and handling them */
-            else if (st != KEEP_WAITING)
-                return st;
+            if (st != KEEP_WAITING) return st;
             continue;
         }
         struct pollfd pfd[2] = {{s->sock, POLLIN, 0}, {s->sigfd, POLLIN, 0}};
@@ -248,14 +202,14 @@ int await_exec(struct session *s, uint32_t exec_id) {
             say("poll: ", strerror(errno), NULL);
             return LOST_STATUS;
         }
-        if (s->sigfd >= 0 && (pfd[1].revents & POLLIN)) on_signals(s, exec_id);
+        if (s->sigfd >= 0 && (pfd[1].revents & POLLIN)) on_signals(s);
         if (!pfd[0].revents) continue;
         int r = rx_fill(s->sock, &s->rx);
         if (r > 0) {
             s->heard = 1;
             continue;
         }
-        if (!s->heard && (!s->sent || (r == -ECONNRESET && !s->sent_more))) {
+        if (!s->heard && (!s->sent || r == -ECONNRESET)) {
             /* Not a byte from the daemon, and it went away without reading our request: that is
              * no daemon, as a refused connect is (a killed Node daemon's threads hold its
              * listening socket a while after its main thread is gone, so our connect landed in
@@ -268,9 +222,9 @@ int await_exec(struct session *s, uint32_t exec_id) {
             say("rushd closed the connection; running locally", NULL);
             return RUN_LOCALLY;
         }
-        if (r == -ECONNRESET && !s->sent_more) {
+        if (r == -ECONNRESET) {
             /* A reset means the daemon went away with bytes of ours unread (killed after its
-             * hello, before it got to our request), and the request was all we sent: it never ran. */
+             * hello, before it got to our request): the request was all we sent, so it never ran. */
             say("rushd went away before reading the command; running locally", NULL);
             return RUN_LOCALLY;
         }

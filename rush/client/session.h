@@ -1,6 +1,5 @@
 /*
- * session.h — a conversation with rushd over one connection: send rush.exec, wait for its reply
- * while forwarding signals.
+ * session.h — a conversation with rushd over one connection: send rush.exec, wait for its reply.
  */
 #ifndef RUSH_SESSION_H
 #define RUSH_SESSION_H
@@ -10,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Request id of `rush -c`'s exec (signal requests count on from 2). */
+/* Request id of `rush -c`'s exec. */
 #define EXEC_ID 1
 /* Not a valid status: "the daemon did not run the command; run it here" (`/bin/sh -c`). */
 #define RUN_LOCALLY (-1)
@@ -23,22 +22,12 @@
 
 struct session {
     int sock;
-    int sigfd;        /* self-pipe of signals.c, or -1 */
-    uint32_t next_id; /* next request id (rush.exec and rush.signal share the sequence) */
+    int sigfd;        /* self-pipe of signals.c (interactive sessions), or -1 */
+    uint32_t next_id; /* next request id */
     int sent;         /* the exec request went out */
-    int sent_more;    /* something else went out after it (a forwarded signal) */
     int heard;        /* the daemon has sent us something on this connection */
     struct rx rx;
-    /* The oldest forwarded signal rushd has not answered yet (0: none), and since when (ms). A
-     * daemon that leaves it unanswered for SIGNAL_ANSWER_MS is stuck: the next terminating
-     * signal then ends the client instead of being forwarded too. */
-    uint32_t unanswered_signal;
-    long long unanswered_since;
 };
-
-/* How long rushd may take to answer a forwarded signal before the user's next Ctrl-C ends the
- * client itself. */
-#define SIGNAL_ANSWER_MS 1000
 
 /* Which of 0, 1, 2 were closed at start (bit i); set by occupy_closed_stdio. */
 extern unsigned closed_stdio;
@@ -58,8 +47,8 @@ int send_exec(int sock, uint32_t id, char *const *argv, size_t argc, uint32_t li
  * end of stream, garbage). */
 int await_hello(struct session *s);
 
-/* Reads frames until the Response to exec `exec_id`, forwarding signals meanwhile. Returns the
- * exit status, RUN_LOCALLY or EXEC_LOCALLY. */
+/* Reads frames until the Response to exec `exec_id`. Returns the exit status, RUN_LOCALLY or
+ * EXEC_LOCALLY. */
 int await_exec(struct session *s, uint32_t exec_id);
 
 /* After EXEC_LOCALLY: restores the signal dispositions we started with and execs the program

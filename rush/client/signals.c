@@ -1,7 +1,10 @@
 /*
- * signals.c — the self-pipe trick: a handler may only call async-signal-safe functions, so it
- * writes the signal number into a pipe that the main loop poll(2)s together with the socket; the
- * loop then sends rush.signal frames with ordinary code.
+ * signals.c — the self-pipe trick, for the interactive session: a handler may only call
+ * async-signal-safe functions, so it writes the signal number into a pipe that the session's loop
+ * poll(2)s together with the terminal and the socket; the loop then acts on it with ordinary code
+ * (at the prompt, as sh -i: SIGINT abandons the line, SIGHUP ends the session). `rush -c` installs
+ * no handler: a signal during its round trip with rushd takes the action it was given, as under
+ * `sh -c`. Both ignore SIGPIPE while talking to rushd.
  *
  * Man pages: sigaction(2), signal-safety(7), pipe2(2) (native/platform/fd.h), raise(3), signal(7)
  * (job control stops).
@@ -21,8 +24,8 @@ static int pipe_r = -1, pipe_w = -1;
 static const int caught[] = {SIGINT, SIGHUP, SIGTERM, SIGQUIT, SIGTSTP};
 #define NCAUGHT (sizeof caught / sizeof caught[0])
 
-/* What each signal's disposition was when we started: a command we exec must get it back, as
- * `sh -c` passes on what it inherited (an ignored SIGINT in a background job stays ignored). */
+/* What each signal's disposition was when we started: a program or sh we exec must get it back,
+ * as `sh -c` passes on what it inherited (an ignored SIGINT in a background job stays ignored). */
 static struct sigaction original[NCAUGHT], original_pipe;
 static int have_original, have_original_pipe;
 
@@ -59,7 +62,7 @@ int signals_install(void) {
     pipe_w = fds[1];
     for (size_t i = 0; i < NCAUGHT; i++) {
         sigaction(caught[i], NULL, &original[i]);
-        /* Ignored when we started: the command would ignore it too, so there is nothing to forward. */
+        /* Ignored when we started: it stays ignored, for us and for what we run (as under sh). */
         if (original[i].sa_handler != SIG_IGN) handle(caught[i]);
     }
     have_original = 1;
@@ -71,8 +74,8 @@ void signals_restore(void) {
     if (!have_original) return;
     for (size_t i = 0; i < NCAUGHT; i++) sigaction(caught[i], &original[i], NULL);
     have_original = 0;
-    /* Caught while nothing ran remotely, before the exec: they were meant for the command, which
-     * we are about to become; with the original dispositions back, take them now. */
+    /* Caught and not yet handled, before the exec: they were meant for the program we are about
+     * to become; with the original dispositions back, take them now. */
     int signos[64];
     int n = signals_take(signos, 64);
     for (int i = 0; i < n; i++) raise(signos[i]);

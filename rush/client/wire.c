@@ -126,7 +126,7 @@ static size_t put_request_envelope(uint8_t *b, uint32_t id, const char *method) 
 /* Room for put_request_envelope with a method of at most 15 bytes, the body's alignment padding
  * and the padding after the body. */
 #define ENVELOPE_ROOM (56 + 20 + 4 + 4 + 8)
-_Static_assert(sizeof RUSH_METHOD_EXEC - 1 <= 15 && sizeof RUSH_METHOD_SIGNAL - 1 <= 15, "method fits ENVELOPE_ROOM");
+_Static_assert(sizeof RUSH_METHOD_EXEC - 1 <= 15, "method fits ENVELOPE_ROOM");
 
 /* Completes the envelope once the body (at vec + 4) is `n` bytes long; returns the payload size. */
 static size_t end_request_envelope(uint8_t *b, size_t vec, size_t n) {
@@ -192,27 +192,6 @@ size_t wire_encode_exec(uint8_t *out, uint32_t id, unsigned fd_count, const stru
     size_t body = put_exec_body(p + vec + 4, r);
     size_t len = end_request_envelope(p, vec, body);
     put_header(out, fd_count, (uint32_t)len, id);
-    return FDWIRE_HEADER_SIZE + len;
-}
-
-/* ---------- rush.signal ---------- */
-
-/* Signal body: root -> 16, "RSIG", vtable {8, 12, exec_id@4, signo@8}, table {soffset 8, exec_id, signo}. */
-size_t wire_encode_signal(uint8_t *out, uint32_t id, uint32_t exec_id, int32_t signo) {
-    uint8_t *p = out + FDWIRE_HEADER_SIZE;
-    size_t vec = put_request_envelope(p, id, RUSH_METHOD_SIGNAL);
-    uint8_t *s = p + vec + 4;
-    w32(s, 0, 16);
-    put_ident(s, 4, RUSH_SIGNAL_IDENTIFIER);
-    w16(s, 8, 8);
-    w16(s, 10, 12);
-    w16(s, 12, 4);
-    w16(s, 14, 8);
-    w32(s, 16, 8);
-    w32(s, 20, exec_id);
-    w32(s, 24, (uint32_t)signo);
-    size_t len = end_request_envelope(p, vec, 28);
-    put_header(out, 0, (uint32_t)len, id);
     return FDWIRE_HEADER_SIZE + len;
 }
 

@@ -3,8 +3,9 @@
  * hand-encoded and hand-decoded (no FlatBuffers runtime: the client is plain static C).
  *
  * Layouts follow docs/protocol.md, schemas/fdwire.fbs and rush/schemas/{rush_exec,rush_result,
- * rush_run_locally,rush_signal}.fbs; their constants are native/wire.h's, shared with the addon. Decoding never trusts
- * the peer: every offset and length is checked against the received bytes before it is followed.
+ * rush_run_locally}.fbs; their constants are native/wire.h's, shared with the addon. Decoding never
+ * trusts the peer: every offset and length is checked against the received bytes before it is
+ * followed.
  */
 #ifndef RUSH_WIRE_H
 #define RUSH_WIRE_H
@@ -35,11 +36,6 @@ size_t wire_exec_size(const struct exec_request *r);
 /* Writes the frame header and the Envelope{Request{id, "rush.exec", ExecRequest}} payload
  * into `out` (wire_exec_size bytes); returns the frame's length (header + payload). */
 size_t wire_encode_exec(uint8_t *out, uint32_t id, unsigned fd_count, const struct exec_request *r);
-
-/* Room for a rush.signal frame. */
-#define WIRE_SIGNAL_FRAME_MAX 128
-/* Writes a complete Envelope{Request{id, "rush.signal", Signal{exec_id, signo}}} frame; returns its length. */
-size_t wire_encode_signal(uint8_t *out, uint32_t id, uint32_t exec_id, int32_t signo);
 
 /* A byte range inside a verified frame. */
 struct span {

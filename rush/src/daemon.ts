@@ -1,7 +1,7 @@
 /**
  * rushd: the rush shell daemon, built only from fdwire's public primitives (Server, WorkerPool,
- * the protocol). Each client connection is a session; `rush.exec` answers a script: it runs it
- * in-process, or tells the client which program to exec, or tells it to run `/bin/sh` itself.
+ * the protocol). Each client connection is a session; `rush.exec` answers a script: rushd runs
+ * it in-process, or tells the client which program to exec, or tells it to run `/bin/sh` itself.
  * No command of a client's ever runs as a child of rushd.
  */
 import * as crypto from 'node:crypto'

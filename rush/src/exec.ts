@@ -1,74 +1,29 @@
 /**
- * Running one `rush -c` request: in-process when the recogniser understands the whole script;
- * the client execs a lone program itself; else `/bin/sh -c SCRIPT [NAME [ARG...]]` with the
- * client's fds on 0/1/2, the session's cwd, env and umask, in its own process group. Either way
- * the output and status are what `sh -c` gives.
+ * Answering one `rush.exec` request: run in-process when the recogniser understands the whole
+ * script; else the client runs it, exec'ing the program named here (a lone simple command) or
+ * `/bin/sh` itself. Either way the output and status are what `sh -c` gives.
  *
- * The client's fds are closed the moment the command ends: a reader downstream of the client's
- * stdout must see EOF when the command is done, not when the daemon gets around to it.
+ * The client's fds are closed the moment the answer is ready: a reader downstream of the
+ * client's stdout must see EOF when the command is done, not when the daemon gets around to it.
  */
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import * as tty from 'node:tty'
 import { promisify } from 'node:util'
-import { closeFd, spawnProcess, type SpawnedProcess } from 'fdwire'
+import { closeFd } from 'fdwire'
 import * as rush from './protocol/messages.js'
 import { evaluate } from './builtins.js'
 import { parseScript, type SimpleCommand } from './script.js'
 import { isName, ShellState } from './shell-state.js'
-import { adoptCapturedState, adoptTerminalRun, capturingScript, discardTerminalRun } from './state-capture.js'
+import { adoptTerminalRun, capturingScript, discardTerminalRun } from './state-capture.js'
 
 const write = promisify(fs.write)
 
-/** Programs that need a controlling terminal (they open /dev/tty or do job control). */
-const NEEDS_TERMINAL = new Set([
-  'less',
-  'more',
-  'most',
-  'vi',
-  'vim',
-  'nvim',
-  'view',
-  'nano',
-  'emacs',
-  'pico',
-  'ed',
-  'ex',
-  'ssh',
-  'scp',
-  'sftp',
-  'sudo',
-  'su',
-  'doas',
-  'passwd',
-  'top',
-  'htop',
-  'btop',
-  'watch',
-  'man',
-  'tmux',
-  'screen',
-  'mc',
-  'fzf',
-  'tig',
-  'git',
-  'gdb',
-  'ftp',
-  'telnet',
-  'crontab',
-  'visudo',
-])
-
-/** Interpreters that are interactive (and need the terminal) only when started without arguments. */
-const REPLS = new Set(['sh', 'bash', 'dash', 'zsh', 'fish', 'python', 'python3', 'node', 'irb', 'mysql', 'psql', 'sqlite3'])
-
 export type ExecOutcome = { kind: 'result'; status: number; signal: number; exited: boolean } | { kind: 'runLocally'; reason: string; exec?: rush.LocalProgram }
 
-/** A client connection's session: its shell state and its running commands. */
+/** A client connection's session: its shell state. */
 export class RushSession {
   state: ShellState | undefined
-  readonly running = new Map<number, SpawnedProcess>()
   /** Exec requests seen. A client that does not number its lines (older than the `line` field) is
    *  taken as interactive from its second request on. */
   requests = 0
@@ -90,10 +45,8 @@ export class RushSession {
 
 let captures = 0
 
-/**
- * Runs the exec request `id`. Takes ownership of `fds` (closed before this resolves).
- */
-export async function runExec(session: RushSession, id: number, request: rush.ExecRequestView, fds: number[]): Promise<ExecOutcome> {
+/** Answers an exec request. Takes ownership of `fds` (closed before this resolves). */
+export async function runExec(session: RushSession, request: rush.ExecRequestView, fds: number[]): Promise<ExecOutcome> {
   try {
     // The recogniser and builtins work on text. A caller's bytes that are not UTF-8 (a Latin-1 file
     // name, a binary env value) go to sh untouched: the client runs its own argv, env and cwd.
@@ -127,35 +80,21 @@ export async function runExec(session: RushSession, id: number, request: rush.Ex
     // for. Anything unusual (not found, not executable) goes to sh for its message.
     const direct = commands === undefined || interactive ? undefined : simpleCommand(commands, state)
     if (direct !== undefined) return { kind: 'runLocally', reason: '', exec: { program: direct.file, argv: direct.argv, env: direct.env } }
-    const stateFile = interactive ? path.join(session.stateDir, `state-${process.pid}-${++captures}`) : undefined
-    if (needsTerminal(script) && (isTerminal(stdio[0]!) || isTerminal(stdio[1]!))) {
-      if (stateFile === undefined) return { kind: 'runLocally', reason: 'the command needs a controlling terminal' }
-      // An interactive line: the client runs it on its terminal, but in the session's state
-      // (directory, variables, umask, …), and what it leaves behind is the next line's to adopt.
-      session.terminalRun = stateFile
-      const local = capturingScript(script, state, stateFile, lineNumber, true)
-      return {
-        kind: 'runLocally',
-        reason: 'the command needs a controlling terminal',
-        exec: { program: '/bin/sh', argv: ['sh', '-c', local], env: state.envList() },
-      }
-    }
-    const shellArgv = stateFile ? ['sh', '-c', capturingScript(script, state, stateFile, lineNumber), ...argv.slice(1)] : ['sh', '-c', ...argv]
-    const child = spawnProcess('/bin/sh', {
-      argv: shellArgv,
-      env: state.envList(),
-      cwd: state.cwd,
-      umask: state.umask,
-      stdio,
-    })
-    session.running.set(id, child)
-    try {
-      const { status, signal } = await child.exited
-      if (stateFile) adoptCapturedState(stateFile, state)
-      state.status = signal ? 128 + signal : status
-      return { kind: 'result', status, signal, exited: false }
-    } finally {
-      session.running.delete(id)
+    // Everything else needs a real shell, and runs in the client: `rush` execs `/bin/sh` in its
+    // own place with its own argv (`rush -c`), or forks it for an interactive line. The shell then
+    // has the caller's whole process context by construction: every open fd with its number,
+    // rlimits, ignored and blocked signals, nice value, its parent ($PPID) and its fate when the
+    // caller is killed. It costs one round trip more than `sh -c`, and less than a shell the
+    // daemon would start, wait for and report on.
+    if (!interactive) return { kind: 'runLocally', reason: '' }
+    // An interactive line runs in the session's state (directory, variables, umask, …), and what
+    // it leaves behind is the next line's to adopt.
+    const stateFile = path.join(session.stateDir, `state-${process.pid}-${++captures}`)
+    session.terminalRun = stateFile
+    return {
+      kind: 'runLocally',
+      reason: '',
+      exec: { program: '/bin/sh', argv: ['sh', '-c', capturingScript(script, state, stateFile, lineNumber, true)], env: state.envList() },
     }
   } finally {
     for (const fd of fds) {
@@ -342,15 +281,4 @@ function execsDirectly(file: string): boolean {
   } finally {
     if (fd >= 0) fs.closeSync(fd)
   }
-}
-
-function needsTerminal(script: string): boolean {
-  const match = /^\s*(?:exec\s+|command\s+|env\s+(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*)?([^\s;|&<>()]+)(.*)$/s.exec(script)
-  if (match === null) return false
-  const name = match[1]!.slice(match[1]!.lastIndexOf('/') + 1)
-  return NEEDS_TERMINAL.has(name) || (REPLS.has(name) && match[2]!.trim() === '')
-}
-
-function isTerminal(fd: number): boolean {
-  return fd >= 0 && tty.isatty(fd)
 }

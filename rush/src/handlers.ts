@@ -1,5 +1,5 @@
 /**
- * rush's request handlers — `rush.exec`, `rush.signal` — shared by every rushd mode:
+ * rush's request handler, `rush.exec`, shared by every rushd mode:
  * the daemon process itself (in-process mode) and its workers (pool and spawn modes). Sessions are
  * per connection and live only as data.
  */
@@ -28,7 +28,7 @@ export function rushHandlers(stateDir: string, counters: RushCounters): Record<s
       const exec = rush.readExecRequest(request.body)
       counters.commands++
       const session = sessionOf(request.connection)
-      const outcome = await runExec(session, request.id, exec, request.takeFds())
+      const outcome = await runExec(session, exec, request.takeFds())
       if (outcome.kind === 'runLocally') {
         // A line left to the client's terminal leaves its state in a file for the next line: if
         // there is none, the session's end removes it.
@@ -50,10 +50,6 @@ export function rushHandlers(stateDir: string, counters: RushCounters): Record<s
       // `exit` ends the session: the reply says so (the client leaves without waiting to see the
       // end of stream, nor showing another prompt), and the end of stream follows it at once.
       return outcome.exited ? { body: result, end: true } : result
-    },
-    [rush.RushMethod.signal]: (request) => {
-      const { execId, signo } = rush.readSignal(request.body)
-      sessions.get(request.connection)?.running.get(execId)?.kill(signo)
     },
   }
 }

@@ -22,6 +22,14 @@ import { isName, type ShellState } from './shell-state.js'
 // Options carried from one line to the next (by their `set -o` names).
 const CARRIED_OPTIONS = new Set(['noglob', 'xtrace', 'noclobber', 'allexport', 'nounset'])
 
+// Signals that end a line run on the terminal, with their numbers (signal(7), the same on Linux and macOS).
+const TERMINATING: [string, number][] = [
+  ['HUP', 1],
+  ['INT', 2],
+  ['QUIT', 3],
+  ['TERM', 15],
+]
+
 // Maintained by the shell itself: never carried from one line to the next.
 const SHELL_OWNED = new Set(['IFS', 'OPTIND', 'PPID', 'PS1', 'PS2', 'PS4', 'PWD', 'LINENO', '_'])
 
@@ -47,11 +55,16 @@ const DUMP = `pwd; umask; export -p; set; echo ${SECTION}; alias; echo ${SECTION
  * and umask itself, and leaves the line's status next to `file` (see `adoptTerminalRun`).
  */
 export function capturingScript(line: string, state: ShellState, file: string, lineNumber = 1, onTerminal = false): string {
-  const dump = `{ ${DUMP}; } >${shellQuote(file)} 2>/dev/null`
-  // `$?` on entry to the EXIT trap is the script's exit status: saved first, before the dump.
-  const trap = onTerminal ? `echo "$?" >${shellQuote(statusFileOf(file))} 2>/dev/null; ${dump}` : dump
+  const dump = `{ ${DUMP}; } >${shellQuote(file)}`
+  // `$?` on entry to the EXIT trap is the script's exit status: saved first, before the dump. The
+  // whole trap's stderr goes nowhere, its xtrace lines included.
+  const trap = onTerminal ? `{ echo "$?" >${shellQuote(statusFileOf(file))}; ${dump}; } 2>/dev/null` : `${dump} 2>/dev/null`
   const prelude: string[] = [`trap ${shellQuote(trap)} EXIT; `]
   if (onTerminal) {
+    // A key that kills the line (Ctrl-C, Ctrl-\) or a SIGTERM/SIGHUP reaches this shell too, in the
+    // terminal's foreground group: it then leaves its state and 128+N as the next line's `$?`, as
+    // `sh -i` would, instead of dying without a word.
+    prelude.push(`${TERMINATING.map(([name, number]) => `trap 'exit ${128 + number}' ${name}; `).join('')}`)
     // cd sets OLDPWD to wherever the client was: put the session's back (or none, as it had).
     const oldpwd = state.get('OLDPWD')
     prelude.push(

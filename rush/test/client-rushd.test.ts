@@ -143,9 +143,10 @@ t.test("rushd's limits (docs/rush-client.md): past each, the command still runs 
     t.match(huge.stderr, /^(rush: rushd closed the connection; running locally\n)?$/)
   }
 
-  // The retired method rush.status is not answered; fdwire.status is.
+  // The retired methods rush.status and rush.signal are not answered; fdwire.status is.
   const client = await Client.connect(path.join(env['RUSH_RUNTIME_DIR']!, 'daemon.sock'))
   t.teardown(() => client.destroy())
   await t.rejects(client.request('rush.status'), { code: 'ERR_FDWIRE_UNKNOWN_METHOD' })
+  await t.rejects(client.request('rush.signal'), { code: 'ERR_FDWIRE_UNKNOWN_METHOD' })
   t.match((await client.request('fdwire.status')).json(), { pid: Number, buildId: String, sessions: Number, commandsRun: Number })
 })

@@ -1,13 +1,12 @@
 /**
  * rush sessions against a real rushd: nothing leaks from one `rush -c` to the next (through the
  * in-process path and through sh), `exit N` ends a session and never the daemon, 100 concurrent
- * calls, signals to the client end the job, and a daemon killed with -9 is replaced.
+ * calls, signals to the job end it as under sh -c, and a daemon killed with -9 is replaced.
  */
 import * as fs from 'node:fs'
 import t from 'tap'
 import {
   alive,
-  childrenOf,
   daemonPid,
   haveClient,
   leftovers,
@@ -94,15 +93,15 @@ if (haveClient(t)) {
     const calls = Array.from({ length: 100 }, (_, i) => {
       const code = (i * 7 + 1) % 256
       const kind = i % 3
-      // The exec and sh kinds print their $$ first: the sh script runs under the daemon (not the
-      // client's pid); the lone program is exec'ed by the client in its own place (the client's pid).
+      // The exec and sh kinds print their $$ first: both run in the client's own place (its pid),
+      // the lone program exec'ed by the client, the sh script by the client's /bin/sh.
       const script =
         kind === 0
           ? `echo uniq-${i} && exit ${code}` // in-process
           : kind === 1
             ? `/bin/sh -c 'echo $$; echo uniq-${i}; echo err-${i} >&2; exit ${code}'` // a lone program: exec'ed by the client
-            : `echo $$; echo "uniq-$1"; echo "err-$1" >&2; exit ${code}` // sh, under the daemon
-      const want = { out: `uniq-${i}\n`, err: kind === 0 ? '' : `err-${i}\n`, status: code, onDaemon: kind !== 1 }
+            : `echo $$; echo "uniq-$1"; echo "err-$1" >&2; exit ${code}` // sh, run by the client
+      const want = { out: `uniq-${i}\n`, err: kind === 0 ? '' : `err-${i}\n`, status: code, onDaemon: kind === 0 }
       let clientPid = 0
       const child = run([rushBin, '-c', script, 'name', String(i)], { cwd, env: env(), onSpawn: (pid) => (clientPid = pid) })
       return child.then((r) => {
@@ -125,51 +124,45 @@ if (haveClient(t)) {
     t.equal(rushd(dir, 'status').status, 0, 'daemon still running')
   })
 
-  const signalCases: [NodeJS.Signals, number, boolean][] = [
-    ['SIGINT', 130, false],
-    ['SIGTERM', 143, false],
-    ['SIGHUP', 129, false],
-    ['SIGQUIT', 131, false],
-    ['SIGINT', 130, true],
-    ['SIGTERM', 143, true],
+  // A terminal's Ctrl-C, Ctrl-\ and hangup reach the whole foreground process group: here, the
+  // group of the client (or of sh, for the reference run) and everything it started.
+  const signalCases: [NodeJS.Signals, number][] = [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+    ['SIGQUIT', 131],
   ]
-  for (const [signal, code, onWorker] of signalCases) {
-    t.test(`${signal} to the client ends the job${onWorker ? ' (session on a pool worker)' : ''}`, async (t) => {
-      const mark = `sess-${process.pid}-${signal}-${onWorker}`
-      if (onWorker) {
-        // The daemon serves one session itself; while this one holds it, the next goes to a worker.
-        const holdMark = `${mark}-hold`
-        const holder = spawn(rushBin, ['-c', 'sleep 60; :'], { cwd, env: env({ RUSH_SESS_MARK: holdMark }), stdio: 'ignore' })
-        t.ok(await until(() => processesWith('RUSH_SESS_MARK', holdMark).some((p) => p !== holder.pid), 20_000), 'holder runs')
-        t.teardown(async () => {
-          holder.kill('SIGTERM')
-          await leftovers('RUSH_SESS_MARK', holdMark)
+  for (const [signal, code] of signalCases) {
+    t.test(`${signal} to the job's process group ends it as under sh -c`, async (t) => {
+      const outcomes: { status: number | null; out: string; leftovers: string[] }[] = []
+      for (const program of [rushBin, '/bin/sh']) {
+        const mark = `sess-${process.pid}-${signal}-${outcomes.length}`
+        const child = spawn(program, ['-c', 'sleep 30; echo not reached'], {
+          cwd,
+          env: env({ RUSH_SESS_MARK: mark }),
+          stdio: ['ignore', 'pipe', 'pipe'],
+          detached: true,
         })
+        let out = ''
+        child.stdout.on('data', (c: Buffer) => (out += c.toString()))
+        child.stderr.on('data', (c: Buffer) => (out += c.toString()))
+        const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])))
+        t.ok(await until(() => processesWith('RUSH_SESS_MARK', mark).some((p) => p !== child.pid), 20_000), `${program}: the sleep started`)
+        if (program === rushBin) {
+          // The sleep is a child of the client itself (which became sh), not of rushd or a worker.
+          const parents = processesWith('RUSH_SESS_MARK', mark)
+            .filter((p) => p !== child.pid)
+            .map(ppid)
+          t.same(parents, [child.pid], 'the command runs in the client, not in the daemon', { parents })
+        }
+        process.kill(-child.pid!, signal)
+        const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 20_000) // a hang guard
+        const [c, s] = await exited
+        clearTimeout(timer)
+        outcomes.push({ status: s ? 128 + os_signals[s]! : c, out, leftovers: await leftovers('RUSH_SESS_MARK', mark) })
       }
-      const child = spawn(rushBin, ['-c', 'sleep 30; echo not reached'], { cwd, env: env({ RUSH_SESS_MARK: mark }), stdio: ['ignore', 'pipe', 'pipe'] })
-      let out = ''
-      child.stdout.on('data', (c: Buffer) => (out += c.toString()))
-      child.stderr.on('data', (c: Buffer) => (out += c.toString()))
-      const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])))
-      // The sleep runs under the daemon (its parent is not the client).
-      const started = await until(() => processesWith('RUSH_SESS_MARK', mark).some((p) => p !== child.pid), 20_000)
-      t.ok(started, 'the command started')
-      const daemon = daemonPid(dir)!
-      const parents = processesWith('RUSH_SESS_MARK', mark).map(ppid)
-      if (onWorker)
-        t.ok(
-          parents.some((p) => childrenOf(daemon).includes(p)),
-          'it runs under a worker',
-          { parents },
-        )
-      else t.ok(parents.includes(daemon), 'it runs under the daemon itself', { parents })
-      child.kill(signal)
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
-      const [c, s] = await exited
-      clearTimeout(timer)
-      t.equal(s ? 128 + os_signals[s]! : c, code, `status ${code} (got ${s ?? c})`)
-      t.equal(out, '', 'no output')
-      t.same(await leftovers('RUSH_SESS_MARK', mark), [], 'the sleep is gone')
+      t.same(outcomes[0], outcomes[1], 'rush -c ends as sh -c does')
+      t.same(outcomes[0], { status: code, out: '', leftovers: [] }, `status ${code}, no output, nothing left`)
     })
   }
 

@@ -150,21 +150,29 @@ async function rushSoak() {
         )
     }
   }
+  // rushd serves RUSH_INLINE_SESSIONS (1) sessions itself and hands the others to its workers. A
+  // `rush -c` session lasts one round trip, so a burst of clients seldom overlaps by itself: a
+  // held connection takes the daemon's own slot for the burst, and every session of the burst
+  // goes through a worker. The daemon's counter of hand-overs says how many did.
+  const socketPath = path.join(dir, 'daemon.sock')
+  const handedOff = async () => Number((await liveStatus(socketPath))?.handedOff ?? NaN)
   const burst = async () => {
-    const workers = new Set(workerPids(daemon))
-    const runs = await Promise.all(Array.from({ length: opts.burst }, (_, k) => rushAsync(['-c', `sleep 0.1; echo burst ${k} $PPID`], env)))
+    const before = await handedOff()
+    const holder = await Client.connect(socketPath)
+    const runs = await Promise.all(Array.from({ length: opts.burst }, (_, k) => rushAsync(['-c', `sleep 0.1; echo burst ${k}`], env)))
+    await holder.close()
     for (const [k, r] of runs.entries()) {
       result.sessions++
       result.concurrent++
-      const m = new RegExp(`^burst ${k} (\\d+)\\n$`).exec(r.stdout)
-      if (!m || r.status !== 0 || r.stderr !== '') {
+      if (r.stdout !== `burst ${k}\n` || r.status !== 0 || r.stderr !== '') {
         result.mismatches++
         if (result.mismatches <= 5) fail(`burst session at ${i}: got ${JSON.stringify([r.status, r.signal, r.stdout, r.stderr])}`)
-        continue
       }
-      const server = Number(m[1])
-      if (workers.has(server)) result.servedByWorkers++
-      else if (server === daemon) result.servedByDaemon++
+    }
+    const handed = (await handedOff()) - before
+    if (Number.isFinite(handed)) {
+      result.servedByWorkers += handed
+      result.servedByDaemon += opts.burst - handed
     }
   }
   const step = async () => {
@@ -181,7 +189,6 @@ async function rushSoak() {
   while (result.sessions < opts.warmup) await step()
   // Every measurement waits until the daemon and its workers are idle (a worker closes a session
   // some time after its client has the answer): fds counted mid-session mean nothing.
-  const socketPath = path.join(dir, 'daemon.sock')
   const idle = async () => {
     if (!(await quiesce(daemon, socketPath))) fail('rush: the daemon and its workers never became idle')
   }

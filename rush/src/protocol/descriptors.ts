@@ -25,12 +25,6 @@ export const ExecRequestTable: TableDescriptor = {
   ],
 }
 
-/** rush.Signal */
-export const SignalTable: TableDescriptor = {
-  name: 'Signal',
-  fields: [fb.field('exec_id', 0, fb.scalar('uint')), fb.field('signo', 1, fb.scalar('int'))],
-}
-
 /** rush.Result */
 export const ResultTable: TableDescriptor = {
   name: 'Result',
@@ -51,7 +45,6 @@ export const RunLocallyTable: TableDescriptor = {
 /** Roots of the rush messages, each with its schema's file_identifier. */
 export const RushRoots = {
   execRequest: { table: ExecRequestTable, fileIdentifier: 'RXEC' },
-  signal: { table: SignalTable, fileIdentifier: 'RSIG' },
   result: { table: ResultTable, fileIdentifier: 'RRES' },
   runLocally: { table: RunLocallyTable, fileIdentifier: 'RLOC' },
 } as const satisfies Record<string, RootDescriptor>

@@ -1,7 +1,7 @@
 /**
  * Rush's messages (schemas/rush_*.fbs), encoded and read the way a daemon author handles their own
  * messages: each is a root table with its own file_identifier, carried as the body of an fdwire
- * Request ("rush.exec", "rush.signal") or Response.
+ * Request ("rush.exec") or Response.
  *
  * Encoders return a view into a shared builder, overwritten by the next rush encode: pass it
  * straight to `Encoder.request`/`response` (which copy it) or copy it.
@@ -12,7 +12,6 @@ import { FdwireError, protocol } from 'fdwire'
 import { FdRole } from './generated/rush_common_generated.js'
 import { ExecRequest } from './generated/rush_exec_generated.js'
 import { RunLocally } from './generated/rush_run_locally_generated.js'
-import { Signal } from './generated/rush_signal_generated.js'
 import { RushRoots } from './descriptors.js'
 
 const { compileRoot, verify, verifyCompiled } = protocol
@@ -36,7 +35,7 @@ function checkArgv(name: string, argv: readonly string[]): void {
 export { FdRole }
 
 /** Rush's method names. */
-export const RushMethod = { exec: 'rush.exec', signal: 'rush.signal' } as const
+export const RushMethod = { exec: 'rush.exec' } as const
 
 /** What the thin client asks the daemon to run. */
 export interface ExecRequestInit {
@@ -169,21 +168,6 @@ export class ExecRequestView {
 /** Verifies and wraps an ExecRequest body. */
 export function readExecRequest(body: Uint8Array): ExecRequestView {
   return new ExecRequestView(body)
-}
-
-/** Encodes a Signal body: deliver `signo` to the command of exec request `execId`. */
-export function encodeSignal(execId: number, signo: number): Uint8Array {
-  const b = start()
-  return finish(Signal.createSignal(b, execId, signo), RushRoots.signal.fileIdentifier)
-}
-
-/** Verifies and reads a Signal body. */
-export function readSignal(body: Uint8Array): { execId: number; signo: number } {
-  verify(body, RushRoots.signal)
-  const t = rootTable(body)
-  const id = field(body, t, 0)
-  const signo = field(body, t, 1)
-  return { execId: id === 0 ? 0 : u32(body, id), signo: signo === 0 ? 0 : i32(body, signo) }
 }
 
 /** A program the client execs itself, resolved by the daemon (see schemas/rush_run_locally.fbs). */

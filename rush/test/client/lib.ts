@@ -2,14 +2,15 @@
  * Shared by the rush C client tests (rush/test/client/*.test.ts): the client binary, the stand-in
  * daemons it is run against (fixtures/rush-fake-daemon.mjs records requests and replies as told,
  * fixtures/rush-client-raw-daemon.mjs refuses, sends garbage or frames oddly), running a command
- * line to completion, and reading what the fake daemon logged.
+ * line to completion, an interactive session on a pseudo-terminal, and reading what the fake
+ * daemon logged.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
-import { collect, node, root } from '../../../test/helpers.js'
+import { aptInstall, collect, node, root } from '../../../test/helpers.js'
 
 export type { Test }
 
@@ -84,6 +85,39 @@ export async function run(
 /** `rush -c ARGS...` through run(). */
 export const rushC = (dir: string, args: string[], env?: Record<string, string | undefined>, timeout?: number) =>
   run([rush, '-c', ...args], dir, env, timeout === undefined ? {} : { timeout })
+
+/** Why an interactive session cannot be run on a pseudo-terminal here, or undefined; and the fix. */
+export const noScript = spawnSync('script', ['--version']).status === 0 ? undefined : 'script(1) is not installed'
+export const enableScript = aptInstall('bsdutils')
+
+/**
+ * Runs `rush` (no arguments) on a pseudo-terminal made by script(1), with RUSH_RUNTIME_DIR=dir,
+ * `PS1` and any other entries of `env`; `drive` writes the keys. Killed after 15 s (a hang guard).
+ */
+export async function onTerminal(
+  dir: string,
+  env: Record<string, string> & { PS1: string },
+  drive: (keys: (s: string) => void) => Promise<void>,
+): Promise<Run> {
+  const { PS1, ...extra } = env
+  // script(1) runs the command with $SHELL -c, and bash drops PS1 from a non-interactive shell's
+  // environment: set it again in the command.
+  const child = spawn('script', ['-qfec', `export PS1="$RUSH_TEST_PS1"; exec '${rush}'`, '/dev/null'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, SHELL: '/bin/sh', RUSH_RUNTIME_DIR: dir, RUSH_NO_AUTOSTART: '1', RUSHD: fakeRushd, RUSH_TEST_PS1: PS1, ...extra },
+  })
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+  const done = Promise.all([
+    collect(child.stdout),
+    collect(child.stderr),
+    new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s]))),
+  ])
+  await drive((s) => child.stdin!.write(s))
+  child.stdin!.end()
+  const [stdout, stderr, [code, signal]] = await done
+  clearTimeout(timer)
+  return { code, signal, stdout, stderr }
+}
 
 /**
  * What the fake daemon logged: one JSON object per line. The daemon may be writing a line while

@@ -34,7 +34,6 @@ export function rushBodies(): { name: string; bytes: Buffer; schema: string; roo
       root: RushRoots.execRequest,
       read: readExec,
     },
-    { name: 'signal', bytes: Buffer.from(rush.encodeSignal(7, 15)), schema: 'rush_signal.fbs', root: RushRoots.signal, read: rush.readSignal },
     { name: 'result', bytes: Buffer.from(rush.encodeResult(3, 0)), schema: 'rush_result.fbs', root: RushRoots.result, read: rush.readExecReply },
     {
       name: 'result that ends the session',
@@ -60,12 +59,11 @@ export function rushBodies(): { name: string; bytes: Buffer; schema: string; roo
   ]
 }
 
-/** The conversation's envelopes, each an owned copy: rush.exec and rush.signal requests, and the Response to rush.exec. */
+/** The conversation's envelopes, each an owned copy: the rush.exec request and its Response. */
 export function rushEnvelopes(): { name: string; bytes: Buffer }[] {
   const enc = new protocol.Encoder()
   return [
     { name: 'rush.exec', bytes: Buffer.from(enc.request(42, rush.RushMethod.exec, rush.encodeExecRequest(execInit))) },
-    { name: 'rush.signal', bytes: Buffer.from(enc.request(43, rush.RushMethod.signal, rush.encodeSignal(42, 2))) },
     { name: 'its result', bytes: Buffer.from(enc.response(42, { body: rush.encodeResult(3, 0) })) },
   ]
 }

@@ -1,39 +1,75 @@
 /**
- * Crashes, against the real rushd and C client: a worker killed mid-command, the
+ * Crashes, against the real rushd and C client: a worker killed mid-command (an in-process echo
+ * blocked on its client's full stdout pipe), the
  * daemon killed (also with a client waiting in its backlog), a stopped worker, a log that cannot be
  * written. What is checked is what happens, never how fast: every wait is a hang guard. How fast
  * the pool and the daemon come back is measured by `npm run soak` (scripts/reliability/soak.mjs, "crash
  * recovery"), against the issue's targets.
  */
+import { spawn } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { needs } from '../../../test/helpers.js'
-import {
-  alive,
-  daemonPid,
-  hasConnectedSocket,
-  haveRush,
-  kill,
-  liveStatus,
-  pollFor,
-  poolReady,
-  processes,
-  runRush,
-  startRushd,
-  workerPids,
-  type Proc,
-} from './lib.js'
+import { needs, processesWith } from '../../../test/helpers.js'
+import { alive, daemonPid, hasConnectedSocket, haveRush, kill, liveStatus, pollFor, poolReady, runRush, rush, startRushd, workerPids } from './lib.js'
 
-/** The sh processes running the script marked `echo done <k>`, and the process serving each. */
-function runningCommands(list: Proc[]): { k: number; sh: number; server: number }[] {
-  const out = []
-  for (const p of list) {
-    const m = p.cmd[0] !== undefined && /^(sh|dash)$/.test(path.basename(p.cmd[0])) && p.state !== 'Z' ? /echo done (\d+)/.exec(p.cmd.join(' ')) : null
-    if (m) out.push({ k: Number(m[1]), sh: p.pid, server: p.ppid })
+/** The pipe inode of fd `fd` of process `pid`, or undefined. */
+function pipeOf(pid: number, fd: number | string): string | undefined {
+  try {
+    return /^pipe:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1]
+  } catch {
+    return undefined
   }
-  return out
+}
+
+/** Which of `servers` holds an fd on pipe `inode` (a client's stdout, passed with its request). */
+function holderOf(inode: string, servers: number[]): number | undefined {
+  return servers.find((pid) => {
+    try {
+      return fs.readdirSync(`/proc/${pid}/fd`).some((fd) => pipeOf(pid, fd) === inode)
+    } catch {
+      return false
+    }
+  })
+}
+
+/**
+ * `rush ARGS` with its stdout on a pipe whose reader waits for `release` to exist before it reads:
+ * what the command writes beyond the pipe's 64 KiB (pipe(7)) waits in its writer until then. The
+ * client's status comes last on stderr (the pipeline's own status is the reader's).
+ */
+function runIntoHeldPipe(args: string[], env: Record<string, string>, release: string, mark: string) {
+  const script = '{ "$0" "$@"; echo "status $?" >&2; } | { while [ ! -e "$RELEASE" ]; do sleep 0.05; done; cat; }'
+  const child = spawn('/bin/sh', ['-c', script, rush(), ...args], {
+    env: { ...env, RELEASE: release, RUSH_CRASH_MARK: mark },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.setEncoding('latin1').on('data', (d: string) => (stdout += d))
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  const timer = setTimeout(() => child.kill('SIGKILL'), 300_000) // a hang guard
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()))
+  return {
+    /** The pipe the client writes into, once it runs. */
+    pipe: () => {
+      const client = processesWith('RUSH_CRASH_MARK', mark).find((pid) => {
+        try {
+          return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] === rush()
+        } catch {
+          return false
+        }
+      })
+      return client === undefined ? undefined : pipeOf(client, 1)
+    },
+    done: async () => {
+      await exited
+      clearTimeout(timer)
+      const m = /status (\d+)\n$/.exec(stderr)
+      return { status: m ? Number(m[1]) : null, stdout, stderr: stderr.replace(/status \d+\n$/, '') }
+    },
+  }
 }
 
 /** A new daemon (not `old`) of `dir` that answers fdwire.status, waited for with a hang guard. */
@@ -53,23 +89,38 @@ t.test('a worker killed with SIGKILL mid-command: its clients get an error, the 
   if (!haveRush(t)) return
   const { dir, env, pid: daemon } = startRushd(t)
   t.ok(await poolReady(dir), 'the pool has 4 workers')
-  // Each command runs until the test releases it, so all of them run at once however slow the machine.
-  const release = path.join(dir, 'release')
+  // Each command is an in-process `echo` of 120 KiB (an argument's limit is 128 KiB, execve(2))
+  // into a pipe nobody reads yet: its server's write blocks until the test reads, so all of them
+  // are mid-command at once, however slow the machine. The first session is the daemon's own, the
+  // others go to workers.
   const n = 6
-  const runs = Array.from({ length: n }, (_, k) => runRush(['-c', `until [ -e '${release}' ]; do sleep 0.05; done; echo done ${k}`], env, 300_000))
-  // The first session is served by the daemon, the others by workers.
-  const running = await pollFor(() => {
-    const list = runningCommands(processes())
-    return list.length === n ? list : undefined
+  const word = 'x'.repeat(120 * 1024)
+  const release = path.join(dir, 'release')
+  const clients = Array.from({ length: n }, (_, k) => runIntoHeldPipe(['-c', `echo ${k}${word}`], env, release, `crash-${process.pid}-${k}`))
+  const servers = () => [daemon, ...workerPids(daemon)]
+  const served = await pollFor(() => {
+    const list = clients.map((c) => {
+      const inode = c.pipe()
+      return inode === undefined ? undefined : holderOf(inode, servers())
+    })
+    return list.every((s) => s !== undefined) ? (list as number[]) : undefined
   }, 120_000)
-  t.ok(running, `all ${n} commands are running`)
-  if (!running) return void fs.writeFileSync(release, '')
+  t.ok(served, `all ${n} commands are running`)
+  if (!served) {
+    fs.writeFileSync(release, '')
+    await Promise.all(clients.map((c) => c.done()))
+    return
+  }
   const workers = workerPids(daemon)
-  const onWorkers = running.filter((c) => workers.includes(c.server))
-  t.ok(onWorkers.length > 0, `some commands run on workers (${onWorkers.length} of ${n}; servers ${running.map((c) => c.server).join(' ')})`)
-  if (onWorkers.length === 0) return void fs.writeFileSync(release, '')
-  const victim = onWorkers[0]!.server
-  const affected = new Set(running.filter((c) => c.server === victim).map((c) => c.k))
+  const onWorkers = served.filter((s) => workers.includes(s))
+  t.ok(onWorkers.length > 0 && served.includes(daemon), `some commands run on workers, one on the daemon (servers ${served.join(' ')})`)
+  if (onWorkers.length === 0) {
+    fs.writeFileSync(release, '')
+    await Promise.all(clients.map((c) => c.done()))
+    return
+  }
+  const victim = onWorkers[0]!
+  const affected = new Set(served.flatMap((s, k) => (s === victim ? [k] : [])))
   t.ok(kill(victim, 'SIGKILL'), `killed worker ${victim} (serving commands ${[...affected].join(' ')})`)
   // Back to N: a new worker process exists and the daemon counts 4 live workers again.
   const back = await pollFor(
@@ -83,13 +134,17 @@ t.test('a worker killed with SIGKILL mid-command: its clients get an error, the 
   )
   t.ok(back, 'the pool is back to 4 workers')
   fs.writeFileSync(release, '')
-  const results = await Promise.all(runs)
+  const results = await Promise.all(clients.map((c) => c.done()))
   for (const [k, r] of results.entries()) {
     if (affected.has(k)) {
       t.not(r.status, 0, `client ${k} (on the killed worker) exits non-zero (${r.status})`)
       t.match(r.stderr, /rush: lost connection to rushd/, `client ${k} says why: ${JSON.stringify(r.stderr)}`)
     } else {
-      t.same([r.status, r.stdout, r.stderr], [0, `done ${k}\n`, ''], `client ${k} (not on the killed worker) is unaffected`)
+      t.same(
+        [r.status, r.stdout.length, r.stdout.slice(0, 2), r.stderr],
+        [0, word.length + 2, `${k}x`, ''],
+        `client ${k} (not on the killed worker) is unaffected`,
+      )
     }
   }
   t.ok(alive(daemon), 'the daemon is still running')
