@@ -18,7 +18,10 @@ import { fileURLToPath } from 'node:url'
 import { environment, fmt, median, printHeader, printTable, tempDir, writeResults } from './lib/common.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const rush = path.join(root, 'build', 'Release', 'rush')
+// The client an installed package runs: the prebuilt one (static musl) when there is one, else
+// the one built here.
+const prebuiltRush = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'rush')
+const rush = fs.existsSync(prebuiltRush) ? prebuiltRush : path.join(root, 'build', 'Release', 'rush')
 const rushd = path.join(root, 'bin', 'rushd')
 const ROUNDS = Number(process.env.BENCH_MAKE_ROUNDS ?? 5)
 const JOBS = 2
@@ -199,7 +202,7 @@ async function main() {
     { name: `make's default: SHELL=/bin/sh (→ ${path.basename(fs.realpathSync('/bin/sh'))})`, shell: undefined, table: 'a' },
     { name: `SHELL=${dash}`, shell: dash, table: 'a', baseline: 'dash' },
     { name: `SHELL=${bash}`, shell: bash, table: 'a', baseline: 'bash' },
-    { name: 'SHELL=<rush client>', shell: rush, table: 'ab' },
+    { name: `SHELL=<rush client: ${rush === prebuiltRush ? 'prebuilt' : 'built here'}>`, shell: rush, table: 'ab' },
     { name: 'SHELL=<tmp>/shell-dash → dash', shell: path.join(dir, 'shell-dash'), table: 'b', baseline: 'dash' },
     { name: 'SHELL=<tmp>/shell-bash → bash', shell: path.join(dir, 'shell-bash'), table: 'b', baseline: 'bash' },
   ]

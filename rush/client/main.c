@@ -66,6 +66,11 @@ static _Noreturn void exit_like_command(int status) {
 static _Noreturn void run_command(int argc, char **argv) {
     /* argv: rush -c SCRIPT [NAME [ARG...]]; exactly what `sh -c` takes after argv[0]. */
     struct session s = {.sock = -1, .sigfd = -1, .next_id = EXEC_ID + 1};
+    /* A file size limit binds only the process that writes (setrlimit(2), RLIMIT_FSIZE: SIGXFSZ
+     * past it). rushd's in-process builtins write from the daemon, which does not have ours: with
+     * a limit set, the script is sh's, here. */
+    struct rlimit fsize;
+    if (getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY) runtime_exec_sh(argv);
     signals_ignore_pipe(); /* a dead daemon must be EPIPE, not death */
     occupy_closed_stdio();
     s.sock = connect_daemon();
