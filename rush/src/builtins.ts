@@ -2,6 +2,7 @@
  * In-process builtins for scripts the recogniser fully understood. Each builtin either produces
  * exactly what dash would (output bytes, status, state change) or declines (`undefined`), and then
  * the whole script runs in `/bin/sh -c` instead — before anything was written or changed.
+ * Arguments, state and output are byte strings (see exec.ts), as dash's builtins work on bytes.
  *
  * So evaluation works on a copy of the state and buffers output: nothing is committed until the
  * whole script was handled in-process.
@@ -9,10 +10,10 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import type { SimpleCommand } from './script.js'
-import { isName, type ShellState } from './shell-state.js'
+import { fsPath, isName, type ShellState } from './shell-state.js'
 
 export interface Evaluation {
-  /** What the script writes to fd 1. */
+  /** What the script writes to fd 1, as a byte string. */
   stdout: string
   status: number
   /** The script ran `exit` (an interactive session ends). */
@@ -103,8 +104,8 @@ const builtins: Record<string, Builtin> = {
     if (/^\/\/(?!\/)/.test(target) || /^\/\/(?!\/)/.test(state.cwd)) return undefined // dash keeps a leading `//`
     const logical = path.resolve(state.cwd, target) // dash resolves `..` logically, as path does
     try {
-      if (!fs.statSync(logical).isDirectory()) return undefined
-      fs.accessSync(logical, fs.constants.X_OK)
+      if (!fs.statSync(fsPath(logical)).isDirectory()) return undefined
+      fs.accessSync(fsPath(logical), fs.constants.X_OK)
     } catch {
       return undefined // the error message is sh's to print
     }

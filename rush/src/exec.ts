@@ -3,6 +3,13 @@
  * script; else the client runs it, exec'ing the program named here (a lone simple command) or
  * `/bin/sh` itself. Either way the output and status are what `sh -c` gives.
  *
+ * Shell text is bytes, as it is to sh (dash reads and stores bytes, whatever the locale): every
+ * string here that came from the client or from sh is a byte string, one char (U+0000..U+00FF)
+ * per byte, read with the request's `…Bytes` getters. It turns back into the same bytes wherever
+ * it leaves: output (`Buffer.from(s, 'latin1')`), paths given to fs (`fsPath`) and the RunLocally
+ * reply (encoded `'latin1'` by handlers.ts). So no byte of a file name, argument, variable or
+ * line is ever altered, UTF-8 or not.
+ *
  * The client's fds are closed the moment the answer is ready: a reader downstream of the
  * client's stdout must see EOF when the command is done, not when the daemon gets around to it.
  */
@@ -14,7 +21,7 @@ import { closeFd } from 'fdwire'
 import * as rush from './protocol/messages.js'
 import { evaluate } from './builtins.js'
 import { parseScript, type SimpleCommand } from './script.js'
-import { isName, ShellState } from './shell-state.js'
+import { fsPath, isName, ShellState } from './shell-state.js'
 import { adoptTerminalRun, capturingScript, discardTerminalRun } from './state-capture.js'
 
 const write = promisify(fs.write)
@@ -48,13 +55,9 @@ let captures = 0
 /** Answers an exec request. Takes ownership of `fds` (closed before this resolves). */
 export async function runExec(session: RushSession, request: rush.ExecRequestView, fds: number[]): Promise<ExecOutcome> {
   try {
-    // The recogniser and builtins work on text. A caller's bytes that are not UTF-8 (a Latin-1 file
-    // name, a binary env value) go to sh untouched: the client runs its own argv, env and cwd.
-    if (!request.isText && request.line === 0) return { kind: 'runLocally', reason: '' }
-    const argv = request.argv
-    const script = argv[0]
+    const script = request.argvBytes[0]
     if (script === undefined) return { kind: 'result', status: 0, signal: 0, exited: false }
-    session.state ??= new ShellState(request.cwd || '/', () => request.env, request.umask)
+    session.state ??= new ShellState(request.cwdBytes || '/', () => request.envBytes, request.umask)
     if (session.terminalRun !== undefined) {
       adoptTerminalRun(session.terminalRun, session.state)
       session.terminalRun = undefined
@@ -124,7 +127,7 @@ async function runBuiltins(commands: SimpleCommand[], session: RushSession, stdo
     return { kind: 'result', status: signal ? 0 : status, signal, exited: evaluation.exited }
   }
   if (evaluation.stdout.length === 0) return commit(evaluation.status, 0)
-  const { written, error } = await writeAll(stdout, Buffer.from(evaluation.stdout))
+  const { written, error } = await writeAll(stdout, Buffer.from(evaluation.stdout, 'latin1'))
   if (error === undefined) return commit(evaluation.status, 0)
   if (written === 0) return undefined
   // Part of the output is out: too late to hand over. A shell writing into a pipe nobody reads
@@ -234,7 +237,7 @@ function dashEnviron(state: ShellState): string[] | undefined {
   const entries: { key: string; value: string; bucket: number; rank: number }[] = []
   const add = (key: string, value: string): void => {
     let hash = key.charCodeAt(0) << 4
-    for (const byte of Buffer.from(key)) hash += byte
+    for (let i = 0; i < key.length; i++) hash += key.charCodeAt(i)
     const own = DASH_VARINIT.indexOf(key)
     entries.push({ key, value, bucket: hash % 39, rank: own >= 0 ? own - DASH_VARINIT.length : entries.length })
   }
@@ -261,8 +264,8 @@ function searchPath(name: string, state: ShellState): string | undefined {
 
 function isExecutableFile(file: string): boolean {
   try {
-    fs.accessSync(file, fs.constants.X_OK)
-    return fs.statSync(file).isFile()
+    fs.accessSync(fsPath(file), fs.constants.X_OK)
+    return fs.statSync(fsPath(file)).isFile()
   } catch {
     return false
   }
@@ -273,7 +276,7 @@ function execsDirectly(file: string): boolean {
   const head = Buffer.alloc(4)
   let fd = -1
   try {
-    fd = fs.openSync(file, 'r')
+    fd = fs.openSync(fsPath(file), 'r')
     const n = fs.readSync(fd, head, 0, 4, 0)
     return (n >= 2 && head[0] === 0x23 && head[1] === 0x21) || (n === 4 && head.toString('latin1') === '\x7fELF')
   } catch {

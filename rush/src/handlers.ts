@@ -36,7 +36,8 @@ export function rushHandlers(stateDir: string, counters: RushCounters): Record<s
           session.discardOnClose = true
           request.connection.once('close', () => session.discard())
         }
-        const body = rush.encodeRunLocally(outcome.reason, outcome.exec)
+        // The program's strings are byte strings (exec.ts): written back as the bytes they were.
+        const body = rush.encodeRunLocally(outcome.reason, outcome.exec, 'latin1')
         // A program whose argv and environment make a reply larger than the client reads is left
         // to the client's own `/bin/sh -c`, which gives the same result. (A line run on the
         // terminal carries the session's state in its program: that one has no such fallback.)

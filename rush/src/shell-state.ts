@@ -3,6 +3,9 @@
  * unexported variables, umask, the last status, and what an interactive session keeps from the
  * lines sh ran (aliases, readonly names, positional parameters). Nothing here touches `process.cwd()` or
  * `process.env`: sessions are isolated by construction, not by resetting a shared process.
+ *
+ * Every string is a byte string, one char per byte (see exec.ts): names, values, the directory,
+ * as sh holds them, whether or not they are UTF-8.
  */
 import * as fs from 'node:fs'
 
@@ -101,8 +104,8 @@ function parseEnv(entries: Iterable<string> | Map<string, string>): Map<string, 
 function logicalCwd(physical: string, pwd: string | undefined): string {
   if (pwd?.startsWith('/') && pwd !== physical) {
     try {
-      const a = fs.statSync(pwd)
-      const b = fs.statSync(physical)
+      const a = fs.statSync(fsPath(pwd))
+      const b = fs.statSync(fsPath(physical))
       if (a.ino === b.ino && a.dev === b.dev && !/(^|\/)\.\.?(\/|$)/.test(pwd)) return pwd
     } catch {
       // Not usable: the physical path it is.
@@ -113,3 +116,6 @@ function logicalCwd(physical: string, pwd: string | undefined): string {
 
 /** A valid shell variable name. */
 export const isName = (word: string): boolean => /^[A-Za-z_][A-Za-z0-9_]*$/.test(word)
+
+/** A byte string's path as fs takes it: its bytes (a string path would be encoded as UTF-8). */
+export const fsPath = (file: string): Buffer => Buffer.from(file, 'latin1')

@@ -15,6 +15,9 @@
  * restore, the trace shows one extra `+ exit N` line.
  *
  * Not kept: functions (dash cannot print their definitions).
+ *
+ * The state and the line are byte strings (one char per byte, see exec.ts), and so is the dump,
+ * read as `latin1`: a directory, value or line that is not UTF-8 goes through sh and back unchanged.
  */
 import * as fs from 'node:fs'
 import { isName, type ShellState } from './shell-state.js'
@@ -55,10 +58,11 @@ const DUMP = `pwd; umask; export -p; set; echo ${SECTION}; alias; echo ${SECTION
  * and umask itself, and leaves the line's status next to `file` (see `adoptTerminalRun`).
  */
 export function capturingScript(line: string, state: ShellState, file: string, lineNumber = 1, onTerminal = false): string {
-  const dump = `{ ${DUMP}; } >${shellQuote(file)}`
+  // `file` is a path as fs takes it (a string is its UTF-8): in the script, its bytes.
+  const dump = `{ ${DUMP}; } >${shellQuote(byteString(file))}`
   // `$?` on entry to the EXIT trap is the script's exit status: saved first, before the dump. The
   // whole trap's stderr goes nowhere, its xtrace lines included.
-  const trap = onTerminal ? `{ echo "$?" >${shellQuote(statusFileOf(file))}; ${dump}; } 2>/dev/null` : `${dump} 2>/dev/null`
+  const trap = onTerminal ? `{ echo "$?" >${shellQuote(byteString(statusFileOf(file)))}; ${dump}; } 2>/dev/null` : `${dump} 2>/dev/null`
   const prelude: string[] = [`trap ${shellQuote(trap)} EXIT; `]
   if (onTerminal) {
     // A key that kills the line (Ctrl-C, Ctrl-\) or a SIGTERM/SIGHUP reaches this shell too, in the
@@ -97,8 +101,9 @@ export function adoptTerminalRun(file: string, state: ShellState): boolean {
   const statusFile = statusFileOf(file)
   try {
     if (!adoptCapturedState(file, state)) return false
-    const status = fs.readFileSync(statusFile, 'utf8').trim()
-    if (/^[0-9]{1,3}$/.test(status)) state.status = Number(status)
+    // What `echo "$?"` wrote: digits and a newline.
+    const status = /^([0-9]{1,3})\n$/.exec(fs.readFileSync(statusFile, 'latin1'))
+    if (status !== null) state.status = Number(status[1])
     return true
   } catch {
     return true // the state was adopted; the status file went missing
@@ -113,6 +118,11 @@ export function discardTerminalRun(file: string): void {
   fs.rmSync(statusFileOf(file), { force: true })
 }
 
+/** A path's bytes as a byte string. */
+function byteString(file: string): string {
+  return Buffer.from(file).toString('latin1')
+}
+
 /** Where a line run on the terminal leaves its status: next to its state. */
 function statusFileOf(file: string): string {
   return `${file}.status`
@@ -122,7 +132,7 @@ function statusFileOf(file: string): string {
 export function adoptCapturedState(file: string, state: ShellState): boolean {
   let text: string
   try {
-    text = fs.readFileSync(file, 'utf8')
+    text = fs.readFileSync(file, 'latin1') // bytes, as sh wrote them
   } catch {
     return false // killed by a signal before the trap ran: keep the state as it was
   } finally {

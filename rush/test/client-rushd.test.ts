@@ -10,6 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { Client } from 'fdwire'
 import { RUSH_CLIENT_MAX_FRAME, RUSH_CONNECTION } from '../src/constants.js'
+import * as messages from '../src/protocol/messages.js'
+import { shellQuote } from '../src/state-capture.js'
 import { collect, needs, root, tempDir } from '../../test/helpers.js'
 
 const rush = path.join(root, 'build', 'Release', 'rush')
@@ -149,4 +151,71 @@ t.test("rushd's limits (docs/rush-client.md): past each, the command still runs 
   await t.rejects(client.request('rush.status'), { code: 'ERR_FDWIRE_UNKNOWN_METHOD' })
   await t.rejects(client.request('rush.signal'), { code: 'ERR_FDWIRE_UNKNOWN_METHOD' })
   t.match((await client.request('fdwire.status')).json(), { pid: Number, buildId: String, sessions: Number, commandsRun: Number })
+})
+
+t.test('rushd on the wire: bytes that are not UTF-8 come back unchanged, in its replies, its output and an interactive session', async (t) => {
+  if (!needs(t, missing, '`npm install` builds them')) return
+  const env = await daemon(t)
+  const socket = path.join(env['RUSH_RUNTIME_DIR']!, 'daemon.sock')
+  // Byte strings (one char per byte) for the bytes sent and expected; Buffers on the wire.
+  const bytes = (s: string) => Buffer.from(s, 'latin1')
+  const tmp = tempDir(t)
+  const home = Buffer.from(tmp).toString('latin1')
+  const sub = `${home}/d\xff\xe9`
+  fs.mkdirSync(bytes(sub))
+  fs.writeFileSync(bytes(`${sub}/f\xa0`), 'in-file\n')
+  const entries = ['PATH=/usr/bin:/bin', 'XV=v\xfe\x85\xa0']
+  const out = path.join(tmp, 'out')
+  /** Sends one exec on `client` (stdout: the file `out`, emptied first); the reply, strings as byte strings. */
+  const exec = async (client: Client, script: string, line: number) => {
+    const fd = fs.openSync(out, 'w')
+    try {
+      const body = messages.encodeExecRequest({ argv: [bytes(script)], cwd: bytes(sub), env: entries.map(bytes), fdRoles: [messages.FdRole.Stdout], line })
+      return messages.readExecReply((await client.request(messages.RushMethod.exec, body, { fds: [fd] })).body, 'latin1')
+    } finally {
+      fs.closeSync(fd)
+    }
+  }
+  const output = () => fs.readFileSync(out).toString('latin1')
+  const connect = async () => {
+    const client = await Client.connect(socket)
+    t.teardown(() => client.destroy())
+    return client
+  }
+
+  // `rush -c` (line 0), one connection each.
+  const program = await exec(await connect(), `cat 'f\xa0'`, 0)
+  t.ok(program.kind === 'runLocally' && program.exec !== undefined, 'a lone program: rushd names it')
+  if (program.kind === 'runLocally' && program.exec) {
+    t.same(program.exec.argv, ['cat', 'f\xa0'], 'its argv, byte for byte')
+    t.ok(program.exec.env.includes(entries[1]!), 'its environment, byte for byte')
+    t.ok(program.exec.env.includes(`PWD=${sub}`), 'and $PWD')
+  }
+  const builtins = await exec(await connect(), `cd .. && cd 'd\xff\xe9' && pwd && echo "\x85" '\xe9'`, 0)
+  t.same(builtins, { kind: 'result', status: 0, signal: 0, ended: false }, 'builtins run in rushd')
+  t.equal(output(), `${sub}\n\x85 \xe9\n`, 'and write the bytes of the directory and the words')
+
+  // An interactive session: its lines numbered; a line that needs sh comes back wrapped in the
+  // session's state, which this test then runs as the client would.
+  const session = await connect()
+  const first = `v='\xe9'$(printf '\\240'); cd ..`
+  const wrapped = await exec(session, first, 1)
+  if (wrapped.kind !== 'runLocally' || wrapped.exec === undefined) {
+    t.fail('a line that needs sh: a program to run', { wrapped })
+    return
+  }
+  const [, , script] = wrapped.exec.argv
+  t.ok(script?.endsWith(`; ${first}`), 'the line, byte for byte, after its prelude', { script })
+  t.match(script, `cd -- ${shellQuote(sub)} `, "the session's directory")
+  t.same(wrapped.exec.env, entries, "the session's environment")
+  const wrapper = path.join(tmp, 'wrapper')
+  const argv = [wrapped.exec.program, ...wrapped.exec.argv.slice(1)].map(shellQuote).join(' ')
+  fs.writeFileSync(wrapper, bytes(`exec env -i ${wrapped.exec.env.map(shellQuote).join(' ')} ${argv}`))
+  t.equal(spawnSync('/bin/sh', [wrapper], { cwd: '/' }).status, 0, 'the line ran')
+  const pwd = await exec(session, 'pwd', 2)
+  t.same(pwd, { kind: 'result', status: 0, signal: 0, ended: false }, 'the next line runs in rushd')
+  t.equal(output(), `${home}\n`, "in the directory the line left, adopted from sh's dump")
+  const third = await exec(session, 'echo "$v" "$XV"', 3)
+  if (third.kind === 'runLocally' && third.exec !== undefined) t.match(third.exec.argv[2], `v='\xe9\xa0'; `, 'the variable the line set, byte for byte')
+  else t.fail('a line that needs sh: a program to run', { third })
 })

@@ -46,6 +46,15 @@ if (haveClient(t)) {
     ['a non-UTF-8 env value', `XV="$(printf '\\377')" "$SH" -c 'printenv XV'`],
     ['a non-UTF-8 script', `"$SH" -c "$(printf 'echo \\351t\\351')"`],
     ['a non-UTF-8 directory', `d="$(printf 'd\\377')"; mkdir -p "$d" && cd "$d" && "$SH" -c 'pwd; ls -d "$PWD" >/dev/null; echo $?'`],
+    // The same bytes where rushd itself reads them: builtins, PATH search, a program it names.
+    ['pwd of a non-UTF-8 directory', `d="$(printf 'd\\377')"; mkdir -p "$d" && cd "$d" && "$SH" -c pwd`],
+    ['echo and cd with non-UTF-8 words', `d="$(printf 'd\\377\\240')"; mkdir -p "$d" && "$SH" -c "echo 'x$d'; cd '$d' && pwd && cd .. && pwd"`],
+    ['a program with a non-UTF-8 argument', `f="$(printf 'f\\351')"; echo in-file >"$f"; "$SH" -c "cat '$f'"`],
+    [
+      'a program on a non-UTF-8 PATH directory',
+      `d="$PWD/$(printf 'b\\377')"; mkdir -p "$d"; printf '#!/bin/sh\\necho "found $0"\\n' >"$d/tool"; chmod +x "$d/tool"; PATH="$d:$PATH" "$SH" -c tool`,
+    ],
+    ['a program with a non-UTF-8 env value', `XV="$(printf '\\376\\205\\240')" "$SH" -c 'env' | grep '^XV='`],
     // sh's own invocation.
     ['-ec', `"$SH" -ec 'false; echo not reached'; echo "status $?"`],
     ['-e -c', `"$SH" -e -c 'false; echo not reached'; echo "status $?"`],

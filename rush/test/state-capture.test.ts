@@ -17,22 +17,29 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rush-capture-'))
 t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
 let files = 0
 
-/** Runs `line` as the session's line `lineNumber`; the session adopts what sh left behind. */
+/**
+ * Runs `line` as the session's line `lineNumber`; the session adopts what sh left behind. The
+ * state's strings are byte strings (one char per byte), and sh gets them as those bytes: Node would
+ * encode a string argument, directory or environment entry as UTF-8, so a wrapper script written
+ * as bytes enters the directory and execs sh with the script and environment, quoted.
+ */
 function runLine(state: ShellState, line: string, lineNumber: number): { stdout: string; stderr: string; status: number | null; adopted: boolean } {
   const file = path.join(dir, `state-${++files}`)
+  const wrapper = path.join(dir, `wrapper-${files}`)
   // argv[0] 'sh', as rushd runs it.
-  const r = spawnSync('/bin/sh', ['-c', capturingScript(line, state, file, lineNumber)], {
-    argv0: 'sh',
-    cwd: state.cwd,
-    env: Object.fromEntries(state.env),
-    encoding: 'utf8',
-  })
+  const script = capturingScript(line, state, file, lineNumber)
+  const entries = state.envList().map(shellQuote).join(' ')
+  fs.writeFileSync(wrapper, `cd -- ${shellQuote(state.cwd)} && exec env -i ${entries} /bin/sh -c ${shellQuote(script)} sh`, 'latin1')
+  const r = spawnSync('/bin/sh', [wrapper])
+  fs.rmSync(wrapper)
   const adopted = adoptCapturedState(file, state)
   t.notOk(fs.existsSync(file), 'the dump file is removed')
-  return { stdout: r.stdout, stderr: r.stderr, status: r.status, adopted }
+  return { stdout: r.stdout.toString('latin1'), stderr: r.stderr.toString('latin1'), status: r.status, adopted }
 }
 
-const fresh = () => new ShellState(dir, ['PATH=/usr/bin:/bin', `HOME=${dir}`], 0o022)
+// The session's strings are byte strings: the temporary directory's path as its bytes.
+const home = Buffer.from(dir).toString('latin1')
+const fresh = () => new ShellState(home, ['PATH=/usr/bin:/bin', `HOME=${home}`], 0o022)
 
 t.test('aliases, readonly names, positional parameters and variables survive to the next line', async (t) => {
   const state = fresh()
@@ -170,4 +177,45 @@ t.test('a line run on the client terminal: the session state on the way in, its 
   t.notOk(adoptTerminalRun(path.join(dir, 'never-written'), state), 'killed before its EXIT trap: nothing to adopt')
   t.equal(state.cwd, untouched.cwd)
   t.equal(state.status, untouched.status)
+})
+
+// Bytes that are not UTF-8, and 0x85 and 0xA0, which a JavaScript regex's \s matches in a byte
+// string (sh's blanks are space, tab and newline only), and a quote.
+const odd = "caf\xe9 \x85\xa0 it's \xff"
+
+t.test('bytes, not text: a directory, variables, exported values and a line that are not UTF-8 go through sh and back unchanged', async (t) => {
+  const state = fresh()
+  const sub = `${home}/d\xff\xe9`
+  fs.mkdirSync(Buffer.from(sub, 'latin1'))
+  state.cwd = sub
+  state.vars.set('v', odd)
+  state.env.set('E', `\xfe${odd}`)
+  state.positional = ['p\xff', '\xa0']
+  const first = runLine(state, `printf '%s|' "$(pwd)" "$v" "$E" "$@"; w='\xe9\xa0\x85'; export F="\x80$v"`, 2)
+  t.equal(first.stderr, '')
+  t.equal(first.stdout, `${sub}|${odd}|\xfe${odd}|p\xff|\xa0|`, 'sh got the bytes of the directory, variable, exported value and parameters')
+  t.ok(first.adopted)
+  t.equal(state.cwd, sub, 'the directory comes back byte for byte')
+  t.equal(state.vars.get('v'), odd)
+  t.equal(state.vars.get('w'), '\xe9\xa0\x85', 'a variable the line set')
+  t.equal(state.env.get('E'), `\xfe${odd}`)
+  t.equal(state.env.get('F'), `\x80${odd}`, 'a value the line exported')
+  t.same(state.positional, ['p\xff', '\xa0'])
+  const second = runLine(state, `printf '%s|' "$PWD" "$w" "$F"`, 3)
+  t.equal(second.stdout, `${sub}|\xe9\xa0\x85|\x80${odd}|`, 'and goes to sh again unchanged')
+})
+
+t.test('in-process builtins work on bytes: cd, pwd, echo and assignments that are not UTF-8', async (t) => {
+  const state = fresh()
+  const sub = `${home}/b\xff \xa0`
+  fs.mkdirSync(Buffer.from(sub, 'latin1'))
+  const e = evaluate(parseScript(`cd 'b\xff \xa0' && pwd && echo 'x\xe9' "\x85" && v='\xa0\x85' && export X='\xfe'`)!, state)
+  t.equal(e?.stdout, `${sub}\nx\xe9 \x85\n`, 'the bytes of the directory and the words')
+  t.equal(e?.state.cwd, sub)
+  t.equal(e?.state.get('PWD'), sub)
+  t.equal(e?.state.vars.get('v'), '\xa0\x85')
+  t.equal(e?.state.env.get('X'), '\xfe')
+  const link = `${home}/l\xe9`
+  fs.symlinkSync(Buffer.from(sub, 'latin1'), Buffer.from(link, 'latin1'))
+  t.equal(new ShellState(sub, [`PWD=${link}`], 0o022).cwd, link, 'the start directory is $PWD when it names the same directory')
 })

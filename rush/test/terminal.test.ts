@@ -60,8 +60,12 @@ if (haveClient(t) && haveTmux(t)) {
       tmux('kill-session', '-t', name)
     })
     const screen = () => tmux('capture-pane', '-p', '-t', name, '-S', '-500').stdout ?? ''
+    /** Types a line: its chars are bytes (a byte string), those past ASCII typed as themselves (not as UTF-8). */
     const type = (text: string) => {
-      tmux('send-keys', '-t', name, '-l', text)
+      for (const run of text.match(/[^\x80-\xff]+|[\x80-\xff]+/g) ?? []) {
+        if (run.charCodeAt(0) < 0x80) tmux('send-keys', '-t', name, '-l', run)
+        else tmux('send-keys', '-t', name, '-H', ...Array.from(run, (c) => c.charCodeAt(0).toString(16)))
+      }
       tmux('send-keys', '-t', name, 'Enter')
     }
     const key = (k: string) => tmux('send-keys', '-t', name, k)
@@ -234,6 +238,23 @@ if (haveClient(t) && haveTmux(t)) {
     ['echo "$0"'],
     ['cd /nonexistent'],
     ['echo "st=$?"'],
+    // Bytes that are not UTF-8 (od shows them on the screen), made by sh or typed as such.
+    [`cd && mkdir -p "$(printf 'd\\377')" && cd "$(printf 'd\\377')"`],
+    ['pwd | od -c'],
+    ['pwd'],
+    ['cd .. && cd -'],
+    ['cd ..'],
+    [`cd 'd\xff'`],
+    ['echo "$PWD|$OLDPWD" | od -c'],
+    [`echo 'caf\xe9' "x\xa0"`],
+    [`v='a\xe9\xa0b'`],
+    [`x=$(printf '\\376\\205'); export E="$x$v"`],
+    ['echo "$x|$v|$E" | od -c'],
+    ['export v'],
+    ['printenv v | od -c'],
+    [`echo 'caf\xe9' "$v" | od -c`],
+    [`set -- 'p\xff' "$x"; echo "$@" | od -c`],
+    ['echo "$1" | od -c'],
   ]
   t.test('interactive session vs sh -i: the same lines give the same screen', async (t) => {
     const screens: string[][][] = []

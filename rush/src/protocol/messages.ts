@@ -6,7 +6,6 @@
  * Encoders return a view into a shared builder, overwritten by the next rush encode: pass it
  * straight to `Encoder.request`/`response` (which copy it) or copy it.
  */
-import { isUtf8 } from 'node:buffer'
 import * as flatbuffers from 'flatbuffers'
 import { FdwireError, protocol } from 'fdwire'
 import { FdRole } from './generated/rush_common_generated.js'
@@ -15,7 +14,7 @@ import { RunLocally } from './generated/rush_run_locally_generated.js'
 import { RushRoots } from './descriptors.js'
 
 const { compileRoot, verify, verifyCompiled } = protocol
-const { asBuffer, bytesAt, deref, field, i32, rootTable, stringAt, stringBytesAt, stringsAt, u32, utf8, Out, header, pad, vtable2, w16, w32 } = protocol.flat
+const { asBuffer, bytesAt, deref, field, i32, rootTable, stringAt, stringsAt, u32, utf8, Out, header, pad, vtable2, w16, w32 } = protocol.flat
 type StringCache = InstanceType<typeof protocol.StringCache>
 
 function malformed(reason: string): FdwireError {
@@ -28,8 +27,41 @@ function checkRange(name: string, value: number, min: number, max: number): numb
   return value
 }
 
-function checkArgv(name: string, argv: readonly string[]): void {
-  if (!Array.isArray(argv) || argv.length === 0 || argv.some((a) => typeof a !== 'string')) throw new TypeError(`${name} must be a non-empty array of strings`)
+/** A string field's value: text (encoded as UTF-8, or as one byte per char: `StringEncoding`) or its bytes. */
+export type Bytes = string | Uint8Array
+
+const isBytes = (s: unknown): s is Bytes => typeof s === 'string' || s instanceof Uint8Array
+
+function checkArgv(name: string, argv: readonly Bytes[]): void {
+  if (!Array.isArray(argv) || argv.length === 0 || !argv.every(isBytes)) throw new TypeError(`${name} must be a non-empty array of strings or Uint8Arrays`)
+}
+
+/**
+ * How a string field's bytes and a JavaScript string map to each other. `'utf8'`: text (a byte
+ * sequence that is not UTF-8 reads as U+FFFD). `'latin1'`: a byte string, one char (U+0000..U+00FF)
+ * per byte, so any bytes read and write back unchanged: what rushd works on, as sh works on bytes.
+ */
+export type StringEncoding = 'utf8' | 'latin1'
+
+/** The bytes of `s` in `encoding` (bytes given as such are taken as they are). */
+function bytesOf(s: Bytes, encoding: StringEncoding): Uint8Array {
+  return typeof s !== 'string' ? s : encoding === 'utf8' ? utf8(s) : Buffer.from(s, 'latin1')
+}
+
+/** The string whose offset is stored at `at`, as a byte string (one char per byte). */
+function byteStringAt(b: Buffer, at: number): string {
+  const s = deref(b, at)
+  return b.toString('latin1', s + 4, s + 4 + u32(b, s))
+}
+
+/** Every string of the vector whose offset is stored at `at`, decoded as `encoding`. */
+function stringsIn(b: Buffer, at: number, encoding: StringEncoding): string[] {
+  if (encoding === 'utf8') return stringsAt(b, at)
+  const v = deref(b, at)
+  const n = u32(b, v)
+  const out = new Array<string>(n)
+  for (let i = 0; i < n; i++) out[i] = byteStringAt(b, v + 4 + 4 * i)
+  return out
 }
 
 export { FdRole }
@@ -39,10 +71,11 @@ export const RushMethod = { exec: 'rush.exec' } as const
 
 /** What the thin client asks the daemon to run. */
 export interface ExecRequestInit {
-  readonly argv: readonly string[]
-  readonly cwd: string
-  /** `KEY=VALUE` entries, or an object (entries with `undefined` values are skipped). */
-  readonly env: readonly string[] | Readonly<Record<string, string | undefined>>
+  /** Strings are written as UTF-8; bytes (a caller's argument that is not UTF-8) as they are. */
+  readonly argv: readonly Bytes[]
+  readonly cwd: Bytes
+  /** `KEY=VALUE` entries (strings or bytes), or an object (entries with `undefined` values are skipped). */
+  readonly env: readonly Bytes[] | Readonly<Record<string, string | undefined>>
   /** Defaults to 0o022. */
   readonly umask?: number
   /** One role per fd sent with the message, in order. */
@@ -63,19 +96,19 @@ function finish(root: flatbuffers.Offset, identifier: string): Uint8Array {
   return builder.asUint8Array()
 }
 
-function stringVector(b: flatbuffers.Builder, items: readonly string[], cache: StringCache | undefined): flatbuffers.Offset {
+function stringVector(b: flatbuffers.Builder, items: readonly Bytes[], cache: StringCache | undefined, encoding: StringEncoding = 'utf8'): flatbuffers.Offset {
   const offsets = new Array<flatbuffers.Offset>(items.length)
   for (let i = 0; i < items.length; i++) {
     const s = items[i]!
-    offsets[i] = b.createString(cache === undefined ? utf8(s) : cache.get(s))
+    offsets[i] = b.createString(cache === undefined || typeof s !== 'string' ? bytesOf(s, encoding) : cache.get(s))
   }
   b.startVector(4, offsets.length, 4)
   for (let i = offsets.length - 1; i >= 0; i--) b.addOffset(offsets[i]!)
   return b.endVector()
 }
 
-function envEntries(env: ExecRequestInit['env']): readonly string[] {
-  if (Array.isArray(env)) return env as readonly string[]
+function envEntries(env: ExecRequestInit['env']): readonly Bytes[] {
+  if (Array.isArray(env)) return env as readonly Bytes[]
   const out: string[] = []
   for (const [k, v] of Object.entries(env as Readonly<Record<string, string | undefined>>)) {
     if (v !== undefined) out.push(`${k}=${v}`)
@@ -89,12 +122,12 @@ function envEntries(env: ExecRequestInit['env']): readonly string[] {
  */
 export function encodeExecRequest(init: ExecRequestInit, cache?: StringCache): Uint8Array {
   checkArgv('init.argv', init.argv)
-  if (typeof init.cwd !== 'string') throw new TypeError('init.cwd must be a string')
+  if (!isBytes(init.cwd)) throw new TypeError('init.cwd must be a string or a Uint8Array')
   const umask = checkRange('init.umask', init.umask ?? 0o022, 0, 0o7777)
   const line = checkRange('init.line', init.line ?? 0, 0, 0xffffffff)
   const b = start()
   const argv = stringVector(b, init.argv, undefined)
-  const cwd = b.createString(cache === undefined ? utf8(init.cwd) : cache.get(init.cwd))
+  const cwd = b.createString(cache === undefined || typeof init.cwd !== 'string' ? utf8(init.cwd) : cache.get(init.cwd))
   const env = stringVector(b, envEntries(init.env), cache)
   const roles = init.fdRoles === undefined ? 0 : b.createByteVector(Uint8Array.from(init.fdRoles))
   ExecRequest.startExecRequest(b)
@@ -109,9 +142,10 @@ export function encodeExecRequest(init: ExecRequestInit, cache?: StringCache): U
 
 /**
  * A verified ExecRequest, read in place; each getter decodes on access. argv, cwd and env are
- * bytes on the wire (a caller's file names and environment need not be UTF-8); the string getters
- * decode them as UTF-8, where a byte sequence that is not UTF-8 reads as U+FFFD, so check `isText`
- * before relying on them. Field 4 (`stdin_mode`) is deprecated: verified like any field, never read.
+ * bytes on the wire (a caller's file names and environment need not be UTF-8). The string getters
+ * decode them as UTF-8, where a byte sequence that is not UTF-8 reads as U+FFFD; the `…Bytes`
+ * getters give byte strings (one char per byte, `StringEncoding` `'latin1'`), which lose nothing.
+ * Field 4 (`stdin_mode`) is deprecated: verified like any field, never read.
  */
 export class ExecRequestView {
   private readonly b: Buffer
@@ -123,8 +157,7 @@ export class ExecRequestView {
     this.t = rootTable(this.b)
   }
   get argv(): string[] {
-    const at = field(this.b, this.t, 0)
-    return at === 0 ? [] : stringsAt(this.b, at)
+    return this.strings(0, 'utf8')
   }
   get cwd(): string {
     const at = field(this.b, this.t, 1)
@@ -132,22 +165,24 @@ export class ExecRequestView {
   }
   /** `KEY=VALUE` entries. */
   get env(): string[] {
-    const at = field(this.b, this.t, 2)
-    return at === 0 ? [] : stringsAt(this.b, at)
+    return this.strings(2, 'utf8')
   }
-  /** Whether argv, cwd and every env entry are valid UTF-8, so the string getters lose nothing. */
-  get isText(): boolean {
-    const b = this.b
-    const t = this.t
-    const cwd = field(b, t, 1)
-    if (cwd !== 0 && !isUtf8(stringBytesAt(b, cwd))) return false
-    for (const slot of [0, 2]) {
-      const at = field(b, t, slot)
-      if (at === 0) continue
-      const v = deref(b, at)
-      for (let i = 0, n = u32(b, v); i < n; i++) if (!isUtf8(stringBytesAt(b, v + 4 + 4 * i))) return false
-    }
-    return true
+  /** argv as byte strings. */
+  get argvBytes(): string[] {
+    return this.strings(0, 'latin1')
+  }
+  /** cwd as a byte string. */
+  get cwdBytes(): string {
+    const at = field(this.b, this.t, 1)
+    return at === 0 ? '' : byteStringAt(this.b, at)
+  }
+  /** env as byte strings. */
+  get envBytes(): string[] {
+    return this.strings(2, 'latin1')
+  }
+  private strings(slot: number, encoding: StringEncoding): string[] {
+    const at = field(this.b, this.t, slot)
+    return at === 0 ? [] : stringsIn(this.b, at, encoding)
   }
   get umask(): number {
     const at = field(this.b, this.t, 3)
@@ -170,7 +205,10 @@ export function readExecRequest(body: Uint8Array): ExecRequestView {
   return new ExecRequestView(body)
 }
 
-/** A program the client execs itself, resolved by the daemon (see schemas/rush_run_locally.fbs). */
+/**
+ * A program the client execs itself, resolved by the daemon (see schemas/rush_run_locally.fbs).
+ * Its strings are text or byte strings, as the `StringEncoding` of the encoder or reader says.
+ */
 export interface LocalProgram {
   /** The file to execve. */
   readonly program: string
@@ -228,22 +266,26 @@ export function encodeResult(status: number, signal = 0, ended = false): Uint8Ar
 
 /**
  * Encodes a RunLocally body: the client must run the command itself, with `/bin/sh -c` or, given
- * `exec`, by exec'ing that program directly.
+ * `exec`, by exec'ing that program directly. `encoding` is how exec's strings become bytes:
+ * `'latin1'` for byte strings (rushd's: what it read from a request or from sh, byte for byte).
  */
-export function encodeRunLocally(reason = '', exec?: LocalProgram): Uint8Array {
+export function encodeRunLocally(reason = '', exec?: LocalProgram, encoding: StringEncoding = 'utf8'): Uint8Array {
   const b = start()
   const r = reason === '' ? 0 : b.createString(utf8(reason))
   if (exec === undefined) return finish(RunLocally.createRunLocally(b, r, 0, 0, 0), RushRoots.runLocally.fileIdentifier)
   if (typeof exec.program !== 'string' || exec.program === '') throw new TypeError('exec.program must be a non-empty string')
   checkArgv('exec.argv', exec.argv)
-  const program = b.createString(utf8(exec.program))
-  const argv = stringVector(b, exec.argv, undefined)
-  const env = stringVector(b, exec.env, undefined)
+  const program = b.createString(bytesOf(exec.program, encoding))
+  const argv = stringVector(b, exec.argv, undefined, encoding)
+  const env = stringVector(b, exec.env, undefined, encoding)
   return finish(RunLocally.createRunLocally(b, r, program, argv, env), RushRoots.runLocally.fileIdentifier)
 }
 
-/** Reads the body of the Response to "rush.exec": a Result or a RunLocally, told apart by file identifier. */
-export function readExecReply(body: Uint8Array): ExecReply {
+/**
+ * Reads the body of the Response to "rush.exec": a Result or a RunLocally, told apart by file
+ * identifier. `encoding`: how a program's strings are decoded (`'latin1'`: byte strings).
+ */
+export function readExecReply(body: Uint8Array, encoding: StringEncoding = 'utf8'): ExecReply {
   // Told apart by the identifier's second byte ("RRES" / "RLOC"); verify then checks all four.
   const tag = body.length >= 8 ? body[5] : 0
   if (tag === RESULT_TAG) {
@@ -264,7 +306,11 @@ export function readExecReply(body: Uint8Array): ExecReply {
     if (program === 0) return { kind: 'runLocally', reason }
     const argv = field(b, t, 2)
     const env = field(b, t, 3)
-    const exec = { program: stringAt(b, program), argv: argv === 0 ? [] : stringsAt(b, argv), env: env === 0 ? [] : stringsAt(b, env) }
+    const exec = {
+      program: encoding === 'utf8' ? stringAt(b, program) : byteStringAt(b, program),
+      argv: argv === 0 ? [] : stringsIn(b, argv, encoding),
+      env: env === 0 ? [] : stringsIn(b, env, encoding),
+    }
     return { kind: 'runLocally', reason, exec }
   }
   throw malformed('rush exec reply is neither a Result nor a RunLocally')

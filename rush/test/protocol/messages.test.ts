@@ -71,7 +71,7 @@ t.test('a body is verified by its reader, not by the envelope', async (t) => {
     t.throws(() => rush.readExecRequest(mb.body!), { code: 'ERR_FDWIRE_MALFORMED', message: /: file identifier is not "RXEC"$/ }, "rush's reader verifies it")
 })
 
-t.test("rush strings (docs/rush-client.md, Strings): rushd reads the request's as UTF-8, U+FFFD for other bytes; it writes UTF-8", async (t) => {
+t.test('rush strings (docs/rush-client.md, Strings): bytes read and written back unchanged as byte strings; the string getters decode UTF-8', async (t) => {
   // The bytes a client on a Latin-1 system sends: "café" with é as the single byte 0xE9.
   const b = new flatbuffers.Builder(256)
   const latin1 = (s: string) => b.createString(Buffer.from(s, 'latin1'))
@@ -84,9 +84,27 @@ t.test("rush strings (docs/rush-client.md, Strings): rushd reads the request's a
   ExecRequest.addEnv(b, env)
   b.finish(ExecRequest.endExecRequest(b), 'RXEC')
   const x = rush.readExecRequest(asReceived(b.asUint8Array()))
-  t.same([x.argv, x.cwd, x.env], [['ls caf\uFFFD', 'caf\uFFFD'], '/tmp/caf\uFFFD', ['NAME=caf\uFFFD', 'PLAIN=ascii']])
-  // What rushd writes back (a program to exec) is UTF-8: U+FFFD goes out as EF BF BD.
-  const reply = Buffer.from(rush.encodeRunLocally('', { program: '/bin/ls', argv: x.argv, env: x.env }))
-  t.ok(reply.includes(Buffer.from([0x63, 0x61, 0x66, 0xef, 0xbf, 0xbd, 0])), 'caf + EF BF BD + NUL')
-  t.notOk(reply.includes(Buffer.from([0xe9])), 'the original byte is gone')
+  t.same([x.argv, x.cwd, x.env], [['ls caf\uFFFD', 'caf\uFFFD'], '/tmp/caf\uFFFD', ['NAME=caf\uFFFD', 'PLAIN=ascii']], 'as text: U+FFFD')
+  t.same([x.argvBytes, x.cwdBytes, x.envBytes], [['ls caf\xe9', 'caf\xe9'], '/tmp/caf\xe9', ['NAME=caf\xe9', 'PLAIN=ascii']], 'as byte strings: each byte')
+  // What rushd writes back (a program to exec), from byte strings: the same bytes.
+  const exec = { program: '/bin/caf\xe9', argv: x.argvBytes, env: x.envBytes }
+  const reply = Buffer.from(rush.encodeRunLocally('', exec, 'latin1'))
+  t.ok(reply.includes(Buffer.from([0x63, 0x61, 0x66, 0xe9, 0])), 'caf + E9 + NUL')
+  t.notOk(reply.includes(Buffer.from([0xef, 0xbf, 0xbd])), 'no U+FFFD')
+  t.same(rush.readExecReply(asReceived(reply), 'latin1'), { kind: 'runLocally', reason: '', exec }, 'read back as byte strings')
+  t.same(rush.readExecReply(asReceived(reply)), { kind: 'runLocally', reason: '', exec: { program: '/bin/caf\uFFFD', argv: x.argv, env: x.env } }, 'or as text')
+  // Text encoded as UTF-8 by default: U+FFFD goes out as EF BF BD.
+  t.ok(Buffer.from(rush.encodeRunLocally('', { program: '/bin/ls', argv: x.argv, env: x.env })).includes(Buffer.from([0x66, 0xef, 0xbf, 0xbd, 0])))
+  // A request's strings may be given as bytes.
+  const bytes = (s: string) => Buffer.from(s, 'latin1')
+  const init = { argv: [bytes('echo \xff'), 'caf\u00e9'], cwd: bytes('/d\xfe'), env: [bytes('V=\x85\xa0'), 'PLAIN=ascii'], line: 1 }
+  for (const cache of [undefined, new StringCache()]) {
+    const y = rush.readExecRequest(asReceived(rush.encodeExecRequest(init, cache)))
+    t.same(
+      [y.argvBytes, y.cwdBytes, y.envBytes],
+      [['echo \xff', 'caf\xc3\xa9'], '/d\xfe', ['V=\x85\xa0', 'PLAIN=ascii']],
+      'bytes as they are, strings as UTF-8',
+    )
+  }
+  t.throws(() => rush.encodeExecRequest({ argv: [1 as unknown as string], cwd: '/', env: [] }), TypeError)
 })
