@@ -2,7 +2,9 @@
  * rushd — start | stop | status | restart | logs [-n N] [-f] | run | install-service
  *
  * `run` stays in the foreground (what `npm start` and service managers use); `start` runs it
- * detached and returns once it answers (race-free: many concurrent starts yield one daemon).
+ * detached and returns once it answers (race-free: many concurrent starts yield one daemon). A
+ * daemon started on demand (`start`, which rush calls when no daemon answers) exits after
+ * `RUSH_IDLE_EXIT` seconds without sessions; one in the foreground only when that is set.
  * `status` exits 0 when running and 3 when not, like an LSB init script.
  */
 import * as fs from 'node:fs'
@@ -10,7 +12,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { daemonPaths as paths, daemonStatus, ensureDaemon, followLog, launchdPlist, stopDaemon, systemdUnit, tailLog } from 'fdwire'
-import { RUSH_VERSION, rushBuildId, startRushd } from './daemon.js'
+import { envSeconds, RUSH_VERSION, rushBuildId, startRushd } from './daemon.js'
 import { rushClientPath, rushRuntimeDir } from './paths.js'
 
 const usage = `usage: rushd <command>
@@ -26,7 +28,17 @@ const usage = `usage: rushd <command>
 environment:
   RUSH_RUNTIME_DIR  where the socket, pid file and log live
                     (default $XDG_RUNTIME_DIR/rush, else /tmp/rush-<uid>)
+  RUSH_IDLE_EXIT    seconds without sessions before a daemon started on demand
+                    exits (default 600; 0: never)
+  RUSH_POOL_SIZE    most worker processes for concurrent sessions (default 4)
+  RUSH_POOL_MIN     workers kept running while idle (default 0)
+  RUSH_WORKER_IDLE  seconds before an idle worker above RUSH_POOL_MIN exits (default 30)
 `
+
+/** How long a daemon started on demand waits without sessions before it exits. */
+const DEFAULT_IDLE_EXIT_MS = 600_000
+/** `run`'s argument saying the daemon was started on demand (by `start`). */
+const ON_DEMAND = '--on-demand'
 
 const self = fileURLToPath(import.meta.url)
 
@@ -38,7 +50,8 @@ async function main(args: string[]): Promise<number> {
     case 'run': {
       // The log may be on a full disk or gone: a daemon that cannot log keeps serving.
       for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {})
-      const server = await startRushd({ runtimeDir })
+      const onDemand = args.includes(ON_DEMAND)
+      const server = await startRushd({ runtimeDir, idleExit: envSeconds('RUSH_IDLE_EXIT', onDemand ? DEFAULT_IDLE_EXIT_MS : 0) })
       const client = rushClientPath()
       console.log(`rushd ${RUSH_VERSION} (pid ${process.pid}) listening on ${server.socketPath}`)
       console.log(`try it in another terminal:  ${client} -c 'echo hello from rush'`)
@@ -54,7 +67,7 @@ async function main(args: string[]): Promise<number> {
         return 0
       }
       // Not running, or running an older build: ensureDaemon starts (or replaces) it, race-free.
-      const client = await ensureDaemon({ runtimeDir, command: [process.execPath, self, 'run'], buildId })
+      const client = await ensureDaemon({ runtimeDir, command: [process.execPath, self, 'run', ON_DEMAND], buildId })
       const replaced = before.running && before.pid !== client.daemon.peer.pid
       console.log(
         `rushd ${replaced ? `replaced (was pid ${before.pid}, a different build)` : 'started'} (pid ${client.daemon.peer.pid}), socket ${paths(where).socket}`,
@@ -89,7 +102,19 @@ async function main(args: string[]): Promise<number> {
         console.log(
           `  commands  ${String(d['commandsRun'])} answered by the daemon itself${d['handedOff'] !== undefined ? `, ${String(d['handedOff'])} sessions handed to workers` : ''}`,
         )
-        console.log(`  mode      ${String(d['mode'])}${d['workers'] !== undefined ? `, workers ${String(d['workers'])}, queue ${String(d['queued'])}` : ''}`)
+        console.log(`  mode      ${String(d['mode'])}`)
+        if (d['workers'] !== undefined) {
+          const starting = Number(d['workersStarting']) > 0 ? ` (+${String(d['workersStarting'])} starting)` : ''
+          console.log(
+            `  workers   ${String(d['workers'])}${starting} running (min ${String(d['workersMin'])}, max ${String(d['workersMax'])}), ${String(d['workersRetired'])} retired idle, queue ${String(d['queued'])}`,
+          )
+        }
+        const mb = (bytes: unknown) => `${(Number(bytes) / 1048576).toFixed(1)} MB`
+        console.log(`  memory    ${mb(d['rssBytes'])} RSS daemon${d['workersRssBytes'] !== undefined ? `, ${mb(d['workersRssBytes'])} workers` : ''}`)
+        const idle = d['idleCloseInMs']
+        console.log(
+          `  idle exit ${Number(d['idleTimeoutMs']) === 0 ? 'never' : typeof idle === 'number' ? `in ${Math.ceil(idle / 1000)} s` : `after ${Math.round(Number(d['idleTimeoutMs']) / 1000)} s without sessions`}`,
+        )
         console.log(`  socket    ${String(d['socketPath'])}`)
       }
       return 0

@@ -19,9 +19,17 @@ export interface RushdOptions {
   maxSessions?: number
   /** SIGTERM/SIGINT shut down gracefully and exit; SIGHUP reloads. Default true. */
   handleSignals?: boolean
-  /** Worker processes serving sessions; 0 serves them in the daemon process itself.
-   *  Default `RUSH_POOL_SIZE` or 4. */
+  /** Most worker processes serving concurrent sessions; 0 serves every session in the daemon
+   *  process itself. Default `RUSH_POOL_SIZE` or 4. */
   poolSize?: number
+  /** Workers kept running while idle (0..poolSize). Default `RUSH_POOL_MIN` or 0: a worker starts
+   *  when concurrent sessions need one. */
+  poolMin?: number
+  /** How long a worker above `poolMin` may stay idle before it exits, in ms. Default
+   *  `RUSH_WORKER_IDLE` seconds or 30 s. */
+  workerIdle?: number
+  /** Exit after this many ms without sessions (0: never). Default 0. */
+  idleExit?: number
   /** One fresh worker process per session instead of a pool. Default `RUSH_DISABLE_POOL=1`. */
   disablePool?: boolean
   /** Pool mode: sessions the daemon serves itself before handing further concurrent ones to the
@@ -45,11 +53,25 @@ export function rushBuildId(): string {
 
 export type RushdMode = 'pool' | 'spawn' | 'in-process'
 
+/** How long a worker above the minimum may stay idle before it exits. */
+const DEFAULT_WORKER_IDLE_MS = 30_000
+
+/** An environment variable holding a count: a decimal integer, else `fallback`. */
+function envCount(name: string, fallback: number): number {
+  const value = process.env[name]
+  return value !== undefined && /^\d+$/.test(value) ? Number(value) : fallback
+}
+
+/** An environment variable holding seconds (decimals allowed) as ms, else `fallback` ms. */
+export function envSeconds(name: string, fallback: number): number {
+  const value = process.env[name]
+  return value !== undefined && /^\d+(\.\d+)?$/.test(value) ? Math.round(Number(value) * 1000) : fallback
+}
+
 /** Reads the mode from options, then the environment. */
 export function rushdMode(options: Pick<RushdOptions, 'poolSize' | 'disablePool'>): { mode: RushdMode; poolSize: number } {
   const disable = options.disablePool ?? process.env['RUSH_DISABLE_POOL'] === '1'
-  const fromEnv = process.env['RUSH_POOL_SIZE']
-  const poolSize = options.poolSize ?? (fromEnv !== undefined && /^\d+$/.test(fromEnv) ? Number(fromEnv) : 4)
+  const poolSize = options.poolSize ?? envCount('RUSH_POOL_SIZE', 4)
   if (disable) return { mode: 'spawn', poolSize }
   return { mode: poolSize === 0 ? 'in-process' : 'pool', poolSize }
 }
@@ -57,8 +79,7 @@ export function rushdMode(options: Pick<RushdOptions, 'poolSize' | 'disablePool'
 /** Starts rushd in this process. Resolves once it listens. */
 export async function startRushd(options: RushdOptions): Promise<Server> {
   const { mode, poolSize } = rushdMode(options)
-  const inlineEnv = process.env['RUSH_INLINE_SESSIONS']
-  const inlineLimit = mode === 'pool' ? (options.inlineSessions ?? (inlineEnv !== undefined && /^\d+$/.test(inlineEnv) ? Number(inlineEnv) : 1)) : 0
+  const inlineLimit = mode === 'pool' ? (options.inlineSessions ?? envCount('RUSH_INLINE_SESSIONS', 1)) : 0
   const maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS
   const buildId = rushBuildId()
   const startedAt = Date.now()
@@ -68,18 +89,23 @@ export async function startRushd(options: RushdOptions): Promise<Server> {
     pool = new WorkerPool({
       script: fileURLToPath(new URL('./worker.js', import.meta.url)),
       size: mode === 'spawn' ? maxSessions : poolSize,
+      minSize: Math.min(options.poolMin ?? envCount('RUSH_POOL_MIN', 0), poolSize),
+      idleTimeout: Math.max(1, options.workerIdle ?? envSeconds('RUSH_WORKER_IDLE', DEFAULT_WORKER_IDLE_MS)),
       spawnPerRequest: mode === 'spawn',
       maxQueue: maxSessions,
       env: { ...process.env, RUSH_BUILD_ID: buildId, RUSH_STATE_DIR: options.runtimeDir, RUSH_WORKER_MODE: mode },
     })
   }
   // The pool starts while the daemon already listens: a client that autostarted this daemon is
-  // served as soon as possible (starting the workers takes as long again on a loaded machine).
-  // Until the workers are up, sessions are served here; if they fail to start, they all are.
+  // served as soon as possible (starting workers takes as long again on a loaded machine). Until
+  // the minimum is up, sessions are served here; if it fails to start, they all are.
   let poolReady = mode === 'spawn'
   const poolStarted = pool?.start().then(
     () => void (poolReady = true),
-    (error: Error) => console.error(`rushd: worker pool failed to start, serving every session in the daemon: ${error.message}`),
+    (error: Error) => {
+      if (stopped) return // closed (stopped, or idle) while the workers started
+      console.error(`rushd: worker pool failed to start, serving every session in the daemon: ${error.message}`)
+    },
   )
   const status = () => {
     const stats = pool?.stats()
@@ -90,31 +116,58 @@ export async function startRushd(options: RushdOptions): Promise<Server> {
       sessionsInDaemon: counters.sessions,
       commandsRun: counters.commands,
       ...(stats
-        ? { workers: stats.alive, queued: stats.queued, workerRestarts: stats.restarts, inlineSessions: inlineLimit, handedOff: counters.handedOff }
+        ? {
+            workers: stats.alive,
+            workersStarting: stats.starting,
+            workersMin: stats.minSize,
+            workersMax: stats.size,
+            workersRetired: stats.idleRetired,
+            queued: stats.queued,
+            workerRestarts: stats.restarts,
+            inlineSessions: inlineLimit,
+            handedOff: counters.handedOff,
+          }
         : {}),
+      rssBytes: process.memoryUsage.rss(),
+      ...(pool && process.platform === 'linux' ? { workersRssBytes: processesRss(pool.pids) } : {}),
     }
   }
   const server: Server = new Server({
     runtimeDir: options.runtimeDir,
     buildId,
     maxConnections: maxSessions,
+    idleTimeout: options.idleExit ?? 0,
     handleSignals: options.handleSignals ?? true,
     ...RUSH_CONNECTION,
     status,
     ...(pool
       ? {
           // The daemon answers directly while it is not already serving `inlineLimit` sessions
-          // (one user's commands one after another never pay for a hand-over); concurrent
-          // sessions go to the warm workers.
+          // (one user's commands one after another never pay for a hand-over); further
+          // concurrent sessions go to an idle worker. When none is idle, the daemon serves the
+          // session too and starts a worker for the next one: a session never waits for a
+          // Node process to start (unless `inlineLimit` is 0: every session on a worker).
           handoff: (connection: Connection) => {
             if (!poolReady || (mode === 'pool' && counters.sessions < inlineLimit)) return false
+            if (mode === 'pool' && inlineLimit > 0 && pool!.stats().idle === 0) {
+              try {
+                pool!.warm()
+              } catch {
+                // No process to be had (EAGAIN, EMFILE): the daemon serves on its own.
+              }
+              return false
+            }
             counters.handedOff++
             return handOff(pool!, connection, () => JSON.stringify({ ...server.status(), uptimeMs: Date.now() - startedAt }), serveHere)
           },
         }
       : {}),
   })
-  if (pool) server.on('close', () => void pool!.close())
+  let stopped = false
+  server.on('close', () => {
+    stopped = true
+    void pool?.close()
+  })
   const handlers = rushHandlers(options.runtimeDir, counters)
   for (const [method, handler] of Object.entries(handlers)) server.handle(method, handler)
   const serveHere = (connection: Connection): Promise<void> => {
@@ -140,6 +193,20 @@ export async function startRushd(options: RushdOptions): Promise<Server> {
     await pool?.close({ timeout: 0 })
     throw error
   }
+}
+
+/** Resident set sizes of `pids`, in bytes, summed (proc(5): /proc/PID/status VmRSS). */
+function processesRss(pids: readonly number[]): number {
+  let total = 0
+  for (const pid of pids) {
+    try {
+      const kb = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
+      if (kb) total += Number(kb[1]) * 1024
+    } catch {
+      // Gone already: not counted.
+    }
+  }
+  return total
 }
 
 /**

@@ -12,9 +12,17 @@ export interface WorkerPoolOptions extends ConnectionOptions {
   args?: readonly string[]
   /** Worker environment. Default `process.env` (as it is when each worker is spawned). */
   env?: NodeJS.ProcessEnv
-  /** Number of workers (in spawn-per-request mode: most requests running at once), 1..1024.
-   *  Default 4. */
+  /** Most workers running at once (in spawn-per-request mode: most requests running at once),
+   *  1..1024. Default 4. */
   size?: number
+  /** Workers kept running even when idle, 0..`size`: `start()` spawns them, and one that dies is
+   *  replaced. Above it, workers start when requests find none idle and retire after
+   *  `idleTimeout`. Default `size` (every worker pre-spawned and kept). Ignored in
+   *  spawn-per-request mode. */
+  minSize?: number
+  /** How long a worker above `minSize` may stay idle before it retires, in ms (1..2^31-1).
+   *  Default 30000. */
+  idleTimeout?: number
   /** Most requests waiting for a worker, 0..1_000_000; past it `run()` rejects at once with
    *  `ERR_FDWIRE_BUSY`. Default 100. */
   maxQueue?: number
@@ -35,6 +43,8 @@ export interface ResolvedPoolOptions {
   args: string[]
   env: NodeJS.ProcessEnv | undefined
   size: number
+  minSize: number
+  idleTimeout: number
   maxQueue: number
   requestTimeout: number | undefined
   startTimeout: number
@@ -45,6 +55,8 @@ export interface ResolvedPoolOptions {
 const MAX_TIMER = 0x7fffffff
 /** Workers kept running by default. */
 const DEFAULT_POOL_SIZE = 4
+/** How long a worker above the minimum may stay idle before it retires. */
+const DEFAULT_WORKER_IDLE_TIMEOUT_MS = 30_000
 /** Requests that may wait for a worker before run() rejects with ERR_FDWIRE_BUSY: a bound on the
  *  memory and fds callers can make the pool hold. */
 const DEFAULT_MAX_QUEUE = 100
@@ -54,23 +66,54 @@ const DEFAULT_WORKER_START_TIMEOUT_MS = 10_000
 export function resolvePoolOptions(value: unknown): ResolvedPoolOptions {
   if (value === undefined) throw invalidArgType('options', 'of type object', value)
   const o = checkObject('options', value)
-  const { script, args, env, size, maxQueue, requestTimeout, startTimeout, spawnPerRequest, ...rest } = o
+  const { script, args, env, size, minSize, idleTimeout, maxQueue, requestTimeout, startTimeout, spawnPerRequest, ...rest } = o
   const scriptPath = checkString('options.script', script, true)
   const argList = args === undefined ? [] : checkStringArray('options.args', args)
   if (env !== undefined && (env === null || typeof env !== 'object')) throw invalidArgType('options.env', 'of type object', env)
   const connection = rest as ConnectionOptions
   resolveConnectionOptions(connection) // usage errors now, not at the first spawn
+  const maxSize = optionalInteger('options.size', size, 1, 1024, DEFAULT_POOL_SIZE)
   return {
     script: scriptPath,
     args: argList,
     env: env as NodeJS.ProcessEnv | undefined,
-    size: optionalInteger('options.size', size, 1, 1024, DEFAULT_POOL_SIZE),
+    size: maxSize,
+    minSize: optionalInteger('options.minSize', minSize, 0, maxSize, maxSize),
+    idleTimeout: optionalInteger('options.idleTimeout', idleTimeout, 1, MAX_TIMER, DEFAULT_WORKER_IDLE_TIMEOUT_MS),
     maxQueue: optionalInteger('options.maxQueue', maxQueue, 0, 1_000_000, DEFAULT_MAX_QUEUE),
     requestTimeout: requestTimeout === undefined ? undefined : optionalInteger('options.requestTimeout', requestTimeout, 1, MAX_TIMER, 0),
     startTimeout: optionalInteger('options.startTimeout', startTimeout, 1, MAX_TIMER, DEFAULT_WORKER_START_TIMEOUT_MS),
     spawnPerRequest: optionalBoolean('options.spawnPerRequest', spawnPerRequest, false),
     connection,
   }
+}
+
+export interface PoolStats {
+  /** Most workers (in spawn mode: most requests running at once). */
+  size: number
+  /** Workers kept running when idle. */
+  minSize: number
+  /** Workers that said Hello and are not dying. */
+  alive: number
+  /** Workers spawned that have not said Hello yet. */
+  starting: number
+  /** Workers waiting for a request. */
+  idle: number
+  /** Workers handling a request. */
+  busy: number
+  /** Requests waiting for a worker. */
+  queued: number
+  /** Workers spawned since the pool was created. */
+  spawned: number
+  /** Workers spawned to replace one that died or was killed. */
+  restarts: number
+  /** Workers that retired after `idleTimeout` without a request. */
+  idleRetired: number
+  /** Requests answered (successfully or with a handler error). */
+  completed: number
+  /** Requests that failed otherwise (worker died, timeout, busy, cancelled, pool closed). */
+  failed: number
+  mode: 'pool' | 'spawn'
 }
 
 /** Per-call options of `WorkerPool.run()`. */

@@ -91,6 +91,8 @@ export class PoolWorker {
   /** Asked to exit because it is no longer needed (pool closing, or its one request done). */
   retired = false
   exited = false
+  /** When it last became idle (performance.now()). */
+  idleSince = 0
   /** The request it is running (settled already if it was cancelled). */
   job: Job | undefined
   readonly #host: PoolHost

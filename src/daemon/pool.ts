@@ -1,12 +1,14 @@
 /**
- * WorkerPool: pre-spawned worker processes, each linked to us by a socketpair (fd 3 in the worker)
- * so requests and replies can carry fds — accepted client connections included. See
- * docs/worker-pool.md. The worker side is `serveWorker()` (serve-worker.ts).
+ * WorkerPool: worker processes, each linked to us by a socketpair (fd 3 in the worker) so requests
+ * and replies can carry fds — accepted client connections included. See docs/worker-pool.md. The
+ * worker side is `serveWorker()` (serve-worker.ts).
  *
- * Dispatch is O(1): idle workers sit on a stack (the most recently used one is warmest), waiting
- * requests in a FIFO. A worker that dies is replaced at once; its request rejects with
- * `ERR_FDWIRE_WORKER_DIED`. One that overruns the request timeout is presumed stuck (say
- * SIGSTOPped), killed and replaced.
+ * `minSize` workers run from `start()` on; more start when requests find none idle, up to `size`,
+ * and retire after `idleTimeout` without a request. Dispatch is O(1): idle workers sit on a stack
+ * (the most recently used one is warmest, and the bottom one has been idle longest, so it retires
+ * first), waiting requests in a FIFO. A worker that dies is replaced (up to `minSize`, or as the
+ * queue needs); its request rejects with `ERR_FDWIRE_WORKER_DIED`. One that overruns the request
+ * timeout is presumed stuck (say SIGSTOPped), killed and replaced.
  */
 import { TypedEventEmitter } from '../events.js'
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -15,14 +17,22 @@ import { native } from '../binding.js'
 import { FdwireError } from '../errors.js'
 import { Connection } from '../transport/connection.js'
 import { socketPairFds } from '../transport/connect.js'
-import { checkObject, checkString, invalidArgType, optionalInteger } from '../validate.js'
-import { ownFds, resolvePoolOptions, resolveRunOptions, type ResolvedPoolOptions, type RunOptions, type WorkerPoolOptions } from './pool-options.js'
+import { checkInteger, checkObject, checkString, invalidArgType, optionalInteger } from '../validate.js'
+import {
+  ownFds,
+  resolvePoolOptions,
+  resolveRunOptions,
+  type PoolStats,
+  type ResolvedPoolOptions,
+  type RunOptions,
+  type WorkerPoolOptions,
+} from './pool-options.js'
 import { Fifo } from './pool-queue.js'
 import { PoolReply, PoolWorker, type Job, type PoolHost, type WorkerExitInfo } from './pool-worker.js'
 
 export { PoolReply, type WorkerExitInfo } from './pool-worker.js'
 
-export type { RunOptions, WorkerPoolOptions } from './pool-options.js'
+export type { PoolStats, RunOptions, WorkerPoolOptions } from './pool-options.js'
 
 const debug = debuglog('fdwire')
 
@@ -37,28 +47,6 @@ const CRASH_WINDOW_MS = 1000
 const CRASH_LOOP_DEATHS = 5
 const RESPAWN_BACKOFF_MIN_MS = 100
 const RESPAWN_BACKOFF_MAX_MS = 5000
-
-export interface PoolStats {
-  /** Configured size (in spawn mode: most requests running at once). */
-  size: number
-  /** Workers that said Hello and are not dying. */
-  alive: number
-  /** Workers waiting for a request. */
-  idle: number
-  /** Workers handling a request. */
-  busy: number
-  /** Requests waiting for a worker. */
-  queued: number
-  /** Workers spawned since the pool was created. */
-  spawned: number
-  /** Workers spawned to replace one that died or was killed. */
-  restarts: number
-  /** Requests answered (successfully or with a handler error). */
-  completed: number
-  /** Requests that failed otherwise (worker died, timeout, busy, cancelled, pool closed). */
-  failed: number
-  mode: 'pool' | 'spawn'
-}
 
 /** Events of a WorkerPool. */
 export type WorkerPoolEvents = {
@@ -79,6 +67,8 @@ export class WorkerPool extends TypedEventEmitter<WorkerPoolEvents> implements P
   #nextId = 1
   #spawned = 0
   #restarts = 0
+  #idleRetired = 0
+  #retireTimer: NodeJS.Timeout | undefined
   #completed = 0
   #failed = 0
   #started = false
@@ -95,7 +85,8 @@ export class WorkerPool extends TypedEventEmitter<WorkerPoolEvents> implements P
     this.#o = resolvePoolOptions(options)
   }
 
-  /** Spawns the workers; resolves once every one said Hello. In spawn-per-request mode, at once.
+  /** Spawns `minSize` workers; resolves once every one said Hello (at once when there are none,
+   *  and in spawn-per-request mode).
    *  @throws FdwireError `ERR_FDWIRE_WORKER_DIED` if a worker dies before its Hello (the pool is
    *  then closed). */
   async start(): Promise<void> {
@@ -106,7 +97,11 @@ export class WorkerPool extends TypedEventEmitter<WorkerPoolEvents> implements P
     const ready = new Promise<void>((resolve, reject) => (this.#startWaiter = { resolve, reject }))
     ready.catch(() => {}) // awaited below, unless a spawn throws first
     try {
-      for (let i = 0; i < this.#o.size; i++) this.#spawn()
+      for (let i = 0; i < this.#o.minSize; i++) this.#spawn()
+      if (this.#workers.size === 0) {
+        this.#startWaiter = undefined
+        return
+      }
       await ready
     } catch (error) {
       await this.close({ timeout: 0 })
@@ -164,6 +159,7 @@ export class WorkerPool extends TypedEventEmitter<WorkerPoolEvents> implements P
         if (body !== undefined) job.body = Buffer.from(body)
         this.#queue.push(job)
         this.#queued++
+        this.#grow()
       }
       if (job.signal) {
         job.onAbort = () => this.#abort(job)
@@ -172,21 +168,44 @@ export class WorkerPool extends TypedEventEmitter<WorkerPoolEvents> implements P
     })
   }
 
+  /**
+   * Starts workers, within `size`, until at least `count` (default 1) are idle or starting: say,
+   * ahead of a burst, so that its requests do not wait for a worker to start. Workers it starts
+   * that get no request retire after `idleTimeout` like any other above `minSize`. A no-op in
+   * spawn-per-request mode, before `start()` and once closing.
+   * @throws a system error when no process could be spawned (EAGAIN, EMFILE...).
+   */
+  warm(count = 1): void {
+    checkInteger('count', count, 0, 1024)
+    if (!this.#started || this.#closing || this.#o.spawnPerRequest) return
+    let { live, starting } = this.#census()
+    while (this.#idle.length + starting < count && live < this.#o.size) {
+      this.#spawn()
+      live++
+      starting++
+    }
+  }
+
   stats(): PoolStats {
     let alive = 0
     let busy = 0
+    let starting = 0
     for (const w of this.#workers) {
       if (w.ready && !w.dying) alive++
+      if (!w.ready && !w.dying) starting++
       if (w.job) busy++
     }
     return {
       size: this.#o.size,
+      minSize: this.#o.spawnPerRequest ? 0 : this.#o.minSize,
       alive,
+      starting,
       idle: this.#idle.length,
       busy,
       queued: this.#queued,
       spawned: this.#spawned,
       restarts: this.#restarts,
+      idleRetired: this.#idleRetired,
       completed: this.#completed,
       failed: this.#failed,
       mode: this.#o.spawnPerRequest ? 'spawn' : 'pool',
@@ -212,6 +231,7 @@ export class WorkerPool extends TypedEventEmitter<WorkerPoolEvents> implements P
   async #close(timeout: number): Promise<void> {
     this.#closing = true
     clearTimeout(this.#respawnTimer)
+    clearTimeout(this.#retireTimer)
     this.#startWaiter?.reject(new FdwireError('ERR_FDWIRE_CLOSED', 'worker pool closed while starting'))
     this.#startWaiter = undefined
     for (const job of this.#queue.drain()) {
@@ -272,16 +292,21 @@ export class WorkerPool extends TypedEventEmitter<WorkerPoolEvents> implements P
       return
     }
     const job = this.#nextJob()
-    if (job) w.assign(job)
-    else this.#idle.push(w)
+    if (job) {
+      w.assign(job)
+      return
+    }
+    w.idleSince = performance.now()
+    this.#idle.push(w)
+    this.#armRetire()
   }
 
   /** @internal A worker is gone: exited and its connection closed. */
   onGone(w: PoolWorker, info: WorkerExitInfo, wasReady: boolean): void {
     this.#workers.delete(w)
     this.emit('workerExit', info)
+    const how = info.signal ? `signal ${info.signal}` : `exit code ${info.code}`
     if (!wasReady && this.#startWaiter) {
-      const how = info.signal ? `signal ${info.signal}` : `exit code ${info.code}`
       this.#startWaiter.reject(new FdwireError('ERR_FDWIRE_WORKER_DIED', `worker pid ${info.pid} died before saying Hello (${how})`))
       this.#startWaiter = undefined
     }
@@ -301,6 +326,12 @@ export class WorkerPool extends TypedEventEmitter<WorkerPoolEvents> implements P
       }
       return
     }
+    if (!wasReady && this.#queued > 0 && this.#census().ready === 0) {
+      // Requests waited for a worker that could not start, and none is running to take them:
+      // fail them now rather than leave them waiting on a script that may never start.
+      const error = new FdwireError('ERR_FDWIRE_WORKER_DIED', `worker pid ${info.pid} died before saying Hello (${how}); no worker could take the request`)
+      for (let job = this.#nextJob(); job; job = this.#nextJob()) this.#settle(job, error)
+    }
     if (w.retired) return
     this.#scheduleRespawn()
   }
@@ -313,6 +344,65 @@ export class WorkerPool extends TypedEventEmitter<WorkerPoolEvents> implements P
       return this.#spawn()
     }
     return this.#idle.pop()
+  }
+
+  /** Live workers (not dying), those of them still starting, and those ready. */
+  #census(): { live: number; starting: number; ready: number } {
+    let live = 0
+    let starting = 0
+    for (const w of this.#workers) {
+      if (w.dying) continue
+      live++
+      if (!w.ready) starting++
+    }
+    return { live, starting, ready: live - starting }
+  }
+
+  /** Starts workers for queued requests, within `size`: one per request not covered by a worker
+   *  already starting. A worker that becomes idle first takes the queue's head instead. */
+  #grow(): void {
+    if (this.#o.spawnPerRequest || this.#closing) return
+    let { live, starting } = this.#census()
+    while (starting < this.#queued && live < this.#o.size) {
+      try {
+        this.#spawn()
+      } catch (error) {
+        debug('worker pool: spawn failed: %s', (error as Error).message)
+        if (live === 0) {
+          // Nobody will ever take the queued requests: they fail with the reason.
+          for (let job = this.#nextJob(); job; job = this.#nextJob()) this.#settle(job, error as Error)
+        }
+        return
+      }
+      live++
+      starting++
+    }
+  }
+
+  /** Retires workers above `minSize` idle for `idleTimeout`, oldest first, and re-arms itself
+   *  for the next one due. */
+  #armRetire(): void {
+    if (this.#retireTimer !== undefined || this.#closing) return
+    const oldest = this.#idle[0]
+    if (oldest === undefined || this.#census().live <= this.#o.minSize) return
+    const due = oldest.idleSince + this.#o.idleTimeout - performance.now()
+    this.#retireTimer = setTimeout(
+      () => {
+        this.#retireTimer = undefined
+        const now = performance.now()
+        let live = this.#census().live
+        while (live > this.#o.minSize && this.#idle.length > 0 && this.#idle[0]!.idleSince + this.#o.idleTimeout <= now) {
+          const w = this.#idle.shift()!
+          debug('worker pool: pid %d idle for %d ms: retiring', w.pid, this.#o.idleTimeout)
+          w.retire()
+          this.#idleRetired++
+          live--
+        }
+        this.#armRetire()
+      },
+      Math.max(0, Math.ceil(due)),
+    )
+    this.#retireTimer.unref()
   }
 
   #nextJob(): Job | undefined {
@@ -358,7 +448,8 @@ export class WorkerPool extends TypedEventEmitter<WorkerPoolEvents> implements P
     const respawn = () => {
       this.#respawnTimer = undefined
       if (this.#closing) return
-      while (this.#workers.size < this.#o.size) {
+      let live = this.#census().live
+      while (live < this.#o.minSize) {
         try {
           this.#spawn()
         } catch (error) {
@@ -367,8 +458,10 @@ export class WorkerPool extends TypedEventEmitter<WorkerPoolEvents> implements P
           this.#scheduleRespawn()
           return
         }
+        live++
         this.#restarts++
       }
+      this.#grow()
     }
     if (this.#backoff === 0) respawn()
     else if (this.#respawnTimer === undefined) {

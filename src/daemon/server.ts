@@ -125,6 +125,7 @@ export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost
   #draining = false
   #closing: Promise<void> | undefined
   #idleTimer: NodeJS.Timeout | undefined
+  #idleDeadline = 0
   #watchTimer: NodeJS.Timeout | undefined
   #signalHandlers: [NodeJS.Signals, () => void][] = []
   #requestsDone: (() => void) | undefined
@@ -211,6 +212,10 @@ export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost
       socketPath: this.socketPath,
       connections: this.#served.size + this.#handedOff,
       inFlight: this.#inFlight,
+      idleTimeoutMs: this.#idleTimeout,
+      // Time left before an idle close, or null: no idle timeout, or connections are open.
+      idleCloseInMs:
+        this.#idleTimeout > 0 && this.connections === 0 && this.#idleTimer ? Math.max(0, Math.round(this.#idleDeadline - performance.now())) : null,
       ...(this.#options.status?.() ?? {}),
     }
   }
@@ -265,7 +270,7 @@ export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost
 
   async #shutdown(): Promise<void> {
     this.#draining = true
-    clearTimeout(this.#idleTimer)
+    this.#disarmIdle()
     clearInterval(this.#watchTimer)
     this.#listener?.close()
     this.#listener = undefined
@@ -339,7 +344,7 @@ export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost
       }
       if (handed !== false) {
         this.#handedOff++
-        clearTimeout(this.#idleTimer)
+        this.#disarmIdle()
         this.emit('connection', connection)
         Promise.resolve(handed)
           .catch((error: unknown) => {
@@ -355,7 +360,7 @@ export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost
     }
     const served = new ServedConnection(connection, this)
     this.#served.add(served)
-    clearTimeout(this.#idleTimer)
+    this.#disarmIdle()
     connection.on('close', () => {
       this.#served.delete(served)
       this.#armIdle()
@@ -363,9 +368,15 @@ export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost
     this.emit('connection', connection)
   }
 
+  #disarmIdle(): void {
+    clearTimeout(this.#idleTimer)
+    this.#idleTimer = undefined
+  }
+
   #armIdle(): void {
     if (this.#idleTimeout === 0 || this.connections > 0 || this.#draining) return
-    clearTimeout(this.#idleTimer)
+    this.#disarmIdle()
+    this.#idleDeadline = performance.now() + this.#idleTimeout
     this.#idleTimer = setTimeout(() => {
       debug('idle for %d ms: closing', this.#idleTimeout)
       void this.close()
