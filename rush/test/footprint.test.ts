@@ -27,7 +27,7 @@ t.test('workers start for concurrent sessions only and retire when idle', async 
   let spawned = false
   for (let round = 0; round < rounds && !spawned; round++) {
     const burst = await Promise.all(Array.from({ length: 8 }, (_, i) => runRush(['-c', `echo burst ${i}`], env)))
-    burst.forEach((r, i) => t.match(r, { status: 0, stdout: `burst ${i}\n` }, `burst session ${i}`))
+    for (const [i, r] of burst.entries()) t.match(r, { status: 0, stdout: `burst ${i}\n` }, `burst session ${i}`)
     const s = await liveStatus(dir)
     spawned = Number(s?.['workers']) + Number(s?.['workersRetired']) + Number(s?.['workersStarting']) > 0
   }
