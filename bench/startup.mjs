@@ -276,7 +276,8 @@ async function main() {
 
   // Pool vs one process per request: the same commands through each rushd mode.
   const modes = [
-    { label: 'pool (default): idle daemon answers, concurrent sessions go to 4 workers', env: {}, runs: RUNS, warm: true },
+    { label: 'pool (default): the daemon answers, workers start on demand for concurrent sessions', env: {}, runs: RUNS, warm: true },
+    { label: 'pool, 4 workers kept running (RUSH_POOL_MIN=4)', env: { RUSH_POOL_MIN: '4' }, runs: RUNS, warm: true },
     { label: 'pool, every session handed to a worker (RUSH_INLINE_SESSIONS=0)', env: { RUSH_INLINE_SESSIONS: '0' }, runs: RUNS, warm: true },
     { label: 'no workers (RUSH_POOL_SIZE=0)', env: { RUSH_POOL_SIZE: '0' }, runs: RUNS, warm: true },
     { label: 'one process per request (RUSH_DISABLE_POOL=1)', env: { RUSH_DISABLE_POOL: '1' }, runs: 30 },

@@ -114,5 +114,8 @@ const row = (name, results) => {
 }
 const e = environment()
 printHeader(`rushd workers as processes or threads: memory and start, median of ${ROUNDS} rounds of ${WORKERS} workers`, e)
-printTable(['worker kind', 'MB each (RSS)', 'MB each (PSS)', 'ms to ready'], [row('process (WorkerPool, rush worker)', rounds.process), row('thread (worker_threads, same imports)', rounds.thread)])
+printTable(
+  ['worker kind', 'MB each (RSS)', 'MB each (PSS)', 'ms to ready'],
+  [row('process (WorkerPool, rush worker)', rounds.process), row('thread (worker_threads, same imports)', rounds.thread)],
+)
 writeResults('worker-kinds', { env: e, rounds })
