@@ -66,16 +66,20 @@ poolTest(
 )
 
 poolTest('the worker idle longest retires first; one in steady use stays', { size: 2, minSize: 0, idleTimeout: 300 }, async (t, pool, exits) => {
-  const two = await Promise.all([0, 1].map(() => pool.run('sleep', json({ ms: 100 }))))
-  t.equal(new Set(two.map(pidOf)).size, 2, 'two workers')
+  pool.warm(2)
+  t.ok(await until(() => pool.stats().idle === 2), 'two workers idle')
+  // Two at once with both idle: one each.
+  const two = (await Promise.all([0, 1].map(() => pool.run('sleep', json({ ms: 50 }))))).map(pidOf)
+  t.equal(new Set(two).size, 2, 'two workers')
   // Requests one at a time: each takes the warmest worker (top of the idle stack), so the other
-  // one only ages.
+  // one only ages. (On a stalled machine the warm one may retire too, after the other: the
+  // next request then starts a third.)
   const used = new Set<number>()
   for (let i = 0; i < 20; i++) used.add(pidOf(await pool.run('pid')))
-  t.equal(used.size, 1, 'sequential requests all went to one worker')
-  const idler = two.map(pidOf).find((pid) => !used.has(pid))!
+  const idlers = two.filter((pid) => !used.has(pid))
+  t.equal(idlers.length, 1, 'one of the two never got a request')
   t.ok(await until(() => exits.length >= 1), 'a worker retired')
-  t.equal(exits[0], idler, 'the first to retire is the one that sat idle longest')
+  t.equal(exits[0], idlers[0], 'the first to retire is the one that sat idle longest')
 })
 
 poolTest('one worker for sequential requests, however many: no spawn per request', { size: 4, minSize: 0, idleTimeout: 60_000 }, async (t, pool) => {
