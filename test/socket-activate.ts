@@ -30,8 +30,8 @@ export interface ActivationManager {
 }
 
 /**
- * Listens on `socketPath` and starts `command` (with fd name `fdName`) on each connection that
- * finds no daemon running. Resolves once the socket listens. Everything is SIGKILLed when the test
+ * Listens on `socketPath` and starts `command` (with fd name `fdName`, and the variables `env` on
+ * top of PATH, HOME and TERM) on each connection that finds no daemon running. Resolves once the socket listens. Everything is SIGKILLed when the test
  * body ends (before its fd-leak check).
  */
 export async function activationManager(
@@ -39,15 +39,16 @@ export async function activationManager(
   socketPath: string,
   fdName: string,
   command: readonly string[],
-  env: NodeJS.ProcessEnv = process.env,
+  env: Record<string, string> = {},
 ): Promise<ActivationManager> {
   // The loop never ends by itself (a daemon that dies, even by a signal, is started again on the
   // next connection, as systemd's Restart= would): the socket stays open until the teardown.
   const loop = `while :; do sh -c 'LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=${fdName} exec ${TOOL} --fdname=${fdName} "$@"' sh "$@"; done`
-  const child = spawn(TOOL, [`--listen=${socketPath}`, `--fdname=${fdName}`, '--', '/bin/sh', '-c', loop, 'sh', ...command], {
+  // Like systemd, the tool gives its child only PATH, HOME, TERM and LISTEN_*: `env` goes through env(1).
+  const daemon = ['/usr/bin/env', ...Object.entries(env).map(([key, value]) => `${key}=${value}`), ...command]
+  const child = spawn(TOOL, [`--listen=${socketPath}`, `--fdname=${fdName}`, '--', '/bin/sh', '-c', loop, 'sh', ...daemon], {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true, // its own process group: the teardown reaches the daemons too
-    env,
   })
   cleanup(t, () => {
     try {
