@@ -43,9 +43,9 @@ struct SocketInfo {
   int family;
   int type;
   bool listening;
-  bool abstract;     // a Linux abstract name (name holds it without the leading NUL)
-  size_t name_len;   // 0: unnamed, or not AF_UNIX
-  char name[128];    // not NUL-terminated; sun_path is at most 108 bytes
+  bool abstract;    // a Linux abstract name (name holds it without the leading NUL)
+  size_t name_len;  // 0: unnamed, or not AF_UNIX
+  char name[128];   // not NUL-terminated; sun_path is at most 108 bytes
 };
 
 // Fills `out` for `fd`. Returns 0 or -errno (-ENOTSOCK: not a socket, -EBADF: not open).
