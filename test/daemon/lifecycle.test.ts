@@ -179,19 +179,27 @@ leakTest(t, 'systemdUnit: a valid user unit that runs the command in the foregro
   t.equal(verify.stderr.trim(), '', 'without warnings')
 })
 
-leakTest(t, 'launchdPlist: a property list launchd reads, with arguments and environment escaped', async (t) => {
-  const command = ['/usr/local/bin/node', '/opt/a & b/<daemon>.mjs']
-  const plist = launchdPlist({ name: 'fdwire-test', label: 'org.example.fdwire', description: 'unused by launchd', command, env: { A: 'x<y&z' } })
+/** A plist read back by an independent parser (python3 plistlib); undefined, with a failure, when
+ *  it cannot be read. */
+function parsePlist(t: Test, plist: string): unknown {
   const python = spawnSync('python3', ['-c', 'import json, plistlib, sys; print(json.dumps(plistlib.loads(sys.stdin.buffer.read())))'], {
     input: plist,
     encoding: 'utf8',
   })
   if (python.error || python.status !== 0) {
     t.fail(`python3 plistlib could not parse it: ${python.stderr ?? python.error?.message}`)
-    return
+    return undefined
   }
+  return JSON.parse(python.stdout)
+}
+
+leakTest(t, 'launchdPlist: a property list launchd reads, with arguments and environment escaped', async (t) => {
+  const command = ['/usr/local/bin/node', '/opt/a & b/<daemon>.mjs']
+  const plist = launchdPlist({ name: 'fdwire-test', label: 'org.example.fdwire', description: 'unused by launchd', command, env: { A: 'x<y&z' } })
+  const parsed = parsePlist(t, plist)
+  if (parsed === undefined) return
   t.same(
-    JSON.parse(python.stdout),
+    parsed,
     {
       Label: 'org.example.fdwire',
       ProgramArguments: command,
@@ -278,16 +286,10 @@ leakTest(t, 'socket activation: systemdSocketUnit and the service it starts; lau
   t.throws(() => launchdPlist({ ...base, socket }), { code: 'ERR_INVALID_ARG_VALUE', message: /launchd/ })
 
   const plist = launchdPlist({ ...base, label: 'org.example.app', socket: { path: '/tmp/app-1000/daemon.sock', name: 'app' } })
-  const python = spawnSync('python3', ['-c', 'import json, plistlib, sys; print(json.dumps(plistlib.loads(sys.stdin.buffer.read())))'], {
-    input: plist,
-    encoding: 'utf8',
-  })
-  if (python.error || python.status !== 0) {
-    t.fail(`python3 plistlib could not parse it: ${python.stderr ?? python.error?.message}`)
-    return
-  }
+  const parsed = parsePlist(t, plist)
+  if (parsed === undefined) return
   t.same(
-    JSON.parse(python.stdout),
+    parsed,
     {
       Label: 'org.example.app',
       ProgramArguments: base.command,
