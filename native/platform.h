@@ -11,6 +11,7 @@
  *   platform/child.h       starting a child (vfork or fork) and reporting its exec failure
  *   platform/exit_fd.h     an fd that becomes readable when a child exits (pidfd or kqueue)
  *   platform/self_exe.h    the path of the running executable (rush client)
+ *   platform/activation.h  sockets launchd made for us (launch_activate_socket; none on Linux)
  * Linux means glibc >= 2.17 or musl, any kernel from 3.10 on: syscalls newer than that (close_range,
  * pidfd_open) are called through syscall(2) when the headers know them and fall back at run time.
  * The Linux definitions need _GNU_SOURCE (accept4, pipe2, struct ucred): g++ defines it, and the

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "platform.h"
+#include "platform/activation.h"
 #include "platform/fd.h"
 #include "platform/socket.h"
 
@@ -115,6 +116,51 @@ int make_pipe(int fds[2]) { return fdwire_pipe(fds, 0); }
 int peer_credentials(int fd, PeerCredentials* out) {
   return fdwire_peer_credentials(fd, &out->pid, &out->uid, &out->gid);
 }
+
+int inspect_socket(int fd, SocketInfo* out) {
+  memset(out, 0, sizeof(*out));
+  int value = 0;
+  socklen_t len = sizeof value;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &value, &len) < 0) return -errno;
+  out->type = value;
+  // SO_ACCEPTCONN: whether listen(2) was called (socket(7) on Linux, getsockopt(2) on macOS).
+  value = 0;
+  len = sizeof value;
+  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &value, &len) < 0) return -errno;
+  out->listening = value != 0;
+  sockaddr_storage storage;
+  memset(&storage, 0, sizeof storage);
+  socklen_t addr_len = sizeof storage;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &addr_len) < 0) return -errno;
+  out->family = storage.ss_family;
+  if (storage.ss_family != AF_UNIX) return 0;
+  const sockaddr_un* addr = reinterpret_cast<const sockaddr_un*>(&storage);
+  size_t offset = offsetof(sockaddr_un, sun_path);
+  size_t path_len = addr_len > offset ? addr_len - offset : 0;
+  if (path_len > sizeof(addr->sun_path)) path_len = sizeof(addr->sun_path);
+  const char* path = addr->sun_path;
+  // unix(7): an abstract name starts with a NUL and its length is the address length's; a path
+  // ends at its first NUL (macOS and some Linux paths report the whole sun_path).
+  if (FDWIRE_ABSTRACT_NAMESPACE && path_len > 0 && path[0] == '\0') {
+    out->abstract = true;
+    path++;
+    path_len--;
+  } else {
+    const void* nul = memchr(path, '\0', path_len);
+    if (nul != nullptr) path_len = static_cast<size_t>(static_cast<const char*>(nul) - path);
+  }
+  memcpy(out->name, path, path_len);
+  out->name_len = path_len;
+  return 0;
+}
+
+int adopt_listener(int fd) {
+  int err = fdwire_set_cloexec(fd);
+  if (err < 0) return err;
+  return fdwire_set_nonblock(fd);
+}
+
+int launchd_sockets(const char* name, int* out, size_t cap) { return fdwire_launchd_sockets(name, out, cap); }
 
 int prepare_socket(int fd) {
   int err = fdwire_set_nonblock(fd);

@@ -37,6 +37,28 @@ int make_pipe(int fds[2]);
 // Credentials of the process that connected (or created) the peer socket. Returns 0 or -errno.
 int peer_credentials(int fd, PeerCredentials* out);
 
+// What an fd we did not create is: a socket's address family, type (SOCK_STREAM...), whether it
+// listens (SO_ACCEPTCONN), and for AF_UNIX its name as getsockname(2) reports it.
+struct SocketInfo {
+  int family;
+  int type;
+  bool listening;
+  bool abstract;    // a Linux abstract name (name holds it without the leading NUL)
+  size_t name_len;  // 0: unnamed, or not AF_UNIX
+  char name[128];   // not NUL-terminated; sun_path is at most 108 bytes
+};
+
+// Fills `out` for `fd`. Returns 0 or -errno (-ENOTSOCK: not a socket, -EBADF: not open).
+int inspect_socket(int fd, SocketInfo* out);
+
+// Takes over a listening socket we inherited (from a service manager, or a parent): close-on-exec
+// and non-blocking. Returns 0 or -errno.
+int adopt_listener(int fd);
+
+// The fds launchd made for the Sockets entry `name` of this job (launch_activate_socket(3)): up to
+// `cap` in out[]. Returns how many or -errno (-ENOTSUP where there is no launchd).
+int launchd_sockets(const char* name, int* out, size_t cap);
+
 // Per-socket setup for sockets we did not create: non-blocking, and SO_NOSIGPIPE where that exists.
 int prepare_socket(int fd);
 

@@ -70,6 +70,8 @@ export type FdwireErrorCode =
   | 'ERR_FDWIRE_UNKNOWN_METHOD'
   | 'ERR_FDWIRE_PROTOCOL_VERSION'
   | 'ERR_FDWIRE_UNAVAILABLE'
+  | 'ERR_FDWIRE_NOT_ACTIVATED'
+  | 'ERR_FDWIRE_BAD_SOCKET'
   | (string & {})
 
 /** A protocol or state error: `code` is one of `ERR_FDWIRE_*`. */

@@ -160,6 +160,22 @@ export interface NativeAddon {
   /** flock(2) without blocking: LOCK_EX (`exclusive`) or LOCK_SH, or LOCK_UN (`unlock`).
    *  Returns 0 or -errno (-EAGAIN: another open file description holds it). */
   flock(fd: number, exclusive: boolean, unlock: boolean): number
+  /** Takes over an inherited listening socket: close-on-exec and non-blocking. 0 or -errno. */
+  adoptListener(fd: number): number
+  /** Marks fd close-on-exec. 0 or -errno. */
+  setCloexec(fd: number): number
+  /**
+   * What a socket fd is: [address family, type, listening (SO_ACCEPTCONN), abstract name, name]
+   * where name is the AF_UNIX name from getsockname(2) (empty when unnamed or not AF_UNIX), or
+   * -errno (-ENOTSOCK: not a socket, -EBADF: not open).
+   */
+  socketInfo(fd: number): [number, number, boolean, boolean, Buffer] | number
+  /**
+   * launch_activate_socket(3): the fds launchd made for the job's Sockets entry `name`, or -errno
+   * (-ESRCH: not started by launchd, -ENOENT: no such entry, -EALREADY: taken before, -ENOTSUP: no
+   * launchd on this platform).
+   */
+  launchdSockets(name: string): number[] | number
   /** 1 if fd is close-on-exec, 0 if not, or -errno (-EBADF: not open). */
   isCloexec(fd: number): number
   /** [pid, uid, gid] of the peer, or -errno. */
@@ -172,6 +188,15 @@ export interface NativeAddon {
   readonly headerSize: number
   /** Most fds one frame can carry (253, Linux's SCM_MAX_FD). */
   readonly maxFdsPerFrame: number
+  /** This platform's values of the socket constants `socketInfo` reports. */
+  readonly socketConstants: {
+    readonly AF_UNIX: number
+    readonly AF_INET: number
+    readonly AF_INET6: number
+    readonly SOCK_STREAM: number
+    readonly SOCK_DGRAM: number
+    readonly SOCK_SEQPACKET: number
+  }
   /** Whether Linux abstract socket names are available. */
   readonly abstractNamespace: boolean
 }

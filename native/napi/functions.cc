@@ -88,6 +88,41 @@ Napi::Value Dup(const Napi::CallbackInfo& info) { return fd_call(info, "dup(fd)"
 // prepareSocket(fd) -> 0 | -errno
 Napi::Value PrepareSocket(const Napi::CallbackInfo& info) { return fd_call(info, "prepareSocket(fd)", prepare_socket); }
 
+// adoptListener(fd) -> 0 | -errno: an inherited listening socket made close-on-exec, non-blocking
+Napi::Value AdoptListener(const Napi::CallbackInfo& info) { return fd_call(info, "adoptListener(fd)", adopt_listener); }
+
+// setCloexec(fd) -> 0 | -errno
+Napi::Value SetCloexec(const Napi::CallbackInfo& info) { return fd_call(info, "setCloexec(fd)", set_cloexec); }
+
+// socketInfo(fd) -> [family, type, listening, abstract, name: Buffer] | -errno
+Napi::Value SocketInfoOf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!fd_arg(info, 1, "socketInfo(fd)")) return env.Undefined();
+  SocketInfo socket{};
+  int err = inspect_socket(int_value(info[0]), &socket);
+  if (err < 0) return number(env, err);
+  Napi::Array result = Napi::Array::New(env, 5);
+  result.Set(0u, number(env, socket.family));
+  result.Set(1u, number(env, socket.type));
+  result.Set(2u, Napi::Boolean::New(env, socket.listening));
+  result.Set(3u, Napi::Boolean::New(env, socket.abstract));
+  result.Set(4u, Napi::Buffer<char>::Copy(env, socket.name, socket.name_len));
+  return result;
+}
+
+// launchdSockets(name: string) -> fd[] | -errno (-ENOTSUP off macOS)
+Napi::Value LaunchdSockets(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) return type_error(env, "launchdSockets(name)");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  int fds[16];
+  int count = launchd_sockets(name.c_str(), fds, sizeof fds / sizeof fds[0]);
+  if (count < 0) return number(env, count);
+  Napi::Array result = Napi::Array::New(env, static_cast<size_t>(count));
+  for (int i = 0; i < count; i++) result.Set(static_cast<uint32_t>(i), number(env, fds[i]));
+  return result;
+}
+
 // flock(fd, exclusive, unlock) -> 0 | -errno (-EAGAIN: held by another open file description)
 Napi::Value Flock(const Napi::CallbackInfo& info) {
   if (!fd_arg(info, 3, "flock(fd, exclusive, unlock)")) return info.Env().Undefined();
@@ -198,6 +233,10 @@ void export_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("prepareSocket", Napi::Function::New<PrepareSocket>(env, "prepareSocket"));
   exports.Set("peerCredentials", Napi::Function::New<PeerCreds>(env, "peerCredentials"));
   exports.Set("flock", Napi::Function::New<Flock>(env, "flock"));
+  exports.Set("adoptListener", Napi::Function::New<AdoptListener>(env, "adoptListener"));
+  exports.Set("setCloexec", Napi::Function::New<SetCloexec>(env, "setCloexec"));
+  exports.Set("socketInfo", Napi::Function::New<SocketInfoOf>(env, "socketInfo"));
+  exports.Set("launchdSockets", Napi::Function::New<LaunchdSockets>(env, "launchdSockets"));
   exports.Set("isCloexec", Napi::Function::New<IsCloexec>(env, "isCloexec"));
   exports.Set("sendRaw", Napi::Function::New<SendRaw>(env, "sendRaw"));
 }

@@ -11,7 +11,18 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { daemonPaths as paths, daemonStatus, ensureDaemon, followLog, launchdPlist, stopDaemon, systemdUnit, tailLog } from 'fdwire'
+import {
+  daemonPaths as paths,
+  daemonStatus,
+  ensureDaemon,
+  followLog,
+  launchdPlist,
+  socketActivation,
+  stopDaemon,
+  systemdSocketUnit,
+  systemdUnit,
+  tailLog,
+} from 'fdwire'
 import { envSeconds, RUSH_VERSION, rushBuildId, startRushd } from './daemon.js'
 import { rushClientPath, rushRuntimeDir } from './paths.js'
 
@@ -23,13 +34,16 @@ const usage = `usage: rushd <command>
   restart           stop, then start
   status            show pid, uptime, version, sessions; exit 0 if running, 3 if not
   logs [-n N] [-f]  show the last N lines of the log (default 20); -f follows
-  install-service   write a systemd user unit (Linux) or a launchd agent (macOS)
+  install-service   write systemd user units rushd.socket + rushd.service (Linux) or a
+                    launchd agent (macOS): the service manager owns the socket and
+                    starts rushd on the first connection (socket activation)
 
 environment:
   RUSH_RUNTIME_DIR  where the socket, pid file and log live
                     (default $XDG_RUNTIME_DIR/rush, else /tmp/rush-<uid>)
   RUSH_IDLE_EXIT    seconds without sessions before a daemon started on demand
-                    exits (default 600; 0: never)
+                    (by rush, or by systemd/launchd through its socket) exits
+                    (default 600; 0: never)
   RUSH_POOL_SIZE    most worker processes for concurrent sessions (default 4)
   RUSH_POOL_MIN     workers kept running while idle (default 0)
   RUSH_WORKER_IDLE  seconds before an idle worker above RUSH_POOL_MIN exits (default 30)
@@ -41,6 +55,8 @@ const DEFAULT_IDLE_EXIT_MS = 600_000
 const ON_DEMAND = '--on-demand'
 
 const self = fileURLToPath(import.meta.url)
+/** The socket's name in rushd.socket (FileDescriptorName=) and in the launchd job's Sockets. */
+const SOCKET_NAME = 'rush'
 
 async function main(args: string[]): Promise<number> {
   const command = args[0]
@@ -50,10 +66,16 @@ async function main(args: string[]): Promise<number> {
     case 'run': {
       // The log may be on a full disk or gone: a daemon that cannot log keeps serving.
       for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {})
-      const onDemand = args.includes(ON_DEMAND)
-      const server = await startRushd({ runtimeDir, idleExit: envSeconds('RUSH_IDLE_EXIT', onDemand ? DEFAULT_IDLE_EXIT_MS : 0) })
+      // Started by systemd (rushd.socket) or launchd with the socket: serve that one. That is a
+      // start on demand too, and its idle exit loses no client: a connection that arrives while
+      // rushd exits waits in the manager's socket for the next rushd.
+      const listen = socketActivation({ systemd: SOCKET_NAME, launchd: SOCKET_NAME })
+      const onDemand = args.includes(ON_DEMAND) || listen !== undefined
+      const idleExit = envSeconds('RUSH_IDLE_EXIT', onDemand ? DEFAULT_IDLE_EXIT_MS : 0)
+      const server = await startRushd({ runtimeDir, idleExit, ...(listen ? { listen } : {}) })
       const client = rushClientPath()
-      console.log(`rushd ${RUSH_VERSION} (pid ${process.pid}) listening on ${server.socketPath}`)
+      const from = listen === undefined ? '' : ` (socket from ${'systemd' in listen ? 'systemd' : 'launchd'})`
+      console.log(`rushd ${RUSH_VERSION} (pid ${process.pid}) listening on ${server.socketPath}${from}`)
       console.log(`try it in another terminal:  ${client} -c 'echo hello from rush'`)
       console.log('Ctrl-C stops it.')
       server.on('close', () => console.log('rushd stopped'))
@@ -152,22 +174,37 @@ async function main(args: string[]): Promise<number> {
   }
 }
 
+/**
+ * Writes the service files: socket-activated, so the service manager owns rushd's socket at the
+ * path the client uses and starts rushd on the first connection.
+ */
 function installService(): number {
   const command = [process.execPath, self, 'run']
   const env: Record<string, string> = {}
   if (process.env['RUSH_RUNTIME_DIR']) env['RUSH_RUNTIME_DIR'] = process.env['RUSH_RUNTIME_DIR']
-  const options = { name: 'rushd', description: 'rush shell daemon', command, env }
+  const socketPath = paths({ runtimeDir: rushRuntimeDir() }).socket
+  const options = { name: 'rushd', description: 'rush shell daemon', command, env, socket: { path: socketPath, name: SOCKET_NAME, mode: 0o600 } }
   if (process.platform === 'darwin') {
     const file = path.join(os.homedir(), 'Library', 'LaunchAgents', 'dev.fdwire.rushd.plist')
     fs.mkdirSync(path.dirname(file), { recursive: true })
     fs.writeFileSync(file, launchdPlist({ ...options, label: 'dev.fdwire.rushd' }))
-    console.log(`wrote ${file}\nload it with:  launchctl load -w ${file}`)
+    console.log(`wrote ${file} (launchd listens on ${socketPath} and starts rushd on the first connection)`)
+    console.log(`load it with:  launchctl bootstrap gui/$(id -u) ${file}   (older macOS: launchctl load -w ${file})`)
     return 0
   }
-  const file = path.join(process.env['XDG_CONFIG_HOME'] || path.join(os.homedir(), '.config'), 'systemd', 'user', 'rushd.service')
-  fs.mkdirSync(path.dirname(file), { recursive: true })
-  fs.writeFileSync(file, systemdUnit(options))
-  console.log(`wrote ${file}\nenable it with:  systemctl --user daemon-reload && systemctl --user enable --now rushd`)
+  // In a user unit %t is $XDG_RUNTIME_DIR: the unit follows it the way the client does.
+  const xdg = process.env['XDG_RUNTIME_DIR']
+  const viaXdg = !process.env['RUSH_RUNTIME_DIR'] && xdg && socketPath === path.join(xdg, 'rush', 'daemon.sock')
+  const unitOptions = { ...options, socket: { ...options.socket, path: viaXdg ? '%t/rush/daemon.sock' : socketPath } }
+  const dir = path.join(process.env['XDG_CONFIG_HOME'] || path.join(os.homedir(), '.config'), 'systemd', 'user')
+  fs.mkdirSync(dir, { recursive: true })
+  const socketFile = path.join(dir, 'rushd.socket')
+  const serviceFile = path.join(dir, 'rushd.service')
+  fs.writeFileSync(socketFile, systemdSocketUnit(unitOptions))
+  fs.writeFileSync(serviceFile, systemdUnit(unitOptions))
+  console.log(`wrote ${socketFile} (systemd listens on ${socketPath} and starts rushd on the first connection)`)
+  console.log(`wrote ${serviceFile}`)
+  console.log('enable it with:  systemctl --user daemon-reload && systemctl --user enable --now rushd.socket')
   return 0
 }
 

@@ -8,7 +8,7 @@ import * as crypto from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { BuiltinMethod, closeFd, Connection, dupFd, serveConnection, Server, socketPairFds, WorkerPool } from 'fdwire'
+import { BuiltinMethod, closeFd, Connection, dupFd, type InheritedSocket, serveConnection, Server, socketPairFds, WorkerPool } from 'fdwire'
 import { rushHandlers } from './handlers.js'
 import { packageRoot } from './paths.js'
 import { ADOPT, ADOPT_TIMEOUT_MS, DEFAULT_MAX_SESSIONS, RUSH_CONNECTION } from './constants.js'
@@ -35,6 +35,8 @@ export interface RushdOptions {
   /** Pool mode: sessions the daemon serves itself before handing further concurrent ones to the
    *  workers (0: every session goes to a worker). Default `RUSH_INLINE_SESSIONS` or 1. */
   inlineSessions?: number
+  /** Serve this inherited listening socket (socket activation) instead of binding one. */
+  listen?: InheritedSocket
 }
 
 export const RUSH_VERSION: string = (JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version
@@ -134,6 +136,7 @@ export async function startRushd(options: RushdOptions): Promise<Server> {
   }
   const server: Server = new Server({
     runtimeDir: options.runtimeDir,
+    listen: options.listen,
     buildId,
     maxConnections: maxSessions,
     idleTimeout: options.idleExit ?? 0,

@@ -6,7 +6,8 @@
 #   flatbuffers-compiler, python3-flatbuffers  independent decoders (test/protocol, rush/test/protocol, rush/test/client)
 #   tmux                                        rush on a real terminal (rush/test/terminal)
 #   valgrind, gcc                               memcheck of the rush client (rush/test/client, scripts/ci/valgrind-client.sh)
-#   systemd                                     systemd-analyze verify of the generated unit (test/daemon/lifecycle)
+#   systemd                                     systemd-analyze verify of the generated units (test/daemon/lifecycle, rush/test/service);
+#                                               systemd-socket-activate as the service manager (test/daemon/server-socket-activate, rush/test/service)
 #   bsdutils, python3                           script(1) for a pseudo-terminal; python3 for peers the tests script
 #   hyperfine                                   rush start-up benchmark (bench/startup.mjs)
 # The cross-uid test also needs a user: scripts/ci/test-user.sh.

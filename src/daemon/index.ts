@@ -31,12 +31,14 @@ export {
   tailLog,
   followLog,
   systemdUnit,
+  systemdSocketUnit,
   launchdPlist,
   paths as daemonPaths,
   type DaemonPaths,
   type StartOptions,
   type DaemonStatus,
   type ServiceOptions,
+  type ServiceSocket,
 } from './lifecycle.js'
 export { ensureRuntimeDir, checkRuntimeDir, defaultRuntimeDir } from './runtime-dir.js'
 export { PidFile, readPidFile, type PidFileState } from './pid-file.js'

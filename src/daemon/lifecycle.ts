@@ -2,7 +2,8 @@
  * Daemon lifecycle, as a well-kept Unix daemon has it: start detached (own session, stdio to a log
  * file, no other fd of the starter's), stop (SIGTERM, wait, SIGKILL after a timeout),
  * status (from the locked pid file, then from the daemon itself), logs (last N lines, follow), and
- * service definitions for systemd (user unit) and launchd.
+ * service definitions for systemd (user units) and launchd, with socket activation when asked: the
+ * service manager then owns the listening socket and starts the daemon on its first connection.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import * as fs from 'node:fs'
@@ -233,6 +234,24 @@ export interface ServiceOptions {
   /** argv of the daemon in the foreground (the service manager supervises it). */
   command: readonly string[]
   env?: Record<string, string>
+  /**
+   * Socket activation: the manager creates this listening socket and starts the daemon on the
+   * first connection; the daemon serves it with `listen: socketActivation({ systemd: name,
+   * launchd: name })`. With it, `systemdUnit` writes a service started by `<name>.socket`
+   * (`systemdSocketUnit`), and `launchdPlist` a job with a `Sockets` entry instead of `RunAtLoad`.
+   */
+  socket?: ServiceSocket
+}
+
+export interface ServiceSocket {
+  /** Absolute path of the socket file; for systemd it may start with `%t/` (the runtime
+   *  directory: `$XDG_RUNTIME_DIR` in a user unit). */
+  path: string
+  /** The socket's name for the daemon (FileDescriptorName=, the launchd Sockets key). Default the
+   *  service name. */
+  name?: string
+  /** Permission bits of the socket file. Default 0o600. */
+  mode?: number
 }
 
 /**
@@ -262,29 +281,76 @@ function checkServiceOptions(options: ServiceOptions & { label?: string }): void
     }
   }
   if (o['label'] !== undefined) text('options.label', o['label'], true)
+  if (o['socket'] !== undefined) {
+    const socket = checkObject('options.socket', o['socket'])
+    text('options.socket.path', socket['path'], true)
+    const where = String(socket['path'])
+    if (!where.startsWith('/') && !where.startsWith('%t/')) throw invalidArgValue('options.socket.path', where, "must be absolute (or start with '%t/')")
+    if (socket['name'] !== undefined) {
+      const name = checkString('options.socket.name', socket['name'], true)
+      // sd_listen_fds(3) joins names with ':'; launchd takes any key, systemd at most 255 printable bytes.
+      if (!/^[\w.@-]{1,255}$/.test(name)) throw invalidArgValue('options.socket.name', name, 'must be 1-255 letters, digits and ._@-')
+    }
+    optionalInteger('options.socket.mode', socket['mode'], 0, 0o777, 0o600)
+  }
 }
 
-/** A systemd user unit (`~/.config/systemd/user/<name>.service`). */
+/** The socket of `options`, defaults filled in. */
+function socketOf(options: ServiceOptions): Required<ServiceSocket> | undefined {
+  const socket = options.socket
+  return socket && { path: socket.path, name: socket.name ?? options.name, mode: socket.mode ?? 0o600 }
+}
+
+/** systemd expands %-specifiers in unit settings: escaped by doubling. */
+const specifiers = (text: string) => text.replace(/%/g, '%%')
+
+/** A systemd user unit (`~/.config/systemd/user/<name>.service`). With `socket`, it is started by
+ *  `<name>.socket` (see `systemdSocketUnit`) instead of at login. */
 export function systemdUnit(options: ServiceOptions): string {
   checkServiceOptions(options)
-  // systemd expands %-specifiers in these settings, and $VAR in ExecStart=: both escaped by doubling.
-  const specifiers = (text: string) => text.replace(/%/g, '%%')
+  // $VAR in ExecStart= is expanded too: escaped by doubling.
   const quote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `"${arg.replace(/(["\\])/g, '\\$1')}"`)
   const execArg = (arg: string) => quote(specifiers(arg).replace(/\$/g, '$$$$'))
   const env = Object.entries(options.env ?? {})
     .map(([key, value]) => `Environment=${quote(specifiers(`${key}=${value}`))}\n`)
     .join('')
+  const socket = options.socket ? `${options.name}.socket` : undefined
   return (
-    `[Unit]\nDescription=${specifiers(options.description)}\n\n` +
-    `[Service]\nType=simple\nExecStart=${options.command.map(execArg).join(' ')}\n${env}` +
+    `[Unit]\nDescription=${specifiers(options.description)}\n` +
+    (socket ? `Requires=${socket}\nAfter=${socket}\n` : '') +
+    `\n[Service]\nType=simple\nExecStart=${options.command.map(execArg).join(' ')}\n${env}` +
     `Restart=on-failure\nRestartSec=1\nKillSignal=SIGTERM\nTimeoutStopSec=15\n\n` +
-    `[Install]\nWantedBy=default.target\n`
+    // Socket-activated: enabling the socket is what makes it start (on the first connection).
+    (socket ? `[Install]\nAlso=${socket}\n` : `[Install]\nWantedBy=default.target\n`)
   )
 }
 
-/** A launchd agent plist (`~/Library/LaunchAgents/<label>.plist`). */
+/**
+ * The systemd socket unit (`~/.config/systemd/user/<name>.socket`) of a socket-activated service
+ * (`options.socket` is required): systemd listens on the path, creates its directory 0700, and
+ * starts `<name>.service` on the first connection, passing the socket (sd_listen_fds(3)) under
+ * `FileDescriptorName=`. See systemd.socket(5).
+ */
+export function systemdSocketUnit(options: ServiceOptions): string {
+  checkServiceOptions(options)
+  const socket = socketOf(options)
+  if (!socket) throw invalidArgType('options.socket', 'of type object: a socket unit needs the socket', undefined)
+  // %t (the runtime directory) is the one specifier let through; every other % is literal.
+  const listen = socket.path.startsWith('%t/') ? `%t/${specifiers(socket.path.slice(3))}` : specifiers(socket.path)
+  return (
+    `[Unit]\nDescription=${specifiers(options.description)} (socket)\n\n` +
+    `[Socket]\nListenStream=${listen}\nFileDescriptorName=${socket.name}\n` +
+    `SocketMode=${socket.mode.toString(8).padStart(4, '0')}\nDirectoryMode=0700\n\n` +
+    `[Install]\nWantedBy=sockets.target\n`
+  )
+}
+
+/** A launchd agent plist (`~/Library/LaunchAgents/<label>.plist`). With `socket`, launchd owns the
+ *  socket (a `Sockets` entry, launchd.plist(5)) and starts the agent on its first connection. */
 export function launchdPlist(options: ServiceOptions & { label?: string }): string {
   checkServiceOptions(options)
+  const socket = socketOf(options)
+  if (socket?.path.startsWith('%t/')) throw invalidArgValue('options.socket.path', socket.path, "must be an absolute path for launchd (it has no '%t')")
   const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
   const args = options.command.map((arg) => `    <string>${xml(arg)}</string>\n`).join('')
   const env = Object.entries(options.env ?? {})
@@ -297,7 +363,12 @@ export function launchdPlist(options: ServiceOptions & { label?: string }): stri
     `  <key>Label</key>\n  <string>${xml(options.label ?? options.name)}</string>\n` +
     `  <key>ProgramArguments</key>\n  <array>\n${args}  </array>\n` +
     (env ? `  <key>EnvironmentVariables</key>\n  <dict>\n${env}  </dict>\n` : '') +
-    `  <key>RunAtLoad</key>\n  <true/>\n  <key>KeepAlive</key>\n  <dict>\n    <key>SuccessfulExit</key>\n    <false/>\n  </dict>\n` +
+    (socket
+      ? `  <key>Sockets</key>\n  <dict>\n    <key>${xml(socket.name)}</key>\n    <dict>\n` +
+        `      <key>SockPathName</key>\n      <string>${xml(socket.path)}</string>\n` +
+        `      <key>SockPathMode</key>\n      <integer>${socket.mode}</integer>\n    </dict>\n  </dict>\n`
+      : `  <key>RunAtLoad</key>\n  <true/>\n`) +
+    `  <key>KeepAlive</key>\n  <dict>\n    <key>SuccessfulExit</key>\n    <false/>\n  </dict>\n` +
     `</dict>\n</plist>\n`
   )
 }

@@ -9,6 +9,11 @@
  *   handshake, routes requests to handlers, streams, honours cancellation.
  * - Shuts down gracefully on SIGTERM/SIGINT, reloads on SIGHUP, may stop when idle, and notices
  *   when its socket file was deleted (rebinds) or replaced (exits).
+ * - Or serves a listening socket it inherited (`listen`: systemd, launchd, a plain fd). The service
+ *   manager owns that socket and its file: the server never removes or replaces it, and does not
+ *   watch it. Closing (idle exit included) closes only our copy; the manager's copy keeps queueing
+ *   connections in the backlog, and the manager starts the next instance to serve them, so an idle
+ *   exit never loses a connection that arrives while the daemon is going away.
  */
 import { TypedEventEmitter } from '../events.js'
 import * as fs from 'node:fs'
@@ -21,6 +26,7 @@ import { PROTOCOL_VERSION } from '../protocol/index.js'
 import { CODE_SHUTTING_DOWN } from '../wire.js'
 import { resolveAddress } from '../transport/address.js'
 import type { Connection, PeerCredentials } from '../transport/connection.js'
+import { checkInheritedSocket, type InheritedSocket } from '../transport/activation.js'
 import { Listener } from '../transport/listener.js'
 import { resolveConnectionOptions, type ConnectionOptions } from '../transport/options.js'
 import {
@@ -62,6 +68,13 @@ export interface ServerOptions extends ConnectionOptions {
   runtimeDir: string
   /** Socket file name inside `runtimeDir`. Default `'daemon.sock'`. */
   socketName?: string
+  /**
+   * Serve a listening socket this process inherited instead of binding `<runtimeDir>/<socketName>`:
+   * `{ fd }`, `{ systemd: true | name }` or `{ launchd: name }` (see `socketActivation()`). The
+   * server then never unlinks or watches the socket file (the service manager owns it).
+   * Default: bind.
+   */
+  listen?: InheritedSocket
   /** Keep a locked `daemon.pid` in `runtimeDir`. Default true. */
   pidFile?: boolean
   /** Identifies this daemon's code; clients compare it to replace an outdated daemon. Default `''`. */
@@ -78,7 +91,8 @@ export interface ServerOptions extends ConnectionOptions {
   handleSignals?: boolean
   /** Called on SIGHUP (and emits `'reload'`). */
   onReload?: () => void | Promise<void>
-  /** How often to check that the socket file is still ours, in ms; 0 turns it off. Default 2000. */
+  /** How often to check that the socket file is still ours, in ms; 0 turns it off (and an
+   *  inherited socket is never checked). Default 2000. */
   socketCheckInterval?: number
   /** Extra figures for `fdwire.status` (e.g. a worker pool's). */
   status?: () => Record<string, unknown>
@@ -106,7 +120,6 @@ export type ServerEvents = {
 
 export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost {
   readonly runtimeDir: string
-  readonly socketPath: string
   readonly pidFilePath: string | undefined
   readonly buildId: string
   readonly #options: ServerOptions
@@ -114,6 +127,8 @@ export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost
   readonly #maxConnections: number
   readonly #shutdownTimeout: number
   readonly #idleTimeout: number
+  readonly #inherit: InheritedSocket | undefined
+  #socketPath: string
   readonly #handlers = new Map<string, { handler: Handler; stream: false } | { handler: StreamHandler; stream: true }>()
   readonly #served = new Set<ServedConnection>()
   #handedOff = 0
@@ -142,10 +157,11 @@ export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost
     if (!Array.isArray(allowUids)) throw invalidArgType('options.allowUids', 'an instance of Array', allowUids)
     for (const [i, uid] of allowUids.entries()) checkInteger(`options.allowUids[${i}]`, uid, 0, 0xffffffff)
     resolveConnectionOptions(options) // usage errors now, not at listen()
+    this.#inherit = o['listen'] === undefined ? undefined : checkInheritedSocket('options.listen', o['listen'])
     this.#options = options
     this.runtimeDir = path.resolve(runtimeDir)
-    this.socketPath = path.join(this.runtimeDir, socketName)
-    resolveAddress(this.socketPath, false, 'bind') // a path too long for sun_path fails here, clearly
+    this.#socketPath = path.join(this.runtimeDir, socketName)
+    if (!this.#inherit) resolveAddress(this.#socketPath, false, 'bind') // a path too long for sun_path fails here, clearly
     this.pidFilePath = optionalBoolean('options.pidFile', o['pidFile'], true) ? path.join(this.runtimeDir, 'daemon.pid') : undefined
     this.buildId = buildId
     this.#allowUids = allowUids as number[]
@@ -202,6 +218,11 @@ export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost
     if (this.#inFlight === 0) this.#requestsDone?.()
   }
 
+  /** `<runtimeDir>/<socketName>`; once an inherited socket is served, that socket's own path. */
+  get socketPath(): string {
+    return this.#socketPath
+  }
+
   /** Live figures, as served by `fdwire.status`. */
   status(): Record<string, unknown> {
     return {
@@ -209,7 +230,7 @@ export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost
       uptimeMs: this.#startedAt ? Date.now() - this.#startedAt : 0,
       buildId: this.buildId,
       protocolVersion: PROTOCOL_VERSION,
-      socketPath: this.socketPath,
+      socketPath: this.#socketPath,
       connections: this.#served.size + this.#handedOff,
       inFlight: this.#inFlight,
       idleTimeoutMs: this.#idleTimeout,
@@ -226,21 +247,27 @@ export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost
   }
 
   /**
-   * Creates/checks the runtime dir, takes the pid-file lock, replaces a stale socket and listens.
+   * Creates/checks the runtime dir, takes the pid-file lock, replaces a stale socket and listens;
+   * or, with `listen`, takes the inherited socket instead (nothing is removed or bound).
    * @throws FdwireError `ERR_FDWIRE_DAEMON_RUNNING` (naming its pid) when a daemon already serves
-   *   this socket; `ERR_FDWIRE_INSECURE_DIR` for an unsafe runtime dir.
+   *   this socket; `ERR_FDWIRE_INSECURE_DIR` for an unsafe runtime dir; `ERR_FDWIRE_NOT_ACTIVATED`
+   *   or `ERR_FDWIRE_BAD_SOCKET` when the inherited socket is missing or not a listening Unix
+   *   stream socket.
    */
   async listen(): Promise<this> {
     if (this.#listener || this.#closing) throw new FdwireError('ERR_FDWIRE_STATE', 'listen() was already called')
     ensureRuntimeDir(this.runtimeDir)
     if (this.pidFilePath) {
       const acquired = PidFile.acquire(this.pidFilePath)
-      if (!(acquired instanceof PidFile)) throw alreadyRunning(this.socketPath, acquired.pid)
+      if (!(acquired instanceof PidFile)) throw alreadyRunning(this.#socketPath, acquired.pid)
       this.#pidFile = acquired
     }
     try {
-      removeStaleSocket(this.socketPath)
-      this.#bind()
+      if (this.#inherit) this.#adopt(this.#inherit)
+      else {
+        removeStaleSocket(this.#socketPath)
+        this.#bind()
+      }
     } catch (error) {
       this.#pidFile?.release()
       this.#pidFile = undefined
@@ -250,11 +277,11 @@ export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost
     this.#installSignals()
     this.#armIdle()
     const interval = this.#options.socketCheckInterval ?? DEFAULT_SOCKET_CHECK_INTERVAL_MS
-    if (interval > 0) {
+    if (interval > 0 && !this.#inherit) {
       this.#watchTimer = setInterval(() => this.#checkSocket(), interval)
       this.#watchTimer.unref()
     }
-    debug('server listening on %s (pid %d)', this.socketPath, process.pid)
+    debug('server listening on %s (pid %d)', this.#socketPath, process.pid)
     this.emit('listening')
     return this
   }
@@ -301,7 +328,7 @@ export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost
     )
     this.#pidFile?.release()
     this.#pidFile = undefined
-    debug('server on %s closed', this.socketPath)
+    debug('server on %s closed', this.#socketPath)
     this.emit('close')
   }
 
@@ -312,11 +339,22 @@ export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost
   }
 
   #bind(): void {
-    const listener = new Listener(this.socketPath, { ...this.#options, mode: 0o600 })
+    this.#serve(new Listener(this.#socketPath, { ...this.#options, mode: 0o600 }))
+    this.#socketInode = fs.statSync(this.#socketPath).ino
+  }
+
+  #adopt(source: InheritedSocket): void {
+    const listener = new Listener(source, this.#options)
+    const { address } = listener
+    if (address.name.length > 0 && !address.abstract) this.#socketPath = address.display
+    debug('serving an inherited socket: %s', address.display)
+    this.#serve(listener)
+  }
+
+  #serve(listener: Listener): void {
     listener.on('connection', (connection) => this.#onConnection(connection))
     listener.on('acceptError', (error) => debug('accept: %s', error.message))
     this.#listener = listener
-    this.#socketInode = fs.statSync(this.socketPath).ino
   }
 
   #onConnection(connection: Connection): void {
@@ -407,13 +445,13 @@ export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost
     if (this.#draining) return
     let inode: number | undefined
     try {
-      inode = fs.lstatSync(this.socketPath).ino
+      inode = fs.lstatSync(this.#socketPath).ino
     } catch {
       inode = undefined
     }
     if (inode === this.#socketInode) return
     if (inode === undefined) {
-      debug('socket %s was deleted: binding again', this.socketPath)
+      debug('socket %s was deleted: binding again', this.#socketPath)
       this.emit('socketLost', 'deleted')
       this.#listener?.close()
       try {
@@ -425,7 +463,7 @@ export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost
       }
       return
     }
-    debug('socket %s was replaced by another: closing', this.socketPath)
+    debug('socket %s was replaced by another: closing', this.#socketPath)
     this.emit('socketLost', 'replaced')
     this.#socketInode = inode // the listener must not unlink the new owner's socket
     void this.close()

@@ -1,6 +1,7 @@
 export { Connection, type ConnectionEvents, type PeerCredentials, type SendOptions } from './connection.js'
 export { Message } from './message.js'
 export type { FdStream, TakeSocketOptions, TakeStreamOptions } from './fd-stream.js'
+export { socketActivation, type InheritedSocket } from './activation.js'
 export { Listener, listen, type ListenerEvents, type ListenOptions } from './listener.js'
 export { connect, socketPair, socketPairFds, pipe, closeFd, dupFd, type ConnectOptions } from './connect.js'
 export { MAX_SOCKET_PATH, type SocketAddress } from './address.js'

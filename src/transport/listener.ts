@@ -6,6 +6,9 @@
  * bound under a narrowed umask). `listen()` never unlinks an existing path: a path in use is
  * `EADDRINUSE`, and deciding whether it is stale belongs to the caller (see the daemon Server).
  * `close()` unlinks the socket file only if it is still the one this listener created.
+ *
+ * A listener can also serve a listening socket this process inherited (`listen({ systemd: true })`,
+ * see activation.ts): then it never unlinks anything, since whoever made the socket owns its file.
  */
 import { TypedEventEmitter } from '../events.js'
 import * as fs from 'node:fs'
@@ -13,7 +16,8 @@ import { debuglog } from 'node:util'
 import { native } from '../binding.js'
 import { systemError } from '../errors.js'
 import type { NativeListener } from '../native.js'
-import { checkObject, optionalBoolean, optionalFunction, optionalInteger } from '../validate.js'
+import { checkObject, invalidArgValue, optionalBoolean, optionalFunction, optionalInteger } from '../validate.js'
+import { checkInheritedSocket, takeInheritedSocket, type InheritedSocket } from './activation.js'
 import { resolveAddress, type SocketAddress } from './address.js'
 import { acceptedConnection, type Connection, type PeerCredentials } from './connection.js'
 import { resolveConnectionOptions, type ConnectionOptions, type ResolvedConnectionOptions } from './options.js'
@@ -45,7 +49,11 @@ export type ListenerEvents = {
 }
 
 export class Listener extends TypedEventEmitter<ListenerEvents> {
+  /** The socket's name; for an inherited socket, what getsockname(2) reports (`display` says
+   *  where it came from when it has no name). */
   readonly address: SocketAddress
+  /** Whether the socket was inherited (`listen({ fd | systemd | launchd })`) rather than bound. */
+  readonly inherited: boolean
   #native: NativeListener | null
   #options: ResolvedConnectionOptions
   #allowPeer: ((peer: PeerCredentials) => boolean) | undefined
@@ -53,18 +61,32 @@ export class Listener extends TypedEventEmitter<ListenerEvents> {
   #retry: NodeJS.Timeout | undefined
 
   /** Use `listen()`. */
-  constructor(path: string | Buffer, options?: ListenOptions) {
+  constructor(path: string | Buffer | InheritedSocket, options?: ListenOptions) {
     super()
     const o = checkObject('options', options)
+    this.inherited = typeof path === 'object' && path !== null && !Buffer.isBuffer(path)
+    if (this.inherited) {
+      for (const key of ['abstract', 'backlog', 'mode']) {
+        if (o[key] !== undefined)
+          throw invalidArgValue(`options.${key}`, o[key], 'has no effect on an inherited socket (whoever made it bound it and called listen(2))')
+      }
+    }
     const abstract = optionalBoolean('options.abstract', o['abstract'], false)
     const backlog = optionalInteger('options.backlog', o['backlog'], 1, 65535, 511)
     const mode = optionalInteger('options.mode', o['mode'], 0, 0o777, 0o600)
     this.#allowPeer = optionalFunction<(peer: PeerCredentials) => boolean>('options.allowPeer', o['allowPeer'])
     this.#options = resolveConnectionOptions(options)
-    this.address = resolveAddress(path, abstract, 'bind')
-    const fd = native.listen(this.address.name, abstract, backlog, mode)
-    if (fd < 0) throw systemError(fd, 'bind', this.address.display)
-    if (!abstract) {
+    let fd: number
+    if (this.inherited) {
+      const taken = takeInheritedSocket(checkInheritedSocket('socket', path))
+      fd = taken.fd
+      this.address = taken.address ?? { name: Buffer.alloc(0), abstract: false, display: taken.origin }
+    } else {
+      this.address = resolveAddress(path, abstract, 'bind')
+      fd = native.listen(this.address.name, abstract, backlog, mode)
+      if (fd < 0) throw systemError(fd, 'bind', this.address.display)
+    }
+    if (!abstract && !this.inherited) {
       try {
         this.#inode = fs.statSync(this.address.display).ino
       } catch {
@@ -146,7 +168,11 @@ export class Listener extends TypedEventEmitter<ListenerEvents> {
 /**
  * Listens on a Unix socket. Throws `EADDRINUSE` when the path exists (it never unlinks it),
  * `ENAMETOOLONG` when the path does not fit in sun_path.
+ *
+ * With an `InheritedSocket` (`{ fd }`, `{ systemd }`, `{ launchd }`) it serves that listening
+ * socket instead: checked, made close-on-exec and non-blocking, and never unlinked (`abstract`,
+ * `backlog` and `mode` are refused: the socket exists already).
  */
-export function listen(path: string | Buffer, options?: ListenOptions): Listener {
+export function listen(path: string | Buffer | InheritedSocket, options?: ListenOptions): Listener {
   return new Listener(path, options)
 }

@@ -12,6 +12,7 @@ import {
   readPidFile,
   socketPair,
   stopDaemon,
+  systemdSocketUnit,
   systemdUnit,
   tailLog,
   waitForExit,
@@ -178,19 +179,27 @@ leakTest(t, 'systemdUnit: a valid user unit that runs the command in the foregro
   t.equal(verify.stderr.trim(), '', 'without warnings')
 })
 
-leakTest(t, 'launchdPlist: a property list launchd reads, with arguments and environment escaped', async (t) => {
-  const command = ['/usr/local/bin/node', '/opt/a & b/<daemon>.mjs']
-  const plist = launchdPlist({ name: 'fdwire-test', label: 'org.example.fdwire', description: 'unused by launchd', command, env: { A: 'x<y&z' } })
+/** A plist read back by an independent parser (python3 plistlib); undefined, with a failure, when
+ *  it cannot be read. */
+function parsePlist(t: Test, plist: string): unknown {
   const python = spawnSync('python3', ['-c', 'import json, plistlib, sys; print(json.dumps(plistlib.loads(sys.stdin.buffer.read())))'], {
     input: plist,
     encoding: 'utf8',
   })
   if (python.error || python.status !== 0) {
     t.fail(`python3 plistlib could not parse it: ${python.stderr ?? python.error?.message}`)
-    return
+    return undefined
   }
+  return JSON.parse(python.stdout)
+}
+
+leakTest(t, 'launchdPlist: a property list launchd reads, with arguments and environment escaped', async (t) => {
+  const command = ['/usr/local/bin/node', '/opt/a & b/<daemon>.mjs']
+  const plist = launchdPlist({ name: 'fdwire-test', label: 'org.example.fdwire', description: 'unused by launchd', command, env: { A: 'x<y&z' } })
+  const parsed = parsePlist(t, plist)
+  if (parsed === undefined) return
   t.same(
-    JSON.parse(python.stdout),
+    parsed,
     {
       Label: 'org.example.fdwire',
       ProgramArguments: command,
@@ -255,4 +264,38 @@ leakTest(t, 'service files and followLog check their arguments: nothing injected
     code: 'ERR_INVALID_ARG_TYPE',
     message: /"signal" argument must be an instance of AbortSignal/,
   })
+})
+
+leakTest(t, 'socket activation: systemdSocketUnit and the service it starts; launchdPlist with a Sockets entry', async (t) => {
+  const base = { name: 'app', description: 'app 100%', command: ['/usr/bin/app', 'run'] }
+  const socket = { path: '%t/app 50%/daemon.sock', name: 'app' }
+  const unit = systemdSocketUnit({ ...base, socket })
+  t.match(unit, /^ListenStream=%t\/app 50%%\/daemon\.sock$/m, '%t kept, every other % escaped')
+  t.match(unit, /^FileDescriptorName=app$/m)
+  t.match(unit, /^SocketMode=0600$/m)
+  t.match(unit, /^DirectoryMode=0700$/m)
+  t.match(unit, /^WantedBy=sockets\.target$/m)
+  t.match(systemdSocketUnit({ ...base, socket: { path: '/run/x.sock', mode: 0o660 } }), /^SocketMode=0660$/m)
+  const service = systemdUnit({ ...base, socket })
+  t.match(service, /^Requires=app\.socket$/m)
+  t.match(service, /^Also=app\.socket$/m)
+  t.notMatch(service, /WantedBy=/, 'started by its socket, not at login')
+  t.throws(() => systemdSocketUnit(base), { code: 'ERR_INVALID_ARG_TYPE', message: /"options.socket"/ })
+  t.throws(() => systemdUnit({ ...base, socket: { path: 'relative.sock' } }), { code: 'ERR_INVALID_ARG_VALUE', message: /must be absolute/ })
+  t.throws(() => systemdUnit({ ...base, socket: { path: '/x.sock', name: 'a:b' } }), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => launchdPlist({ ...base, socket }), { code: 'ERR_INVALID_ARG_VALUE', message: /launchd/ })
+
+  const plist = launchdPlist({ ...base, label: 'org.example.app', socket: { path: '/tmp/app-1000/daemon.sock', name: 'app' } })
+  const parsed = parsePlist(t, plist)
+  if (parsed === undefined) return
+  t.same(
+    parsed,
+    {
+      Label: 'org.example.app',
+      ProgramArguments: base.command,
+      Sockets: { app: { SockPathName: '/tmp/app-1000/daemon.sock', SockPathMode: 0o600 } },
+      KeepAlive: { SuccessfulExit: false },
+    },
+    'launchd owns the socket (mode 384 = 0600) and starts the job on demand: no RunAtLoad',
+  )
 })
