@@ -17,10 +17,8 @@
  */
 import { TypedEventEmitter } from '../events.js'
 import * as fs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
 import { debuglog } from 'node:util'
-import { native } from '../binding.js'
 import { FdwireError } from '../errors.js'
 import { PROTOCOL_VERSION } from '../protocol/index.js'
 import { CODE_SHUTTING_DOWN } from '../wire.js'
@@ -41,6 +39,7 @@ import {
   optionalInteger,
 } from '../validate.js'
 import { PidFile } from './pid-file.js'
+import { alreadyRunning, removeStaleSocket } from './stale-socket.js'
 import { BuiltinMethod } from './rpc.js'
 import { ensureRuntimeDir } from './runtime-dir.js'
 import {
@@ -468,34 +467,4 @@ export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost
     this.#socketInode = inode // the listener must not unlink the new owner's socket
     void this.close()
   }
-}
-
-function alreadyRunning(socketPath: string, pid: number | undefined): FdwireError {
-  return new FdwireError('ERR_FDWIRE_DAEMON_RUNNING', `a daemon is already running${pid ? ` (pid ${pid})` : ''} on ${socketPath}; stop it first`)
-}
-
-/**
- * Removes the socket file if nobody answers on it. A live listener is never touched: the error
- * names its pid (from the kernel's peer credentials).
- */
-function removeStaleSocket(socketPath: string): void {
-  let stat: fs.Stats
-  try {
-    stat = fs.lstatSync(socketPath)
-  } catch {
-    return
-  }
-  if (!stat.isSocket()) {
-    throw new FdwireError('ERR_FDWIRE_INSECURE_DIR', `${socketPath} exists and is not a socket; remove it`)
-  }
-  const address = resolveAddress(socketPath, false, 'connect')
-  const fd = native.connect(address.name, false)
-  if (fd >= 0) {
-    const credentials = native.peerCredentials(fd)
-    native.close(fd)
-    throw alreadyRunning(socketPath, typeof credentials === 'number' ? undefined : credentials[0])
-  }
-  if (fd === -os.constants.errno.EAGAIN) throw alreadyRunning(socketPath, undefined) // backlog full: very much alive
-  debug('removing stale socket %s', socketPath)
-  fs.unlinkSync(socketPath)
 }
