@@ -39,8 +39,16 @@ const self = fileURLToPath(import.meta.url)
  * the heap, that its objects point at) waits for a collection that much longer, which leaves
  * malloc's heap holding freed memory it does not return. A session keeps few objects alive, so
  * collecting a 1 MB semi-space sixteen times as often costs no latency that can be measured.
+ *
+ * Its environment has MALLOC_MMAP_THRESHOLD_=16384 unless the caller set it (glibc, mallopt(3)
+ * M_MMAP_THRESHOLD: a block of at least that size that the free lists cannot serve gets an
+ * mmap(2) of its own, and the threshold no longer adjusts itself upwards). Every connection's
+ * first read buffer is 16 KiB: each is then unmapped when freed, instead of leaving a hole between
+ * longer-lived blocks in malloc's heap, which free(3) does not give back to the system. Other C
+ * libraries ignore the variable.
  */
 const daemonCommand = [process.execPath, '--max-semi-space-size=1', self, 'run']
+const daemonEnv = { MALLOC_MMAP_THRESHOLD_: '16384' }
 
 async function main(args: string[]): Promise<number> {
   const command = args[0]
@@ -66,7 +74,7 @@ async function main(args: string[]): Promise<number> {
         return 0
       }
       // Not running, or running an older build: ensureDaemon starts (or replaces) it, race-free.
-      const client = await ensureDaemon({ runtimeDir, command: daemonCommand, buildId })
+      const client = await ensureDaemon({ runtimeDir, command: daemonCommand, env: { ...daemonEnv, ...process.env }, buildId })
       const replaced = before.running && before.pid !== client.daemon.peer.pid
       console.log(
         `rushd ${replaced ? `replaced (was pid ${before.pid}, a different build)` : 'started'} (pid ${client.daemon.peer.pid}), socket ${paths(where).socket}`,
@@ -141,7 +149,7 @@ async function main(args: string[]): Promise<number> {
 
 function installService(): number {
   const command = daemonCommand
-  const env: Record<string, string> = {}
+  const env: Record<string, string> = { ...daemonEnv }
   if (process.env['RUSH_RUNTIME_DIR']) env['RUSH_RUNTIME_DIR'] = process.env['RUSH_RUNTIME_DIR']
   const options = { name: 'rushd', description: 'rush shell daemon', command, env }
   if (process.platform === 'darwin') {
