@@ -78,10 +78,22 @@ class Connection : public HandleWrap<Connection> {
   ~Connection() override { release(); }
 
  private:
+  // Everything JS is let go of here, at close, not in the destructor. The callbacks close over the
+  // JS Connection, so while they are referenced, the connection stays alive with all it holds (its
+  // listeners, a daemon's session, the read buffer its messages are views of). The destructor runs
+  // from the wrapper's finalizer, after a full collection found the wrapper dead; that collection
+  // marked the callbacks live (a strong reference is a root). Each closed connection then
+  // outlived a collection, long enough to be promoted to V8's old generation.
   void free_native() override {
     reader_.reset();  // closes fds received but not handed to JS
     writer_.reset();  // closes fds of frames never sent
     buffer_ref_.Reset();
+    on_frames_.Reset();
+    on_event_.Reset();
+    meta_ref_.Reset();
+    fds_ref_.Reset();
+    meta_ = nullptr;
+    fds_out_ = nullptr;
   }
 
   void update_poll() {

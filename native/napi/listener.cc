@@ -38,6 +38,12 @@ class Listener : public HandleWrap<Listener> {
   ~Listener() override { release(); }
 
  private:
+  // The callbacks close over the JS Listener: let go of them at close (see Connection).
+  void free_native() override {
+    on_accept_.Reset();
+    on_error_.Reset();
+  }
+
   void on_poll(int status, int) override {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);

@@ -5,6 +5,8 @@
 // delivery. Either way the handle keeps the loop alive exactly while the process is watched.
 #include <signal.h>
 
+#include <utility>
+
 #include "../socket.h"
 #include "../spawn.h"
 #include "handle.h"
@@ -45,6 +47,9 @@ class ProcessWatch : public HandleWrap<ProcessWatch> {
   ~ProcessWatch() override { release(); }
 
  private:
+  // The callback closes over the JS side: let go of it at close (see Connection).
+  void free_native() override { on_exit_.Reset(); }
+
   void on_poll(int, int) override {
     consume_process_fd(fd_);
     int status = 0;
@@ -69,12 +74,13 @@ class ProcessWatch : public HandleWrap<ProcessWatch> {
   void finish(int done, int status, int signal_number) {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
+    Napi::FunctionReference on_exit = std::move(on_exit_);  // drop() lets go of on_exit_
     drop();
     if (done < 0) {
       status = -1;  // someone else reaped it (-ECHILD): the status is lost
       signal_number = 0;
     }
-    call(env, on_exit_, {Napi::Number::New(env, status), Napi::Number::New(env, signal_number)});
+    call(env, on_exit, {Napi::Number::New(env, status), Napi::Number::New(env, signal_number)});
   }
 
   int pid_ = -1;

@@ -4,12 +4,13 @@
 //
 //   node scripts/reliability/soak.mjs [--warmup 3000] [--warmup-max 9000] [--sessions 10000] [--connections 100] [--round-trips 1000]
 //                         [--burst-every 20] [--burst 6] [--rss-limit-mb 5 (0: report only)] [--recovery-rounds 5] [--out FILE]
+//                         [--concurrent 100] [--batch 0] [--idle-ms 0] [--idle-growth-limit-mb 0 (0: report only)]
 //
 // Defaults are the full size (`npm run soak`); the full-size run writes bench/results/soak.json
 // unless --out says otherwise. Exit status 0 when every check passed, 1 otherwise.
 //
-// --warmup: rush sessions before the first measurement (default 3000: V8's heap reaches its
-// working size, heapTotal ~10 → ~40 MB, over the first 2,000–3,000 sessions; RSS rises with it);
+// --warmup: rush sessions before the first measurement (default 3000: V8's heap and malloc's reach
+// their working size over the first 2,000–3,000 sessions; RSS rises with them);
 // the warm-up goes on in rounds of 500 while RSS still grows by more than 1 MB a round, up to
 // --warmup-max sessions.
 // Sessions: sequential `rush -c` runs (in-process scripts, direct exec, /bin/sh ones; output and
@@ -23,6 +24,11 @@
 // kill -9 of a worker → the pool is back to 4 within 1 s; kill -9 of the daemon → the next
 // `rush -c` is right (and quiet) within 100 ms, and the daemon it autostarts answers within 2 s of
 // that rush's start. The median of the rounds must meet each target; every round is reported.
+// Memory: RSS of the rushd tree (daemon and workers) idle after start, after --concurrent sessions
+// at once, after all sessions, after --idle-ms without any (--idle-growth-limit-mb bounds its growth
+// over the first). --batch N runs sessions N at a time through one /bin/sh (batch.mjs; bursts without
+// a held connection or a `sleep`): `--sessions 100000 --batch 1000` takes minutes. Without workers
+// (RUSH_POOL_SIZE=0) nothing is handed over and the crash-recovery rounds are skipped.
 import { spawn } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
@@ -44,6 +50,7 @@ import {
   quiesce,
   root,
   rushAsync,
+  rushBin,
   rushReady,
   rushSync,
   usePrivateTree,
@@ -52,6 +59,8 @@ import {
   stopRushd,
   workerPids,
 } from './lib.mjs'
+import { runBatch } from './batch.mjs'
+import { compare as compareProcesses, memoryTable, table as printTable, treeRss } from './soak-report.mjs'
 
 // Warm-up rounds after the minimum, and what counts as a plateau (see the rush sessions below).
 const WARMUP_ROUND = 500
@@ -68,6 +77,10 @@ const defaults = {
   parallel: 10,
   recoveryRounds: 5,
   out: '',
+  concurrent: 100,
+  batch: 0,
+  idleMs: 0,
+  idleGrowthLimitMb: 0,
 }
 const opts = parseArgs(process.argv.slice(2), defaults)
 const fullSize = opts.sessions >= defaults.sessions && opts.connections >= defaults.connections && opts.roundTrips >= defaults.roundTrips
@@ -78,6 +91,8 @@ const fail = (message) => {
   console.log(`FAIL ${message}`)
 }
 const log = (message) => console.log(message)
+const compare = (what, before, after, beforeFds) => compareProcesses(what, before, after, beforeFds, { fail, rssLimitMb: opts.rssLimitMb })
+const table = (title, rows) => printTable(log, title, rows)
 // Every measured process runs with this preload: SIGUSR2 = full GC (see the fixture). RSS is
 // compared after a GC at both ends; the raw figures (no forced GC) are reported too.
 const gcDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fdwire-soak-gc-'))
@@ -133,7 +148,7 @@ const mix = [
 async function rushSoak() {
   const dir = makeRuntimeDir('fdwire-soak-')
   const { env, pid: daemon } = startRushd(dir, gcEnv())
-  const result = { sessions: 0, sequential: 0, concurrent: 0, servedByWorkers: 0, servedByDaemon: 0, mismatches: 0, maxMs: 0, totalMs: 0 }
+  const result = { sessions: 0, sequential: 0, concurrent: 0, servedByWorkers: 0, servedByDaemon: 0, mismatches: 0, maxMs: 0, totalMs: 0, memory: [] }
   const t0 = performance.now()
   let i = 0
   const one = () => {
@@ -180,23 +195,72 @@ async function rushSoak() {
     else one()
     i++
   }
-  // Warm-up: at least --warmup sessions, then on in rounds of WARMUP_ROUND while any process's RSS
-  // (after a forced GC) still grew by more than PLATEAU_KB over the last round, up to
-  // --warmup-max. How far V8 has sized its heap after a given number of sessions varies from run
-  // to run (daemon RSS after 3,000 sessions: 71 MB in one run, 97 MB in the next); measuring
-  // before the plateau reports heap sizing as growth. A leak keeps RSS growing, so it never looks
-  // like a plateau: it reaches --warmup-max and is then measured like anything else.
-  while (result.sessions < opts.warmup) await step()
+  const wrong = (where, got, want) => {
+    result.mismatches++
+    if (result.mismatches <= 5) fail(`${where}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`)
+  }
+  // --batch: the same steps, up to --batch sessions at a time through one /bin/sh (batch.mjs).
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'fdwire-soak-batch-'))
+  process.on('exit', () => fs.rmSync(scratch, { recursive: true, force: true }))
+  const batchUpTo = async (target) => {
+    const steps = []
+    let count = 0
+    let bursts = 0
+    for (; result.sessions + count < target && count < opts.batch; i++) {
+      const [args, out, err, status] = mix[i % mix.length]
+      if (opts.burstEvery > 0 && i % opts.burstEvery === opts.burstEvery - 1) {
+        steps.push(Array.from({ length: opts.burst }, (_, k) => ({ args: ['-c', `echo burst ${k}`], out: `burst ${k}\n`, err: '', status: 0 })))
+        bursts += opts.burst
+      } else steps.push({ args, out, err, status })
+      count += Array.isArray(steps.at(-1)) ? opts.burst : 1
+    }
+    const before = await handedOff()
+    const batch = await runBatch(rushBin, env, steps, scratch)
+    const handed = (await handedOff()) - before
+    Object.assign(result, { sessions: result.sessions + count, concurrent: result.concurrent + bursts, sequential: result.sequential + count - bursts })
+    if (Number.isFinite(handed))
+      Object.assign(result, { servedByWorkers: result.servedByWorkers + handed, servedByDaemon: result.servedByDaemon + Math.max(0, bursts - handed) })
+    for (const w of batch.wrong) wrong(`session ${JSON.stringify(w.args)} (batch)`, w.got, w.want)
+  }
+  const advance = async (target) => {
+    while (result.sessions < target) await (opts.batch > 0 ? batchUpTo(target) : step())
+  }
+  // Memory phases: RSS of the daemon tree, no forced GC.
+  const phase = (name) => result.memory.push({ phase: name, sessions: result.sessions, ...treeRss(daemon) })
+  const concurrent = async () => {
+    const runs = await Promise.all(Array.from({ length: opts.concurrent }, (_, k) => rushAsync(['-c', `echo concurrent ${k}`], env)))
+    for (const [k, r] of runs.entries()) {
+      result.sessions++
+      result.concurrent++
+      if (r.stdout !== `concurrent ${k}\n` || r.status !== 0 || r.stderr !== '')
+        wrong(`concurrent session ${k}`, [r.status, r.signal, r.stdout, r.stderr], [0, null, `concurrent ${k}\n`, ''])
+    }
+  }
   // Every measurement waits until the daemon and its workers are idle (a worker closes a session
   // some time after its client has the answer): fds counted mid-session mean nothing.
   const idle = async () => {
     if (!(await quiesce(daemon, socketPath))) fail('rush: the daemon and its workers never became idle')
   }
   await idle()
+  result.mode = (await liveStatus(socketPath))?.mode
+  phase('idle after start')
+  if (opts.concurrent > 0) {
+    await concurrent()
+    await idle()
+    phase(`after ${opts.concurrent} concurrent sessions`)
+  }
+  // Warm-up: at least --warmup sessions, then on in rounds of WARMUP_ROUND while any process's RSS
+  // (after a forced GC) still grew by more than PLATEAU_KB over the last round, up to
+  // --warmup-max. How far V8 has sized its heap after a given number of sessions varies from run
+  // to run (daemon RSS after 3,000 sessions: 71 MB in one run, 97 MB in the next); measuring
+  // before the plateau reports heap sizing as growth. A leak keeps RSS growing, so it never looks
+  // like a plateau: it reaches --warmup-max and is then measured like anything else.
+  await advance(opts.warmup)
+  await idle()
   let before = await measure(rushProcs(daemon))
   while (result.sessions < opts.warmupMax) {
     const target = result.sessions + WARMUP_ROUND
-    while (result.sessions < target) await step()
+    await advance(target)
     await idle()
     const now = await measure(rushProcs(daemon))
     const grew = Object.entries(now).filter(([pid, p]) => before[pid] && p.rssKb - before[pid].rssKb > PLATEAU_KB)
@@ -207,73 +271,38 @@ async function rushSoak() {
   const beforeFds = Object.fromEntries(Object.keys(before).map((pid) => [pid, fdList(Number(pid))]))
   const warmSessions = result.sessions
   const tMain = performance.now()
+  const progressEvery = opts.batch > 0 ? Math.max(opts.batch, Math.round(opts.sessions / 20)) : 1000
   while (result.sessions < warmSessions + opts.sessions) {
-    await step()
-    if (i % 1000 === 0) log(`  rush: ${result.sessions - warmSessions}/${opts.sessions} sessions`)
+    await advance(Math.min(warmSessions + opts.sessions, result.sessions + progressEvery))
+    log(`  rush: ${result.sessions - warmSessions}/${opts.sessions} sessions`)
   }
   result.totalMs = performance.now() - tMain
   // Closing is asynchronous (a worker closes its lifeline after the session's close event).
   await idle()
+  phase(`after ${result.sessions} sessions`)
+  if (opts.idleMs > 0) {
+    await sleep(opts.idleMs)
+    phase(`after ${opts.idleMs / 1000} s idle`)
+    const growth = result.memory.at(-1).treeRssKb - result.memory[0].treeRssKb
+    if (opts.idleGrowthLimitMb > 0 && growth > opts.idleGrowthLimitMb * 1024)
+      fail(
+        `rush: the daemon tree's RSS after ${opts.idleMs / 1000} s idle is ${(growth / 1024).toFixed(1)} MB over its start (limit ${opts.idleGrowthLimitMb} MB)`,
+      )
+  }
   const after = await measure(rushProcs(daemon))
   result.processes = compare('rush', before, after, beforeFds)
   result.warmupSessions = warmSessions
   const strays = descendants(daemon).filter((p) => !workerPids(daemon).includes(p.pid))
   if (strays.length) fail(`rush: processes left under the daemon: ${strays.map((p) => `${p.pid} ${p.cmd.join(' ')}`).join('; ')}`)
   if (result.mismatches) fail(`rush: ${result.mismatches} sessions gave a wrong answer`)
-  if (result.concurrent > 0 && result.servedByWorkers === 0) fail('rush: no concurrent session was served by a worker')
+  // Only bursts with a held connection (not --batch ones) are sure to reach a worker.
+  if (result.mode === 'pool' && opts.batch === 0 && result.concurrent > 0 && result.servedByWorkers === 0)
+    fail('rush: no concurrent session was served by a worker')
   if (!alive(daemon)) fail('rush: the daemon died')
   stopRushd(env)
   fs.rmSync(dir, { recursive: true, force: true })
   result.elapsedMs = performance.now() - t0
   return result
-}
-
-/** Per process: fds and RSS before/after; records failures. */
-function compare(what, before, after, beforeFds) {
-  const rows = []
-  for (const [pid, b] of Object.entries(before)) {
-    const a = after[pid]
-    if (!a) {
-      fail(`${what}: ${b.role} ${pid} is gone (restarted?)`)
-      rows.push({ pid: Number(pid), role: b.role, fdsBefore: b.fds, fdsAfter: null, rssBeforeKb: b.rssKb, rssAfterKb: null })
-      continue
-    }
-    const row = {
-      pid: Number(pid),
-      role: b.role,
-      fdsBefore: b.fds,
-      fdsAfter: a.fds,
-      rssBeforeKb: b.rssKb,
-      rssAfterKb: a.rssKb,
-      rssGrowthKb: a.rssKb - b.rssKb,
-      rawRssBeforeKb: b.rawRssKb,
-      rawRssAfterKb: a.rawRssKb,
-      heapBeforeKb: b.heapKb,
-      heapAfterKb: a.heapKb,
-    }
-    rows.push(row)
-    if (a.fds !== b.fds) {
-      let detail = ''
-      try {
-        const now = fdList(Number(pid))
-        detail = ` new: ${now.filter((x) => !beforeFds[pid].includes(x)).join(', ')}; gone: ${beforeFds[pid].filter((x) => !now.includes(x)).join(', ')}`
-      } catch {}
-      fail(`${what}: ${b.role} ${pid} had ${b.fds} fds after warm-up, ${a.fds} at the end${detail}`)
-    }
-    if (opts.rssLimitMb > 0 && row.rssGrowthKb > opts.rssLimitMb * 1024)
-      fail(`${what}: ${b.role} ${pid} RSS grew by ${(row.rssGrowthKb / 1024).toFixed(1)} MB (limit ${opts.rssLimitMb} MB)`)
-  }
-  for (const pid of Object.keys(after))
-    if (!before[pid])
-      rows.push({
-        pid: Number(pid),
-        role: `${after[pid].role} (new)`,
-        fdsBefore: null,
-        fdsAfter: after[pid].fds,
-        rssBeforeKb: null,
-        rssAfterKb: after[pid].rssKb,
-      })
-  return rows
 }
 
 // ---------------------------------------------------------------- library round trips
@@ -344,17 +373,6 @@ async function librarySoak() {
   fs.rmSync(dir, { recursive: true, force: true })
   result.elapsedMs = performance.now() - t0
   return result
-}
-
-function table(title, rows) {
-  log(`\n${title}`)
-  log('  pid      role          fds before  fds after  RSS before  RSS after  growth    V8 heap used after GC   RSS, no forced GC')
-  for (const r of rows) {
-    const mb = (kb) => (kb === null || kb === undefined ? '-' : `${(kb / 1024).toFixed(1)} MB`)
-    log(
-      `  ${String(r.pid).padEnd(8)} ${r.role.padEnd(13)} ${String(r.fdsBefore ?? '-').padStart(10)}  ${String(r.fdsAfter ?? '-').padStart(9)}  ${mb(r.rssBeforeKb).padStart(10)}  ${mb(r.rssAfterKb).padStart(9)}  ${(r.rssGrowthKb === undefined ? '-' : `${r.rssGrowthKb >= 0 ? '+' : ''}${(r.rssGrowthKb / 1024).toFixed(1)} MB`).padEnd(9)} ${`${mb(r.heapBeforeKb)} → ${mb(r.heapAfterKb)}`.padEnd(22)}  ${mb(r.rawRssBeforeKb)} → ${mb(r.rawRssAfterKb)}`,
-    )
-  }
 }
 
 // ---------------------------------------------------------------- crash recovery
@@ -434,15 +452,18 @@ log(
 )
 const rush = await rushSoak()
 log(
-  `rush: ${rush.sessions - rush.warmupSessions} sessions after ${rush.warmupSessions} warm-up (${rush.concurrent} of all in bursts: ${rush.servedByWorkers} served by workers, ${rush.servedByDaemon} by the daemon), ${rush.mismatches} wrong, ${(rush.totalMs / 1000).toFixed(1)} s, slowest ${rush.maxMs.toFixed(0)} ms`,
+  `rush: ${rush.sessions - rush.warmupSessions} sessions after ${rush.warmupSessions} warm-up (${rush.concurrent} of all concurrent: ${rush.servedByWorkers} served by workers, ${rush.servedByDaemon} by the daemon), ${rush.mismatches} wrong, ${(rush.totalMs / 1000).toFixed(1)} s${opts.batch > 0 ? '' : `, slowest ${rush.maxMs.toFixed(0)} ms`}`,
 )
 table('rush daemon and workers (after warm-up → end; RSS after a forced full GC)', rush.processes)
+memoryTable(log, rush.memory)
 const library = await librarySoak()
 log(
   `\nlibrary: ${library.connections} connections x ${opts.roundTrips} = ${library.roundTrips} round trips after ${library.warmupConnections} warm-up connections, ${library.wrong} wrong, ${library.errors} errors, ${(library.totalMs / 1000).toFixed(1)} s`,
 )
 table('library echo server (after warm-up → end; RSS after a forced full GC)', library.processes)
-const recovery = await crashRecovery()
+// Each round kills a worker: without a pool (RUSH_POOL_SIZE=0, RUSH_DISABLE_POOL=1) there is none.
+const recovery = rush.mode === 'pool' ? await crashRecovery() : { targets: TARGETS, rounds: [], median: {}, skipped: `rushd runs in ${rush.mode} mode` }
+if (recovery.skipped && opts.recoveryRounds > 0) log(`\ncrash recovery skipped: ${recovery.skipped}`)
 if (recovery.rounds.length) {
   const ms = (v) => (v === null ? '-' : `${v.toFixed(1)} ms`)
   log(`\ncrash recovery (${recovery.rounds.length} rounds, each on a fresh rushd with 4 workers)`)

@@ -2,9 +2,10 @@
  * A short soak (the full size is `npm run soak`): scripts/reliability/soak.mjs with 500 rush
  * sessions after 3,000 of warm-up (by then V8's heap has its working size) and 10 connections x 100
  * library round trips. Every answer right, the fd count of the daemon, each worker and the library
- * server unchanged, some concurrent sessions served by workers. RSS growth is reported here but
- * not bounded: on a loaded machine it varies with GC timing, so its goal is checked by
- * `npm run soak` (--rss-limit-mb), a measurement, not by the test suite.
+ * server unchanged, some concurrent sessions served by workers, the daemon tree's RSS taken at each
+ * phase. RSS growth is reported here but not bounded: on a loaded machine it varies with GC
+ * timing, so its goal is checked by `npm run soak` (--rss-limit-mb, --idle-growth-limit-mb), a
+ * measurement, not by the test suite.
  */
 import { spawn } from 'node:child_process'
 import * as fs from 'node:fs'
@@ -25,7 +26,14 @@ interface Row {
 interface Report {
   ok: boolean
   failures: string[]
-  rush: { sessions: number; warmupSessions: number; mismatches: number; servedByWorkers: number; processes: Row[] }
+  rush: {
+    sessions: number
+    warmupSessions: number
+    mismatches: number
+    servedByWorkers: number
+    processes: Row[]
+    memory: { phase: string; sessions: number; treeRssKb: number; processes: number }[]
+  }
   library: { connections: number; roundTrips: number; wrong: number; errors: number; processes: Row[] }
 }
 
@@ -70,6 +78,14 @@ t.test('500 rush sessions and 1,000 library round trips: every answer right, no 
     [10, 1000, 0, 0],
     'every round trip echoed its request',
   )
+  t.same(
+    report.rush.memory.map((m) => m.phase.replace(/\d+ sessions$/, 'N sessions')),
+    ['idle after start', 'after 100 concurrent sessions', 'after N sessions'],
+    'the daemon tree RSS was taken idle after start, after 100 concurrent sessions and at the end',
+  )
+  for (const m of report.rush.memory) {
+    t.ok(m.treeRssKb > 0 && m.processes >= 1, `${m.phase}: ${m.processes} processes, ${(m.treeRssKb / 1024).toFixed(1)} MB`)
+  }
   for (const row of [...report.rush.processes, ...report.library.processes]) {
     if (row.role.includes('(new)')) continue
     t.equal(row.fdsAfter, row.fdsBefore, `${row.role} ${row.pid}: ${row.fdsBefore} fds after warm-up, ${row.fdsAfter} at the end`)
