@@ -52,9 +52,13 @@ leakTest(t, 'install-service writes rushd.socket (the client’s socket path, 06
   t.same(socket['Install'], { WantedBy: ['sockets.target'] })
   const service = parseUnit(fs.readFileSync(path.join(unitDir, 'rushd.service'), 'utf8'))
   t.match(service['Unit'], { Requires: ['rushd.socket'], After: ['rushd.socket'] })
-  t.same(service['Service']?.['ExecStart'], [`${process.execPath} ${path.join(root, 'dist', 'rush', 'cli.js')} run`], 'rushd run, in the foreground')
+  t.same(
+    service['Service']?.['ExecStart'],
+    [`${process.execPath} --max-semi-space-size=1 ${path.join(root, 'dist', 'rush', 'cli.js')} run`],
+    'rushd run, in the foreground, with the V8 flag that keeps it small',
+  )
   t.same(service['Install'], { Also: ['rushd.socket'] }, 'enabling the socket is what starts it: no WantedBy=default.target')
-  t.notOk(service['Service']?.['Environment'], 'no RUSH_RUNTIME_DIR to carry')
+  t.same(service['Service']?.['Environment'], ['MALLOC_MMAP_THRESHOLD_=16384'], 'no RUSH_RUNTIME_DIR to carry, only the malloc setting')
 
   if (needs(t, spawnSync('systemd-analyze', ['--version']).error ? 'systemd-analyze is not installed' : undefined, enableSocketActivate)) {
     const verify = spawnSync('systemd-analyze', ['verify', '--user', path.join(unitDir, 'rushd.socket'), path.join(unitDir, 'rushd.service')], {
@@ -71,7 +75,7 @@ leakTest(t, 'install-service writes rushd.socket (the client’s socket path, 06
   const socket2 = parseUnit(fs.readFileSync(path.join(unitDir, 'rushd.socket'), 'utf8'))
   t.same(socket2['Socket']?.['ListenStream'], [path.join(dir, 'a%%b', 'run', 'daemon.sock')], 'the literal path (% escaped)')
   const service2 = parseUnit(fs.readFileSync(path.join(unitDir, 'rushd.service'), 'utf8'))
-  t.same(service2['Service']?.['Environment'], [`RUSH_RUNTIME_DIR=${path.join(dir, 'a%%b', 'run')}`])
+  t.same(service2['Service']?.['Environment'], ['MALLOC_MMAP_THRESHOLD_=16384', `RUSH_RUNTIME_DIR=${path.join(dir, 'a%%b', 'run')}`])
 })
 
 leakTest(t, 'rushd started by systemd-socket-activate on the runtime dir’s socket answers rush -c; stopping it leaves the socket to the manager', async (t) => {

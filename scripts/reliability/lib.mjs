@@ -86,9 +86,9 @@ export function makeRuntimeDir(prefix = 'fdwire-rel-') {
 
 /** `bin/rushd start` in `dir`; returns {env, pid}. Throws if it did not start. */
 export function startRushd(dir, extraEnv = {}) {
-  // A pool of 4 kept workers (they start on demand otherwise): crash recovery kills them, and the
+  // A pool of 4 kept workers unless RUSH_POOL_MIN says otherwise (they start on demand by default): crash recovery kills them, and the
   // fuzzer checks they survive.
-  const env = cleanEnv({ RUSH_RUNTIME_DIR: dir, RUSH_NO_AUTOSTART: '1', RUSH_POOL_MIN: '4', ...extraEnv })
+  const env = cleanEnv({ RUSH_RUNTIME_DIR: dir, RUSH_NO_AUTOSTART: '1', RUSH_POOL_MIN: process.env.RUSH_POOL_MIN ?? '4', ...extraEnv })
   const r = spawnSync(process.execPath, [rushdBin, 'start'], { env, encoding: 'utf8', timeout: 60_000 })
   if (r.status !== 0) throw new Error(`rushd start failed (${r.status}): ${r.stdout}${r.stderr}`)
   const pid = daemonPid(dir)

@@ -52,8 +52,8 @@ export function startRushd(t: Test, extra: Record<string, string | undefined> = 
   const top = fs.mkdtempSync(path.join(os.tmpdir(), 'fdwire-test-'))
   const dir = path.join(top, 'run')
   fs.mkdirSync(dir, { mode: 0o700 })
-  // A pool of 4 kept workers (they start on demand otherwise): the crash tests kill them.
-  const env = cleanEnv({ RUSH_RUNTIME_DIR: dir, RUSH_NO_AUTOSTART: '1', RUSH_POOL_MIN: '4', ...extra })
+  // A pool of 4 kept workers unless RUSH_POOL_MIN says otherwise (they start on demand by default): the crash tests kill them.
+  const env = cleanEnv({ RUSH_RUNTIME_DIR: dir, RUSH_NO_AUTOSTART: '1', RUSH_POOL_MIN: process.env['RUSH_POOL_MIN'] ?? '4', ...extra })
   t.teardown(() => {
     spawnSync(clean[0]!, [...clean.slice(1), process.execPath, rushd, 'stop'], { env, timeout: 30_000 })
     // Processes with RUSH_RUNTIME_DIR=dir: rushd, its workers, one a client autostarted.
