@@ -41,9 +41,10 @@ export async function activationManager(
   command: readonly string[],
   env: Record<string, string> = {},
 ): Promise<ActivationManager> {
-  // The loop never ends by itself (a daemon that dies, even by a signal, is started again on the
-  // next connection, as systemd's Restart= would): the socket stays open until the teardown.
-  const loop = `while :; do sh -c 'LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=${fdName} exec ${TOOL} --fdname=${fdName} "$@"' sh "$@"; done`
+  // The loop goes on while the test process lives (a daemon that dies, even by a signal, is
+  // started again on the next connection, as systemd's Restart= would): the socket stays open
+  // until the teardown, and a test process killed before its teardown leaves no loop behind.
+  const loop = `while kill -0 ${process.pid} 2>/dev/null; do sh -c 'LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=${fdName} exec ${TOOL} --fdname=${fdName} "$@"' sh "$@"; done`
   // Like systemd, the tool gives its child only PATH, HOME, TERM and LISTEN_*: `env` goes through env(1).
   const daemon = ['/usr/bin/env', ...Object.entries(env).map(([key, value]) => `${key}=${value}`), ...command]
   const child = spawn(TOOL, [`--listen=${socketPath}`, `--fdname=${fdName}`, '--', '/bin/sh', '-c', loop, 'sh', ...daemon], {

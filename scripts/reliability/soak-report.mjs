@@ -37,13 +37,15 @@ export function memoryTable(log, phases) {
 }
 
 /** Per process: fds and RSS before/after; reports each failure to `fail`. `rssLimitMb` (0: none)
- *  bounds each process's growth. */
-export function compare(what, before, after, beforeFds, { fail, rssLimitMb }) {
+ *  bounds each process's growth. `workersMayRetire`: workers start on demand and retire when idle,
+ *  so one gone is no failure, and the daemon holds one connection fewer for each. */
+export function compare(what, before, after, beforeFds, { fail, rssLimitMb, workersMayRetire = false }) {
   const rows = []
+  const retired = workersMayRetire ? Object.entries(before).filter(([pid, b]) => b.role === 'worker' && !after[pid]).length : 0
   for (const [pid, b] of Object.entries(before)) {
     const a = after[pid]
     if (!a) {
-      fail(`${what}: ${b.role} ${pid} is gone (restarted?)`)
+      if (!(workersMayRetire && b.role === 'worker')) fail(`${what}: ${b.role} ${pid} is gone (restarted?)`)
       rows.push({ pid: Number(pid), role: b.role, fdsBefore: b.fds, fdsAfter: null, rssBeforeKb: b.rssKb, rssAfterKb: null })
       continue
     }
@@ -61,7 +63,7 @@ export function compare(what, before, after, beforeFds, { fail, rssLimitMb }) {
       heapAfterKb: a.heapKb,
     }
     rows.push(row)
-    if (a.fds !== b.fds) {
+    if (a.fds !== b.fds - (b.role === 'daemon' ? retired : 0)) {
       let detail = ''
       try {
         const now = fdList(Number(pid))
