@@ -27,7 +27,7 @@ import {
   type RunOptions,
   type WorkerPoolOptions,
 } from './pool-options.js'
-import { Fifo } from './pool-queue.js'
+import { CrashBackoff, Fifo } from './pool-queue.js'
 import { PoolReply, PoolWorker, type Job, type PoolHost, type WorkerExitInfo } from './pool-worker.js'
 
 export { PoolReply, type WorkerExitInfo } from './pool-worker.js'
@@ -40,13 +40,6 @@ const debug = debuglog('fdwire')
 const DEFAULT_CLOSE_TIMEOUT_MS = 5000
 /** How long close() gives a worker between SIGTERM and SIGKILL. */
 const TERM_TO_KILL_MS = 1000
-/** Crash-loop guard: more than CRASH_LOOP_DEATHS worker deaths within CRASH_WINDOW_MS delays the
- *  respawns, RESPAWN_BACKOFF_MIN_MS at first, doubling up to RESPAWN_BACKOFF_MAX_MS, instead of
- *  spawning in a tight loop (a worker script that dies at once). */
-const CRASH_WINDOW_MS = 1000
-const CRASH_LOOP_DEATHS = 5
-const RESPAWN_BACKOFF_MIN_MS = 100
-const RESPAWN_BACKOFF_MAX_MS = 5000
 
 /** Events of a WorkerPool. */
 export type WorkerPoolEvents = {
@@ -73,8 +66,7 @@ export class WorkerPool extends TypedEventEmitter<WorkerPoolEvents> implements P
   #failed = 0
   #started = false
   #closing = false
-  #deaths: number[] = []
-  #backoff = 0
+  readonly #backoff = new CrashBackoff()
   #respawnTimer: NodeJS.Timeout | undefined
   #startWaiter: { resolve: () => void; reject: (e: Error) => void } | undefined
   #allGone: (() => void) | undefined
@@ -281,7 +273,7 @@ export class WorkerPool extends TypedEventEmitter<WorkerPoolEvents> implements P
       this.#startWaiter.resolve()
       this.#startWaiter = undefined
     }
-    this.#backoff = 0
+    this.#backoff.reset()
     if (!w.job) this.onIdle(w)
   }
 
@@ -440,11 +432,7 @@ export class WorkerPool extends TypedEventEmitter<WorkerPoolEvents> implements P
   }
 
   #scheduleRespawn(): void {
-    // Crash loop guard: more than CRASH_LOOP_DEATHS deaths within CRASH_WINDOW_MS backs off.
-    const now = Date.now()
-    this.#deaths.push(now)
-    while (this.#deaths.length > 0 && this.#deaths[0]! < now - CRASH_WINDOW_MS) this.#deaths.shift()
-    this.#backoff = this.#deaths.length > CRASH_LOOP_DEATHS ? Math.min(Math.max(this.#backoff * 2, RESPAWN_BACKOFF_MIN_MS), RESPAWN_BACKOFF_MAX_MS) : 0
+    const delay = this.#backoff.death()
     const respawn = () => {
       this.#respawnTimer = undefined
       if (this.#closing) return
@@ -463,10 +451,10 @@ export class WorkerPool extends TypedEventEmitter<WorkerPoolEvents> implements P
       }
       this.#grow()
     }
-    if (this.#backoff === 0) respawn()
+    if (delay === 0) respawn()
     else if (this.#respawnTimer === undefined) {
-      debug('worker pool: workers keep dying; respawning in %d ms', this.#backoff)
-      this.#respawnTimer = setTimeout(respawn, this.#backoff)
+      debug('worker pool: workers keep dying; respawning in %d ms', delay)
+      this.#respawnTimer = setTimeout(respawn, delay)
     }
   }
 
