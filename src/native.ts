@@ -51,12 +51,14 @@ export interface NativeConnection {
   unref(): void
   /** Bytes queued and not yet accepted by the kernel. */
   queuedBytes(): number
-  /** Closes the socket and every fd the connection still owns. Idempotent; no events after it. */
+  /** Closes the socket and every fd the connection still owns (frames sent while onFrames runs
+   *  are written first). Idempotent; no events after it. */
   close(): void
   /** Stops watching the socket and returns its fd, open and untouched; -EBUSY if bytes were
    *  already read or are queued (they would be lost), -EBADF when closed. */
   detach(): number
-  /** From now on `send()` queues frames without writing them, until `uncork()`. */
+  /** From now on `send()` queues frames without writing them, until `uncork()`. Frames sent
+   *  while onFrames runs (and its microtasks) are always held back until it returns. */
   cork(): void
   /** Writes the queued frames (several per sendmsg), then behaves as after a writable event
    *  (a requested half-close, a drain event, or an error event). */
@@ -64,6 +66,9 @@ export interface NativeConnection {
   /** Reads what the socket holds now, as a readable event would (frames and events delivered
    *  through the callbacks before this returns). */
   readNow(): void
+  /** `send()` reported backpressure: the next time the queue empties, a drain event follows
+   *  (also when the frames were only held back while onFrames ran). */
+  wantDrain(): void
 }
 
 export interface NativeConnectionConstructor {

@@ -2,6 +2,9 @@
 // frames. Reading fills a Buffer that JS owns and reports completed frames in batches (their
 // offsets, ids, types and fds in the shared `meta` and `fdsOut` arrays); writing sends each frame
 // at once when the socket takes it, and queues the rest until the socket is writable again.
+// While JS handles a batch of frames, what it sends is held back and leaves in one sendmsg(2) when
+// the callback returns (with its microtasks): a peer that pipelines requests gets its replies in
+// as few writes, and wake-ups, as it sent them.
 #include <errno.h>
 
 #include <memory>
@@ -33,12 +36,13 @@ class Connection : public HandleWrap<Connection> {
                            InstanceMethod<&Connection::Resume>("resume"),
                            InstanceMethod("ref", &Connection::JsRef),
                            InstanceMethod("unref", &Connection::JsUnref),
-                           InstanceMethod("close", &Connection::JsClose),
+                           InstanceMethod<&Connection::Close>("close"),
                            InstanceMethod<&Connection::Detach>("detach"),
                            InstanceMethod<&Connection::QueuedBytes>("queuedBytes"),
                            InstanceMethod<&Connection::Cork>("cork"),
                            InstanceMethod<&Connection::Uncork>("uncork"),
                            InstanceMethod<&Connection::ReadNow>("readNow"),
+                           InstanceMethod<&Connection::WantDrain>("wantDrain"),
                        });
   }
 
@@ -133,6 +137,12 @@ class Connection : public HandleWrap<Connection> {
       return;
     }
     if (left > 0) return;
+    on_flushed(env);
+  }
+
+  // Everything queued is sent: the half-close asked for goes out now, and 'drain' tells JS.
+  void on_flushed(Napi::Env env) {
+    drain_wanted_ = false;
     update_poll();
     if (shutdown_requested_) {
       int err = shutdown_write(fd_);
@@ -199,6 +209,7 @@ class Connection : public HandleWrap<Connection> {
   // side closed the connection meanwhile (the undelivered frames' fds are closed here).
   bool deliver(Napi::Env env) {
     if (reader_->frames().empty()) return true;
+    begin_dispatch();
     std::vector<ReceivedFrame> frames = reader_->frames();
     std::vector<int> fds = reader_->fds();
     reader_->clear_frames();
@@ -229,7 +240,51 @@ class Connection : public HandleWrap<Connection> {
             Napi::Number::New(env, static_cast<double>(fd_count))});
     }
     for (size_t i = fd_index; i < fds.size(); i++) close_fd(fds[i]);
+    end_dispatch(env);
     return !closed_;
+  }
+
+  // The writer holds frames back while JS is corked or handles frames.
+  void apply_cork() {
+    if (writer_) writer_->set_corked(user_corked_ || dispatching_ > 0);
+  }
+
+  void begin_dispatch() {
+    if (dispatching_++ == 0) {
+      queued_before_dispatch_ = writer_->queued_frames();
+      apply_cork();
+    }
+  }
+
+  // After the JS callback returned (MakeCallback has run its microtasks by then): sends what it
+  // sent meanwhile, several frames per sendmsg, unless JS corked the connection itself.
+  void end_dispatch(Napi::Env env) {
+    if (--dispatching_ > 0 || closed_) return;
+    apply_cork();
+    if (writer_->corked() || writer_->queued_frames() == 0) return;
+    if (queued_before_dispatch_ > 0) {
+      update_poll();  // an earlier write waits for the socket to be writable: these frames follow it
+      return;
+    }
+    int64_t left = writer_->flush(fd_);
+    if (left < 0) {
+      emit(env, kEventError, static_cast<int>(-left), "write");
+      return;
+    }
+    if (left > 0) {
+      update_poll();  // on_writable sends the rest, then reports 'drain'
+      return;
+    }
+    if (shutdown_requested_ || drain_wanted_) {
+      on_flushed(env);
+    }
+  }
+
+  // Frames held back for the running dispatch go out before the socket closes or changes hands,
+  // as they would have had they been written at once. Returns what flush() returns.
+  int64_t flush_dispatched() {
+    if (dispatching_ == 0 || user_corked_ || queued_before_dispatch_ > 0 || writer_->queued_frames() == 0) return 0;
+    return writer_->flush(fd_);
   }
 
   void emit(Napi::Env env, EventKind kind, int value, const char* detail) {
@@ -289,16 +344,22 @@ class Connection : public HandleWrap<Connection> {
 
   // cork(): frames sent from now on are queued, not written, until uncork().
   Napi::Value Cork(const Napi::CallbackInfo& info) {
-    if (!closed_) writer_->set_corked(true);
+    if (!closed_) {
+      user_corked_ = true;
+      apply_cork();
+    }
     return info.Env().Undefined();
   }
 
   // uncork(): writes what was queued (several frames per sendmsg), then as after a writable
-  // event: a requested half-close follows the last byte, 'drain' when everything went.
+  // event: a requested half-close follows the last byte, 'drain' when everything went. Inside a
+  // dispatch, that happens when the dispatch ends.
   Napi::Value Uncork(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (closed_ || !writer_->corked()) return env.Undefined();
-    writer_->set_corked(false);
+    if (closed_ || !user_corked_) return env.Undefined();
+    user_corked_ = false;
+    apply_cork();
+    if (writer_->corked()) return env.Undefined();
     if (writer_->queued_frames() > 0) {
       on_writable(env);
       if (!closed_) update_poll();
@@ -335,6 +396,8 @@ class Connection : public HandleWrap<Connection> {
   Napi::Value Detach(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (closed_) return Napi::Number::New(env, -EBADF);
+    int64_t flushed = flush_dispatched();
+    if (flushed < 0) return Napi::Number::New(env, static_cast<double>(flushed));
     if (reader_->holds_data() || writer_->queued_frames() > 0) return Napi::Number::New(env, -EBUSY);
     int fd = fd_;
     fd_ = -1;  // no longer ours: drop() leaves it open
@@ -342,7 +405,24 @@ class Connection : public HandleWrap<Connection> {
     return Napi::Number::New(env, fd);
   }
 
+  // wantDrain(): JS saw backpressure from a send and waits for 'drain'.
+  Napi::Value WantDrain(const Napi::CallbackInfo& info) {
+    drain_wanted_ = true;
+    return info.Env().Undefined();
+  }
+
+  // close(): what this dispatch sent goes out first (best effort: the socket is closing).
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (!closed_) flush_dispatched();
+    drop();
+    return info.Env().Undefined();
+  }
+
   bool reading_ = true;
+  bool user_corked_ = false;
+  bool drain_wanted_ = false;
+  int dispatching_ = 0;
+  size_t queued_before_dispatch_ = 0;
   bool eof_ = false;
   bool shutdown_requested_ = false;
   std::unique_ptr<FrameReader> reader_;

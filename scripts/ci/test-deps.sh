@@ -10,7 +10,8 @@
 #                                               systemd-socket-activate as the service manager (test/daemon/server-socket-activate, rush/test/service)
 #   bsdutils, python3                           script(1) for a pseudo-terminal; python3 for peers the tests script
 #   hyperfine                                   rush start-up benchmark (bench/startup.mjs)
+#   strace                                      one sendmsg per batch of replies (test/transport/connection-dispatch); scripts/perf/breakdown.mjs
 # The cross-uid test also needs a user: scripts/ci/test-user.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-exec bash scripts/ci/apt-tools.sh flatbuffers-compiler python3-flatbuffers tmux valgrind gcc systemd bsdutils python3 hyperfine
+exec bash scripts/ci/apt-tools.sh flatbuffers-compiler python3-flatbuffers tmux valgrind gcc systemd bsdutils python3 hyperfine strace
