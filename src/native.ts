@@ -51,14 +51,14 @@ export interface NativeConnection {
   unref(): void
   /** Bytes queued and not yet accepted by the kernel. */
   queuedBytes(): number
-  /** Closes the socket and every fd the connection still owns (frames sent while onFrames runs
-   *  are written first). Idempotent; no events after it. */
+  /** Closes the socket and every fd the connection still owns (frames held back while onFrames
+   *  runs are written first). Idempotent; no events after it. */
   close(): void
   /** Stops watching the socket and returns its fd, open and untouched; -EBUSY if bytes were
    *  already read or are queued (they would be lost), -EBADF when closed. */
   detach(): number
   /** From now on `send()` queues frames without writing them, until `uncork()`. Frames sent
-   *  while onFrames runs (and its microtasks) are always held back until it returns. */
+   *  while onFrames handles two or more frames (and its microtasks) are held back until it returns. */
   cork(): void
   /** Writes the queued frames (several per sendmsg), then behaves as after a writable event
    *  (a requested half-close, a drain event, or an error event). */

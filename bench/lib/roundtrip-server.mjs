@@ -4,26 +4,13 @@ import * as net from 'node:net'
 import { listen, protocol } from '../../dist/index.js'
 import * as rush from '../../dist/rush/protocol/messages.js'
 import { serveUntilParentExits } from './common.mjs'
+import { serveJsonLines } from './json-lines.mjs'
 import { loadUsocket } from './peers.mjs'
 import { MESSAGE_FLATBUFFERS, MESSAGE_JSON, MESSAGE_RAW, RAW_REPLY } from './roundtrip-protocol.mjs'
 
 const okResult = Buffer.from(rush.encodeResult(0, 0))
 
 const [netPath, fdwirePath, usocketPath] = process.argv.slice(2)
-
-function serveJsonLines(socket) {
-  socket.setEncoding('utf8')
-  let pending = ''
-  socket.on('data', (chunk) => {
-    pending += chunk
-    let start = 0
-    for (let end; (end = pending.indexOf('\n', start)) !== -1; start = end + 1) {
-      const request = JSON.parse(pending.slice(start, end))
-      socket.write(`${JSON.stringify({ id: request.id, status: 0 })}\n`)
-    }
-    pending = pending.slice(start)
-  })
-}
 
 function serveFdwire(connection) {
   connection.on('message', (m) => {

@@ -2,9 +2,9 @@
 // frames. Reading fills a Buffer that JS owns and reports completed frames in batches (their
 // offsets, ids, types and fds in the shared `meta` and `fdsOut` arrays); writing sends each frame
 // at once when the socket takes it, and queues the rest until the socket is writable again.
-// While JS handles a batch of frames, what it sends is held back and leaves in one sendmsg(2) when
-// the callback returns (with its microtasks): a peer that pipelines requests gets its replies in
-// as few writes, and wake-ups, as it sent them.
+// While JS handles a batch of two or more frames, what it sends is held back and leaves in one
+// sendmsg(2) when the callback returns (with its microtasks): a peer that pipelines requests gets
+// its replies in as few writes, and wake-ups, as it sent them.
 #include <errno.h>
 
 #include <memory>
@@ -209,7 +209,10 @@ class Connection : public HandleWrap<Connection> {
   // side closed the connection meanwhile (the undelivered frames' fds are closed here).
   bool deliver(Napi::Env env) {
     if (reader_->frames().empty()) return true;
-    begin_dispatch();
+    // One frame alone has nothing to share a write with: its replies go out as they are sent, and
+    // the peer waiting on it wakes up sooner. Two or more (a peer that pipelines) are corked.
+    const bool batch = reader_->frames().size() > 1;
+    if (batch) begin_dispatch();
     std::vector<ReceivedFrame> frames = reader_->frames();
     std::vector<int> fds = reader_->fds();
     reader_->clear_frames();
@@ -240,7 +243,7 @@ class Connection : public HandleWrap<Connection> {
             Napi::Number::New(env, static_cast<double>(fd_count))});
     }
     for (size_t i = fd_index; i < fds.size(); i++) close_fd(fds[i]);
-    end_dispatch(env);
+    if (batch) end_dispatch(env);
     return !closed_;
   }
 

@@ -27,6 +27,7 @@ const { native } = await import(path.join(root, 'dist', 'binding.js'))
 const { Client, Server, connect, listen, protocol } = await import(path.join(root, 'dist', 'index.js'))
 const rush = await import(path.join(root, 'dist', 'rush', 'protocol', 'messages.js'))
 const { makeRequest } = await import(path.join(root, 'bench', 'lib', 'request.mjs'))
+const { serveJsonLines } = await import(path.join(root, 'bench', 'lib', 'json-lines.mjs'))
 
 const [role, layer, dir, warmupArg, countArg] = process.argv.slice(2)
 const socketPath = path.join(dir ?? '.', `${layer}.sock`)
@@ -98,19 +99,7 @@ const servers = {
     await new Promise((resolve) => server.listen(socketPath, resolve))
   },
   'net-json': async () => {
-    const server = net.createServer((socket) => {
-      socket.setEncoding('utf8')
-      let pending = ''
-      socket.on('data', (chunk) => {
-        pending += chunk
-        let start = 0
-        for (let end; (end = pending.indexOf('\n', start)) !== -1; start = end + 1) {
-          const request = JSON.parse(pending.slice(start, end))
-          socket.write(`${JSON.stringify({ id: request.id, status: 0 })}\n`)
-        }
-        pending = pending.slice(start)
-      })
-    })
+    const server = net.createServer(serveJsonLines)
     await new Promise((resolve) => server.listen(socketPath, resolve))
   },
 }

@@ -189,8 +189,9 @@ export class Connection extends TypedEventEmitter<ConnectionEvents> {
   /**
    * Sends one message. The payload is sent or copied before this returns, so the buffer may be
    * reused at once. Returns false when the queue reached `highWaterMark`: wait for `'drain'`.
-   * Sent from a `'message'` listener of this connection, it is held back until the messages that
-   * arrived together (and their microtasks) are handled, then leaves with the others in one write.
+   * Sent from a `'message'` listener of this connection while it handles several messages that
+   * arrived together, it is held back until all of them (and their microtasks) are handled, then
+   * leaves with the others in one write.
    * A send that throws sent and queued nothing, and the connection stays as it was.
    * @throws FdwireError `ERR_FDWIRE_CLOSED` after the connection closed or `end()` was called.
    * @throws FdwireError `ERR_FDWIRE_FRAME_TOO_LARGE` when the payload is over `peerMaxFrameSize`.

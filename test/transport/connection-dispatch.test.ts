@@ -70,6 +70,21 @@ leakTest(t, "a listener's sends are held back until the batch is handled, then w
   b.destroy()
 })
 
+leakTest(t, 'a message that arrives alone: what its listener sends leaves at once', async (t) => {
+  const [a, b] = socketPair()
+  let queued = -1
+  b.once('message', (m) => {
+    b.send('at once', { id: m.id })
+    queued = b.writableLength
+  })
+  a.send('one request in flight', { id: 3 })
+  const [reply] = (await within(once(a, 'message'), 'the reply')) as [Message]
+  t.equal(reply.payload.toString(), 'at once')
+  t.equal(queued, 0, 'the kernel had the reply before send() returned')
+  a.destroy()
+  b.destroy()
+})
+
 leakTest(t, 'replies from a microtask of the listener join the batch; send() then end() flushes before the half-close', async (t) => {
   const [a, b] = socketPair()
   let handled = 0
@@ -116,7 +131,6 @@ leakTest(t, 'a listener that sends then destroys, or sends then detaches, loses 
 
 leakTest(t, "a listener that corks keeps its cork; a listener's backpressure gets its 'drain'", async (t) => {
   const [a, b] = socketPair({ highWaterMark: 1024 })
-  let sendResult: boolean | undefined
   b.once('message', (m) => {
     b.cork()
     b.send('one', { id: m.id })
@@ -131,14 +145,16 @@ leakTest(t, "a listener that corks keeps its cork; a listener's backpressure get
   t.same([one!.payload.toString(), two!.payload.toString()], ['one', 'two'])
 
   const drained = once(b, 'drain')
-  b.once('message', () => {
-    sendResult = b.send(Buffer.alloc(4096, 1))
-  })
-  a.send('fill')
+  const results: boolean[] = []
+  b.on('message', () => results.push(b.send(Buffer.alloc(4096, 1))))
+  sendBatch(a, 2, 0)
   await within(drained, "'drain' after a listener went over highWaterMark")
-  t.equal(sendResult, false, 'send() in the listener reported backpressure')
-  const [big] = (await within(once(a, 'message'), 'the big reply')) as [Message]
-  t.equal(big.payload.length, 4096)
+  t.same(results, [false, false], 'send() in the listeners of a batch reported backpressure')
+  const bigs = await within(receive(a, 2), 'the big replies')
+  t.same(
+    bigs.map((m) => m.payload.length),
+    [4096, 4096],
+  )
   a.destroy()
   b.destroy()
 })
