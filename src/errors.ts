@@ -16,6 +16,11 @@ export interface SystemError extends Error {
   path?: string
 }
 
+// util.getSystemErrorMap() builds a new Map of every errno on each call (about 15 µs here): made
+// once, on the first error (a daemon whose clients hang up early meets ECONNRESET often).
+let errorMap: Map<number, [string, string]> | undefined
+const systemErrorMap = (): Map<number, [string, string]> => (errorMap ??= util.getSystemErrorMap())
+
 /**
  * Builds a Node-style system error from an errno. Accepts `errno` with either sign (the addon
  * returns `-errno`).
@@ -28,7 +33,7 @@ export function systemError(errno: number, syscall: string, path?: string, detai
   } catch {
     code = `Unknown system error ${negative}`
   }
-  const description = util.getSystemErrorMap().get(negative)?.[1] ?? 'unknown error'
+  const description = systemErrorMap().get(negative)?.[1] ?? 'unknown error'
   const where = path === undefined ? '' : ` ${path}`
   const message = `${syscall} ${code}${where}${detail ? `: ${detail}` : ` (${description})`}`
   const error = new Error(message) as SystemError

@@ -1,6 +1,7 @@
 import { once } from 'node:events'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import * as util from 'node:util'
 import t from 'tap'
 import { closeFd, connect, Connection, listen, MAX_SOCKET_PATH, socketPair, socketPairFds, type Message } from '../../src/index.js'
 import { closed, exitCode, frame, leakTest, spawnFixture, tempDir } from '../helpers.js'
@@ -103,6 +104,7 @@ leakTest(t, 'a connection the listener never accepted (it closed) ends with ECON
   native.close(listenFd)
   const [reason] = (await once(client, 'close')) as [NodeJS.ErrnoException | undefined]
   t.match(reason, { code: 'ECONNRESET', syscall: 'read' }, 'the reset, as a read reports it')
+  t.equal(reason?.message, `read ECONNRESET (${util.getSystemErrorMap().get(reason?.errno ?? 0)?.[1]})`, "the message has the system's description")
   t.equal(client.fd, -1, 'the connection closed its fd')
 })
 
