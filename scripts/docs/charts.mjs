@@ -139,7 +139,9 @@ function readmeTables() {
       )
       parts.push(`**The start-up goals**, from both runs above:\n\n| goal | hyperfine run | interleaved run |\n|---|---:|---:|\n${rows.join('\n')}`)
     }
-  } catch {}
+  } catch (error) {
+    console.error(`a README table left out: ${error.message}`)
+  }
   try {
     const rt = results('roundtrip')
     const base = rt.results[0]
@@ -150,7 +152,9 @@ function readmeTables() {
     parts.push(
       `**Round trip** (~1.4 KB request, server in another process, median of interleaved rounds):\n\n| system | p50 µs | p99 µs | p50 vs net+JSON | msg/s pipelined | vs net+JSON |\n|---|---:|---:|---:|---:|---:|\n${rows.join('\n')}\n\n![round-trip latency](docs/charts/roundtrip.svg)`,
     )
-  } catch {}
+  } catch (error) {
+    console.error(`a README table left out: ${error.message}`)
+  }
   try {
     const fp = results('fdpass')
     const share = (r) => (r.fdsSent ? `${((100 * r.fdsDelivered) / r.fdsSent).toFixed(1)}%` : '—')
@@ -161,18 +165,27 @@ function readmeTables() {
     parts.push(
       `**fd passing** (pipelined, server in another process; "delivered" counts the fds the receiver actually got — usocket silently drops those past 64 per message):\n\n| system | fds/message | messages/s | fds delivered/s | delivered / sent |\n|---|---:|---:|---:|---:|\n${rows.join('\n')}`,
     )
-  } catch {}
+  } catch (error) {
+    console.error(`a README table left out: ${error.message}`)
+  }
   try {
     const m = results('memory')
     const mb = (kb) => (kb / 1024).toFixed(1)
-    const sum = (x) => x.daemon + x.workers.reduce((a, b) => a + b, 0)
-    parts.push(
-      `**Memory** (resident set size; an idle Node process measured in the same run: ${mb(m.idleNodeKb)} MB):\n\n| process | idle MB | after ${m.sessions} sessions MB |\n|---|---:|---:|\n` +
-        `| rushd daemon | ${mb(m.before.daemon)} | ${mb(m.after.daemon)} |\n` +
-        m.after.workers.map((kb, i) => `| rushd worker ${i + 1} | ${mb(m.before.workers[i] ?? NaN)} | ${mb(kb)} |`).join('\n') +
-        `\n| all of rushd | ${mb(sum(m.before))} | ${mb(sum(m.after))} |`,
+    const moments = [
+      ['idle, right after start', m.start],
+      [`right after ${m.concurrent} concurrent sessions`, m.burst],
+      [`after ${m.sessions.toLocaleString('en-US')} sessions`, m.end],
+      ['after the idle workers retired', m.rested],
+    ]
+    const rows = moments.map(
+      ([moment, x]) => `| ${moment} | ${mb(x.daemon)} | ${x.workers.length} | ${mb(x.workers.reduce((a, b) => a + b, 0))} | ${mb(x.total)} |`,
     )
-  } catch {}
+    parts.push(
+      `**Memory of rushd** (resident set size, MB, of the daemon and its pool workers; an idle Node process measured in the same run: ${mb(m.idleNodeKb)} MB):\n\n| moment | daemon | workers | workers' RSS | all of rushd |\n|---|---:|---:|---:|---:|\n${rows.join('\n')}`,
+    )
+  } catch (error) {
+    console.error(`a README table left out: ${error.message}`)
+  }
   try {
     const se = results('serialize')
     const cell = (c) => (c ? `${c.ns} ns (${ratio(c.ratio)})` : '—')
@@ -180,7 +193,9 @@ function readmeTables() {
     parts.push(
       `**Serialize / deserialize** (median ns/op, ratio to JSON in the same run):\n\n| case | JSON | FlatBuffers | msgpackr | protobufjs |\n|---|---:|---:|---:|---:|\n${rows.join('\n')}`,
     )
-  } catch {}
+  } catch (error) {
+    console.error(`a README table left out: ${error.message}`)
+  }
   return parts.join('\n\n')
 }
 

@@ -4,13 +4,15 @@
 // docs/performance.md for what the numbers say.
 //
 //   node scripts/perf/breakdown.mjs [--rounds N] [--count N] [--layers a,b,...] [--no-strace]
-//                                   [--perf LAYER] [--connections]
+//                                   [--in-flight N] [--perf LAYER] [--connections]
 //
 // Timing: every layer's server and client stay up for the whole run; each round runs every layer
 // once, in a rotated order (the machine is shared: only medians of interleaved rounds compare).
 // CPU: each side's process.cpuUsage() (getrusage(2)) over the timed round trips, user and system.
 // Syscalls: `strace -f -c` on both sides, for two runs of different length; the difference divided
 // by the difference in round trips is the count per round trip, start-up cancelled out.
+// --in-flight N: N requests outstanding at a time instead of one (a client that pipelines): the
+// time column is then µs per message (elapsed / messages), CPU and syscalls per message, no C floor.
 // --perf LAYER: `perf record -g` on both sides of one layer (node --perf-basic-prof, so JIT code
 // has names) and the share of samples per part: kernel, V8, libuv, the addon, JIT'd JS, libc.
 // --connections: instead, what a daemon spends per connection (connections.mjs).
@@ -48,8 +50,10 @@ const { values: options } = parseArgs({
     'no-strace': { type: 'boolean', default: false },
     perf: { type: 'string' },
     connections: { type: 'boolean', default: false },
+    'in-flight': { type: 'string', default: '1' },
   },
 })
+const IN_FLIGHT = Number(options['in-flight'])
 const ROUNDS = Number(options.rounds)
 const COUNT = Number(options.count)
 const WARMUP = Number(options.warmup)
@@ -108,7 +112,7 @@ async function measureTimes(floor) {
     for (let k = 0; k < running.length; k++) {
       const entry = running[(k + round) % running.length]
       const before = await entry.server.ask('cpu')
-      const result = await entry.client.ask(`run ${WARMUP} ${COUNT}`)
+      const result = await entry.client.ask(`run ${WARMUP} ${COUNT} ${IN_FLIGHT}`)
       const after = await entry.server.ask('cpu')
       // The server's CPU over the client's warm-up and timed runs, per round trip.
       const n = WARMUP + COUNT
@@ -157,7 +161,7 @@ async function traceRun(layer, count) {
   }
   const runDir = fs.mkdtempSync(path.join(dir, 'run-')) // a fresh socket path for each run
   const server = await startPeer(['server', layer, runDir], strace(serverFile))
-  const [command, ...args] = [...strace(clientFile), process.execPath, peers, 'client', layer, runDir, '0', String(count)]
+  const [command, ...args] = [...strace(clientFile), process.execPath, peers, 'client', layer, runDir, '0', String(count), String(IN_FLIGHT)]
   const client = spawnSync(command, args, { stdio: ['ignore', 'ignore', 'inherit'] })
   await server.stop()
   if (client.status !== 0) throw new Error(`peers.mjs client ${layer} under strace: exit ${client.status}`)
@@ -230,13 +234,14 @@ if (options.connections) {
   process.exit(0)
 }
 
-const floor = floorBinary()
+const floor = IN_FLIGHT === 1 ? floorBinary() : undefined // the C floor has one request in flight
 const times = await measureTimes(floor)
 const base = times.get('net-json')
 const env = `node ${process.version}, ${new Date().toISOString()}, ${os.cpus()[0]?.model} (${os.cpus().length} cpus), ${os.platform()} ${os.release()}, load ${os.loadavg()[0].toFixed(1)}`
-console.log(`\n### Per round trip, by layer (${env})\n`)
+const pipelining = IN_FLIGHT > 1
+console.log(`\n### Per ${pipelining ? `message, ${IN_FLIGHT} in flight` : 'round trip'}, by layer (${env})\n`)
 console.log(
-  `${COUNT} timed round trips after ${WARMUP} warm-up, median of ${ROUNDS} interleaved rounds. CPU: µs per round trip, user+system (system in brackets).\n`,
+  `${COUNT} timed ${pipelining ? 'messages' : 'round trips'} after ${WARMUP} warm-up, median of ${ROUNDS} interleaved rounds. CPU: µs per ${pipelining ? 'message' : 'round trip'}, user+system (system in brackets).\n`,
 )
 const rows = []
 if (times.has('floor'))
@@ -253,12 +258,12 @@ for (const layer of layers) {
     `${f1(t.serverUser + t.serverSystem)} (${f1(t.serverSystem)})`,
   ])
 }
-table(['layer', 'p50 µs', 'vs net+JSON', 'layer adds µs', 'client CPU µs', 'server CPU µs'], rows)
+table(['layer', pipelining ? 'µs per message' : 'p50 µs', 'vs net+JSON', 'layer adds µs', 'client CPU µs', 'server CPU µs'], rows)
 
 if (!options['no-strace'] && spawnSync('strace', ['-V']).status === 0) {
   const names = [...(floor ? ['floor'] : []), ...layers.map((l) => l.name)]
   const perTrip = await measureSyscalls(names)
-  console.log('### Syscalls per round trip (client + server), strace -f -c, difference of two run lengths\n')
+  console.log(`### Syscalls per ${pipelining ? 'message' : 'round trip'} (client + server), strace -f -c, difference of two run lengths\n`)
   const syscallRows = []
   for (const name of names) {
     const { client, server } = perTrip.get(name)

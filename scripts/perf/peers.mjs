@@ -6,7 +6,10 @@
 //                                        prints process.cpuUsage() as JSON; exits at stdin's end
 //   node peers.mjs client LAYER DIR      on a stdin line "run WARMUP COUNT": WARMUP untimed round
 //                                        trips, then COUNT timed ones; prints {p50, p90, cpu} as JSON
-//   node peers.mjs client LAYER DIR WARMUP COUNT   the same once, then exits (under strace)
+//   node peers.mjs client LAYER DIR WARMUP COUNT [IN_FLIGHT]   the same once, then exits (under
+//                                        strace); with IN_FLIGHT > 1 (also a 4th word after "run"),
+//                                        that many requests are outstanding at a time, and p50/p90
+//                                        are the nanoseconds per message
 //
 // LAYER:
 //   addon        the addon's native handles on both sides (native.Connection, raw bytes): libuv,
@@ -29,7 +32,7 @@ const rush = await import(path.join(root, 'dist', 'rush', 'protocol', 'messages.
 const { makeRequest } = await import(path.join(root, 'bench', 'lib', 'request.mjs'))
 const { serveJsonLines } = await import(path.join(root, 'bench', 'lib', 'json-lines.mjs'))
 
-const [role, layer, dir, warmupArg, countArg] = process.argv.slice(2)
+const [role, layer, dir, warmupArg, countArg, inFlightArg] = process.argv.slice(2)
 const socketPath = path.join(dir ?? '.', `${layer}.sock`)
 const rawRequest = Buffer.from(JSON.stringify(makeRequest(0)))
 const rawReply = Buffer.from(JSON.stringify({ id: 0, status: 0 }))
@@ -216,7 +219,27 @@ function roundTrips(send, count) {
   })
 }
 
-async function run(send, warmup, count) {
+/** `count` requests with `inFlight` outstanding at a time: nanoseconds per message, and this side's CPU µs. */
+function pipelined(send, count, inFlight) {
+  const cpu = process.cpuUsage()
+  const start = process.hrtime.bigint()
+  return new Promise((resolve) => {
+    let sent = 0
+    let received = 0
+    const onReply = () => {
+      if (++received === count) return resolve({ perMessage: Number(process.hrtime.bigint() - start) / count, cpu: process.cpuUsage(cpu) })
+      if (sent < count) send(sent++, onReply)
+    }
+    while (sent < Math.min(inFlight, count)) send(sent++, onReply)
+  })
+}
+
+async function run(send, warmup, count, inFlight = 1) {
+  if (inFlight > 1) {
+    if (warmup > 0) await pipelined(send, warmup, inFlight)
+    const { perMessage, cpu } = await pipelined(send, count, inFlight)
+    return { p50: perMessage, p90: perMessage, user: cpu.user / count, system: cpu.system / count }
+  }
   if (warmup > 0) await roundTrips(send, warmup)
   const { samples, cpu } = await roundTrips(send, count)
   const at = (q) => samples[Math.min(count - 1, Math.ceil(q * count) - 1)]
@@ -238,13 +261,13 @@ if (role === 'server') {
 } else {
   const send = await clients[layer]()
   if (countArg !== undefined) {
-    console.log(JSON.stringify(await run(send, Number(warmupArg), Number(countArg))))
+    console.log(JSON.stringify(await run(send, Number(warmupArg), Number(countArg), Number(inFlightArg ?? 1))))
     process.exit(0)
   }
   const lines = readline.createInterface({ input: process.stdin })
   lines.on('line', async (line) => {
-    const [command, warmup, count] = line.split(' ')
-    if (command === 'run') console.log(JSON.stringify(await run(send, Number(warmup), Number(count))))
+    const [command, warmup, count, inFlight] = line.split(' ')
+    if (command === 'run') console.log(JSON.stringify(await run(send, Number(warmup), Number(count), Number(inFlight ?? 1))))
   })
   lines.on('close', () => process.exit(0))
   console.log('ready')
