@@ -285,13 +285,17 @@ export class Connection extends TypedEventEmitter<ConnectionEvents> {
    * before anything was read or while nothing is queued — typically right in the listener's
    * `'connection'` event. `'close'` follows (no reason).
    * @throws FdwireError `ERR_FDWIRE_STATE` when bytes were already received or are queued.
+   * @throws SystemError (syscall `sendmsg`) when what a `'message'` listener sent just before could
+   *   not be written (the peer is gone); nothing was detached.
    */
   detach(): number {
     const handle = this.#native
     if (handle === null) throw new FdwireError('ERR_FDWIRE_CLOSED', 'connection is closed')
     if (this.#queue.length > 0) throw new FdwireError('ERR_FDWIRE_STATE', 'cannot detach: messages were already received')
     const fd = handle.detach()
-    if (fd < 0) throw new FdwireError('ERR_FDWIRE_STATE', 'cannot detach: bytes were already read or are queued')
+    if (fd === -os.constants.errno.EBUSY) throw new FdwireError('ERR_FDWIRE_STATE', 'cannot detach: bytes were already read or are queued')
+    // What a listener of this batch sent is written before the fd changes hands; that write failed.
+    if (fd < 0) throw systemError(fd, 'sendmsg', undefined, 'what was sent before detach() could not be written; nothing was detached')
     this.#native = null
     this.#close(undefined)
     return fd

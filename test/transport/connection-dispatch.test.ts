@@ -129,6 +129,26 @@ leakTest(t, 'a listener that sends then destroys, or sends then detaches, loses 
   c.destroy()
 })
 
+leakTest(t, 'detach() after a send that can no longer be written throws that error and detaches nothing', async (t) => {
+  const [a, b] = socketPair()
+  let error: NodeJS.ErrnoException | undefined
+  let seen = 0
+  b.on('message', () => {
+    if (++seen < 2) return
+    b.send('too late')
+    a.destroy() // the peer is gone before the batch's sends are written
+    try {
+      b.detach()
+    } catch (e) {
+      error = e as NodeJS.ErrnoException
+    }
+  })
+  sendBatch(a, 2, 0)
+  const [reason] = (await within(once(b, 'close'), 'b closes')) as [Error | undefined]
+  t.match(error, { syscall: 'sendmsg', code: /^(EPIPE|ECONNRESET)$/ }, `the write's own error (${error?.code})`)
+  t.ok(b.fd === -1 && reason !== undefined, 'the connection was not detached: it closed, with a reason')
+})
+
 leakTest(t, "a listener that corks keeps its cork; a listener's backpressure gets its 'drain'", async (t) => {
   const [a, b] = socketPair({ highWaterMark: 1024 })
   b.once('message', (m) => {
