@@ -23,7 +23,7 @@ import * as path from 'node:path'
 import * as readline from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { perConnection } from './connections.mjs'
+import { perConnection, readStrace } from './connections.mjs'
 import { perfProfile } from './perf-record.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -137,16 +137,6 @@ async function measureTimes(floor) {
     })
   }
   return times
-}
-
-/** strace -c's table ("-U name,calls") as a Map of syscall -> calls. */
-function readStrace(file) {
-  const calls = new Map()
-  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-    const match = /^(\w+)\s+(\d+)$/.exec(line.trim())
-    if (match && match[1] !== 'total') calls.set(match[1], Number(match[2]))
-  }
-  return calls
 }
 
 const strace = (file) => ['strace', '-f', '-c', '-U', 'name,calls', '-o', file]

@@ -43,7 +43,8 @@ function cpuOf(pid) {
   return { user: (Number(fields[11]) * 1e6) / CLOCK_TICKS, system: (Number(fields[12]) * 1e6) / CLOCK_TICKS }
 }
 
-function readStrace(file) {
+/** strace -c's table ("-U name,calls") as a Map of syscall -> calls. */
+export function readStrace(file) {
   const calls = new Map()
   for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
     const match = /^(\w+)\s+(\d+)$/.exec(line.trim())

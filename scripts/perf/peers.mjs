@@ -38,25 +38,24 @@ const rawRequest = Buffer.from(JSON.stringify(makeRequest(0)))
 const rawReply = Buffer.from(JSON.stringify({ id: 0, status: 0 }))
 const okResult = Buffer.from(rush.encodeResult(0, 0))
 
+// The addon layer's connections: the addon's own handle, frame records in addonMeta.
+const addonMeta = new Uint32Array(256 * 5)
+const addonFds = new Int32Array(1024)
+const addonConnection = (fd, onFrames, onEvent) =>
+  new native.Connection(fd, 1 << 24, 0, 65536, addonMeta, addonFds, (_buffer, frames) => onFrames(frames), onEvent)
+
 // Each server: start() resolves once it listens.
 const servers = {
   addon: async () => {
-    const meta = new Uint32Array(256 * 5)
-    const fdsOut = new Int32Array(1024)
     const listenFd = native.listen(Buffer.from(socketPath), false, 16, 0o600)
     if (listenFd < 0) throw new Error(`listen: errno ${-listenFd}`)
     new native.Listener(
       listenFd,
       (fd) => {
-        const connection = new native.Connection(
+        const connection = addonConnection(
           fd,
-          1 << 24,
-          0,
-          65536,
-          meta,
-          fdsOut,
-          (_buffer, frames) => {
-            for (let i = 0; i < frames; i++) connection.send(rawReply, meta[i * 5 + 2], 0, null, false)
+          (frames) => {
+            for (let i = 0; i < frames; i++) connection.send(rawReply, addonMeta[i * 5 + 2], 0, null, false)
           },
           (kind) => {
             if (kind !== 4) connection.close()
@@ -110,19 +109,12 @@ const servers = {
 // Each client: returns send(id, onReply).
 const clients = {
   addon: async () => {
-    const meta = new Uint32Array(256 * 5)
-    const fdsOut = new Int32Array(1024)
     const fd = native.connect(Buffer.from(socketPath), false)
     if (fd < 0) throw new Error(`connect: errno ${-fd}`)
     let onReply
-    const connection = new native.Connection(
+    const connection = addonConnection(
       fd,
-      1 << 24,
-      0,
-      65536,
-      meta,
-      fdsOut,
-      (_buffer, frames) => {
+      (frames) => {
         for (let i = 0; i < frames; i++) onReply()
       },
       () => {},
