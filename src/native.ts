@@ -55,7 +55,8 @@ export interface NativeConnection {
    *  runs are written first). Idempotent; no events after it. */
   close(): void
   /** Stops watching the socket and returns its fd, open and untouched; -EBUSY if bytes were
-   *  already read or are queued (they would be lost), -EBADF when closed. */
+   *  already read or are queued (they would be lost), -EBADF when closed, or the -errno of the
+   *  sendmsg that writes what onFrames held back (then nothing is detached). */
   detach(): number
   /** From now on `send()` queues frames without writing them, until `uncork()`. Frames sent
    *  while onFrames handles two or more frames (and its microtasks) are held back until it returns. */
