@@ -11,7 +11,7 @@ import type { Test } from 'tap'
 import * as wire from '../src/wire.js'
 
 /** Processes from /proc: one implementation, in plain JavaScript, shared with scripts/reliability. */
-export { alive, daemonPid, processes, processesWith, workerPids, type Proc } from './process-helpers.mjs'
+export { alive, comm, daemonPid, processes, processesWith, workerPids, type Proc } from './process-helpers.mjs'
 
 /**
  * `node` for child processes, without tap's NODE_OPTIONS. tap's process-info hook puts its loaders

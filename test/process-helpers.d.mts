@@ -15,6 +15,8 @@ export function daemonPid(dir: string): number | undefined
 export function alive(pid: number): boolean
 /** Every process (from /proc). */
 export function processes(): Proc[]
+/** The command name of `pid` (/proc/<pid>/comm, set at execve), or '' once it is gone. */
+export function comm(pid: number): string
 /** Pids of the processes, other than this one, whose environment holds the entry `KEY=VALUE`. */
 export function processesWith(key: string, value: string): number[]
 /** The live worker processes of the rushd `pid`, by pid. */

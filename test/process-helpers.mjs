@@ -53,6 +53,19 @@ export function processes() {
   return list
 }
 
+/**
+ * The command name of `pid` (/proc/<pid>/comm: the program's file name as the kernel keeps it,
+ * cut at 15 bytes), or '' once it is gone. It changes at execve(2), so a fork of a shell reads as
+ * the shell until the program it runs has really started.
+ */
+export function comm(pid) {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
+  } catch {
+    return ''
+  }
+}
+
 /** Pids of the processes, other than this one, whose environment holds exactly the entry
  *  `KEY=VALUE` (those of the same user: only theirs is readable). */
 export function processesWith(key, value) {

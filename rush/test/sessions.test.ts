@@ -7,6 +7,7 @@ import * as fs from 'node:fs'
 import t from 'tap'
 import {
   alive,
+  comm,
   daemonPid,
   haveClient,
   leftovers,
@@ -147,7 +148,11 @@ if (haveClient(t)) {
         child.stdout.on('data', (c: Buffer) => (out += c.toString()))
         child.stderr.on('data', (c: Buffer) => (out += c.toString()))
         const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])))
-        t.ok(await until(() => processesWith('RUSH_SESS_MARK', mark).some((p) => p !== child.pid), 20_000), `${program}: the sleep started`)
+        // The sleep itself, exec'd: a shell's fork before its execve(2) still runs the shell's own
+        // handlers, and dash, which catches SIGINT under -c, would let a signal that lands there go
+        // by, then wait for the whole sleep.
+        const sleeps = () => processesWith('RUSH_SESS_MARK', mark).filter((p) => p !== child.pid && comm(p) === 'sleep')
+        t.ok(await until(() => sleeps().length > 0, 20_000), `${program}: the sleep started`)
         if (program === rushBin) {
           // The sleep is a child of the client itself (which became sh), not of rushd or a worker.
           const parents = processesWith('RUSH_SESS_MARK', mark)

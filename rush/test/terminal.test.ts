@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import t from 'tap'
-import { haveClient, processesWith, runtimeDir, rushBin, startRushd, until } from './scripts/harness.js'
+import { comm, haveClient, processesWith, runtimeDir, rushBin, startRushd, until } from './scripts/harness.js'
 import { aptInstall, needs } from '../../test/helpers.js'
 
 type Test = Parameters<Parameters<typeof t.test>[1]>[0]
@@ -282,12 +282,4 @@ if (haveClient(t) && haveTmux(t)) {
       t.same(viaRush[i], viaSh[i], line, todo ? { todo } : {})
     })
   })
-}
-
-function comm(pid: number): string {
-  try {
-    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
-  } catch {
-    return ''
-  }
 }
