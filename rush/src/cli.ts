@@ -25,6 +25,7 @@ import {
 } from 'fdwire'
 import { envSeconds, RUSH_VERSION, rushBuildId, startRushd } from './daemon.js'
 import { rushClientPath, rushRuntimeDir } from './paths.js'
+import { tierUpSooner } from './tiering.js'
 
 const usage = `usage: rushd <command>
 
@@ -86,6 +87,7 @@ async function main(args: string[]): Promise<number> {
     case 'run': {
       // The log may be on a full disk or gone: a daemon that cannot log keeps serving.
       for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {})
+      tierUpSooner()
       // Started by systemd (rushd.socket) or launchd with the socket: serve that one. That is a
       // start on demand too, and its idle exit loses no client: a connection that arrives while
       // rushd exits waits in the manager's socket for the next rushd.

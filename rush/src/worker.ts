@@ -9,14 +9,16 @@
  */
 import { BuiltinMethod, closeFd, Connection, FdwireError, serveConnection, serveWorker } from 'fdwire'
 import { rushHandlers } from './handlers.js'
-
 import { ADOPT, RUSH_CONNECTION } from './constants.js'
+import { tierUpSooner } from './tiering.js'
 
 const buildId = process.env['RUSH_BUILD_ID'] ?? ''
 const stateDir = process.env['RUSH_STATE_DIR'] ?? '/tmp'
 const spawnMode = process.env['RUSH_WORKER_MODE'] === 'spawn'
 const counters = { sessions: 0, commands: 0 }
 const handlers = rushHandlers(stateDir, counters)
+// A pool's worker serves session after session: the same code, connection after connection.
+if (!spawnMode) tierUpSooner()
 
 serveWorker(
   async (request) => {

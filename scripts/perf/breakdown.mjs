@@ -15,7 +15,9 @@
 // time column is then µs per message (elapsed / messages), CPU and syscalls per message, no C floor.
 // --perf LAYER: `perf record -g` on both sides of one layer (node --perf-basic-prof, so JIT code
 // has names) and the share of samples per part: kernel, V8, libuv, the addon, JIT'd JS, libc.
-// --connections: instead, what a daemon spends per connection (connections.mjs).
+// --connections: instead, what a daemon spends per connection (connections.mjs), after --warmup
+// connections (default 50: a daemon just started, whose per-connection code V8 has not optimized
+// yet; some 5000 show it once optimized).
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
@@ -45,7 +47,7 @@ const { values: options } = parseArgs({
   options: {
     rounds: { type: 'string', default: '5' },
     count: { type: 'string', default: '10000' },
-    warmup: { type: 'string', default: '2000' },
+    warmup: { type: 'string' },
     layers: { type: 'string' },
     'no-strace': { type: 'boolean', default: false },
     perf: { type: 'string' },
@@ -56,7 +58,7 @@ const { values: options } = parseArgs({
 const IN_FLIGHT = Number(options['in-flight'])
 const ROUNDS = Number(options.rounds)
 const COUNT = Number(options.count)
-const WARMUP = Number(options.warmup)
+const WARMUP = Number(options.warmup ?? (options.connections ? 50 : 2000))
 const layers = options.layers ? LAYERS.filter((l) => options.layers.split(',').includes(l.name)) : LAYERS
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fdwire-breakdown-'))
 if (!process.env.FDWIRE_BREAKDOWN_KEEP) process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
@@ -220,7 +222,7 @@ if (options.perf) {
 }
 
 if (options.connections) {
-  await perConnection({ root, dir, count: Number(options.count), table })
+  await perConnection({ root, dir, count: Number(options.count), warmup: WARMUP, table })
   process.exit(0)
 }
 

@@ -53,7 +53,7 @@ export function readStrace(file) {
   return calls
 }
 
-export async function perConnection({ root, dir, count, table }) {
+export async function perConnection({ root, dir, count, warmup, table }) {
   if (!fs.existsSync(path.join(root, 'build', 'Release', 'rush'))) {
     console.log('per connection: build/Release/rush is missing (npm run build:native builds it)')
     return
@@ -65,7 +65,7 @@ export async function perConnection({ root, dir, count, table }) {
     for (const level of round % 2 === 0 ? levels : [...levels].reverse()) {
       const runtimeDir = fs.mkdtempSync(path.join(dir, `conn-${level}-`))
       const daemon = await startDaemon(root, level, runtimeDir)
-      connect(root, runtimeDir, 50) // warm-up
+      connect(root, runtimeDir, warmup)
       const before = cpuOf(daemon.pid)
       connect(root, runtimeDir, count)
       const after = cpuOf(daemon.pid)
@@ -93,7 +93,7 @@ export async function perConnection({ root, dir, count, table }) {
     }
   }
   const median = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]
-  console.log(`### Per connection, daemon side (rush -c exit, ${count} connections, median of 3 interleaved rounds, ${os.loadavg()[0].toFixed(1)} load)\n`)
+  console.log(`### Per connection, daemon side (rush -c exit, ${count} connections after ${warmup}, median of 3 interleaved rounds, ${os.loadavg()[0].toFixed(1)} load)\n`)
   table(
     ['daemon', 'CPU µs per connection', 'of which system', 'syscalls per connection'],
     levels.map((level) => {
