@@ -93,7 +93,9 @@ export async function perConnection({ root, dir, count, warmup, table }) {
     }
   }
   const median = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]
-  console.log(`### Per connection, daemon side (rush -c exit, ${count} connections after ${warmup}, median of 3 interleaved rounds, ${os.loadavg()[0].toFixed(1)} load)\n`)
+  console.log(
+    `### Per connection, daemon side (rush -c exit, ${count} connections after ${warmup}, median of 3 interleaved rounds, ${os.loadavg()[0].toFixed(1)} load)\n`,
+  )
   table(
     ['daemon', 'CPU µs per connection', 'of which system', 'syscalls per connection'],
     levels.map((level) => {
