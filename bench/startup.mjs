@@ -146,6 +146,7 @@ async function ladder(dir, nothing, env) {
   const rungs = [
     { name: 'C floor daemon (bench/floor/rushd-floor.c)', dir: path.join(dir, 'ladder-c'), start: (d) => startFloorDaemon(cFloor, dir, d) },
     { name: 'Node floor: addon handles only', dir: path.join(dir, 'ladder-addon'), start: (d) => startNodeFloor('addon', d) },
+    { name: 'Node floor: fdwire listen() + Connection, canned reply', dir: path.join(dir, 'ladder-connection'), start: (d) => startNodeFloor('connection', d) },
     { name: 'Node floor: fdwire Server, canned handler', dir: path.join(dir, 'ladder-server'), start: (d) => startNodeFloor('server', d) },
     {
       name: 'rushd',

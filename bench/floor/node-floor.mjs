@@ -7,6 +7,8 @@
 // LEVEL:
 //   addon      the addon's native listener and connection handles, one JS callback per frame; no
 //              verification, no JS objects of ours (the least a Node daemon on fdwire can do)
+//   connection fdwire's public listen() and Connection: the same canned Hello and Response sent
+//              from a 'message' listener, then end() (Listener, Connection, Message; no protocol)
 //   server     fdwire's public Server, with a `rush.exec` handler that returns the canned Result
 //              (Listener, Connection, Session, envelope verification, the handler call)
 import * as path from 'node:path'
@@ -15,8 +17,15 @@ import { fileURLToPath } from 'node:url'
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const { native } = await import(path.join(root, 'dist', 'binding.js'))
 const { NativeEvent } = await import(path.join(root, 'dist', 'native.js'))
-const { Server, protocol } = await import(path.join(root, 'dist', 'index.js'))
+const { listen, Server, protocol } = await import(path.join(root, 'dist', 'index.js'))
 const rush = await import(path.join(root, 'dist', 'rush', 'protocol', 'messages.js'))
+const { tierUpSooner } = await import(path.join(root, 'dist', 'rush', 'tiering.js'))
+
+// Every level lets V8 optimize its per-connection code as soon as rushd does (rush/src/tiering.ts):
+// a floor is the least a daemon of its kind costs, and with V8's default budget these would still
+// run partly unoptimized after the warm-up that bench/startup.mjs gives every daemon alike.
+// NODE_FLOOR_V8_DEFAULTS=1 keeps V8's default, to see what that costs.
+if (process.env.NODE_FLOOR_V8_DEFAULTS !== '1') tierUpSooner()
 
 const [level, runtimeDir] = process.argv.slice(2)
 const result = Buffer.from(rush.encodeResult(0, 0))
@@ -54,12 +63,27 @@ if (level === 'addon') {
     },
     () => {},
   )
+} else if (level === 'connection') {
+  const hello = Buffer.from(protocol.encodeHello(protocol.PROTOCOL_VERSION, 'node-floor'))
+  const response = Buffer.from(protocol.encodeResponse(1, { body: result }))
+  const listener = listen(path.join(runtimeDir, 'daemon.sock'), { maxFdsPerFrame: 8 })
+  listener.on('connection', (connection) => {
+    // One reply, to the first message (rush -c sends one request). Its fds are closed with the
+    // message once the listener returns: none is taken.
+    connection.once('message', () => {
+      connection.cork()
+      connection.send(hello)
+      connection.send(response, { id: 1 })
+      connection.uncork()
+      connection.end()
+    })
+  })
 } else if (level === 'server') {
   const server = new Server({ runtimeDir, buildId: 'node-floor', handleSignals: false, maxFdsPerFrame: 8 })
   server.handle(rush.RushMethod.exec, () => result)
   await server.listen()
 } else {
-  console.error('usage: node node-floor.mjs addon|server RUNTIME_DIR')
+  console.error('usage: node node-floor.mjs addon|connection|server RUNTIME_DIR')
   process.exit(2)
 }
 process.on('SIGTERM', () => process.exit(0))

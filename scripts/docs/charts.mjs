@@ -126,7 +126,7 @@ function readmeTables() {
       )
       parts.push(
         `**Where the time goes** (the same run, interleaved: \`bench/floor/interleave.c\` starts each command in turn, round after round, every daemon warmed alike). ` +
-          `The floor daemons answer at once: in C (\`bench/floor/rushd-floor.c\`), in Node on the addon's handles alone, and in Node on fdwire's public \`Server\` with a handler returning a canned reply (\`bench/floor/node-floor.mjs\`). ` +
+          `The floor daemons answer at once: in C (\`bench/floor/rushd-floor.c\`), in Node on the addon's handles alone, on fdwire's public \`listen()\` and \`Connection\` sending a canned reply, and on fdwire's public \`Server\` with a handler returning one (\`bench/floor/node-floor.mjs\`). ` +
           `They show the least a daemon of each kind cost on this machine.\n\n| command | p50 ms | p90 ms | p50 above do-nothing µs | p50 vs dash -c exit | p50 vs bash -c exit | p90 vs do-nothing |\n|---|---:|---:|---:|---:|---:|---:|\n${rows.join('\n')}`,
       )
     }

@@ -1,8 +1,8 @@
-// `breakdown.mjs --connections`: what a daemon spends per connection, at two levels of fdwire
-// (bench/floor/node-floor.mjs: the addon's handles alone, then the public Server), each answering
-// `rush -c exit` (build/Release/rush) with a canned Result. Per connection: the daemon's CPU
+// `breakdown.mjs --connections`: what a daemon spends per connection, at three levels of fdwire
+// (bench/floor/node-floor.mjs: the addon's handles alone, listen() and Connection, the public
+// Server), each answering `rush -c exit` (build/Release/rush) with a canned Result. Per connection: the daemon's CPU
 // (utime + stime from /proc/PID/stat, proc(5)) and its syscalls (strace -f -c, two run lengths,
-// start-up cancelled out). The client's own process start is the same for both and left out.
+// start-up cancelled out). The client's own process start is the same for all and left out.
 import { spawn, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
@@ -53,14 +53,20 @@ export function readStrace(file) {
   return calls
 }
 
+const levelNames = {
+  addon: 'addon handles alone',
+  connection: 'listen() + Connection (canned reply)',
+  server: 'Server (canned handler)',
+}
+
 export async function perConnection({ root, dir, count, warmup, table }) {
   if (!fs.existsSync(path.join(root, 'build', 'Release', 'rush'))) {
     console.log('per connection: build/Release/rush is missing (npm run build:native builds it)')
     return
   }
-  const levels = ['addon', 'server']
+  const levels = ['addon', 'connection', 'server']
   const cpu = new Map(levels.map((level) => [level, []]))
-  // Interleaved: each round measures both levels, in alternating order.
+  // Interleaved: each round measures every level, in alternating order.
   for (let round = 0; round < 3; round++) {
     for (const level of round % 2 === 0 ? levels : [...levels].reverse()) {
       const runtimeDir = fs.mkdtempSync(path.join(dir, `conn-${level}-`))
@@ -104,7 +110,7 @@ export async function perConnection({ root, dir, count, warmup, table }) {
       const calls = syscalls.get(level)
       const total = calls ? calls.reduce((sum, [, n]) => sum + n, 0) : undefined
       return [
-        level === 'addon' ? 'addon handles alone' : 'Server (canned handler)',
+        levelNames[level],
         (user + system).toFixed(0),
         system.toFixed(0),
         calls ? `${total.toFixed(1)}: ${calls.map(([call, n]) => `${call} ${n.toFixed(1)}`).join(', ')}` : '—',
