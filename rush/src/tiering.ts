@@ -20,7 +20,7 @@
 import * as v8 from 'node:v8'
 
 /** Bytecode a function runs between V8's checks for optimizing it (V8's default: 67584). */
-export const DAEMON_INTERRUPT_BUDGET = 8192
+const DAEMON_INTERRUPT_BUDGET = 8192
 
 /** Lets V8 optimize this process's hot code after fewer calls. Call before serving. */
 export function tierUpSooner(): void {

@@ -1,8 +1,9 @@
 // `breakdown.mjs --connections`: what a daemon spends per connection, at three levels of fdwire
 // (bench/floor/node-floor.mjs: the addon's handles alone, listen() and Connection, the public
-// Server), each answering `rush -c exit` (build/Release/rush) with a canned Result. Per connection: the daemon's CPU
-// (utime + stime from /proc/PID/stat, proc(5)) and its syscalls (strace -f -c, two run lengths,
-// start-up cancelled out). The client's own process start is the same for all and left out.
+// Server), each answering `rush -c exit` (build/Release/rush) with a canned Result. Per
+// connection: the daemon's CPU (utime + stime from /proc/PID/stat, proc(5)) and its syscalls
+// (strace -f -c, two run lengths, start-up cancelled out). The client's own process start is the
+// same for all and left out.
 import { spawn, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
