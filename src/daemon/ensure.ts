@@ -22,7 +22,9 @@ import { ensureRuntimeDir } from './runtime-dir.js'
 export interface EnsureDaemonOptions extends StartOptions, Omit<ClientOptions, 'timeout'> {
   /** The bound on the whole call (connecting, starting, waiting for the hello), in ms. Default 10000. */
   startTimeout?: number
-  /** Connect timeout for each attempt, in ms. Default 2000. */
+  /** How long each attempt to reach a daemon already running waits for its hello, in ms; a slow
+   *  one is retried on a new connection until `startTimeout`. Default 2000. A daemon this call
+   *  starts is waited for on its first connection, until `startTimeout`. */
   connectTimeout?: number
 }
 
@@ -70,8 +72,14 @@ export async function ensureDaemon(options: EnsureDaemonOptions): Promise<Client
     let exited: string | undefined
     child.once('exit', (code, signal) => (exited = signal ? `killed by ${signal}` : `exited with status ${code}`))
     child.once('error', (error) => (exited = `could not be started: ${error.message}`))
+    // The daemon we started is waited for on one connection until the deadline, not reconnected
+    // to after each connectTimeout: one that hands connections over (to a worker process it
+    // starts for each, say) answers each connection that long after it arrives, so every new
+    // attempt would wait as long again. If it never says hello, its log says why.
+    const patient = { ...options, connectTimeout: startTimeout }
+    const stuck = (what: string) => startFailure(what, logFile, logStart, 'ERR_FDWIRE_TIMEOUT')
     for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
-      client = await tryConnect(socket, options, deadline)
+      client = await tryConnect(socket, patient, deadline, stuck)
       if (client) return client
       if (exited !== undefined) throw startFailure(`the daemon ${exited} before answering`, logFile, logStart)
       if (Date.now() >= deadline) {
@@ -92,9 +100,15 @@ function isCurrent(client: Client, options: EnsureDaemonOptions): boolean {
 /**
  * One connection to the daemon, or undefined when none listens. A daemon that accepts but is slow
  * to say hello (starting up on a loaded machine) is given until `deadline`: each attempt waits at
- * most `connectTimeout`, and a timed-out attempt is retried while time remains.
+ * most `connectTimeout`, and a timed-out attempt is retried while time remains; past the deadline
+ * it throws what `timedOut` makes of the reason.
  */
-async function tryConnect(socket: string, options: EnsureDaemonOptions, deadline: number): Promise<Client | undefined> {
+async function tryConnect(
+  socket: string,
+  options: EnsureDaemonOptions,
+  deadline: number,
+  timedOut = (what: string) => new FdwireError('ERR_FDWIRE_TIMEOUT', what),
+): Promise<Client | undefined> {
   const perAttempt = options.connectTimeout ?? DEFAULT_ATTEMPT_TIMEOUT_MS
   for (;;) {
     const timeout = Math.max(1, Math.min(perAttempt, deadline - Date.now()))
@@ -108,7 +122,7 @@ async function tryConnect(socket: string, options: EnsureDaemonOptions, deadline
       if (code !== 'ERR_FDWIRE_TIMEOUT') throw error
       if (Date.now() >= deadline) {
         const waited = options.startTimeout ?? DEFAULT_START_TIMEOUT_MS
-        throw new FdwireError('ERR_FDWIRE_TIMEOUT', `${socket}: the daemon accepts connections but did not say hello within ${waited} ms`)
+        throw timedOut(`${socket}: the daemon accepts connections but did not say hello within ${waited} ms`)
       }
     }
   }

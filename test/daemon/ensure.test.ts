@@ -96,6 +96,33 @@ leakTest(t, 'a daemon slow to say hello is waited for up to startTimeout, not fa
   await until(() => !alive(pid))
 })
 
+leakTest(t, 'a daemon it started that answers each connection later than connectTimeout is waited for, not reconnected to', async (t) => {
+  const dir = path.join(tempDir(t), 'run')
+  reapDaemons(t, dir)
+  // Each connection is served 600 ms after the daemon accepts it, so past the 200 ms an attempt
+  // waits: retrying on a new connection would never be answered. startTimeout is a hang guard.
+  const client = await ensure(t, dir, { helloDelay: 600 }, { connectTimeout: 200, startTimeout: 20_000 })
+  const pid = await daemonPid(client)
+  t.equal(client.daemon.peer.pid, pid, 'the daemon it started answered')
+  t.equal(logLines(dir, 'starting').length, 1, 'and only that one was started')
+  process.kill(pid, 'SIGTERM')
+  await until(() => !alive(pid))
+})
+
+leakTest(t, 'a daemon it started that listens but never says hello: the timeout error carries its log', async (t) => {
+  const dir = path.join(tempDir(t), 'run')
+  reapDaemons(t, dir)
+  // The deadline is only a bound on the wait: the daemon stops itself once it listens, long before.
+  await t.rejects(
+    ensure(t, dir, { stopWhenListening: true }, { connectTimeout: 100, startTimeout: 8000 }),
+    { code: 'ERR_FDWIRE_TIMEOUT', message: /did not say hello within 8000 ms; last lines of \S+daemon\.log:\nstarting (\d+)\nlistening \1\nabout to stop/ },
+    'the error ends with what the daemon logged before it stopped',
+  )
+  const { pid } = readPidFile(path.join(dir, 'daemon.pid'))
+  process.kill(pid, 'SIGKILL')
+  await until(() => !alive(pid))
+})
+
 leakTest(t, 'after kill -9 of the daemon the next ensureDaemon() starts a new one over the stale socket', async (t) => {
   const dir = path.join(tempDir(t), 'run')
   reapDaemons(t, dir)
