@@ -30,7 +30,8 @@ import { tierUpSooner } from './tiering.js'
 const usage = `usage: rushd <command>
 
   run               run in the foreground (Ctrl-C stops it)
-  start             start in the background (no-op if running)
+  start             start in the background (no-op if running); waits up to 30 s
+                    for it to answer
   stop              stop (SIGTERM, then SIGKILL after 10 s)
   restart           stop, then start
   status            show pid, uptime, version, sessions; exit 0 if running, 3 if not
@@ -52,6 +53,11 @@ environment:
 
 /** How long a daemon started on demand waits without sessions before it exits. */
 const DEFAULT_IDLE_EXIT_MS = 600_000
+/** How long `start` waits for the daemon to answer. A slow machine (an emulated one, a loaded
+ *  one) takes seconds to start Node, and with `RUSH_DISABLE_POOL=1` or `RUSH_INLINE_SESSIONS=0` a
+ *  worker process must start before the first hello: `start` waits for that rather than report a
+ *  failure while the daemon is coming up. */
+const START_TIMEOUT_MS = 30_000
 /** `run`'s argument saying the daemon was started on demand (by `start`). */
 const ON_DEMAND = '--on-demand'
 
@@ -111,7 +117,13 @@ async function main(args: string[]): Promise<number> {
         return 0
       }
       // Not running, or running an older build: ensureDaemon starts (or replaces) it, race-free.
-      const client = await ensureDaemon({ runtimeDir, command: [...daemonCommand, ON_DEMAND], env: { ...daemonEnv, ...process.env }, buildId })
+      const client = await ensureDaemon({
+        runtimeDir,
+        command: [...daemonCommand, ON_DEMAND],
+        env: { ...daemonEnv, ...process.env },
+        buildId,
+        startTimeout: START_TIMEOUT_MS,
+      })
       const replaced = before.running && before.pid !== client.daemon.peer.pid
       console.log(
         `rushd ${replaced ? `replaced (was pid ${before.pid}, a different build)` : 'started'} (pid ${client.daemon.peer.pid}), socket ${paths(where).socket}`,
