@@ -186,8 +186,11 @@ class Connection : public HandleWrap<Connection> {
         case FrameReader::Status::kEof:
           if (!deliver(env)) return;
           eof_ = true;
-          update_poll();
           emit(env, kEventEnd, 0, nullptr);
+          // Stop watching for reads only if JS did not close the connection on 'end' (it usually
+          // does): uv_close() unregisters the fd itself, and libuv's stop and close each cost an
+          // epoll_ctl(EPOLL_CTL_DEL), the second failing with ENOENT (epoll_ctl(2)).
+          update_poll();
           return;
         case FrameReader::Status::kError:
           if (!deliver(env)) return;

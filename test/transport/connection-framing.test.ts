@@ -148,6 +148,32 @@ leakTest(t, 'a clean end at a frame boundary closes without a reason', async (t)
   t.equal(await closed(connection), undefined)
 })
 
+leakTest(t, 'a connection left open after its peer ended (allowHalfOpen) stops polling for reads: no busy loop', async (t) => {
+  const [a, b] = socketPair({ allowHalfOpen: true })
+  cleanup(t, () => {
+    a.destroy()
+    b.destroy()
+  })
+  const got: string[] = []
+  a.on('message', (m) => got.push(m.payload.toString()))
+  b.send(Buffer.from('before the end'))
+  b.end()
+  await once(a, 'end')
+  t.notOk(a.closed, "open after 'end'")
+  // A socket at end of stream stays readable for epoll (level-triggered): were it still watched,
+  // this process would spin for the whole wait. Idle, it uses next to nothing; a bound far above
+  // that and far below a spin (even on a loaded machine) tells them apart.
+  const before = process.cpuUsage()
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  const used = process.cpuUsage(before)
+  const ms = (used.user + used.system) / 1000
+  t.ok(ms < 100, `CPU used while waiting 500 ms: ${ms.toFixed(1)} ms`)
+  const reply = new Promise<string>((resolve) => b.once('message', (m) => resolve(m.payload.toString())))
+  a.send(Buffer.from('still writable'))
+  t.equal(await reply, 'still writable', 'and it still sends')
+  t.same(got, ['before the end'])
+})
+
 leakTest(t, 'bytes that are not frames close the connection with a reason', async (t) => {
   const cases: [string, Buffer, string][] = [
     ['bad magic', Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), 'ERR_FDWIRE_BAD_MAGIC'],
