@@ -171,6 +171,13 @@ export async function startRushd(options: RushdOptions): Promise<Server> {
     stopped = true
     void pool?.close()
   })
+  // A worker that crashed, or that the pool ended (no Hello in time, an adoption that hung), is a
+  // line in the log: its session was served by the daemon instead, or failed with it. Workers
+  // that retire or finish their one session exit with status 0.
+  pool?.on('workerExit', ({ pid, code, signal, reason }) => {
+    if (stopped || (code === 0 && signal === null)) return
+    console.error(`rushd: worker pid ${pid} ${signal ? `was killed by ${signal}` : `exited with status ${code}`}${reason ? `: ${reason}` : ''}`)
+  })
   const handlers = rushHandlers(options.runtimeDir, counters)
   for (const [method, handler] of Object.entries(handlers)) server.handle(method, handler)
   const serveHere = (connection: Connection): Promise<void> => {

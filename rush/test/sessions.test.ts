@@ -22,7 +22,8 @@ import {
   type Run,
 } from './scripts/harness.js'
 import { spawn } from 'node:child_process'
-import { leakTest } from '../../test/helpers.js'
+import * as path from 'node:path'
+import { leakTest, workerPids } from '../../test/helpers.js'
 
 const status = (r: Run): number | null => (r.signal ? 128 + (os_signals[r.signal] ?? 0) : r.code)
 const os_signals: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGPIPE: 13, SIGTERM: 15 }
@@ -170,6 +171,24 @@ if (haveClient(t)) {
       t.same(outcomes[0], { status: code, out: '', leftovers: [] }, `status ${code}, no output, nothing left`)
     })
   }
+
+  t.test("a pool worker that dies is a line in rushd's log, and the next session is served", async (t) => {
+    const own = runtimeDir(t)
+    const pid = startRushd(t, own, { RUSH_POOL_MIN: '1' })
+    // Killed once it has said Hello: a minimum worker that dies before that fails the pool's start.
+    t.ok(await until(() => /workers\s+1 running/.test(rushd(own, 'status').output), 60_000, 100), 'RUSH_POOL_MIN=1: one worker runs')
+    const workers = workerPids(pid)
+    t.equal(workers.length, 1)
+    const victim = workers[0]!
+    process.kill(victim, 'SIGKILL')
+    const log = () => fs.readFileSync(path.join(own, 'daemon.log'), 'utf8')
+    const line = `rushd: worker pid ${victim} was killed by SIGKILL`
+    t.ok(await until(() => log().includes(line)), `the log says which worker died, and how ("${line}")`)
+    const r = await run([rushBin, '-c', 'echo served'], { cwd, env: env({ RUSH_RUNTIME_DIR: own }) })
+    t.same(text(r), { out: 'served\n', err: '', status: 0 }, 'the next session is served')
+    t.equal(rushd(own, 'stop').status, 0, 'stopped')
+    t.equal(log().match(/^rushd: worker pid /gm)?.length, 1, 'no other worker exit was logged, the stop included', { log: log() })
+  })
 
   t.test('daemon killed with -9: the next call is right, and a daemon comes back', async (t) => {
     const own = runtimeDir(t)

@@ -38,6 +38,8 @@ export interface WorkerExitInfo {
   pid: number
   code: number | null
   signal: NodeJS.Signals | null
+  /** Why the pool ended the worker, when it did: say, "it did not say Hello within 10000 ms". */
+  reason?: string
 }
 
 /** @internal A request, queued or on a worker. */
@@ -241,7 +243,7 @@ export class PoolWorker {
     clearTimeout(this.#startTimer)
     clearTimeout(this.#jobTimer)
     clearTimeout(this.#lingerTimer)
-    const info = this.#exit!
+    const info: WorkerExitInfo = this.#killReason === undefined ? this.#exit! : { ...this.#exit!, reason: this.#killReason }
     const job = this.job
     this.job = undefined
     if (job && !job.settled) {

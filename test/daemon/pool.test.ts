@@ -2,7 +2,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { WorkerPool, type PoolReply } from '../../src/daemon/pool.js'
+import { WorkerPool, type PoolReply, type WorkerExitInfo } from '../../src/daemon/pool.js'
 import { Connection, closeFd, pipe, socketPair, socketPairFds } from '../../src/transport/index.js'
 import { alive, cleanup, fixtures, leakTest, until } from '../helpers.js'
 
@@ -102,6 +102,8 @@ poolTest('past maxQueue waiting requests, run() rejects at once with ERR_FDWIRE_
 
 poolTest('a SIGSTOPped worker: its request times out, the worker is replaced, the queue moves on', { size: 2, requestTimeout: 500 }, async (t, pool) => {
   const stopped = pool.pids[0]!
+  const exits: WorkerExitInfo[] = []
+  pool.on('workerExit', (info) => exits.push(info))
   process.kill(stopped, 'SIGSTOP')
   // Four requests: the stopped worker takes one; the others complete on the healthy worker or
   // the replacement.
@@ -114,6 +116,8 @@ poolTest('a SIGSTOPped worker: its request times out, the worker is replaced, th
   })
   t.ok(await until(() => pool.stats().alive === 2 && !alive(stopped)), 'the stopped worker was killed and replaced')
   t.equal(pool.stats().restarts, 1)
+  await until(() => exits.length > 0)
+  t.same(exits, [{ pid: stopped, code: null, signal: 'SIGKILL', reason: 'it did not answer sleep within 500 ms' }], "'workerExit' says why the pool killed it")
 })
 
 poolTest('no state leaks from one request to the next (cwd, env, umask)', { size: 1, env: { ...process.env, FDWIRE_KEEP: 'kept' } }, async (t, pool) => {
