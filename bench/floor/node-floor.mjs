@@ -29,10 +29,11 @@ if (process.env.NODE_FLOOR_V8_DEFAULTS !== '1') tierUpSooner()
 
 const [level, runtimeDir] = process.argv.slice(2)
 const result = Buffer.from(rush.encodeResult(0, 0))
+// The addon and connection levels send these bytes as they are: a Hello, then a Response to request 1.
+const hello = Buffer.from(protocol.encodeHello(protocol.PROTOCOL_VERSION, 'node-floor'))
+const response = Buffer.from(protocol.encodeResponse(1, { body: result }))
 
 if (level === 'addon') {
-  const hello = Buffer.from(protocol.encodeHello(protocol.PROTOCOL_VERSION, 'node-floor'))
-  const response = Buffer.from(protocol.encodeResponse(1, { body: result }))
   const meta = new Uint32Array(256 * 5)
   const fdsOut = new Int32Array(1024)
   const listenFd = native.listen(Buffer.from(path.join(runtimeDir, 'daemon.sock')), false, 511, 0o600)
@@ -64,8 +65,6 @@ if (level === 'addon') {
     () => {},
   )
 } else if (level === 'connection') {
-  const hello = Buffer.from(protocol.encodeHello(protocol.PROTOCOL_VERSION, 'node-floor'))
-  const response = Buffer.from(protocol.encodeResponse(1, { body: result }))
   const listener = listen(path.join(runtimeDir, 'daemon.sock'), { maxFdsPerFrame: 8 })
   listener.on('connection', (connection) => {
     // One reply, to the first message (rush -c sends one request). Its fds are closed with the

@@ -4,6 +4,7 @@
  * calls, signals to the job end it as under sh -c, and a daemon killed with -9 is replaced.
  */
 import * as fs from 'node:fs'
+import * as path from 'node:path'
 import t from 'tap'
 import {
   alive,
@@ -19,11 +20,11 @@ import {
   startRushd,
   until,
   withoutNodeOptions,
+  workerPids,
   type Run,
 } from './scripts/harness.js'
 import { spawn } from 'node:child_process'
-import * as path from 'node:path'
-import { leakTest, workerPids } from '../../test/helpers.js'
+import { leakTest } from '../../test/helpers.js'
 
 const status = (r: Run): number | null => (r.signal ? 128 + (os_signals[r.signal] ?? 0) : r.code)
 const os_signals: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGPIPE: 13, SIGTERM: 15 }

@@ -9,7 +9,7 @@ import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { daemonPid, needs, processesWith, root } from '../../../test/helpers.js'
 
-export { alive, comm, daemonPid, processesWith } from '../../../test/helpers.js'
+export { alive, comm, daemonPid, processesWith, workerPids } from '../../../test/helpers.js'
 
 type Test = Parameters<Parameters<typeof import('tap')['default']['test']>[1]>[0]
 
