@@ -52,7 +52,16 @@ class Listener : public HandleWrap<Listener> {
       call(env, on_error_, {Napi::Number::New(env, -status)});
       return;
     }
-    for (int accepted = 0; accepted < 128 && !closed_ && !paused_; accepted++) {
+    // One connection per wake-up. The JS side reads a connection's first frame within this call,
+    // so a handler that answers at once has replied before accept4(2) would be called again. A
+    // client that closes and connects again at once (a loop of short connections) then keeps the
+    // listen socket readable: looping here accepted its next connection before the end of the
+    // previous one was read, and the open connections piled up until the daemon's limit refused
+    // one, though the client held one at a time. Returning lets the event loop handle the other
+    // sockets' events between two accepts (a connection that ended is closed before the one after
+    // the next is accepted); the poll is level-triggered, so a connection still queued is accepted
+    // on the next turn. A burst of N connections costs N wake-ups, next to N first frames handled.
+    while (!closed_ && !paused_) {
       int fd = accept_unix(fd_);
       if (fd == -EAGAIN) return;
       if (fd < 0) {
@@ -66,12 +75,13 @@ class Listener : public HandleWrap<Listener> {
       PeerCredentials cred{};
       int err = peer_credentials(fd, &cred);
       if (err < 0) {
-        close_fd(fd);  // the peer is already gone
+        close_fd(fd);  // the peer is already gone: try the next one
         continue;
       }
       call(env, on_accept_,
            {Napi::Number::New(env, fd), Napi::Number::New(env, cred.pid), Napi::Number::New(env, cred.uid),
             Napi::Number::New(env, cred.gid)});
+      return;
     }
   }
 

@@ -1,11 +1,18 @@
 // A Server's limits: maxConnections (ERR_FDWIRE_BUSY), and maxFrameSize on either side failing one
 // request while the connection goes on.
+import { execFile, execFileSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { promisify } from 'node:util'
 import t from 'tap'
 import { Client } from '../../src/index.js'
-import { leakTest, until, within } from '../helpers.js'
+import { encodeHello, encodeRequest } from '../../src/protocol/encode.js'
+import { frame, leakTest, root, tempDir, until, within } from '../helpers.js'
 import { client, openLazyFds, startServer } from './lib.js'
 
 t.before(openLazyFds)
+
+const execFileAsync = promisify(execFile)
 
 leakTest(t, 'at most maxConnections at once: the next client gets ERR_FDWIRE_BUSY, and gets in once one leaves', async (t) => {
   const server = await startServer(t, { maxConnections: 2 })
@@ -55,4 +62,44 @@ leakTest(t, "a reply over the client's maxFrameSize fails that request alone, wi
   })
   t.equal((await c.request('small')).text(), 'ok', 'the connection goes on')
   t.match(errors, [{ code: 'ERR_FDWIRE_FRAME_TOO_LARGE' }], "the daemon heard of it ('handlerError')")
+})
+
+// The addon reads a connection's first frame as it accepts it, so a handler that answers at once
+// has replied before the listener would accept again. A client that closes and reconnects at
+// once (compiled C: no start-up between connections) used to find its next connection accepted
+// before the end of the previous one was seen: connections piled up to maxConnections and were
+// refused, though the client held one at a time.
+leakTest(t, 'a client that connects, asks and closes in a tight loop is never refused: it holds one connection at a time', async (t) => {
+  const dir = tempDir(t)
+  const binary = path.join(dir, 'connect-loop')
+  execFileSync(process.env['CC'] ?? 'cc', [
+    '-std=c11',
+    '-D_GNU_SOURCE',
+    '-O2',
+    '-Wall',
+    '-Wextra',
+    '-Werror',
+    '-o',
+    binary,
+    path.join(root, 'bench', 'floor', 'connect-loop.c'),
+  ])
+  const request = path.join(dir, 'request')
+  const hello = Buffer.from(encodeHello())
+  const ask = Buffer.from(encodeRequest(1, 'ask'))
+  fs.writeFileSync(request, Buffer.concat([frame(hello), frame(ask, { id: 1 })]))
+  let answered = 0
+  const refused: string[] = []
+  const server = await startServer(t, { maxConnections: 2 }, (s) => {
+    s.handle('ask', () => {
+      answered++
+      return 'yes'
+    })
+    s.on('refused', ({ reason }) => refused.push(reason))
+  })
+  const count = 2000
+  const { stdout } = await within(execFileAsync(binary, [server.socketPath, request, String(count)]), 'the client loop', 120_000)
+  t.equal(stdout, `${count}\n`, 'the client got an answer every time')
+  t.same(refused.slice(0, 3), [], 'no connection was refused')
+  t.equal(answered, count, 'every request reached the handler')
+  t.ok(await until(() => server.connections === 0))
 })
