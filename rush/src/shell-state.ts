@@ -9,6 +9,12 @@
  */
 import * as fs from 'node:fs'
 
+// Shared by every state that has none. Their types are read-only, and these fields are only ever
+// replaced, never changed in place (see below).
+const NO_ALIASES: ReadonlyMap<string, string> = new Map()
+const NO_NAMES: ReadonlySet<string> = new Set()
+const NO_WORDS: readonly string[] = Object.freeze([])
+
 export class ShellState {
   /** Variables set but not exported. */
   readonly vars: Map<string, string>
@@ -16,15 +22,16 @@ export class ShellState {
   /** `$?`. */
   status = 0
   // What only sh changes (the builtins never do): replaced as a whole when a line's state is
-  // adopted, never changed in place, so a clone shares them.
+  // adopted, never changed in place, so a clone shares them, and a state that never ran a line
+  // of sh shares the same empty ones (a session that runs `exit` allocates none of them).
   /** Aliases by name (interactive sessions). */
-  aliases: ReadonlyMap<string, string> = new Map()
+  aliases: ReadonlyMap<string, string> = NO_ALIASES
   /** Names made readonly (interactive sessions); their values are in `env` or `vars`. */
-  readonly: ReadonlySet<string> = new Set()
+  readonly: ReadonlySet<string> = NO_NAMES
   /** `$1`… as `set --` left them (interactive sessions). */
-  positional: readonly string[] = []
+  positional: readonly string[] = NO_WORDS
   /** Shell options turned on with `set -o` (interactive sessions; see state-capture.ts). */
-  options: ReadonlySet<string> = new Set()
+  options: ReadonlySet<string> = NO_NAMES
   // The environment is decoded from the request only when a script needs it (`exit`, `true`,
   // `echo hi` never do), and a clone shares the undecoded source: the common request pays nothing.
   #env: Map<string, string> | undefined
