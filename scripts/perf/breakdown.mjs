@@ -4,7 +4,7 @@
 // docs/performance.md for what the numbers say.
 //
 //   node scripts/perf/breakdown.mjs [--rounds N] [--count N] [--layers a,b,...] [--no-strace]
-//                                   [--in-flight N] [--perf LAYER] [--connections]
+//                                   [--in-flight N] [--perf LAYER] [--connections] [--instructions]
 //
 // Timing: every layer's server and client stay up for the whole run; each round runs every layer
 // once, in a rotated order (the machine is shared: only medians of interleaved rounds compare).
@@ -18,6 +18,10 @@
 // --connections: instead, what a daemon spends per connection (connections.mjs), after --warmup
 // connections (default 50: a daemon just started, whose per-connection code V8 has not optimized
 // yet; some 5000 show it once optimized).
+// --instructions: instead, the instructions a daemon executes per connection (instructions.mjs,
+// under valgrind's callgrind), at each level and in rushd, after --warmup connections (default 3000);
+// --only LEVEL,... picks levels (addon, connection, server, rushd), --top N lists each one's N
+// costliest functions, JIT code by name.
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
@@ -26,6 +30,7 @@ import * as readline from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { perConnection, readStrace } from './connections.mjs'
+import { perConnectionInstructions } from './instructions.mjs'
 import { perfProfile } from './perf-record.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -46,19 +51,22 @@ const LAYERS = [
 const { values: options } = parseArgs({
   options: {
     rounds: { type: 'string', default: '5' },
-    count: { type: 'string', default: '10000' },
+    count: { type: 'string' },
     warmup: { type: 'string' },
     layers: { type: 'string' },
     'no-strace': { type: 'boolean', default: false },
     perf: { type: 'string' },
     connections: { type: 'boolean', default: false },
+    instructions: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    top: { type: 'string', default: '0' },
     'in-flight': { type: 'string', default: '1' },
   },
 })
 const IN_FLIGHT = Number(options['in-flight'])
 const ROUNDS = Number(options.rounds)
-const COUNT = Number(options.count)
-const WARMUP = Number(options.warmup ?? (options.connections ? 50 : 2000))
+const COUNT = Number(options.count ?? (options.instructions ? 2000 : 10000))
+const WARMUP = Number(options.warmup ?? (options.instructions ? 3000 : options.connections ? 50 : 2000))
 const layers = options.layers ? LAYERS.filter((l) => options.layers.split(',').includes(l.name)) : LAYERS
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fdwire-breakdown-'))
 if (!process.env.FDWIRE_BREAKDOWN_KEEP) process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
@@ -221,8 +229,13 @@ if (options.perf) {
   process.exit(0)
 }
 
+if (options.instructions) {
+  await perConnectionInstructions({ root, dir, count: COUNT, warmup: WARMUP, table, only: options.only?.split(','), top: Number(options.top) })
+  process.exit(0)
+}
+
 if (options.connections) {
-  await perConnection({ root, dir, count: Number(options.count), warmup: WARMUP, table })
+  await perConnection({ root, dir, count: COUNT, warmup: WARMUP, table })
   process.exit(0)
 }
 
