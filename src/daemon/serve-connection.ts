@@ -98,6 +98,7 @@ export class ServedConnection {
   readonly #host: ServeHost
   readonly #inFlight = new Map<number, Context>()
   #corked = true
+  #uncorkLater: NodeJS.Immediate | undefined
 
   constructor(connection: Connection, host: ServeHost) {
     this.connection = connection
@@ -107,10 +108,11 @@ export class ServedConnection {
     // Connection), and when its handler answers without waiting on anything, the reply leaves
     // with the Hello in one write: one wake-up of the client instead of two.
     connection.cork()
-    setImmediate(() => this.#uncork())
+    this.#uncorkLater = setImmediate(() => this.#uncork())
     connection.send(helloFor(host.buildId, connection.maxFrameSize), { type: FRAME_TYPE_ENVELOPE })
     connection.on('message', (message) => this.#onMessage(message))
     connection.on('close', () => {
+      if (this.#inFlight.size === 0) return
       for (const context of this.#inFlight.values()) context.abort(new FdwireError('ERR_FDWIRE_CLOSED', 'the client disconnected'))
     })
   }
@@ -118,6 +120,9 @@ export class ServedConnection {
   #uncork(): void {
     if (!this.#corked) return
     this.#corked = false
+    // The first reply came first: the immediate has nothing left to do (it would still run).
+    clearImmediate(this.#uncorkLater)
+    this.#uncorkLater = undefined
     this.connection.uncork()
   }
 
@@ -265,7 +270,7 @@ export class ServedConnection {
   #send(payload: Uint8Array, id: number, fds?: number[], closeFds = false): unknown {
     let failure: unknown
     try {
-      this.connection.send(payload, { id, type: FRAME_TYPE_ENVELOPE, ...(fds ? { fds, closeFds } : {}) })
+      this.connection.send(payload, fds ? { id, type: FRAME_TYPE_ENVELOPE, fds, closeFds } : { id, type: FRAME_TYPE_ENVELOPE })
     } catch (error) {
       debug('reply to request %d not sent: %s', id, (error as Error).message)
       // Once the connection ended there is nobody left to tell.

@@ -11,7 +11,6 @@
  * fills and the sender sees backpressure).
  */
 import { TypedEventEmitter } from '../events.js'
-import { EventEmitter } from 'node:events'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import { debuglog } from 'node:util'
@@ -125,14 +124,31 @@ export class Connection extends TypedEventEmitter<ConnectionEvents> {
       (buffer, frames, fds) => this.#onFrames(buffer, frames, fds),
       (kind, value, detail) => this.#onEvent(kind, value, detail),
     )
-    // 'newListener' is EventEmitter's own event, outside ConnectionEvents.
-    EventEmitter.prototype.on.call(this, 'newListener', (event: string) => {
-      if (event !== 'message') return
-      if (this.#queue.length > 0) process.nextTick(() => this.#flush())
-      // The first listener: read what is already there now rather than on the next turn of the
-      // event loop (a client typically sends its request right after connecting).
-      else if (this.listenerCount('message') === 0) process.nextTick(() => this.#readNow())
-    })
+  }
+
+  // A 'message' listener starts delivery. These are the two ways a listener is added: `once()`
+  // and `prependOnceListener()` call them, as do `events.once()` and `events.on()`. (Watching
+  // EventEmitter's own 'newListener' event would cost an emit for every listener added, of any
+  // event, on every connection.)
+  override on<E extends keyof ConnectionEvents>(event: E, listener: ConnectionEvents[E]): this {
+    if (event === 'message') this.#messageListenerAdded()
+    return super.on(event, listener)
+  }
+
+  override addListener<E extends keyof ConnectionEvents>(event: E, listener: ConnectionEvents[E]): this {
+    return this.on(event, listener)
+  }
+
+  override prependListener<E extends keyof ConnectionEvents>(event: E, listener: ConnectionEvents[E]): this {
+    if (event === 'message') this.#messageListenerAdded()
+    return super.prependListener(event, listener)
+  }
+
+  #messageListenerAdded(): void {
+    if (this.#queue.length > 0) process.nextTick(() => this.#flush())
+    // The first listener: read what is already there now rather than on the next turn of the
+    // event loop (a client typically sends its request right after connecting).
+    else if (this.listenerCount('message') === 0) process.nextTick(() => this.#readNow())
   }
 
   /** The socket's fd, or -1 once closed. The connection owns it. */
@@ -453,7 +469,7 @@ export class Connection extends TypedEventEmitter<ConnectionEvents> {
   #onPeerEndConsumed(): void {
     if (this.#endEmitted) return
     this.#endEmitted = true
-    for (const waiter of this.#waiters.splice(0)) waiter.resolve({ value: undefined, done: true })
+    if (this.#waiters.length > 0) for (const waiter of this.#waiters.splice(0)) waiter.resolve({ value: undefined, done: true })
     this.emit('end')
     if (!this.#options.allowHalfOpen) this.end()
     this.#maybeFinish()
@@ -470,10 +486,11 @@ export class Connection extends TypedEventEmitter<ConnectionEvents> {
     this.#native?.close() // null after detach(): the fd lives on elsewhere
     this.#native = null
     this.#fd = -1
-    const waiters = this.#waiters.splice(0)
-    for (const waiter of waiters) {
-      if (reason) waiter.reject(reason)
-      else waiter.resolve({ value: undefined, done: true })
+    if (this.#waiters.length > 0) {
+      for (const waiter of this.#waiters.splice(0)) {
+        if (reason) waiter.reject(reason)
+        else waiter.resolve({ value: undefined, done: true })
+      }
     }
     if (reason) debug('connection closed: %s', reason.message)
     process.nextTick(() => this.emit('close', reason))

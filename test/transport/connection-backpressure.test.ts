@@ -1,8 +1,8 @@
-import { once } from 'node:events'
+import { on, once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { socketPair } from '../../src/index.js'
-import { closed, leakTest } from '../helpers.js'
+import { socketPair, type Connection, type Message } from '../../src/index.js'
+import { closed, leakTest, within } from '../helpers.js'
 
 t.before(() => {
   const [a, b] = socketPair()
@@ -111,3 +111,29 @@ leakTest(t, 'an iterator rejects with the reason when the connection fails', asy
   )
   a.destroy()
 })
+
+// Delivery starts with the first 'message' listener, however it is added, both for a message that
+// is still in the socket and for one already read and queued while nobody listened.
+const ways: [string, (connection: Connection) => Promise<Message>][] = [
+  ['on', (c) => new Promise((resolve) => c.on('message', resolve))],
+  ['addListener', (c) => new Promise((resolve) => c.addListener('message', resolve))],
+  ['once', (c) => new Promise((resolve) => c.once('message', resolve))],
+  ['prependListener', (c) => new Promise((resolve) => c.prependListener('message', resolve))],
+  ['prependOnceListener', (c) => new Promise((resolve) => c.prependOnceListener('message', resolve))],
+  ['events.once', async (c) => ((await once(c, 'message')) as [Message])[0]],
+  ['events.on', async (c) => (await on(c, 'message')[Symbol.asyncIterator]().next()).value[0] as Message],
+]
+for (const [way, first] of ways) {
+  for (const queued of [false, true]) {
+    leakTest(t, `a 'message' listener added with ${way} gets a message ${queued ? 'read before it was added' : 'still in the socket'}`, async (t) => {
+      const [a, b] = socketPair()
+      a.send(Buffer.from(`via ${way}`))
+      // Let b read it into its queue (it reads with no listener, up to maxQueuedMessages).
+      if (queued) await sleep(50)
+      const message = await within(first(b), `the message, via ${way}`, 10_000)
+      t.equal(message.payload.toString(), `via ${way}`)
+      a.destroy()
+      b.destroy()
+    })
+  }
+}
