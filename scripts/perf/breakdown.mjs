@@ -21,7 +21,7 @@
 // --instructions: instead, the instructions a daemon executes per connection (instructions.mjs,
 // under valgrind's callgrind), at each level and in rushd, after --warmup connections (default 3000);
 // --only LEVEL,... picks levels (addon, connection, server, rushd), --top N lists each one's N
-// costliest functions, JIT code by name.
+// costliest functions, JIT code by name; the lowest of --rounds (default 2) counts.
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
@@ -50,7 +50,7 @@ const LAYERS = [
 
 const { values: options } = parseArgs({
   options: {
-    rounds: { type: 'string', default: '5' },
+    rounds: { type: 'string' },
     count: { type: 'string' },
     warmup: { type: 'string' },
     layers: { type: 'string' },
@@ -64,7 +64,7 @@ const { values: options } = parseArgs({
   },
 })
 const IN_FLIGHT = Number(options['in-flight'])
-const ROUNDS = Number(options.rounds)
+const ROUNDS = Number(options.rounds ?? 5)
 const COUNT = Number(options.count ?? (options.instructions ? 2000 : 10000))
 const WARMUP = Number(options.warmup ?? (options.instructions ? 3000 : options.connections ? 50 : 2000))
 const layers = options.layers ? LAYERS.filter((l) => options.layers.split(',').includes(l.name)) : LAYERS
@@ -230,7 +230,16 @@ if (options.perf) {
 }
 
 if (options.instructions) {
-  await perConnectionInstructions({ root, dir, count: COUNT, warmup: WARMUP, table, only: options.only?.split(','), top: Number(options.top) })
+  await perConnectionInstructions({
+    root,
+    dir,
+    count: COUNT,
+    warmup: WARMUP,
+    table,
+    only: options.only?.split(','),
+    top: Number(options.top),
+    rounds: Number(options.rounds ?? 2),
+  })
   process.exit(0)
 }
 
