@@ -18,6 +18,7 @@ import { native } from '../binding.js'
 import { FdwireError, protocolError, systemError } from '../errors.js'
 import { FRAME_RECORD_WORDS, NativeEvent, type NativeConnection } from '../native.js'
 import { checkFd, checkInteger, invalidArgValue } from '../validate.js'
+import { describeFd } from './fd-stream.js'
 import { Message } from './message.js'
 import { checkFdsOpen, checkSendArgs, throwIfFrameOnly, type SendOptions } from './send-args.js'
 import { resolveConnectionOptions, type ConnectionOptions, type ResolvedConnectionOptions } from './options.js'
@@ -103,7 +104,7 @@ export class Connection extends TypedEventEmitter<ConnectionEvents> {
       resolved = resolveConnectionOptions(options)
       // The addon would only see uv_poll_init fail (or poll a file forever): say what is wrong.
       const stats = fs.fstatSync(fd)
-      if (!stats.isSocket()) throw invalidArgValue('fd', fd, `must be a connected Unix socket; fd ${fd} is ${fileKind(stats)}`)
+      if (!stats.isSocket()) throw invalidArgValue('fd', fd, `must be a connected Unix socket; fd ${fd} is ${describeFd(stats, fd)}`)
       const err = native.prepareSocket(fd)
       if (err < 0) {
         native.close(fd)
@@ -126,10 +127,10 @@ export class Connection extends TypedEventEmitter<ConnectionEvents> {
     )
   }
 
-  // A 'message' listener starts delivery. These are the two ways a listener is added: `once()`
-  // and `prependOnceListener()` call them, as do `events.once()` and `events.on()`. (Watching
-  // EventEmitter's own 'newListener' event would cost an emit for every listener added, of any
-  // event, on every connection.)
+  // A 'message' listener starts delivery. Every listener is added through `on()` (`addListener()`
+  // is the same method) or `prependListener()`: `once()` and `prependOnceListener()` call them, as
+  // do `events.once()` and `events.on()`. (Watching EventEmitter's own 'newListener' event would
+  // cost an emit for every listener added, of any event, on every connection.)
   override on<E extends keyof ConnectionEvents>(event: E, listener: ConnectionEvents[E]): this {
     if (event === 'message') this.#messageListenerAdded()
     return super.on(event, listener)
@@ -495,13 +496,4 @@ export class Connection extends TypedEventEmitter<ConnectionEvents> {
     if (reason) debug('connection closed: %s', reason.message)
     process.nextTick(() => this.emit('close', reason))
   }
-}
-
-function fileKind(stats: fs.Stats): string {
-  if (stats.isFile()) return 'a regular file'
-  if (stats.isDirectory()) return 'a directory'
-  if (stats.isFIFO()) return 'a pipe'
-  if (stats.isCharacterDevice()) return 'a character device'
-  if (stats.isBlockDevice()) return 'a block device'
-  return 'not a socket'
 }

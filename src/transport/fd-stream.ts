@@ -92,8 +92,8 @@ export function probeAccessMode(fd: number): AccessMode {
   return writable ? 'w' : 'r'
 }
 
-/** What an fd is, in words, for errors. */
-function describe(stats: fs.Stats, fd: number): string {
+/** @internal What an fd is, in words, for errors. */
+export function describeFd(stats: fs.Stats, fd: number): string {
   if (stats.isFile()) return 'a regular file'
   if (stats.isDirectory()) return 'a directory'
   if (stats.isFIFO()) return 'a pipe'
@@ -152,7 +152,7 @@ export function socketFromFd(fd: number, index: number, options: unknown): net.S
     throw wrongFd(
       index,
       fd,
-      describe(stats, fd),
+      describeFd(stats, fd),
       'takeSocket() wraps stream sockets and pipes only (takeStream() takes files and terminals too, takeFd() any fd)',
     )
   }
@@ -192,10 +192,10 @@ export function streamFromFd(fd: number, index: number, options: unknown): FdStr
   const stats = fs.fstatSync(fd)
   if (stats.isSocket() || stats.isFIFO()) return openSocket(fd, index, stats, direction)
   if (!stats.isFile() && !stats.isCharacterDevice() && !stats.isBlockDevice()) {
-    throw wrongFd(index, fd, describe(stats, fd), 'takeStream() wraps sockets, pipes, files, terminals and devices (takeFd() takes any fd)')
+    throw wrongFd(index, fd, describeFd(stats, fd), 'takeStream() wraps sockets, pipes, files, terminals and devices (takeFd() takes any fd)')
   }
   const access = accessMode(fd)
-  const what = describe(stats, fd)
+  const what = describeFd(stats, fd)
   let mode = direction.mode
   if (mode === undefined) {
     if (access === 'rw') throw invalidArgValue('options.mode', mode, `must be 'r' or 'w' for fd ${fd} (index ${index}), ${what} ${accessWords(access)}`)
