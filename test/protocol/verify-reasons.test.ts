@@ -1,7 +1,7 @@
 // Known-bad buffers are rejected with a specific reason (the fuzz test only checks the error code).
 import t, { type Test } from 'tap'
 import { EnvelopeRoot, descriptors, fb, readEnvelope, verify, type RootDescriptor, type TableDescriptor } from '../../src/protocol/index.js'
-import { asReceived, JobRoots, readJob, validMessages } from './fixtures.js'
+import { asReceived, encodeJob, JobRoots, readJob, validMessages } from './fixtures.js'
 
 const request = (): Buffer => Buffer.from(validMessages()[1]!.bytes)
 const rootOf = (b: Buffer): number => b.readUInt32LE(0)
@@ -81,6 +81,40 @@ t.test('request corruptions name the field', async (t) => {
 
   rejects(t, good.subarray(0, bodyStart + 10), /runs past the end|out of bounds|points past the end/, 'truncated')
   t.doesNotThrow(() => readEnvelope(asReceived(good)), 'the original still verifies')
+})
+
+t.test('every string of a vector is checked, whichever element is bad', async (t) => {
+  // A vector of strings (as an environment is) has its own checking loop: each corruption, at
+  // each position, must be found and named as for a lone string.
+  const argv = ['first', 'second arg', 'x', 'last one']
+  const good = Buffer.from(encodeJob({ name: 'job', argv }))
+  t.same(readJob(good).argv, argv, 'the original verifies')
+  const root = rootOf(good)
+  const vt = root - good.readInt32LE(root)
+  const argvField = root + good.readUInt16LE(vt + 6) // argv is field 1
+  const vector = argvField + good.readUInt32LE(argvField)
+  t.equal(good.readUInt32LE(vector), argv.length)
+  const bad = (what: string, reason: RegExp, corrupt: (b: Buffer, slot: number, string: number) => void) => {
+    for (let k = 0; k < argv.length; k++) {
+      const b = Buffer.from(good)
+      const slot = vector + 4 + 4 * k
+      corrupt(b, slot, slot + b.readUInt32LE(slot))
+      t.throws(() => readJob(b), { code: 'ERR_FDWIRE_MALFORMED', message: reason }, `${what}, element ${k}`)
+    }
+  }
+  bad('no NUL', /: argv is not NUL-terminated$/, (b, _slot, s) => void (b[s + 4 + b.readUInt32LE(s)] = 0x41))
+  bad('length past the end', /: argv runs past the end$/, (b, _slot, s) => void b.writeUInt32LE(b.length, s))
+  bad('length over 2 GiB', /: argv runs past the end$/, (b, _slot, s) => void b.writeUInt32LE(0xfffffff0, s))
+  bad('null offset', /: bad offset 0 to argv at \d+$/, (b, slot) => void b.writeUInt32LE(0, slot))
+  bad('offset past the end', /: offset to argv at \d+ points past the end$/, (b, slot) => void b.writeUInt32LE(b.length, slot))
+  bad('offset over 2 GiB', /: bad offset \d+ to argv at \d+$/, (b, slot) => void b.writeUInt32LE(0x80000004, slot))
+  bad('misaligned string', /: argv misaligned at \d+$/, (b, slot, s) => {
+    // One byte on, where an empty string with its NUL is written: only the alignment is wrong.
+    b.writeUInt32LE(b.readUInt32LE(slot) + 1, slot)
+    b.writeUInt32LE(0, s + 1)
+    b[s + 5] = 0
+  })
+  bad('string header past the end', /: argv out of bounds at \d+$/, (b, slot) => void b.writeUInt32LE(b.length - slot - 2, slot))
 })
 
 t.test('nested FlatBuffers declared in a descriptor are verified with their own root', async (t) => {
