@@ -140,6 +140,8 @@ export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost
   #closing: Promise<void> | undefined
   #idleTimer: NodeJS.Timeout | undefined
   #idleDeadline = 0
+  /** No connection since #idleDeadline was set: the server closes then. */
+  #idleArmed = false
   #watchTimer: NodeJS.Timeout | undefined
   #signalHandlers: [NodeJS.Signals, () => void][] = []
   #requestsDone: (() => void) | undefined
@@ -234,8 +236,7 @@ export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost
       inFlight: this.#inFlight,
       idleTimeoutMs: this.#idleTimeout,
       // Time left before an idle close, or null: no idle timeout, or connections are open.
-      idleCloseInMs:
-        this.#idleTimeout > 0 && this.connections === 0 && this.#idleTimer ? Math.max(0, Math.round(this.#idleDeadline - performance.now())) : null,
+      idleCloseInMs: this.#idleTimeout > 0 && this.#idleArmed ? Math.max(0, Math.round(this.#idleDeadline - performance.now())) : null,
       ...(this.#options.status?.() ?? {}),
     }
   }
@@ -296,7 +297,7 @@ export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost
 
   async #shutdown(): Promise<void> {
     this.#draining = true
-    this.#disarmIdle()
+    this.#stopIdleTimer()
     clearInterval(this.#watchTimer)
     this.#listener?.close()
     this.#listener = undefined
@@ -398,26 +399,45 @@ export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost
     const served = new ServedConnection(connection, this)
     this.#served.add(served)
     this.#disarmIdle()
-    connection.on('close', () => {
-      this.#served.delete(served)
-      this.#armIdle()
-    })
     this.emit('connection', connection)
   }
 
+  /** @internal A served connection closed (its handlers still running were aborted first). */
+  connectionClosed(served: ServedConnection): void {
+    this.#served.delete(served)
+    this.#armIdle()
+  }
+
+  // Connections come and go far more often than the idle timeout ends: a connection only marks
+  // the server busy, and the timer, started once, looks at the last deadline when it fires (a
+  // setTimeout and a clearTimeout per connection would cost more than the connection's own work).
   #disarmIdle(): void {
+    this.#idleArmed = false
+  }
+
+  #stopIdleTimer(): void {
+    this.#idleArmed = false
     clearTimeout(this.#idleTimer)
     this.#idleTimer = undefined
   }
 
   #armIdle(): void {
     if (this.#idleTimeout === 0 || this.connections > 0 || this.#draining) return
-    this.#disarmIdle()
+    this.#idleArmed = true
     this.#idleDeadline = performance.now() + this.#idleTimeout
-    this.#idleTimer = setTimeout(() => {
-      debug('idle for %d ms: closing', this.#idleTimeout)
-      void this.close()
-    }, this.#idleTimeout)
+    this.#idleTimer ??= setTimeout(() => this.#idleTimerFired(), this.#idleTimeout)
+  }
+
+  #idleTimerFired(): void {
+    this.#idleTimer = undefined
+    if (!this.#idleArmed || this.#draining) return
+    const left = this.#idleDeadline - performance.now()
+    if (left >= 1) {
+      this.#idleTimer = setTimeout(() => this.#idleTimerFired(), Math.ceil(left))
+      return
+    }
+    debug('idle for %d ms: closing', this.#idleTimeout)
+    void this.close()
   }
 
   #installSignals(): void {

@@ -398,7 +398,8 @@ export class Connection extends TypedEventEmitter<ConnectionEvents> {
       const payload = length === 0 ? empty : buffer.subarray(offset, offset + length)
       this.#queue.push(new Message(payload, sharedMeta[base + 2]!, sharedMeta[base + 3]!, fds))
     }
-    debug('connection fd %d: %d frames, %d fds', this.#fd, frames, fdTotal)
+    // Guarded: a debuglog call with this many arguments allocates even when it logs nothing.
+    if (debug.enabled) debug('connection fd %d: %d frames, %d fds', this.#fd, frames, fdTotal)
     this.#flush()
   }
 

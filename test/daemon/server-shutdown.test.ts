@@ -23,6 +23,27 @@ leakTest(t, 'idle shutdown: closes after idleTimeout without connections', async
   t.notOk(fs.existsSync(server.pidFilePath!))
 })
 
+leakTest(t, 'idle shutdown: a connection that came and went moves the idle close to idleTimeout after it', async (t) => {
+  // The idle timer starts at listen(). A connection opened and closed while it runs must push the
+  // close back to idleTimeout after that connection ended, not leave it where listen() put it.
+  const idleTimeout = 3000
+  const server = await startServer(t, { idleTimeout })
+  let lastEnded = 0
+  server.on('connection', (connection) => connection.on('close', () => void (lastEnded = performance.now())))
+  const closedAt = once(server, 'close').then(() => performance.now())
+  await sleep(idleTimeout / 3)
+  const c = await client(t, server)
+  await c.close()
+  t.ok(await until(() => lastEnded > 0 && server.connections === 0), 'the server saw the connection end')
+  const status = server.status() as { idleCloseInMs: number | null }
+  t.ok(
+    status.idleCloseInMs !== null && status.idleCloseInMs > idleTimeout / 2,
+    `status counts from the end of that connection (${status.idleCloseInMs} ms left)`,
+  )
+  const waited = (await closedAt) - lastEnded
+  t.ok(waited >= idleTimeout - 2, `it closed ${Math.round(waited)} ms after the connection ended (idleTimeout ${idleTimeout} ms)`)
+})
+
 leakTest(t, 'reconnect: after the daemon restarts the next request works; without it, ERR_FDWIRE_CLOSED', async (t) => {
   const runtimeDir = path.join(tempDir(t), 'run')
   const first = await startServer(t, { runtimeDir, buildId: 'one' })
