@@ -10,6 +10,12 @@
  * top of ours), then an absolute program path and its arguments. Every command must exit 0.
  *
  * Prints one line per command: the RUNS wall times in microseconds, sorted, separated by spaces.
+ *
+ *   interleave --pause-us N WARMUP RUNS -- ...
+ *
+ * leaves the machine idle N microseconds after each command (nanosleep(2)), as a user typing
+ * commands does: an idle CPU's caches are taken by whatever runs next, on a shared machine by
+ * other guests, so every command then starts colder.
  */
 #include <errno.h>
 #include <spawn.h>
@@ -93,8 +99,20 @@ static double run_once(const struct command *c) {
 }
 
 int main(int argc, char **argv) {
+    long pause_us = 0;
+    if (argc > 2 && strcmp(argv[1], "--pause-us") == 0) {
+        char *end;
+        pause_us = strtol(argv[2], &end, 10);
+        if (*argv[2] == '\0' || *end != '\0' || pause_us < 0 || pause_us > 10 * 1000 * 1000) {
+            fprintf(stderr, "interleave: --pause-us wants 0 to 10000000\n");
+            return 2;
+        }
+        argv[2] = argv[0];
+        argv += 2;
+        argc -= 2;
+    }
     if (argc < 5 || strcmp(argv[3], "--") != 0) {
-        fprintf(stderr, "usage: interleave WARMUP RUNS -- [NAME=VALUE...] PROGRAM [ARG...] [-- ...]\n");
+        fprintf(stderr, "usage: interleave [--pause-us N] WARMUP RUNS -- [NAME=VALUE...] PROGRAM [ARG...] [-- ...]\n");
         return 2;
     }
     long warmup = strtol(argv[1], NULL, 10), runs = strtol(argv[2], NULL, 10);
@@ -121,6 +139,11 @@ int main(int argc, char **argv) {
             double t = run_once(&commands[j]);
             if (t < 0) return 1;
             if (round >= warmup) commands[j].times[round - warmup] = t;
+            if (pause_us > 0) {
+                struct timespec pause = {pause_us / 1000000, (pause_us % 1000000) * 1000};
+                while (nanosleep(&pause, &pause) < 0 && errno == EINTR) {
+                }
+            }
         }
     }
     for (int j = 0; j < count; j++) {

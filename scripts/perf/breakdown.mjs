@@ -5,6 +5,7 @@
 //
 //   node scripts/perf/breakdown.mjs [--rounds N] [--count N] [--layers a,b,...] [--no-strace]
 //                                   [--in-flight N] [--perf LAYER] [--connections] [--instructions]
+//                                   [--idle [--pauses US,...]]
 //
 // Timing: every layer's server and client stay up for the whole run; each round runs every layer
 // once, in a rotated order (the machine is shared: only medians of interleaved rounds compare).
@@ -22,6 +23,8 @@
 // under valgrind's callgrind), at each level and in rushd, after --warmup connections (default 3000);
 // --only LEVEL,... picks levels (addon, connection, server, rushd), --top N lists each one's N
 // costliest functions, JIT code by name; the lowest of --rounds (default 2) counts.
+// --idle: instead, `rush -c exit` against those levels (idle.mjs) with the machine left idle
+// --pauses µs,... (default 0,1000,3000) after each command, --count rounds (default 1000).
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
@@ -30,6 +33,7 @@ import * as readline from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { perConnection, readStrace } from './connections.mjs'
+import { idleCost } from './idle.mjs'
 import { perConnectionInstructions } from './instructions.mjs'
 import { perfProfile } from './perf-record.mjs'
 
@@ -58,6 +62,8 @@ const { values: options } = parseArgs({
     perf: { type: 'string' },
     connections: { type: 'boolean', default: false },
     instructions: { type: 'boolean', default: false },
+    idle: { type: 'boolean', default: false },
+    pauses: { type: 'string', default: '0,1000,3000' },
     only: { type: 'string' },
     top: { type: 'string', default: '0' },
     'in-flight': { type: 'string', default: '1' },
@@ -239,6 +245,18 @@ if (options.instructions) {
     only: options.only?.split(','),
     top: Number(options.top),
     rounds: Number(options.rounds ?? 2),
+  })
+  process.exit(0)
+}
+
+if (options.idle) {
+  await idleCost({
+    root,
+    dir,
+    pauses: options.pauses.split(',').map(Number),
+    runs: Number(options.count ?? 1000),
+    warmup: Number(options.warmup ?? 3000),
+    table,
   })
   process.exit(0)
 }

@@ -13,7 +13,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
-const levels = {
+export const levels = {
   addon: 'addon handles alone',
   connection: 'listen() + Connection (canned reply)',
   server: 'Server (canned handler)',
@@ -42,7 +42,7 @@ const categories = [
 
 /** What `rush -c exit` sends: one request frame (no Hello first) carrying its 3 stdio fds, framed
  *  as docs/protocol.md says. */
-async function requestFile(root, dir) {
+export async function requestFile(root, dir) {
   const wire = await import(path.join(root, 'dist', 'wire.js'))
   const { protocol } = await import(path.join(root, 'dist', 'index.js'))
   const rush = await import(path.join(root, 'dist', 'rush', 'protocol', 'messages.js'))
@@ -64,7 +64,7 @@ async function requestFile(root, dir) {
   return file
 }
 
-function daemonCommand(root, level, runtimeDir) {
+export function daemonCommand(root, level, runtimeDir) {
   if (level === 'rushd') {
     // As `rushd start` runs it (rush/src/cli.ts), with no pool: every session in the daemon.
     return {
