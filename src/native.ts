@@ -22,8 +22,9 @@ export const FRAME_RECORD_WORDS = 5
 
 /**
  * Called once per batch of completed frames. Frame `i` is described by
- * `meta[i*5 .. i*5+5)` = [payload offset in `buffer`, length, id, type, fd count]; its fds are the
- * next `fd count` entries of `fdsOut`. The fds are the callee's from now on.
+ * `Connection.frameMeta[i*5 .. i*5+5)` = [payload offset in `buffer`, length, id, type, fd count];
+ * its fds are the next `fd count` entries of `Connection.frameFds`. The fds are the callee's from
+ * now on.
  */
 export type FramesCallback = (buffer: Buffer, frames: number, fds: number) => void
 
@@ -73,16 +74,12 @@ export interface NativeConnection {
 }
 
 export interface NativeConnectionConstructor {
-  new (
-    fd: number,
-    maxPayload: number,
-    maxFdsPerFrame: number,
-    bufferSize: number,
-    meta: Uint32Array,
-    fdsOut: Int32Array,
-    onFrames: FramesCallback,
-    onEvent: EventCallback,
-  ): NativeConnection
+  new (fd: number, maxPayload: number, maxFdsPerFrame: number, bufferSize: number, onFrames: FramesCallback, onEvent: EventCallback): NativeConnection
+  /** Where every connection of this thread reports its frames to `onFrames`: 256 records of
+   *  {@link FRAME_RECORD_WORDS} words. Read-only; filled right before each call. */
+  readonly frameMeta: Uint32Array
+  /** The fds of those frames, in order (1024 entries). */
+  readonly frameFds: Int32Array
 }
 
 /** A listening socket that accepts connections (native/napi/listener.cc). */

@@ -34,8 +34,7 @@ const hello = Buffer.from(protocol.encodeHello(protocol.PROTOCOL_VERSION, 'node-
 const response = Buffer.from(protocol.encodeResponse(1, { body: result }))
 
 if (level === 'addon') {
-  const meta = new Uint32Array(256 * 5)
-  const fdsOut = new Int32Array(1024)
+  const fdsOut = native.Connection.frameFds
   const listenFd = native.listen(Buffer.from(path.join(runtimeDir, 'daemon.sock')), false, 511, 0o600)
   if (listenFd < 0) throw new Error(`listen failed: errno ${-listenFd}`)
   new native.Listener(
@@ -46,8 +45,6 @@ if (level === 'addon') {
         1 << 24,
         253,
         16384,
-        meta,
-        fdsOut,
         (_buffer, _frames, fdCount) => {
           for (let i = 0; i < fdCount; i++) native.close(fdsOut[i])
           connection.cork()

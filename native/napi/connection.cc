@@ -24,54 +24,81 @@ enum EventKind { kEventEnd = 1, kEventError = 2, kEventProtocol = 3, kEventDrain
 
 // Words per frame in `meta` (src/native.ts `FRAME_RECORD_WORDS`): offset, length, id, type, fd_count.
 constexpr size_t kMetaWords = 5;
+// Frames and fds one call of onFrames reports at most (a batch with more takes several calls).
+constexpr size_t kMetaFrames = 256;
+constexpr size_t kFdsOut = 1024;
+static_assert(kFdsOut >= static_cast<size_t>(kMaxFdsPerFrame), "a frame's fds fit one call");
+
+// Where a delivery's frame records and fds go: one pair of arrays for every connection of an env
+// (one thread), filled right before onFrames is called and read by it before it returns. JS finds
+// them as Connection.frameMeta and Connection.frameFds (read-only properties). The env holds them
+// until it is torn down; their memory is outside V8's heap and never moves (the data of a typed
+// array that large is a backing store of its own). Handing them to each connection instead cost
+// two references and two typed-array lookups per connection.
+struct FrameArrays {
+  Napi::Reference<Napi::Uint32Array> meta_ref;
+  Napi::Reference<Napi::Int32Array> fds_ref;
+  uint32_t* meta = nullptr;
+  int32_t* fds = nullptr;
+};
+
+void free_frame_arrays(void* arrays) { delete static_cast<FrameArrays*>(arrays); }
 
 class Connection : public HandleWrap<Connection> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Connection",
-                       {
-                           InstanceMethod<&Connection::Send>("send"),
-                           InstanceMethod<&Connection::Shutdown>("shutdown"),
-                           InstanceMethod<&Connection::Pause>("pause"),
-                           InstanceMethod<&Connection::Resume>("resume"),
-                           InstanceMethod("ref", &Connection::JsRef),
-                           InstanceMethod("unref", &Connection::JsUnref),
-                           InstanceMethod<&Connection::Close>("close"),
-                           InstanceMethod<&Connection::Detach>("detach"),
-                           InstanceMethod<&Connection::QueuedBytes>("queuedBytes"),
-                           InstanceMethod<&Connection::Cork>("cork"),
-                           InstanceMethod<&Connection::Uncork>("uncork"),
-                           InstanceMethod<&Connection::ReadNow>("readNow"),
-                           InstanceMethod<&Connection::WantDrain>("wantDrain"),
-                       });
+    auto* arrays = new FrameArrays();
+    if (napi_add_env_cleanup_hook(env, free_frame_arrays, arrays) != napi_ok) {
+      delete arrays;
+      Napi::Error::New(env, "napi_add_env_cleanup_hook failed").ThrowAsJavaScriptException();
+      return Napi::Function();
+    }
+    Napi::Uint32Array meta = Napi::Uint32Array::New(env, kMetaFrames * kMetaWords);
+    Napi::Int32Array fds = Napi::Int32Array::New(env, kFdsOut);
+    arrays->meta_ref = Napi::Persistent(meta);
+    arrays->fds_ref = Napi::Persistent(fds);
+    arrays->meta = meta.Data();
+    arrays->fds = fds.Data();
+    Napi::Function constructor = DefineClass(env, "Connection",
+                                             {
+                                                 InstanceMethod<&Connection::Send>("send"),
+                                                 InstanceMethod<&Connection::Shutdown>("shutdown"),
+                                                 InstanceMethod<&Connection::Pause>("pause"),
+                                                 InstanceMethod<&Connection::Resume>("resume"),
+                                                 InstanceMethod("ref", &Connection::JsRef),
+                                                 InstanceMethod("unref", &Connection::JsUnref),
+                                                 InstanceMethod<&Connection::Close>("close"),
+                                                 InstanceMethod<&Connection::Detach>("detach"),
+                                                 InstanceMethod<&Connection::QueuedBytes>("queuedBytes"),
+                                                 InstanceMethod<&Connection::Cork>("cork"),
+                                                 InstanceMethod<&Connection::Uncork>("uncork"),
+                                                 InstanceMethod<&Connection::ReadNow>("readNow"),
+                                                 InstanceMethod<&Connection::WantDrain>("wantDrain"),
+                                             },
+                                             arrays);
+    constructor.DefineProperties({Napi::PropertyDescriptor::Value("frameMeta", meta, napi_enumerable),
+                                  Napi::PropertyDescriptor::Value("frameFds", fds, napi_enumerable)});
+    return constructor;
   }
 
-  // new Connection(fd, maxPayload, maxFdsPerFrame, bufferSize, meta: Uint32Array,
-  //                fdsOut: Int32Array, onFrames(buffer, frames, fds), onEvent(kind, value, detail))
+  // new Connection(fd, maxPayload, maxFdsPerFrame, bufferSize, onFrames(buffer, frames, fds),
+  //                onEvent(kind, value, detail)); frame records in Connection.frameMeta and fds in
+  //                Connection.frameFds.
   explicit Connection(const Napi::CallbackInfo& info) : HandleWrap<Connection>(info, "fdwire.Connection") {
     Napi::Env env = info.Env();
-    if (info.Length() < 8 || !is_int(info[0]) || !is_int(info[1]) || !is_int(info[2]) || !is_int(info[3]) ||
-        !info[4].IsTypedArray() || !info[5].IsTypedArray() || !info[6].IsFunction() || !info[7].IsFunction()) {
-      type_error(env, "Connection(fd, maxPayload, maxFds, bufferSize, meta, fdsOut, onFrames, onEvent)");
+    if (info.Length() < 6 || !is_int(info[0]) || !is_int(info[1]) || !is_int(info[2]) || !is_int(info[3]) ||
+        !info[4].IsFunction() || !info[5].IsFunction()) {
+      type_error(env, "Connection(fd, maxPayload, maxFds, bufferSize, onFrames, onEvent)");
       return;
     }
     fd_ = int_value(info[0]);
     Limits limits{info[1].As<Napi::Number>().Uint32Value(), info[2].As<Napi::Number>().Uint32Value()};
     size_t buffer_size = info[3].As<Napi::Number>().Uint32Value();
-    Napi::Uint32Array meta = info[4].As<Napi::Uint32Array>();
-    Napi::Int32Array fds_out = info[5].As<Napi::Int32Array>();
-    if (fds_out.ElementLength() < static_cast<size_t>(kMaxFdsPerFrame) || meta.ElementLength() < kMetaWords) {
-      type_error(env, "meta/fdsOut arrays too small");
-      return;
-    }
-    meta_ = meta.Data();
-    meta_capacity_ = meta.ElementLength() / kMetaWords;
-    fds_out_ = fds_out.Data();
-    fds_capacity_ = fds_out.ElementLength();
-    meta_ref_ = Napi::Persistent(meta.As<Napi::Object>());
-    fds_ref_ = Napi::Persistent(fds_out.As<Napi::Object>());
-    on_frames_ = Napi::Persistent(info[6].As<Napi::Function>());
-    on_event_ = Napi::Persistent(info[7].As<Napi::Function>());
+    const FrameArrays* arrays = static_cast<const FrameArrays*>(info.Data());
+    meta_ = arrays->meta;
+    fds_out_ = arrays->fds;
+    on_frames_ = Napi::Persistent(info[4].As<Napi::Function>());
+    on_event_ = Napi::Persistent(info[5].As<Napi::Function>());
     reader_ = std::make_unique<FrameReader>(limits, buffer_size);
     writer_ = std::make_unique<FrameWriter>();
     // On failure the fd stays the caller's to close.
@@ -94,8 +121,6 @@ class Connection : public HandleWrap<Connection> {
     buffer_ref_.Reset();
     on_frames_.Reset();
     on_event_.Reset();
-    meta_ref_.Reset();
-    fds_ref_.Reset();
     meta_ = nullptr;
     fds_out_ = nullptr;
   }
@@ -226,9 +251,9 @@ class Connection : public HandleWrap<Connection> {
       if (closed_) break;
       size_t count = 0;
       size_t fd_count = 0;
-      while (frame_index + count < frames.size() && count < meta_capacity_) {
+      while (frame_index + count < frames.size() && count < kMetaFrames) {
         const ReceivedFrame& frame = frames[frame_index + count];
-        if (fd_count + frame.fd_count > fds_capacity_) break;
+        if (fd_count + frame.fd_count > kFdsOut) break;
         uint32_t* m = meta_ + count * kMetaWords;
         m[0] = frame.offset;
         m[1] = frame.length;
@@ -434,12 +459,8 @@ class Connection : public HandleWrap<Connection> {
   std::unique_ptr<FrameReader> reader_;
   std::unique_ptr<FrameWriter> writer_;
   Napi::Reference<Napi::Buffer<uint8_t>> buffer_ref_;
-  Napi::ObjectReference meta_ref_;
-  Napi::ObjectReference fds_ref_;
-  uint32_t* meta_ = nullptr;
-  size_t meta_capacity_ = 0;
+  uint32_t* meta_ = nullptr;  // the env's FrameArrays
   int32_t* fds_out_ = nullptr;
-  size_t fds_capacity_ = 0;
   Napi::FunctionReference on_frames_;
   Napi::FunctionReference on_event_;
 };

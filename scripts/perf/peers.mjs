@@ -38,11 +38,9 @@ const rawRequest = Buffer.from(JSON.stringify(makeRequest(0)))
 const rawReply = Buffer.from(JSON.stringify({ id: 0, status: 0 }))
 const okResult = Buffer.from(rush.encodeResult(0, 0))
 
-// The addon layer's connections: the addon's own handle, frame records in addonMeta.
-const addonMeta = new Uint32Array(256 * 5)
-const addonFds = new Int32Array(1024)
-const addonConnection = (fd, onFrames, onEvent) =>
-  new native.Connection(fd, 1 << 24, 0, 65536, addonMeta, addonFds, (_buffer, frames) => onFrames(frames), onEvent)
+// The addon layer's connections: the addon's own handle, frame records in its frameMeta.
+const addonMeta = native.Connection.frameMeta
+const addonConnection = (fd, onFrames, onEvent) => new native.Connection(fd, 1 << 24, 0, 65536, (_buffer, frames) => onFrames(frames), onEvent)
 
 // Each server: start() resolves once it listens.
 const servers = {

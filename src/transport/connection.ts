@@ -35,11 +35,10 @@ export interface PeerCredentials {
   gid: number
 }
 
-// Frame records and fds are handed over through arrays shared by every connection of this thread:
-// the addon fills them right before calling us, and we copy out before returning.
-const META_FRAMES = 256
-const sharedMeta = new Uint32Array(META_FRAMES * FRAME_RECORD_WORDS)
-const sharedFds = new Int32Array(1024)
+// Frame records and fds are handed over through the addon's arrays, shared by every connection of
+// this thread: it fills them right before calling us, and we copy out before returning.
+const sharedMeta = native.Connection.frameMeta
+const sharedFds = native.Connection.frameFds
 const empty = Buffer.alloc(0)
 
 type Waiter = { resolve: (result: IteratorResult<Message>) => void; reject: (error: Error) => void }
@@ -120,8 +119,6 @@ export class Connection extends TypedEventEmitter<ConnectionEvents> {
       resolved.maxFrameSize,
       resolved.maxFdsPerFrame,
       resolved.readBufferSize,
-      sharedMeta,
-      sharedFds,
       (buffer, frames, fds) => this.#onFrames(buffer, frames, fds),
       (kind, value, detail) => this.#onEvent(kind, value, detail),
     )

@@ -223,6 +223,30 @@ leakTest(t, 'fds that do not match their frame close the connection and every re
   closeFd(w)
 })
 
+leakTest(t, "the addon's frame arrays, shared by every connection, cannot be replaced or removed", async (t) => {
+  // The addon writes each delivery's records into these two arrays' memory: were JS able to swap
+  // or drop them, it would read stale records, and the addon would write into freed memory.
+  const { frameMeta, frameFds } = native.Connection
+  const writable = native.Connection as unknown as Record<string, unknown>
+  t.throws(() => {
+    writable['frameMeta'] = new Uint32Array(frameMeta.length)
+  }, TypeError)
+  t.throws(() => {
+    delete writable['frameFds']
+  }, TypeError)
+  t.equal(native.Connection.frameMeta, frameMeta, 'frameMeta is the same array')
+  t.equal(native.Connection.frameFds, frameFds, 'frameFds is the same array')
+  const { connection, send } = rawPeer(t)
+  const [r, w] = pipe()
+  send(frame(Buffer.from('with an fd'), { id: 7, fdCount: 1 }), [r])
+  closeFd(r)
+  const [message] = (await once(connection, 'message')) as [Message]
+  t.equal(message.payload.toString(), 'with an fd')
+  t.equal(message.id, 7)
+  t.equal(message.fdCount, 1, 'with its fd')
+  closeFd(w)
+})
+
 leakTest(t, 'payloads are views of the receive buffer, not copies', async (t) => {
   const [a, b] = socketPair()
   a.send('one')
