@@ -74,7 +74,17 @@ export interface NativeConnection {
 }
 
 export interface NativeConnectionConstructor {
-  new (fd: number, maxPayload: number, maxFdsPerFrame: number, bufferSize: number, onFrames: FramesCallback, onEvent: EventCallback): NativeConnection
+  /** @param callbacks what `callbacks()` returned: the pair this connection calls. */
+  new (fd: number, maxPayload: number, maxFdsPerFrame: number, bufferSize: number, callbacks: number): NativeConnection
+  /**
+   * Registers the pair of callbacks a connection made with the returned number calls, with the
+   * connection itself as `this`. A JS layer registers its pair once, when it loads (at most 64
+   * pairs per thread).
+   */
+  callbacks<T extends NativeConnection>(
+    onFrames: (this: T, ...args: Parameters<FramesCallback>) => void,
+    onEvent: (this: T, ...args: Parameters<EventCallback>) => void,
+  ): number
   /** Where every connection of this thread reports its frames to `onFrames`: 256 records of
    *  {@link FRAME_RECORD_WORDS} words. Read-only; filled right before each call. */
   readonly frameMeta: Uint32Array

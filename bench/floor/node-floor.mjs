@@ -35,28 +35,26 @@ const response = Buffer.from(protocol.encodeResponse(1, { body: result }))
 
 if (level === 'addon') {
   const fdsOut = native.Connection.frameFds
+  // The addon calls these with the native connection as `this`.
+  const callbacks = native.Connection.callbacks(
+    function (_buffer, _frames, fdCount) {
+      for (let i = 0; i < fdCount; i++) native.close(fdsOut[i])
+      this.cork()
+      this.send(hello, 0, 0, null, false)
+      this.send(response, 1, 0, null, false)
+      this.uncork()
+      this.shutdown()
+    },
+    function (kind) {
+      if (kind !== NativeEvent.drain) this.close() // the peer ended, or failed
+    },
+  )
   const listenFd = native.listen(Buffer.from(path.join(runtimeDir, 'daemon.sock')), false, 511, 0o600)
   if (listenFd < 0) throw new Error(`listen failed: errno ${-listenFd}`)
   new native.Listener(
     listenFd,
     (fd) => {
-      const connection = new native.Connection(
-        fd,
-        1 << 24,
-        253,
-        16384,
-        (_buffer, _frames, fdCount) => {
-          for (let i = 0; i < fdCount; i++) native.close(fdsOut[i])
-          connection.cork()
-          connection.send(hello, 0, 0, null, false)
-          connection.send(response, 1, 0, null, false)
-          connection.uncork()
-          connection.shutdown()
-        },
-        (kind) => {
-          if (kind !== NativeEvent.drain) connection.close() // the peer ended, or failed
-        },
-      )
+      const connection = new native.Connection(fd, 1 << 24, 253, 16384, callbacks)
       connection.readNow()
     },
     () => {},

@@ -66,8 +66,8 @@ inline bool get_fds(const Napi::Value& value, const int** fds, size_t* count) {
 // Calls a JS callback from a libuv callback. An exception thrown by it cannot propagate into libuv:
 // it becomes an uncaught exception, as a throwing 'data' listener would in Node.
 inline void call_js(Napi::Env env, const Napi::FunctionReference& fn, Napi::AsyncContext& context,
-                    const std::initializer_list<napi_value>& args) {
-  fn.MakeCallback(env.Global(), args, context);
+                    const std::initializer_list<napi_value>& args, napi_value recv = nullptr) {
+  fn.MakeCallback(recv != nullptr ? recv : static_cast<napi_value>(env.Global()), args, context);
   if (env.IsExceptionPending()) {
     Napi::Error error = env.GetAndClearPendingException();
     napi_fatal_exception(env, error.Value());

@@ -29,76 +29,108 @@ constexpr size_t kMetaFrames = 256;
 constexpr size_t kFdsOut = 1024;
 static_assert(kFdsOut >= static_cast<size_t>(kMaxFdsPerFrame), "a frame's fds fit one call");
 
-// Where a delivery's frame records and fds go: one pair of arrays for every connection of an env
-// (one thread), filled right before onFrames is called and read by it before it returns. JS finds
-// them as Connection.frameMeta and Connection.frameFds (read-only properties). The env holds them
-// until it is torn down; their memory is outside V8's heap and never moves (the data of a typed
-// array that large is a backing store of its own). Handing them to each connection instead cost
-// two references and two typed-array lookups per connection.
-struct FrameArrays {
+// What every connection of an env (one thread) shares.
+//
+// The frame arrays: where a delivery's frame records and fds go, filled right before onFrames is
+// called and read by it before it returns. JS finds them as Connection.frameMeta and
+// Connection.frameFds (read-only properties). The env holds them until it is torn down; their
+// memory is outside V8's heap and never moves (the data of a typed array that large is a backing
+// store of its own).
+//
+// The callbacks: each pair registered by Connection.callbacks(onFrames, onEvent), which returns
+// its number; a connection is made with the number of the pair to call, and the calls get the
+// connection's JS object as `this`. A JS layer registers its pair once (two copies of one layer
+// in a process, as an ES module and as CommonJS, register one each).
+//
+// Handing a connection its arrays and two callbacks of its own instead cost four references per
+// connection, and two typed-array lookups.
+struct ConnectionShared {
   Napi::Reference<Napi::Uint32Array> meta_ref;
   Napi::Reference<Napi::Int32Array> fds_ref;
   uint32_t* meta = nullptr;
   int32_t* fds = nullptr;
+  struct Callbacks {
+    Napi::FunctionReference on_frames;
+    Napi::FunctionReference on_event;
+  };
+  std::vector<Callbacks> callbacks;
 };
 
-void free_frame_arrays(void* arrays) { delete static_cast<FrameArrays*>(arrays); }
+void free_shared(void* shared) { delete static_cast<ConnectionShared*>(shared); }
+
+// At most this many pairs of callbacks per env: a layer registers one pair when it loads.
+constexpr size_t kMaxCallbackPairs = 64;
 
 class Connection : public HandleWrap<Connection> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    auto* arrays = new FrameArrays();
-    if (napi_add_env_cleanup_hook(env, free_frame_arrays, arrays) != napi_ok) {
-      delete arrays;
+    auto* shared = new ConnectionShared();
+    if (napi_add_env_cleanup_hook(env, free_shared, shared) != napi_ok) {
+      delete shared;
       Napi::Error::New(env, "napi_add_env_cleanup_hook failed").ThrowAsJavaScriptException();
       return Napi::Function();
     }
     Napi::Uint32Array meta = Napi::Uint32Array::New(env, kMetaFrames * kMetaWords);
     Napi::Int32Array fds = Napi::Int32Array::New(env, kFdsOut);
-    arrays->meta_ref = Napi::Persistent(meta);
-    arrays->fds_ref = Napi::Persistent(fds);
-    arrays->meta = meta.Data();
-    arrays->fds = fds.Data();
-    Napi::Function constructor = DefineClass(env, "Connection",
-                                             {
-                                                 InstanceMethod<&Connection::Send>("send"),
-                                                 InstanceMethod<&Connection::Shutdown>("shutdown"),
-                                                 InstanceMethod<&Connection::Pause>("pause"),
-                                                 InstanceMethod<&Connection::Resume>("resume"),
-                                                 InstanceMethod("ref", &Connection::JsRef),
-                                                 InstanceMethod("unref", &Connection::JsUnref),
-                                                 InstanceMethod<&Connection::Close>("close"),
-                                                 InstanceMethod<&Connection::Detach>("detach"),
-                                                 InstanceMethod<&Connection::QueuedBytes>("queuedBytes"),
-                                                 InstanceMethod<&Connection::Cork>("cork"),
-                                                 InstanceMethod<&Connection::Uncork>("uncork"),
-                                                 InstanceMethod<&Connection::ReadNow>("readNow"),
-                                                 InstanceMethod<&Connection::WantDrain>("wantDrain"),
-                                             },
-                                             arrays);
+    shared->meta_ref = Napi::Persistent(meta);
+    shared->fds_ref = Napi::Persistent(fds);
+    shared->meta = meta.Data();
+    shared->fds = fds.Data();
+    Napi::Function constructor =
+        DefineClass(env, "Connection",
+                    {
+                        InstanceMethod<&Connection::Send>("send"),
+                        InstanceMethod<&Connection::Shutdown>("shutdown"),
+                        InstanceMethod<&Connection::Pause>("pause"),
+                        InstanceMethod<&Connection::Resume>("resume"),
+                        InstanceMethod("ref", &Connection::JsRef),
+                        InstanceMethod("unref", &Connection::JsUnref),
+                        InstanceMethod<&Connection::Close>("close"),
+                        InstanceMethod<&Connection::Detach>("detach"),
+                        InstanceMethod<&Connection::QueuedBytes>("queuedBytes"),
+                        InstanceMethod<&Connection::Cork>("cork"),
+                        InstanceMethod<&Connection::Uncork>("uncork"),
+                        InstanceMethod<&Connection::ReadNow>("readNow"),
+                        InstanceMethod<&Connection::WantDrain>("wantDrain"),
+                        StaticMethod("callbacks", &Connection::RegisterCallbacks, napi_default, shared),
+                    },
+                    shared);
     constructor.DefineProperties({Napi::PropertyDescriptor::Value("frameMeta", meta, napi_enumerable),
                                   Napi::PropertyDescriptor::Value("frameFds", fds, napi_enumerable)});
     return constructor;
   }
 
-  // new Connection(fd, maxPayload, maxFdsPerFrame, bufferSize, onFrames(buffer, frames, fds),
-  //                onEvent(kind, value, detail)); frame records in Connection.frameMeta and fds in
-  //                Connection.frameFds.
+  // Connection.callbacks(onFrames(buffer, frames, fds), onEvent(kind, value, detail)) -> the
+  // number to make connections with; both are called with the connection's JS object as `this`.
+  static Napi::Value RegisterCallbacks(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto* shared = static_cast<ConnectionShared*>(info.Data());
+    if (info.Length() < 2 || !info[0].IsFunction() || !info[1].IsFunction()) {
+      return type_error(env, "Connection.callbacks(onFrames, onEvent)");
+    }
+    if (shared->callbacks.size() >= kMaxCallbackPairs)
+      return type_error(env, "Connection.callbacks: too many pairs registered");
+    shared->callbacks.push_back(
+        {Napi::Persistent(info[0].As<Napi::Function>()), Napi::Persistent(info[1].As<Napi::Function>())});
+    return Napi::Number::New(env, static_cast<double>(shared->callbacks.size() - 1));
+  }
+
+  // new Connection(fd, maxPayload, maxFdsPerFrame, bufferSize, callbacks): `callbacks` is what
+  // Connection.callbacks() returned. Frame records go to Connection.frameMeta, fds to
+  // Connection.frameFds.
   explicit Connection(const Napi::CallbackInfo& info) : HandleWrap<Connection>(info, "fdwire.Connection") {
     Napi::Env env = info.Env();
-    if (info.Length() < 6 || !is_int(info[0]) || !is_int(info[1]) || !is_int(info[2]) || !is_int(info[3]) ||
-        !info[4].IsFunction() || !info[5].IsFunction()) {
-      type_error(env, "Connection(fd, maxPayload, maxFds, bufferSize, onFrames, onEvent)");
+    shared_ = static_cast<ConnectionShared*>(info.Data());
+    if (info.Length() < 5 || !is_int(info[0]) || !is_int(info[1]) || !is_int(info[2]) || !is_int(info[3]) ||
+        !is_int(info[4]) || int_value(info[4]) < 0 ||
+        static_cast<size_t>(int_value(info[4])) >= shared_->callbacks.size()) {
+      type_error(env, "Connection(fd, maxPayload, maxFds, bufferSize, callbacks from Connection.callbacks())");
       return;
     }
     fd_ = int_value(info[0]);
     Limits limits{info[1].As<Napi::Number>().Uint32Value(), info[2].As<Napi::Number>().Uint32Value()};
     size_t buffer_size = info[3].As<Napi::Number>().Uint32Value();
-    const FrameArrays* arrays = static_cast<const FrameArrays*>(info.Data());
-    meta_ = arrays->meta;
-    fds_out_ = arrays->fds;
-    on_frames_ = Napi::Persistent(info[4].As<Napi::Function>());
-    on_event_ = Napi::Persistent(info[5].As<Napi::Function>());
+    callbacks_ = static_cast<size_t>(int_value(info[4]));
     reader_ = std::make_unique<FrameReader>(limits, buffer_size);
     writer_ = std::make_unique<FrameWriter>();
     // On failure the fd stays the caller's to close.
@@ -109,20 +141,16 @@ class Connection : public HandleWrap<Connection> {
   ~Connection() override { release(); }
 
  private:
-  // Everything JS is let go of here, at close, not in the destructor. The callbacks close over the
-  // JS Connection, so while they are referenced, the connection stays alive with all it holds (its
-  // listeners, a daemon's session, the read buffer its messages are views of). The destructor runs
-  // from the wrapper's finalizer, after a full collection found the wrapper dead; that collection
-  // marked the callbacks live (a strong reference is a root). Each closed connection then
-  // outlived a collection, long enough to be promoted to V8's old generation.
+  // Everything JS is let go of here, at close, not in the destructor: the read buffer, which the
+  // connection's messages are views of. The destructor runs from the wrapper's finalizer, after a
+  // collection found the wrapper dead; that collection would have marked the buffer live (a
+  // strong reference is a root), and it would have outlived it, long enough to be promoted to V8's
+  // old generation. (While open, the wrapper itself is held strongly: see HandleWrap::opened. It
+  // keeps what JS hangs on it alive, such as the JS object the callbacks reach through it.)
   void free_native() override {
     reader_.reset();  // closes fds received but not handed to JS
     writer_.reset();  // closes fds of frames never sent
     buffer_ref_.Reset();
-    on_frames_.Reset();
-    on_event_.Reset();
-    meta_ = nullptr;
-    fds_out_ = nullptr;
   }
 
   void update_poll() {
@@ -254,21 +282,21 @@ class Connection : public HandleWrap<Connection> {
       while (frame_index + count < frames.size() && count < kMetaFrames) {
         const ReceivedFrame& frame = frames[frame_index + count];
         if (fd_count + frame.fd_count > kFdsOut) break;
-        uint32_t* m = meta_ + count * kMetaWords;
+        uint32_t* m = shared_->meta + count * kMetaWords;
         m[0] = frame.offset;
         m[1] = frame.length;
         m[2] = frame.id;
         m[3] = frame.type;
         m[4] = frame.fd_count;
-        for (size_t k = 0; k < frame.fd_count; k++) fds_out_[fd_count + k] = fds[fd_index + fd_count + k];
+        for (size_t k = 0; k < frame.fd_count; k++) shared_->fds[fd_count + k] = fds[fd_index + fd_count + k];
         fd_count += frame.fd_count;
         count++;
       }
       frame_index += count;
       fd_index += fd_count;
-      call(env, on_frames_,
-           {buffer, Napi::Number::New(env, static_cast<double>(count)),
-            Napi::Number::New(env, static_cast<double>(fd_count))});
+      call_own(env, shared_->callbacks[callbacks_].on_frames,
+               {buffer, Napi::Number::New(env, static_cast<double>(count)),
+                Napi::Number::New(env, static_cast<double>(fd_count))});
     }
     for (size_t i = fd_index; i < fds.size(); i++) close_fd(fds[i]);
     if (batch) end_dispatch(env);
@@ -325,9 +353,9 @@ class Connection : public HandleWrap<Connection> {
       eof_ = true;
       update_poll();
     }
-    call(env, on_event_,
-         {Napi::Number::New(env, kind), Napi::Number::New(env, value),
-          detail != nullptr ? Napi::String::New(env, detail) : env.Undefined()});
+    call_own(env, shared_->callbacks[callbacks_].on_event,
+             {Napi::Number::New(env, kind), Napi::Number::New(env, value),
+              detail != nullptr ? Napi::String::New(env, detail) : env.Undefined()});
   }
 
   // send(payload: Uint8Array | null, id, type, fds: Int32Array | null, takeFds: boolean)
@@ -459,10 +487,8 @@ class Connection : public HandleWrap<Connection> {
   std::unique_ptr<FrameReader> reader_;
   std::unique_ptr<FrameWriter> writer_;
   Napi::Reference<Napi::Buffer<uint8_t>> buffer_ref_;
-  uint32_t* meta_ = nullptr;  // the env's FrameArrays
-  int32_t* fds_out_ = nullptr;
-  Napi::FunctionReference on_frames_;
-  Napi::FunctionReference on_event_;
+  ConnectionShared* shared_ = nullptr;
+  size_t callbacks_ = 0;  // which of shared_->callbacks
 };
 
 }  // namespace

@@ -108,6 +108,11 @@ class HandleWrap : public Napi::ObjectWrap<T>, public Handle {
     call_js(env, fn, context_, args);
   }
 
+  // The same, with this handle's JS object as `this`.
+  void call_own(Napi::Env env, const Napi::FunctionReference& fn, const std::initializer_list<napi_value>& args) {
+    call_js(env, fn, context_, args, Napi::ObjectWrap<T>::Value());
+  }
+
   // The JS methods ref(), unref() and close(), for each class's DefineClass list:
   // InstanceMethod("ref", &T::JsRef) (a pointer to a base's member cannot be a template argument).
   Napi::Value JsRef(const Napi::CallbackInfo& info) {

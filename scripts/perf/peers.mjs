@@ -40,7 +40,22 @@ const okResult = Buffer.from(rush.encodeResult(0, 0))
 
 // The addon layer's connections: the addon's own handle, frame records in its frameMeta.
 const addonMeta = native.Connection.frameMeta
-const addonConnection = (fd, onFrames, onEvent) => new native.Connection(fd, 1 << 24, 0, 65536, (_buffer, frames) => onFrames(frames), onEvent)
+// The addon calls one pair of callbacks with the native connection as `this`: each connection
+// carries its own handlers.
+const addonCallbacks = native.Connection.callbacks(
+  function (_buffer, frames) {
+    this.onFrames(frames)
+  },
+  function (kind) {
+    this.onEvent(kind)
+  },
+)
+const addonConnection = (fd, onFrames, onEvent) => {
+  const connection = new native.Connection(fd, 1 << 24, 0, 65536, addonCallbacks)
+  connection.onFrames = onFrames
+  connection.onEvent = onEvent
+  return connection
+}
 
 // Each server: start() resolves once it listens.
 const servers = {

@@ -39,6 +39,12 @@ export interface PeerCredentials {
 // this thread: it fills them right before calling us, and we copy out before returning.
 const sharedMeta = native.Connection.frameMeta
 const sharedFds = native.Connection.frameFds
+
+// The addon calls one pair of callbacks for every Connection (registered below, in the class),
+// with the native connection as `this`; it carries its Connection under this key.
+const owner = Symbol('fdwire.Connection')
+type OwnedNative = NativeConnection & { [owner]: Connection }
+let nativeCallbacks: number
 const empty = Buffer.alloc(0)
 
 type Waiter = { resolve: (result: IteratorResult<Message>) => void; reject: (error: Error) => void }
@@ -114,13 +120,19 @@ export class Connection extends TypedEventEmitter<ConnectionEvents> {
     this.#options = resolved
     this.#peerMaxFrameSize = resolved.peerMaxFrameSize
     this.#peer = peer
-    this.#native = new native.Connection(
-      fd,
-      resolved.maxFrameSize,
-      resolved.maxFdsPerFrame,
-      resolved.readBufferSize,
-      (buffer, frames, fds) => this.#onFrames(buffer, frames, fds),
-      (kind, value, detail) => this.#onEvent(kind, value, detail),
+    const handle = new native.Connection(fd, resolved.maxFrameSize, resolved.maxFdsPerFrame, resolved.readBufferSize, nativeCallbacks) as OwnedNative
+    handle[owner] = this
+    this.#native = handle
+  }
+
+  static {
+    nativeCallbacks = native.Connection.callbacks<OwnedNative>(
+      function (buffer, frames, fds) {
+        this[owner].#onFrames(buffer, frames, fds)
+      },
+      function (kind, value, detail) {
+        this[owner].#onEvent(kind, value, detail)
+      },
     )
   }
 

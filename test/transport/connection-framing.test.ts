@@ -223,7 +223,7 @@ leakTest(t, 'fds that do not match their frame close the connection and every re
   closeFd(w)
 })
 
-leakTest(t, "the addon's frame arrays, shared by every connection, cannot be replaced or removed", async (t) => {
+leakTest(t, "the addon's frame arrays, shared by every connection, cannot be replaced or removed; its callbacks are registered pairs", async (t) => {
   // The addon writes each delivery's records into these two arrays' memory: were JS able to swap
   // or drop them, it would read stale records, and the addon would write into freed memory.
   const { frameMeta, frameFds } = native.Connection
@@ -236,6 +236,13 @@ leakTest(t, "the addon's frame arrays, shared by every connection, cannot be rep
   }, TypeError)
   t.equal(native.Connection.frameMeta, frameMeta, 'frameMeta is the same array')
   t.equal(native.Connection.frameFds, frameFds, 'frameFds is the same array')
+  // A native connection names the pair of callbacks it calls, by the number registering it gave.
+  t.throws(() => native.Connection.callbacks(() => {}, 42 as never), TypeError)
+  const [a, b] = socketPairFds()
+  t.throws(() => new native.Connection(a, 1024, 1, 4096, 1 << 20), { name: 'TypeError', message: /Connection\.callbacks\(\)/ }, 'an unknown pair')
+  t.throws(() => new native.Connection(a, 1024, 1, 4096, -1), TypeError)
+  closeFd(a) // still the caller's
+  closeFd(b)
   const { connection, send } = rawPeer(t)
   const [r, w] = pipe()
   send(frame(Buffer.from('with an fd'), { id: 7, fdCount: 1 }), [r])
