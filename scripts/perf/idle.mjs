@@ -1,15 +1,13 @@
-// `breakdown.mjs --idle`: what a connection costs the daemon when the machine sat idle before it.
-// `rush -c exit` (build/Release/rush) against each level of instructions.mjs (the addon's handles,
-// listen() + Connection, Server, rushd), interleaved by bench/floor/interleave.c, which leaves the
-// machine idle a given time after each command. Back to back, the daemons' code and data are still
-// in the CPU's caches when the next command connects; after an idle pause they are not. The
-// difference between levels then grows with how much each one touches per connection, not with
-// the instructions it runs.
+// `breakdown.mjs --idle`: what a connection costs when the machine sat idle before it. `rush -c
+// exit` (build/Release/rush) against each level of instructions.mjs (the addon's handles, listen()
+// + Connection, Server, rushd), interleaved by bench/floor/interleave.c, which leaves the machine
+// idle a given time after each command. On the machine docs/performance.md describes, every level
+// costs more after a pause, and the levels that touch more per connection most.
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { daemonCommand, levels, requestFile } from './instructions.mjs'
+import { daemonCommand, levels, listening, requestFile } from './instructions.mjs'
 
 async function startLevel(root, dir, level, client, request, warmup) {
   const runtimeDir = fs.mkdtempSync(path.join(dir, `idle-${level}-`))
@@ -17,11 +15,7 @@ async function startLevel(root, dir, level, client, request, warmup) {
   const { args, env } = daemonCommand(root, level, runtimeDir)
   const daemon = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'inherit'] })
   const exited = new Promise((resolve) => daemon.once('exit', resolve))
-  const socket = path.join(runtimeDir, 'daemon.sock')
-  for (let i = 0; !fs.existsSync(socket); i++) {
-    if (daemon.exitCode !== null || i > 300) throw new Error(`${level}: the daemon did not listen`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
+  const socket = await listening(daemon, runtimeDir, 15_000, () => `${level}: the daemon did not listen`)
   // V8 optimizes a daemon's per-connection code only after some thousands of connections.
   execFileSync(client, ['--fds', socket, request, String(warmup)], { stdio: 'ignore' })
   return {
@@ -61,7 +55,7 @@ export async function idleCost({ root, dir, pauses, runs, warmup, table }) {
       })
       rows.push([
         pause === 0 ? 'none' : `${pause / 1000} ms`,
-        ...p50.map((us, i) => (i === 0 ? us.toFixed(0) : `${us.toFixed(0)} (+${(us - p50[0]).toFixed(0)})`)),
+        ...p50.map((us, i) => (i === 0 ? us.toFixed(0) : `${us.toFixed(0)} (${us >= p50[0] ? '+' : '−'}${Math.abs(us - p50[0]).toFixed(0)})`)),
       ])
     }
     console.log(

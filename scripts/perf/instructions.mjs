@@ -75,6 +75,16 @@ export function daemonCommand(root, level, runtimeDir) {
   return { args: [path.join(root, 'bench', 'floor', 'node-floor.mjs'), level, runtimeDir], env: process.env }
 }
 
+/** Waits until `daemon` listens on daemon.sock in `runtimeDir`; returns the socket's path. */
+export async function listening(daemon, runtimeDir, timeoutMs, failure) {
+  const socket = path.join(runtimeDir, 'daemon.sock')
+  for (const deadline = Date.now() + timeoutMs; !fs.existsSync(socket); ) {
+    if (daemon.exitCode !== null || Date.now() > deadline) throw new Error(failure())
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  return socket
+}
+
 async function countLevel({ root, dir, level, client, request, count, warmup }) {
   const runtimeDir = fs.mkdtempSync(path.join(dir, `instructions-${level}-`))
   const out = path.join(runtimeDir, 'callgrind.out')
@@ -94,11 +104,7 @@ async function countLevel({ root, dir, level, client, request, count, warmup }) 
   let stderr = ''
   daemon.stderr.on('data', (chunk) => (stderr += chunk))
   const exited = new Promise((resolve) => daemon.once('exit', resolve))
-  const socket = path.join(runtimeDir, 'daemon.sock')
-  for (let i = 0; !fs.existsSync(socket); i++) {
-    if (daemon.exitCode !== null || i > 1200) throw new Error(`${level}: the daemon did not listen under valgrind:\n${stderr.slice(-2000)}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
+  const socket = await listening(daemon, runtimeDir, 120_000, () => `${level}: the daemon did not listen under valgrind:\n${stderr.slice(-2000)}`)
   const connect = (n) => execFileSync(client, ['--fds', socket, request, String(n)], { stdio: ['ignore', 'pipe', 'inherit'] })
   connect(warmup)
   const control = (...flags) => execFileSync('callgrind_control', [...flags, String(daemon.pid)], { stdio: 'ignore' })

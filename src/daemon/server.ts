@@ -140,8 +140,6 @@ export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost
   #closing: Promise<void> | undefined
   #idleTimer: NodeJS.Timeout | undefined
   #idleDeadline = 0
-  /** No connection since #idleDeadline was set: the server closes then. */
-  #idleArmed = false
   #watchTimer: NodeJS.Timeout | undefined
   #signalHandlers: [NodeJS.Signals, () => void][] = []
   #requestsDone: (() => void) | undefined
@@ -236,7 +234,8 @@ export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost
       inFlight: this.#inFlight,
       idleTimeoutMs: this.#idleTimeout,
       // Time left before an idle close, or null: no idle timeout, or connections are open.
-      idleCloseInMs: this.#idleTimeout > 0 && this.#idleArmed ? Math.max(0, Math.round(this.#idleDeadline - performance.now())) : null,
+      idleCloseInMs:
+        this.#idleTimeout > 0 && this.connections === 0 && this.#idleTimer ? Math.max(0, Math.round(this.#idleDeadline - performance.now())) : null,
       ...(this.#options.status?.() ?? {}),
     }
   }
@@ -382,7 +381,6 @@ export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost
       }
       if (handed !== false) {
         this.#handedOff++
-        this.#disarmIdle()
         this.emit('connection', connection)
         Promise.resolve(handed)
           .catch((error: unknown) => {
@@ -398,7 +396,6 @@ export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost
     }
     const served = new ServedConnection(connection, this)
     this.#served.add(served)
-    this.#disarmIdle()
     this.emit('connection', connection)
   }
 
@@ -408,29 +405,23 @@ export class Server extends TypedEventEmitter<ServerEvents> implements ServeHost
     this.#armIdle()
   }
 
-  // Connections come and go far more often than the idle timeout ends: a connection only marks
-  // the server busy, and the timer, started once, looks at the last deadline when it fires (a
-  // setTimeout and a clearTimeout per connection would cost more than the connection's own work).
-  #disarmIdle(): void {
-    this.#idleArmed = false
-  }
-
   #stopIdleTimer(): void {
-    this.#idleArmed = false
     clearTimeout(this.#idleTimer)
     this.#idleTimer = undefined
   }
 
+  // Connections come and go far more often than the idle timeout ends. A connection leaves the
+  // timer be: started once, it looks when it fires whether the server is idle, and since when (a
+  // setTimeout and a clearTimeout per connection would cost more than the connection's own work).
   #armIdle(): void {
     if (this.#idleTimeout === 0 || this.connections > 0 || this.#draining) return
-    this.#idleArmed = true
     this.#idleDeadline = performance.now() + this.#idleTimeout
     this.#idleTimer ??= setTimeout(() => this.#idleTimerFired(), this.#idleTimeout)
   }
 
   #idleTimerFired(): void {
     this.#idleTimer = undefined
-    if (!this.#idleArmed || this.#draining) return
+    if (this.connections > 0 || this.#draining) return
     const left = this.#idleDeadline - performance.now()
     if (left >= 1) {
       this.#idleTimer = setTimeout(() => this.#idleTimerFired(), Math.ceil(left))

@@ -16,10 +16,10 @@ import * as os from 'node:os'
 import { debuglog } from 'node:util'
 import { native } from '../binding.js'
 import { FdwireError, protocolError, systemError } from '../errors.js'
-import { FRAME_RECORD_WORDS, NativeEvent, type NativeConnection } from '../native.js'
+import { NativeEvent, type NativeConnection } from '../native.js'
 import { checkFd, checkInteger, invalidArgValue } from '../validate.js'
 import { describeFd } from './fd-stream.js'
-import { Message } from './message.js'
+import { receivedMessages, type Message } from './message.js'
 import { checkFdsOpen, checkSendArgs, throwIfFrameOnly, type SendOptions } from './send-args.js'
 import { resolveConnectionOptions, type ConnectionOptions, type ResolvedConnectionOptions } from './options.js'
 
@@ -35,17 +35,11 @@ export interface PeerCredentials {
   gid: number
 }
 
-// Frame records and fds are handed over through the addon's arrays, shared by every connection of
-// this thread: it fills them right before calling us, and we copy out before returning.
-const sharedMeta = native.Connection.frameMeta
-const sharedFds = native.Connection.frameFds
-
 // The addon calls one pair of callbacks for every Connection (registered below, in the class),
 // with the native connection as `this`; it carries its Connection under this key.
 const owner = Symbol('fdwire.Connection')
 type OwnedNative = NativeConnection & { [owner]: Connection }
 let nativeCallbacks: number
-const empty = Buffer.alloc(0)
 
 type Waiter = { resolve: (result: IteratorResult<Message>) => void; reject: (error: Error) => void }
 
@@ -395,18 +389,7 @@ export class Connection extends TypedEventEmitter<ConnectionEvents> {
   }
 
   #onFrames(buffer: Buffer, frames: number, fdTotal: number): void {
-    let fdIndex = 0
-    for (let i = 0; i < frames; i++) {
-      const base = i * FRAME_RECORD_WORDS
-      const offset = sharedMeta[base]!
-      const length = sharedMeta[base + 1]!
-      const fdCount = sharedMeta[base + 4]!
-      const fds: number[] = []
-      for (let k = 0; k < fdCount; k++) fds.push(sharedFds[fdIndex + k]!)
-      fdIndex += fdCount
-      const payload = length === 0 ? empty : buffer.subarray(offset, offset + length)
-      this.#queue.push(new Message(payload, sharedMeta[base + 2]!, sharedMeta[base + 3]!, fds))
-    }
+    receivedMessages(buffer, frames, this.#queue)
     // Guarded: a debuglog call with this many arguments allocates even when it logs nothing.
     if (debug.enabled) debug('connection fd %d: %d frames, %d fds', this.#fd, frames, fdTotal)
     this.#flush()

@@ -6,8 +6,16 @@
  * one nobody takes would stay open for good, so the message closes it.
  */
 import type * as net from 'node:net'
+import { native } from '../binding.js'
+import { FRAME_RECORD_WORDS } from '../native.js'
 import type { FdStream, TakeSocketOptions, TakeStreamOptions } from './fd-stream.js'
 import { OwnedFds } from './owned-fds.js'
+
+// The addon reports a batch of frames in two arrays shared by every connection of this thread,
+// filled right before it calls the connection: receivedMessages() copies them out.
+const frameMeta = native.Connection.frameMeta
+const frameFds = native.Connection.frameFds
+const empty = Buffer.alloc(0)
 
 export class Message {
   /** The payload: a view of the bytes the socket delivered. Valid for as long as you hold it. */
@@ -77,5 +85,22 @@ export class Message {
   /** @internal Closes every fd not taken. Idempotent. */
   release(): void {
     this.#fds.closeRest()
+  }
+}
+
+/** @internal For Connection: appends to `queue` the `frames` messages the addon just reported,
+ *  their payloads views of `buffer`. */
+export function receivedMessages(buffer: Buffer, frames: number, queue: Message[]): void {
+  let fdIndex = 0
+  for (let i = 0; i < frames; i++) {
+    const base = i * FRAME_RECORD_WORDS
+    const offset = frameMeta[base]!
+    const length = frameMeta[base + 1]!
+    const fdCount = frameMeta[base + 4]!
+    const fds: number[] = []
+    for (let k = 0; k < fdCount; k++) fds.push(frameFds[fdIndex + k]!)
+    fdIndex += fdCount
+    const payload = length === 0 ? empty : buffer.subarray(offset, offset + length)
+    queue.push(new Message(payload, frameMeta[base + 2]!, frameMeta[base + 3]!, fds))
   }
 }
